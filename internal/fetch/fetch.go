@@ -1,0 +1,449 @@
+// Package fetch is latch's default HTTP transport: it gets bytes and trusts
+// none of them.
+//
+// Everything a server returns is untrusted; the client verifies lengths,
+// hashes and signatures afterwards. This package only makes that job bounded
+// and the network tolerable:
+//
+//   - every request carries the caller's context;
+//   - the reader returned by [HTTP.Fetch] never yields more than the caller's
+//     limit, and a Content-Length above it fails before the body is read;
+//   - a nonzero offset sends a Range request and accepts only a 206 answer
+//     starting at that offset ([ErrRangeIgnored] otherwise);
+//   - transient faults (network errors before the response headers, 5xx, 429)
+//     are retried with bounded exponential backoff and jitter, honouring
+//     Retry-After; 404, 403 and other 4xx are not;
+//   - only https is requested, except plain http to a loopback host for tests
+//     and local mirrors; redirects stay on https and stop after 10.
+//
+// The body itself is never retried: resuming a broken download from an offset
+// is the caller's decision.
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Version is the version of latch sent in the default User-Agent.
+const Version = "0.1.0-dev"
+
+// DefaultUserAgent is the User-Agent sent when [Options.UserAgent] is empty.
+const DefaultUserAgent = "latch/" + Version + " (+https://github.com/latchsec/latch)"
+
+const (
+	defaultRetries        = 3
+	defaultConnectTimeout = 10 * time.Second
+	defaultHeaderTimeout  = 30 * time.Second
+	defaultIdleTimeout    = 90 * time.Second
+
+	maxRedirects = 10
+
+	// Backoff before retry n (from 0) is drawn from [d/2, d] with
+	// d = min(baseBackoff<<n, maxBackoff).
+	baseBackoff = 250 * time.Millisecond
+	maxBackoff  = 8 * time.Second
+	// A server's Retry-After is honoured up to this long.
+	maxRetryAfter = 60 * time.Second
+
+	// At most this much of an error response body is read so that the
+	// connection can be reused.
+	maxDrain = 4 << 10
+)
+
+// Options configures [New]. The zero value is a working configuration.
+type Options struct {
+	// UserAgent is sent with every request; empty means DefaultUserAgent.
+	UserAgent string
+
+	// Retries is how many times one Fetch call retries a transient fault
+	// before giving up: 0 means 3, a negative value means never.
+	Retries int
+
+	// ConnectTimeout bounds dialing a connection, HeaderTimeout waiting for
+	// the response headers after the request is sent, and IdleTimeout how long
+	// an idle connection is kept. Zero or negative means 10s, 30s and 90s.
+	// They apply only to the transport that New builds, not to Transport.
+	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
+
+	// Transport, if not nil, carries the requests instead of a transport of
+	// this package's own. Requests ask for "Accept-Encoding: identity", so a
+	// *http.Transport does not decompress them behind the caller's back.
+	Transport http.RoundTripper
+
+	// AllowInsecureHTTPUnsafe allows plain http to any host. Without it, plain
+	// http is allowed only to a literal loopback address or "localhost".
+	// Signed metadata still protects the content, but plain http shows an
+	// observer what is fetched and lets the network delay or withhold
+	// updates: do not use it for anything but a closed test network. Even
+	// with it, a redirect from https to http is refused.
+	AllowInsecureHTTPUnsafe bool
+
+	// Sleep waits before a retry. It must return early with ctx.Err() once ctx
+	// is done. Nil means a timer that does so.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// HTTP fetches resources over HTTPS. It is safe for concurrent use.
+type HTTP struct {
+	client        *http.Client
+	userAgent     string
+	retries       int
+	allowInsecure bool
+	sleep         func(ctx context.Context, d time.Duration) error
+}
+
+// New returns an HTTP fetcher configured by opts.
+func New(opts Options) *HTTP {
+	h := &HTTP{
+		userAgent:     opts.UserAgent,
+		retries:       opts.Retries,
+		allowInsecure: opts.AllowInsecureHTTPUnsafe,
+		sleep:         opts.Sleep,
+	}
+	if h.userAgent == "" {
+		h.userAgent = DefaultUserAgent
+	}
+	if h.retries == 0 {
+		h.retries = defaultRetries
+	} else if h.retries < 0 {
+		h.retries = 0
+	}
+	if h.sleep == nil {
+		h.sleep = sleep
+	}
+	rt := opts.Transport
+	if rt == nil {
+		rt = newTransport(opts)
+	}
+	h.client = &http.Client{
+		Transport:     rt,
+		CheckRedirect: h.checkRedirect,
+	}
+	return h
+}
+
+// newTransport returns a transport with the settings of
+// http.DefaultTransport, the timeouts of opts and no transparent
+// decompression, so that lengths are those of the bytes on the wire.
+func newTransport(opts Options) *http.Transport {
+	dialer := &net.Dialer{
+		Timeout:   positiveOr(opts.ConnectTimeout, defaultConnectTimeout),
+		KeepAlive: 30 * time.Second,
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		MaxIdleConns:          100,
+		IdleConnTimeout:       positiveOr(opts.IdleTimeout, defaultIdleTimeout),
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+		ResponseHeaderTimeout: positiveOr(opts.HeaderTimeout, defaultHeaderTimeout),
+		DisableCompression:    true,
+	}
+}
+
+func positiveOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Fetch returns a reader of the resource at rawURL from byte offset on. An
+// offset above 0 sends a Range request; a server that does not honour it
+// yields [ErrRangeIgnored]. The reader returns a [*TooLargeError] once more
+// than maxLength bytes would be read from it; the caller must close it.
+//
+// A 404 or 403 yields a [*StatusError] wrapping [ErrNotFound]. Transient
+// faults are retried until the response headers arrive; after that, errors
+// from the reader are the caller's to handle.
+func (h *HTTP) Fetch(ctx context.Context, rawURL string, offset, maxLength int64) (io.ReadCloser, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err // a *url.Error naming rawURL
+	}
+	if err := h.checkURL(u); err != nil {
+		return nil, err
+	}
+	name := u.Redacted() // for errors: no password
+	if offset < 0 || maxLength < 0 {
+		return nil, fmt.Errorf("GET %s: negative offset %d or length limit %d", name, offset, maxLength)
+	}
+	for attempt := 0; ; attempt++ {
+		resp, err := h.do(ctx, rawURL, offset)
+		var wait time.Duration
+		var lastErr error
+		switch {
+		case err != nil:
+			if !retryable(ctx, err) {
+				return nil, err
+			}
+			lastErr = err
+			wait = backoff(attempt)
+		case transientStatus(resp.StatusCode):
+			lastErr = &StatusError{URL: name, Code: resp.StatusCode}
+			var ok bool
+			if wait, ok = retryAfter(resp.Header); !ok {
+				wait = backoff(attempt)
+			}
+			drainClose(resp.Body)
+		default:
+			return accept(resp, name, offset, maxLength)
+		}
+		if attempt >= h.retries {
+			return nil, fmt.Errorf("gave up after %d attempts: %w", attempt+1, lastErr)
+		}
+		if err := h.sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("GET %s: waiting to retry after %v: %w", name, lastErr, err)
+		}
+	}
+}
+
+func (h *HTTP) do(ctx context.Context, rawURL string, offset int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", h.userAgent)
+	req.Header.Set("Accept-Encoding", "identity")
+	if offset > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
+	}
+	return h.client.Do(req)
+}
+
+// checkURL returns an *InsecureURLError unless u may be requested.
+func (h *HTTP) checkURL(u *url.URL) error {
+	refuse := func(reason string) error {
+		return &InsecureURLError{URL: u.Redacted(), Reason: reason}
+	}
+	if u.Host == "" {
+		return refuse("not an absolute url with a host")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if h.allowInsecure || isLoopback(u.Hostname()) {
+			return nil
+		}
+		return refuse("plain http is allowed only to a loopback host")
+	default:
+		return refuse(fmt.Sprintf("scheme %q is not allowed", u.Scheme))
+	}
+}
+
+// isLoopback reports whether host is "localhost" or a literal loopback
+// address. Other names are not resolved: what they point to is up to DNS.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
+}
+
+// checkRedirect enforces the redirect policy: at most maxRedirects, every
+// target allowed by checkURL, and no step from https down to http.
+func (h *HTTP) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > maxRedirects {
+		return fmt.Errorf("stopped after %d redirects: %w", maxRedirects, ErrTooManyRedirects)
+	}
+	if err := h.checkURL(req.URL); err != nil {
+		return err
+	}
+	if req.URL.Scheme != "https" {
+		for _, prev := range via {
+			if prev.URL.Scheme == "https" {
+				return &InsecureURLError{URL: req.URL.Redacted(), Reason: "redirect from https to http"}
+			}
+		}
+	}
+	return nil
+}
+
+// retryable reports whether err from http.Client.Do is worth another try: a
+// network fault, not a policy refusal, a certificate error or the end of ctx.
+func retryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var certErr *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, ErrInsecureURL), errors.Is(err, ErrTooManyRedirects),
+		errors.As(err, &certErr):
+		return false
+	}
+	return true
+}
+
+func transientStatus(code int) bool {
+	return code == http.StatusTooManyRequests || (code >= 500 && code <= 599)
+}
+
+// backoff returns the wait before retry number attempt (from 0): exponential
+// with a cap, with "equal jitter" so that concurrent clients spread out while
+// each wait still grows.
+func backoff(attempt int) time.Duration {
+	d := baseBackoff
+	for i := 0; i < attempt && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+// retryAfter returns the wait a Retry-After header asks for, capped at
+// maxRetryAfter. An HTTP-date is taken relative to the response's Date
+// header, so the local clock plays no part; without a valid Date, or with an
+// unparsable value, ok is false.
+func retryAfter(hdr http.Header) (d time.Duration, ok bool) {
+	v := strings.TrimSpace(hdr.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		if secs > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	when, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	now, err := http.ParseTime(hdr.Get("Date"))
+	if err != nil {
+		return 0, false
+	}
+	return min(max(when.Sub(now), 0), maxRetryAfter), true
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// drainClose reads a little of an unwanted body so the connection can be
+// reused, then closes it.
+func drainClose(body io.ReadCloser) {
+	// Errors are irrelevant here: the response is discarded either way.
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxDrain))
+	_ = body.Close()
+}
+
+// accept turns a final (non-transient) response into the reader for the
+// caller, or closes it and returns why it is unusable.
+func accept(resp *http.Response, name string, offset, maxLength int64) (io.ReadCloser, error) {
+	if err := check(resp, name, offset, maxLength); err != nil {
+		_ = resp.Body.Close() // the error returned is the one that matters
+		return nil, err
+	}
+	limit := maxLength
+	if limit < math.MaxInt64 {
+		limit++ // one byte more than allowed tells "too large" from "exactly full"
+	}
+	return &body{
+		rc:  resp.Body,
+		r:   io.LimitReader(resp.Body, limit),
+		max: maxLength,
+		url: name,
+	}, nil
+}
+
+func check(resp *http.Response, name string, offset, maxLength int64) error {
+	switch {
+	case offset == 0 && resp.StatusCode == http.StatusOK:
+	case offset > 0 && resp.StatusCode == http.StatusOK:
+		return fmt.Errorf("GET %s from byte %d: status 200: %w", name, offset, ErrRangeIgnored)
+	case offset > 0 && resp.StatusCode == http.StatusPartialContent:
+		cr := resp.Header.Get("Content-Range")
+		if start, ok := rangeStart(cr); !ok || start != offset {
+			return fmt.Errorf("GET %s from byte %d: Content-Range %q: %w", name, offset, cr, ErrRangeIgnored)
+		}
+	default:
+		return &StatusError{URL: name, Code: resp.StatusCode}
+	}
+	if resp.ContentLength > maxLength {
+		return &TooLargeError{URL: name, Limit: maxLength}
+	}
+	return nil
+}
+
+// rangeStart returns the first byte position of a Content-Range header of
+// the form "bytes <first>-<last>/<complete length or *>".
+func rangeStart(v string) (int64, bool) {
+	spec, ok := strings.CutPrefix(v, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	rng, size, ok := strings.Cut(spec, "/")
+	if !ok {
+		return 0, false
+	}
+	first, last, ok := strings.Cut(rng, "-")
+	if !ok {
+		return 0, false
+	}
+	start, err1 := strconv.ParseInt(first, 10, 64)
+	end, err2 := strconv.ParseInt(last, 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, false
+	}
+	if size != "*" {
+		n, err := strconv.ParseInt(size, 10, 64)
+		if err != nil || n <= end {
+			return 0, false
+		}
+	}
+	return start, true
+}
+
+// body is the response body limited to max bytes. Once the limit is passed,
+// every Read returns a *TooLargeError.
+type body struct {
+	rc  io.ReadCloser
+	r   io.Reader // rc limited to max+1 bytes
+	n   int64     // bytes returned so far
+	max int64
+	url string
+	err error // sticky *TooLargeError
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	if b.n+int64(n) > b.max {
+		n = int(b.max - b.n)
+		b.err = &TooLargeError{URL: b.url, Limit: b.max}
+		err = b.err
+	}
+	b.n += int64(n)
+	return n, err
+}
+
+func (b *body) Close() error { return b.rc.Close() }
