@@ -23,7 +23,7 @@
 //     verified with the wrong hash.
 //   - "rsassa-pss-sha256/384/512" (any salt length) and
 //     "rsa-pkcs1v15-sha256/384/512" with keytype "rsa": public as PEM,
-//     modulus of at least 2048 bits. A PSS key never accepts a PKCS #1 v1.5
+//     modulus of 2048 to 16384 bits. A PSS key never accepts a PKCS #1 v1.5
 //     signature, nor the reverse.
 //
 // Anything else is [ErrUnsupportedKey]: callers skip such keys, so a
@@ -40,7 +40,9 @@
 // role, the delegator lists a usable key for it and the signature verifies.
 // Each distinct public key counts once, however many key IDs, encodings or
 // signatures point at it: two key IDs that name the same key (one as PEM,
-// one as hex) are one signer. A key ID that appears twice counts once.
+// one as hex) are one signer, and so is one RSA key listed under a PSS and a
+// PKCS #1 v1.5 scheme. A repeated signature counts once. Signatures by keys
+// the role does not authorise are ignored, not errors.
 //
 // # Hashes
 //
@@ -60,4 +62,11 @@
 // Errors wrap one of the package's sentinels and come as typed errors with
 // the evidence: [KeyError], [ThresholdError] (role, threshold, signers,
 // rejected key IDs), [LengthError] and [HashError].
+//
+// # Concurrency and compatibility
+//
+// [PublicKey] values and the package's functions are safe for concurrent
+// use; a [HashWriter] belongs to one transfer at a time. latch is at v0: the
+// API may still change. The set of supported schemes and hash algorithms
+// only grows, and a change that makes a check weaker is never a minor one.
 package verify

@@ -91,7 +91,7 @@ func (e *ThresholdError) Error() string {
 func (e *ThresholdError) Unwrap() error { return e.Err }
 
 // shortIDs abbreviates key IDs for messages. Key IDs in signatures come from
-// unsigned input, so anything but plain ASCII letters and digits is quoted.
+// unsigned input, so anything but ASCII letters, digits and -_. is quoted.
 func shortIDs(ids []string) string {
 	const maxLen = 8
 	out := make([]string, len(ids))
@@ -117,7 +117,7 @@ func isPlain(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_' || c == '.') {
 			return false
 		}
 	}

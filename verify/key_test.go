@@ -2,7 +2,9 @@ package verify_test
 
 import (
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -292,4 +294,21 @@ func BenchmarkEd25519Verify(b *testing.B) {
 
 func pemOf(typ string, der []byte) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+}
+
+// PSS signatures verify whatever salt length the signer chose; python-tuf
+// signs with the maximum length.
+func TestPSSAnySaltLength(t *testing.T) {
+	rk := rsa2048(t)
+	k := mustParse(t, "rsa", "rsassa-pss-sha256", spkiPEM(t, &rk.PublicKey))
+	digest := sha256.Sum256(testMessage)
+	for _, salt := range []int{0, 20, rsa.PSSSaltLengthEqualsHash, rsa.PSSSaltLengthAuto} {
+		sig, err := rsa.SignPSS(rand.Reader, rk, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: salt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Verify(testMessage, sig); err != nil {
+			t.Errorf("salt length %d: %v", salt, err)
+		}
+	}
 }
