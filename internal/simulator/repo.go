@@ -26,13 +26,11 @@ const (
 	RoleTargets   = metadata.TARGETS
 )
 
-// DefaultNow is the simulator's clock when Options.Now is zero.
-var DefaultNow = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Options configures a Repo. The zero value is a useful repository: compact
 // canonical JSON, no consistent snapshots, versions only in the meta maps.
 type Options struct {
-	// Now is the repository's fixed clock (default DefaultNow). Expiries
+	// Now is the repository's fixed clock (default 2030-01-01T00:00:00Z). Expiries
 	// default to Now plus one year for root and every targets role, seven
 	// days for snapshot and one day for timestamp. Clients under test
 	// should use the same reference time (Repo.Now).
@@ -131,7 +129,7 @@ type Repo struct {
 func New(t testing.TB, opts Options) *Repo {
 	t.Helper()
 	if opts.Now.IsZero() {
-		opts.Now = DefaultNow
+		opts.Now = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	now := opts.Now
 	r := &Repo{
