@@ -26,7 +26,6 @@ const (
 	RoleTargets   = metadata.TARGETS
 )
 
-
 // Options configures a Repo. The zero value is a useful repository: compact
 // canonical JSON, no consistent snapshots, versions only in the meta maps.
 type Options struct {
