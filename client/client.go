@@ -1,0 +1,272 @@
+package client
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchsec/latch/internal/atomicfile"
+	"github.com/latchsec/latch/internal/fetch"
+	"github.com/latchsec/latch/metadata"
+	"github.com/latchsec/latch/rollback"
+)
+
+// Client is a TUF client (spec §5). It is safe for concurrent use: Refresh
+// calls are serialised, lookups and downloads may run beside them, and one
+// long-lived Client can refresh again and again.
+type Client struct {
+	cfg        Config
+	opts       options
+	metaURLs   []string
+	targetURLs []string
+	log        *slog.Logger
+	store      rollback.Store
+	closeStore func() error
+
+	mu      sync.Mutex // serialises Refresh and Close
+	closed  bool
+	trusted atomic.Pointer[trustedSet]
+
+	stateMu sync.Mutex      // guards state and every write of it
+	state   *rollback.State // the trusted state as last saved
+
+	memoMu sync.Mutex
+	memo   map[memoKey]*metadata.Targets // delegated roles verified in this process
+}
+
+// trustedSet is one consistent view of the trusted top-level metadata. It is
+// never modified once published; Refresh builds a new one.
+type trustedSet struct {
+	root      *metadata.Root
+	timestamp *metadata.Timestamp
+	snapshot  *metadata.Snapshot
+	targets   *metadata.Targets
+	// raw bytes of the snapshot and targets documents, to check them against
+	// the hashes their referrer lists without fetching them again.
+	snapshotBytes, targetsBytes []byte
+	// refreshed: a Refresh completed in this process with this set.
+	refreshed bool
+}
+
+// memoKey names a delegated role as verified through one delegator at one
+// version: a role reached through another delegator (or another version of
+// it, with perhaps other keys) is verified again (spec §5.6.7.2).
+type memoKey struct {
+	parent        string
+	parentVersion int64
+	role          string
+	version       int64
+}
+
+const stateSubdir = "state"
+
+// New returns a client for the repository described by cfg. It takes the
+// lock on cfg.StateDir (one client per state directory, across processes),
+// and loads the last verified metadata from the cache, verifying it again;
+// it does not touch the network. Close releases the lock.
+func New(cfg Config, opts ...Option) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	o := options{maxRootRotation: 256, maxDelegations: 32}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	o.limits = o.limits.withDefaults()
+	if o.clock == nil {
+		o.clock = time.Now
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	if o.fetcher == nil {
+		o.fetcher = fetch.New(fetch.Options{})
+	}
+	c := &Client{cfg: cfg, opts: o, log: o.logger, memo: make(map[memoKey]*metadata.Targets)}
+	for _, u := range cfg.MetadataURLs {
+		b, _ := baseURL(u)
+		c.metaURLs = append(c.metaURLs, b)
+	}
+	for _, u := range cfg.TargetURLs {
+		b, _ := baseURL(u)
+		c.targetURLs = append(c.targetURLs, b)
+	}
+	embedded, err := metadata.OpenRoot(cfg.TrustedRoot, nil)
+	if err != nil {
+		return nil, fmt.Errorf("client: embedded trusted root: %w", err)
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	fs, err := rollback.OpenFileStore(filepath.Join(cfg.StateDir, stateSubdir))
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	c.store, c.closeStore = fs, fs.Close
+	if c.state, err = c.store.Load(); err != nil {
+		fs.Close()
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	c.trusted.Store(c.loadCache(embedded))
+	return c, nil
+}
+
+// Close releases the state directory. The client must not be used after.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	return c.closeStore()
+}
+
+// cachePath is where role's metadata is cached: <StateDir>/<role>.json with
+// the role name encoded reversibly (metadata.EncodeRoleName).
+func (c *Client) cachePath(role string) (string, error) {
+	enc, err := metadata.EncodeRoleName(role)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(c.cfg.StateDir, enc+".json"), nil
+}
+
+// readCache returns the cached bytes of role if they are exactly the ones
+// the trusted state records (DESIGN.md "Local disk": the store is the one
+// authority; a cache file that does not match its record is treated as
+// absent).
+func (c *Client) readCache(role string) ([]byte, rollback.RoleRecord, bool) {
+	c.stateMu.Lock()
+	rec, ok := c.state.Roles[role]
+	c.stateMu.Unlock()
+	if !ok {
+		return nil, rec, false
+	}
+	p, err := c.cachePath(role)
+	if err != nil {
+		return nil, rec, false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.log.Warn("metadata cache unreadable", "role", role, "err", err)
+		}
+		return nil, rec, false
+	}
+	sum := sha256.Sum256(b)
+	if hex.EncodeToString(sum[:]) != rec.SHA256 || int64(len(b)) != rec.Length {
+		c.log.Warn("metadata cache does not match the trusted state; ignoring it", "role", role)
+		return nil, rec, false
+	}
+	return b, rec, true
+}
+
+// loadCache builds the starting trusted set: the newer of the embedded root
+// and the cached root (DESIGN.md "Root at start-up"), then the cached
+// timestamp, snapshot and targets, each verified again with the keys of that
+// root. Expiry is not checked here: Refresh checks it, and the offline view
+// reports it.
+func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
+	set := &trustedSet{root: embedded}
+	if b, rec, ok := c.readCache(metadata.RoleRoot); ok {
+		r, err := metadata.OpenRoot(b, nil)
+		switch {
+		case err != nil:
+			c.log.Warn("cached root does not verify; ignoring it", "err", err)
+		case r.Version() != rec.Version:
+			c.log.Warn("cached root version differs from the trusted state; ignoring it", "version", r.Version())
+		case r.Version() > embedded.Version():
+			set.root = r
+		}
+	}
+	if b, rec, ok := c.readCache(metadata.RoleTimestamp); ok {
+		if ts, err := metadata.OpenTimestamp(b, set.root); err == nil && ts.Version() == rec.Version {
+			set.timestamp = ts
+		}
+	}
+	if set.timestamp == nil {
+		return set
+	}
+	if b, rec, ok := c.readCache(metadata.RoleSnapshot); ok {
+		if sn, err := metadata.OpenSnapshot(b, set.root); err == nil && sn.Version() == rec.Version {
+			set.snapshot, set.snapshotBytes = sn, b
+		}
+	}
+	if set.snapshot == nil {
+		return set
+	}
+	if b, rec, ok := c.readCache(metadata.RoleTargets); ok {
+		keys, _ := set.root.RoleKeys(metadata.RoleTargets)
+		if t, err := metadata.OpenTargets(b, keys); err == nil && t.Version() == rec.Version {
+			set.targets, set.targetsBytes = t, b
+		}
+	}
+	return set
+}
+
+// persist writes verified metadata to the cache and then records it in the
+// trusted state (DESIGN.md write order: cache file, then record, both
+// atomic). The record is checked first, so a version lower than trusted is
+// refused before anything is written.
+func (c *Client) persist(role string, data []byte, version int64) error {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	next := c.state.Clone()
+	sum := sha256.Sum256(data)
+	rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data))}
+	if err := next.Advance(role, rec); err != nil {
+		return err
+	}
+	p, err := c.cachePath(role)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
+		return fmt.Errorf("caching %s metadata: %w", role, err)
+	}
+	if err := c.store.Save(next); err != nil {
+		return fmt.Errorf("recording %s v%d: %w", role, version, err)
+	}
+	c.state = next
+	return nil
+}
+
+// floor returns the version of role recorded in the trusted state, 0 if none.
+func (c *Client) floor(role string) int64 {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	return c.state.Roles[role].Version
+}
+
+// fastForward discards the trusted timestamp and snapshot, in the cache and
+// in the trusted state, and records the root version that allowed it (spec
+// §5.3.11, fast-forward recovery).
+func (c *Client) fastForward(rootVersion int64) error {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	next := c.state.Clone()
+	if err := next.FastForward(rootVersion); err != nil {
+		return fmt.Errorf("fast-forward recovery: %w", err)
+	}
+	if err := c.store.Save(next); err != nil {
+		return fmt.Errorf("fast-forward recovery: %w", err)
+	}
+	c.state = next
+	for _, role := range []string{metadata.RoleTimestamp, metadata.RoleSnapshot} {
+		if p, err := c.cachePath(role); err == nil {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				c.log.Warn("removing cached metadata", "role", role, "err", err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Fetcher fetches bytes for the client. Callers may bring their own (S3, OCI,
+// authenticated transports); the default is an HTTP client of its own.
+//
+// Everything a Fetcher returns is untrusted: the client verifies it before it
+// reaches trusted state, the cache or the caller. A Fetcher must be safe for
+// concurrent use.
+type Fetcher interface {
+	// Fetch returns a reader of the resource at url starting at byte offset
+	// (offset > 0 asks for a range: the reader's first byte is the one at
+	// offset). The reader must return an error wrapping ErrTooLarge once more
+	// than maxLength bytes would be read from it. A missing resource is an
+	// error wrapping ErrNotFound (for HTTP: 404 and 403). Fetch must honour
+	// ctx, and so must the reader.
+	Fetch(ctx context.Context, url string, offset, maxLength int64) (io.ReadCloser, error)
+}
+
+// Config is what a client must be given. The zero value of every option is
+// the strictest policy.
+type Config struct {
+	// TrustedRoot is the root metadata the application ships with (spec
+	// §5.2): the trust anchor. Required.
+	TrustedRoot []byte
+	// MetadataURLs are the base URLs of the metadata mirrors, in order of
+	// preference. At least one is required.
+	MetadataURLs []string
+	// TargetURLs are the base URLs of the target mirrors, in order of
+	// preference. Required for downloads.
+	TargetURLs []string
+	// StateDir holds the metadata cache (<role>.json, byte-identical to what
+	// was received) and, in its subdirectory "state", the forward-only
+	// trusted state and the process lock. Required. Protect it like the
+	// executable itself.
+	StateDir string
+}
+
+// Limits caps the size of metadata files whose referrer does not list a
+// length (a listed length always wins). The zero value of a field means the
+// default of DESIGN.md.
+type Limits struct {
+	Root      int64 // default 512 KiB
+	Timestamp int64 // default 16 KiB
+	Snapshot  int64 // default 2 MiB
+	Targets   int64 // targets and delegated roles; default 5 MiB
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.Root, 512<<10)
+	def(&l.Timestamp, 16<<10)
+	def(&l.Snapshot, 2<<20)
+	def(&l.Targets, 5<<20)
+	return l
+}
+
+type options struct {
+	fetcher         Fetcher
+	clock           func() time.Time
+	logger          *slog.Logger
+	limits          Limits
+	maxRootRotation int
+	maxDelegations  int
+}
+
+// Option adjusts a client.
+type Option func(*options)
+
+// WithFetcher replaces the default HTTP transport.
+func WithFetcher(f Fetcher) Option { return func(o *options) { o.fetcher = f } }
+
+// WithClock sets the source of reference times (spec §5.1); the default is
+// time.Now. Each Refresh reads it once, at its start.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
+
+// WithLogger sends the client's structured log to l; by default it is
+// discarded.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithLimits sets the size caps of metadata files without a listed length.
+func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
+
+// WithMaxRootRotations sets how many new root versions one Refresh accepts
+// (default 256). Reaching it while newer roots are still served is an error.
+func WithMaxRootRotations(n int) Option { return func(o *options) { o.maxRootRotation = n } }
+
+// WithMaxDelegations sets how many targets roles one lookup may visit
+// (default 32, spec §5.6.7).
+func WithMaxDelegations(n int) Option { return func(o *options) { o.maxDelegations = n } }
+
+func (c Config) validate() error {
+	if len(c.TrustedRoot) == 0 {
+		return errors.New("client: Config.TrustedRoot is required")
+	}
+	if len(c.MetadataURLs) == 0 {
+		return errors.New("client: Config.MetadataURLs needs at least one mirror")
+	}
+	if c.StateDir == "" {
+		return errors.New("client: Config.StateDir is required")
+	}
+	for _, u := range append(append([]string{}, c.MetadataURLs...), c.TargetURLs...) {
+		if _, err := baseURL(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// baseURL checks a mirror URL and returns it with a trailing slash.
+func baseURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", fmt.Errorf("client: mirror %q is not an absolute http(s) URL", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("client: mirror %q must not have a query or fragment", s)
+	}
+	if !strings.HasSuffix(s, "/") {
+		s += "/"
+	}
+	return s, nil
+}

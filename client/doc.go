@@ -1,0 +1,54 @@
+// Package client is the TUF client of latch: it refreshes trusted metadata
+// from untrusted mirrors exactly as the TUF specification's client workflow
+// (section 5) prescribes, looks targets up through delegations, and delivers
+// verified files.
+//
+// # Trust model
+//
+// The signed metadata is the only authority. The application ships a root
+// (Config.TrustedRoot); every other document must be signed by a threshold
+// of the keys its delegator assigns, be the version its referrer lists, be
+// no older than what was trusted before and not be expired. Mirrors, the
+// network, DNS and HTTPS are untrusted: a mirror that fails or serves bytes
+// that fail a check is skipped, and the next one tried. Verification can't
+// be switched off.
+//
+// What the client trusted is persisted in Config.StateDir: the metadata
+// cache (<role>.json, exactly the bytes received) and, in its "state"
+// subdirectory, the forward-only record of every trusted version and hash
+// (package rollback) with a lock that keeps two processes apart. A cache file
+// that does not match its record is ignored; a deleted cache can't lower the
+// versions the client accepts.
+//
+// # Workflow
+//
+//	c, err := client.New(client.Config{
+//		TrustedRoot:  rootJSON, // embedded in the application
+//		MetadataURLs: []string{"https://updates.example.com/metadata/"},
+//		TargetURLs:   []string{"https://updates.example.com/targets/"},
+//		StateDir:     "/var/lib/myapp/tuf",
+//	})
+//	defer c.Close()
+//	err = c.Refresh(ctx)                          // spec §5.3-5.6
+//	t, err := c.Target(ctx, "myapp/1.4.2/linux-amd64") // §5.6.7, delegations
+//	err = c.DownloadFile(ctx, t, "/var/lib/myapp/new") // appears only once verified
+//
+// Each Refresh reads the clock once (spec §5.1) and uses that reference time
+// for every expiry check. Lookups check expiry again at their own time.
+//
+// For start-up without network, [Offline] returns a read-only [View] of the
+// last verified state that reports stale roles instead of failing.
+//
+// # Errors
+//
+// Failures wrap a sentinel (ErrExpired, ErrRollback, ErrThreshold,
+// ErrHashMismatch, ErrVersionMismatch, ErrNotFound, ErrTooLarge, ...) in a
+// typed error with the evidence: *ExpiredError, *rollback.RollbackError,
+// *verify.ThresholdError, *VersionError, *metadata.Error, and *MirrorError,
+// which lists each mirror's reason.
+//
+// # Compatibility
+//
+// latch is v0: the API may change until it settles, and changes are noted
+// in the README.
+package client

@@ -1,0 +1,50 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// fetchVerified fetches name from each mirror in turn until one serves bytes
+// that accept takes (accept runs every check of the spec for that file). A
+// mirror that fails for any reason, a failed check included, is skipped
+// (DESIGN.md "Mirrors"). notFound reports that every mirror answered that the
+// file does not exist.
+func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name string, limit int64, accept func([]byte) error) (data []byte, notFound bool, err error) {
+	merr := &MirrorError{File: name}
+	missing := 0
+	for _, base := range mirrors {
+		start := time.Now()
+		b, err := c.fetchBytes(ctx, base+name, limit)
+		if err == nil {
+			err = accept(b)
+		}
+		if err == nil {
+			c.log.Debug("fetched", "file", name, "mirror", base, "bytes", len(b), "duration", time.Since(start))
+			return b, false, nil
+		}
+		if errors.Is(err, ErrNotFound) {
+			missing++
+		} else {
+			c.log.Warn("mirror failed", "file", name, "mirror", base, "err", err)
+		}
+		merr.Mirrors = append(merr.Mirrors, base)
+		merr.Errs = append(merr.Errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, missing == len(mirrors), merr
+}
+
+// fetchBytes reads a whole file of at most limit bytes.
+func (c *Client) fetchBytes(ctx context.Context, url string, limit int64) ([]byte, error) {
+	rc, err := c.opts.fetcher.Fetch(ctx, url, 0, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}

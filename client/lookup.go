@@ -1,0 +1,196 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/latchsec/latch/metadata"
+)
+
+// Target is a verified target: what the trusted metadata says of one target
+// path. Only a client makes one, so a Target always comes from verified
+// metadata; the download methods verify bytes against it.
+type Target struct {
+	tf    metadata.TargetFile
+	role  string
+	chain []RoleStatus
+}
+
+// Path is the target path (spec §4.5 TARGETPATH).
+func (t *Target) Path() string { return t.tf.Path }
+
+// Length is the signed length in bytes.
+func (t *Target) Length() int64 { return t.tf.Length }
+
+// Hashes returns a copy of the signed hashes (algorithm to raw digest).
+func (t *Target) Hashes() map[string][]byte {
+	out := make(map[string][]byte, len(t.tf.Hashes))
+	for k, v := range t.tf.Hashes {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+// Custom returns a copy of the signed "custom" object, nil if absent.
+func (t *Target) Custom() json.RawMessage { return slices.Clone(t.tf.Custom) }
+
+// Role is the targets role whose metadata listed the target.
+func (t *Target) Role() string { return t.role }
+
+// Chain describes each role on the delegation path that led to the target,
+// from the top-level targets role down to Role, with versions and expiries.
+func (t *Target) Chain() []RoleStatus { return slices.Clone(t.chain) }
+
+// RoleStatus is what a lookup trusted of one role.
+type RoleStatus struct {
+	Role    string
+	Version int64
+	Expires time.Time
+	// Stale reports that the role was expired at the time of the lookup. The
+	// online client never returns stale roles (it fails with ErrExpired); the
+	// offline view does, and says so here.
+	Stale bool
+}
+
+// Target looks up a target path in the trusted metadata, walking
+// delegations as spec §5.6.7 prescribes and fetching delegated roles as
+// needed. It needs a successful Refresh first (ErrNotRefreshed), and it
+// refuses metadata that has expired since (ErrExpired).
+func (c *Client) Target(ctx context.Context, path string) (*Target, error) {
+	set := c.trusted.Load()
+	if !set.refreshed {
+		return nil, &TargetError{Path: path, Err: ErrNotRefreshed}
+	}
+	now := c.opts.clock().UTC()
+	for _, d := range []struct {
+		role    string
+		version int64
+		expires time.Time
+	}{
+		{metadata.RoleRoot, set.root.Version(), set.root.Expires()},
+		{metadata.RoleTimestamp, set.timestamp.Version(), set.timestamp.Expires()},
+		{metadata.RoleSnapshot, set.snapshot.Version(), set.snapshot.Expires()},
+	} {
+		if err := expired(d.role, d.version, d.expires, now); err != nil {
+			return nil, &TargetError{Path: path, Err: err}
+		}
+	}
+	t, err := c.walk(path, set, now, func(v visit) (*metadata.Targets, error) {
+		return c.delegated(ctx, set, v, now)
+	})
+	if err != nil {
+		return nil, &TargetError{Path: path, Err: err}
+	}
+	for _, r := range t.chain {
+		if r.Stale {
+			return nil, &TargetError{Path: path, Err: &ExpiredError{Role: r.Role, Version: r.Version, Expires: r.Expires, Now: now}}
+		}
+	}
+	return t, nil
+}
+
+// visit is a targets role to search, with the delegator that led to it.
+type visit struct {
+	keys   metadata.RoleKeys
+	parent *metadata.Targets
+	chain  []RoleStatus
+}
+
+// walk is the pre-order depth-first search of spec §5.6.7.2, bounded by the
+// maximum number of roles visited. load returns a delegated role verified
+// with the keys of the delegator on this path.
+func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(visit) (*metadata.Targets, error)) (*Target, error) {
+	if set.targets == nil {
+		return nil, ErrNotRefreshed
+	}
+	stack := []visit{{keys: metadata.RoleKeys{Name: metadata.RoleTargets}}}
+	visited := make(map[string]bool)
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if visited[v.keys.Name] {
+			continue
+		}
+		if len(visited) == c.opts.maxDelegations {
+			return nil, fmt.Errorf("%w: visited %d roles looking for %q", ErrDelegationLimit, len(visited), path)
+		}
+		visited[v.keys.Name] = true
+		doc := set.targets
+		if v.parent != nil {
+			var err error
+			if doc, err = load(v); err != nil {
+				return nil, err
+			}
+		}
+		chain := append(slices.Clip(v.chain), RoleStatus{Role: doc.Name(), Version: doc.Version(), Expires: doc.Expires(), Stale: doc.Expired(now)})
+		if tf, ok := doc.Target(path); ok {
+			return &Target{tf: tf, role: doc.Name(), chain: chain}, nil
+		}
+		d := doc.Delegations()
+		if d == nil {
+			continue
+		}
+		var children []visit
+		for _, ch := range d.Children(path) {
+			children = append(children, visit{keys: ch.RoleKeys, parent: doc, chain: chain})
+			if ch.Terminating { // §5.6.7.2.1: nothing after a terminating match
+				stack = stack[:0]
+				break
+			}
+		}
+		slices.Reverse(children)
+		stack = append(stack, children...)
+	}
+	return nil, fmt.Errorf("%w: no trusted role lists it", ErrNotFound)
+}
+
+// delegated returns the metadata of the delegated role v, verified with the
+// keys its delegator on this path assigns: from this process's memory, else
+// from the cache, else from the mirrors (spec §5.6.7.2 runs §5.6.1-5.6.6 for
+// each delegated role).
+func (c *Client) delegated(ctx context.Context, set *trustedSet, v visit, now time.Time) (*metadata.Targets, error) {
+	role := v.keys.Name
+	meta, ok := set.snapshot.Role(role)
+	if !ok {
+		return nil, fmt.Errorf("%w: snapshot v%d does not list %s.json", ErrNotListed, set.snapshot.Version(), role)
+	}
+	key := memoKey{parent: v.parent.Name(), parentVersion: v.parent.Version(), role: role, version: meta.Version}
+	c.memoMu.Lock()
+	doc := c.memo[key]
+	c.memoMu.Unlock()
+	if doc != nil {
+		return doc, nil
+	}
+	if doc = c.cachedDelegated(v.keys, meta); doc == nil {
+		data, next, err := c.fetchTargets(ctx, now, set, v.keys, meta)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.persist(role, data, next.Version()); err != nil {
+			return nil, err
+		}
+		doc = next
+	}
+	c.memoMu.Lock()
+	c.memo[key] = doc
+	c.memoMu.Unlock()
+	return doc, nil
+}
+
+// cachedDelegated returns the cached metadata of a delegated role if it is
+// the version snapshot lists, matches the listed hashes and verifies with
+// keys; nil otherwise.
+func (c *Client) cachedDelegated(keys metadata.RoleKeys, meta metadata.MetaFile) *metadata.Targets {
+	b, rec, ok := c.readCache(keys.Name)
+	if !ok || rec.Version != meta.Version || meta.Check(b) != nil {
+		return nil
+	}
+	t, err := metadata.OpenTargets(b, keys)
+	if err != nil || t.Version() != meta.Version {
+		return nil
+	}
+	return t
+}

@@ -1,0 +1,294 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/latchsec/latch/metadata"
+	"github.com/latchsec/latch/rollback"
+)
+
+// Refresh runs the client workflow of spec §5.1-5.6: it updates the root
+// (following every rotation), then the timestamp, snapshot and top-level
+// targets metadata, checking signatures, versions, lengths, hashes and expiry
+// against one reference time read at its start. Delegated targets roles are
+// fetched later, when a lookup needs them.
+//
+// What each step verified is kept (and persisted) even when a later step
+// fails, as the spec prescribes; nothing that failed a check is ever kept.
+func (c *Client) Refresh(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	ref := c.opts.clock().UTC()
+	set := *c.trusted.Load()
+	set.refreshed = false
+	err := c.refresh(ctx, ref, &set)
+	prev := c.trusted.Load()
+	if err == nil {
+		set.refreshed = true
+	} else {
+		// A set that was usable stays usable if this refresh changed none
+		// of its documents; lookups check expiry themselves.
+		set.refreshed = prev.refreshed && set.snapshot == prev.snapshot && set.targets == prev.targets
+	}
+	c.trusted.Store(&set)
+	if prev.snapshot != set.snapshot {
+		c.memoMu.Lock()
+		clear(c.memo)
+		c.memoMu.Unlock()
+	}
+	if err != nil {
+		c.log.Error("refresh failed", "err", err)
+		return fmt.Errorf("refresh: %w", err)
+	}
+	c.log.Info("refreshed", "root", set.root.Version(), "timestamp", set.timestamp.Version(),
+		"snapshot", set.snapshot.Version(), "targets", set.targets.Version())
+	return nil
+}
+
+func (c *Client) refresh(ctx context.Context, ref time.Time, set *trustedSet) error {
+	if err := c.updateRoot(ctx, ref, set); err != nil {
+		return err
+	}
+	if err := c.updateTimestamp(ctx, ref, set); err != nil {
+		return err
+	}
+	if err := c.updateSnapshot(ctx, ref, set); err != nil {
+		return err
+	}
+	return c.updateTargets(ctx, ref, set)
+}
+
+func expired(role string, version int64, expires, ref time.Time) error {
+	if expires.After(ref) {
+		return nil
+	}
+	return &ExpiredError{Role: role, Version: version, Expires: expires, Now: ref}
+}
+
+func rollbackErr(role string, got, trusted int64) error {
+	return &rollback.RollbackError{Role: role, Got: fmt.Sprintf("v%d", got), Trusted: fmt.Sprintf("v%d", trusted), Err: rollback.ErrRollback}
+}
+
+// updateRoot is spec §5.3.
+func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet) error {
+	fastForward := false
+	for accepted := 0; ; accepted++ {
+		n := set.root.Version() + 1
+		name := fmt.Sprintf("%d.root.json", n) // §5.3.3: always versioned
+		if accepted == c.opts.maxRootRotation {
+			_, notFound, _ := c.fetchVerified(ctx, c.metaURLs, name, c.opts.limits.Root, func([]byte) error { return nil })
+			if notFound {
+				break
+			}
+			return fmt.Errorf("%w: accepted %d new roots and v%d is served", ErrRootRotationLimit, accepted, n)
+		}
+		var next *metadata.Root
+		data, notFound, err := c.fetchVerified(ctx, c.metaURLs, name, c.opts.limits.Root, func(b []byte) error {
+			r, err := metadata.OpenRoot(b, set.root) // §5.3.4, §5.3.5 signatures
+			if err != nil {
+				return err
+			}
+			if r.Version() != n { // §5.3.5 version N+1
+				return &VersionError{Role: metadata.RoleRoot, Got: r.Version(), Want: n}
+			}
+			next = r
+			return nil
+		})
+		if notFound {
+			break // §5.3.3: no newer root
+		}
+		if err != nil {
+			return err
+		}
+		// §5.3.8: persist each accepted root before going on.
+		if err := c.persist(metadata.RoleRoot, data, next.Version()); err != nil {
+			return err
+		}
+		for _, role := range []string{metadata.RoleTimestamp, metadata.RoleSnapshot} {
+			if !set.root.SameKeys(next, role) {
+				fastForward = true
+			}
+		}
+		c.log.Info("root rotated", "from", set.root.Version(), "to", next.Version(), "signers", next.Signers())
+		set.root = next
+	}
+	// §5.3.10: the final root must not be expired.
+	if err := expired(metadata.RoleRoot, set.root.Version(), set.root.Expires(), ref); err != nil {
+		return err
+	}
+	// The trusted state remembers the highest root accepted: a cache that was
+	// lost and a repository that stops serving newer roots can't take us back.
+	if f := c.floor(metadata.RoleRoot); set.root.Version() < f {
+		return rollbackErr(metadata.RoleRoot, set.root.Version(), f)
+	}
+	// §5.3.11: new timestamp or snapshot keys discard the trusted timestamp
+	// and snapshot, so that a repository recovering from a fast-forward
+	// attack can publish lower versions again.
+	if fastForward {
+		c.log.Warn("timestamp or snapshot keys rotated: discarding trusted timestamp and snapshot", "root", set.root.Version())
+		if err := c.fastForward(set.root.Version()); err != nil {
+			return err
+		}
+		set.timestamp, set.snapshot, set.snapshotBytes = nil, nil, nil
+	}
+	return nil
+}
+
+// updateTimestamp is spec §5.4.
+func (c *Client) updateTimestamp(ctx context.Context, ref time.Time, set *trustedSet) error {
+	trusted := set.timestamp
+	floor := c.floor(metadata.RoleTimestamp)
+	snapFloor := c.floor(metadata.RoleSnapshot)
+	if trusted != nil {
+		floor = max(floor, trusted.Version())
+		snapFloor = max(snapFloor, trusted.Snapshot().Version)
+	}
+	var next *metadata.Timestamp
+	data, _, err := c.fetchVerified(ctx, c.metaURLs, "timestamp.json", c.opts.limits.Timestamp, func(b []byte) error {
+		ts, err := metadata.OpenTimestamp(b, set.root) // §5.4.1, §5.4.2
+		if err != nil {
+			return err
+		}
+		if ts.Version() < floor { // §5.4.3.1
+			return rollbackErr(metadata.RoleTimestamp, ts.Version(), floor)
+		}
+		if v := ts.Snapshot().Version; v < snapFloor { // §5.4.3.2
+			return rollbackErr(metadata.RoleSnapshot, v, snapFloor)
+		}
+		if err := expired(metadata.RoleTimestamp, ts.Version(), ts.Expires(), ref); err != nil { // §5.4.4
+			return err
+		}
+		next = ts
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if trusted != nil && next.Version() == trusted.Version() {
+		// §5.4.3.1: an equal version ends the timestamp update; the trusted
+		// copy stays, and its own expiry must hold too (DESIGN.md).
+		return expired(metadata.RoleTimestamp, trusted.Version(), trusted.Expires(), ref)
+	}
+	if err := c.persist(metadata.RoleTimestamp, data, next.Version()); err != nil { // §5.4.5
+		return err
+	}
+	set.timestamp = next
+	return nil
+}
+
+// versionedName is the file name of role's metadata at version v: with
+// consistent snapshots "<v>.<role>.json" (spec §5.5.1, §5.6.1).
+func versionedName(consistent bool, role string, v int64) string {
+	name := metadata.RoleURLName(role) + ".json"
+	if consistent {
+		return fmt.Sprintf("%d.%s", v, name)
+	}
+	return name
+}
+
+// updateSnapshot is spec §5.5.
+func (c *Client) updateSnapshot(ctx context.Context, ref time.Time, set *trustedSet) error {
+	meta := set.timestamp.Snapshot()
+	trusted := set.snapshot
+	if trusted != nil && trusted.Version() == meta.Version && meta.Check(set.snapshotBytes) == nil {
+		return expired(metadata.RoleSnapshot, trusted.Version(), trusted.Expires(), ref) // §5.5.6
+	}
+	limit := c.opts.limits.Snapshot
+	if meta.Length >= 0 {
+		limit = meta.Length
+	}
+	var next *metadata.Snapshot
+	name := versionedName(set.root.ConsistentSnapshot(), metadata.RoleSnapshot, meta.Version)
+	data, _, err := c.fetchVerified(ctx, c.metaURLs, name, limit, func(b []byte) error {
+		if err := meta.Check(b); err != nil { // §5.5.2
+			return fmt.Errorf("snapshot v%d: %w", meta.Version, err)
+		}
+		sn, err := metadata.OpenSnapshot(b, set.root) // §5.5.3
+		if err != nil {
+			return err
+		}
+		if sn.Version() != meta.Version { // §5.5.4
+			return &VersionError{Role: metadata.RoleSnapshot, Got: sn.Version(), Want: meta.Version, Referrer: metadata.RoleTimestamp}
+		}
+		if trusted != nil { // §5.5.5: no targets role goes back or disappears
+			for file, old := range trusted.Meta() {
+				now, ok := sn.Meta()[file]
+				if !ok {
+					return fmt.Errorf("%w: snapshot v%d no longer lists %s (trusted snapshot v%d did)", ErrRollback, sn.Version(), file, trusted.Version())
+				}
+				if now.Version < old.Version {
+					return rollbackErr(file, now.Version, old.Version)
+				}
+			}
+		}
+		if err := expired(metadata.RoleSnapshot, sn.Version(), sn.Expires(), ref); err != nil { // §5.5.6
+			return err
+		}
+		next = sn
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.persist(metadata.RoleSnapshot, data, next.Version()); err != nil { // §5.5.7
+		return err
+	}
+	set.snapshot, set.snapshotBytes = next, data
+	return nil
+}
+
+// updateTargets is spec §5.6 for the top-level targets role.
+func (c *Client) updateTargets(ctx context.Context, ref time.Time, set *trustedSet) error {
+	meta, ok := set.snapshot.Role(metadata.RoleTargets)
+	if !ok {
+		return fmt.Errorf("%w: snapshot v%d does not list targets.json", ErrNotListed, set.snapshot.Version())
+	}
+	trusted := set.targets
+	if trusted != nil && trusted.Version() == meta.Version && meta.Check(set.targetsBytes) == nil {
+		return expired(metadata.RoleTargets, trusted.Version(), trusted.Expires(), ref) // §5.6.5
+	}
+	keys, _ := set.root.RoleKeys(metadata.RoleTargets)
+	data, next, err := c.fetchTargets(ctx, ref, set, keys, meta)
+	if err != nil {
+		return err
+	}
+	if err := c.persist(metadata.RoleTargets, data, next.Version()); err != nil { // §5.6.6
+		return err
+	}
+	set.targets, set.targetsBytes = next, data
+	return nil
+}
+
+// fetchTargets fetches and verifies the metadata of a targets role (top-level
+// or delegated) as snapshot lists it (spec §5.6.1-5.6.5).
+func (c *Client) fetchTargets(ctx context.Context, ref time.Time, set *trustedSet, keys metadata.RoleKeys, meta metadata.MetaFile) ([]byte, *metadata.Targets, error) {
+	limit := c.opts.limits.Targets
+	if meta.Length >= 0 {
+		limit = meta.Length
+	}
+	var next *metadata.Targets
+	name := versionedName(set.root.ConsistentSnapshot(), keys.Name, meta.Version) // §5.6.1
+	data, _, err := c.fetchVerified(ctx, c.metaURLs, name, limit, func(b []byte) error {
+		if err := meta.Check(b); err != nil { // §5.6.2
+			return fmt.Errorf("%s v%d: %w", keys.Name, meta.Version, err)
+		}
+		t, err := metadata.OpenTargets(b, keys) // §5.6.3
+		if err != nil {
+			return err
+		}
+		if t.Version() != meta.Version { // §5.6.4
+			return &VersionError{Role: keys.Name, Got: t.Version(), Want: meta.Version, Referrer: metadata.RoleSnapshot}
+		}
+		if err := expired(keys.Name, t.Version(), t.Expires(), ref); err != nil { // §5.6.5
+			return err
+		}
+		next = t
+		return nil
+	})
+	return data, next, err
+}

@@ -1,0 +1,189 @@
+package metadata
+
+import (
+	"encoding/hex"
+	"fmt"
+
+	"github.com/latchsec/latch/internal/cjson"
+	"github.com/latchsec/latch/verify"
+)
+
+// MaxSignatures caps the signatures one envelope may carry (DESIGN.md: size
+// limits), so a document cannot make the client spend unbounded time on
+// signature checks.
+const MaxSignatures = 256
+
+// RoleKeys is what a delegator authorises for a role: the key IDs whose
+// signatures count, the public keys behind them, and how many distinct keys
+// must sign. Root metadata provides it for the top-level roles
+// ([Root.RoleKeys]) and targets metadata for delegated roles.
+type RoleKeys struct {
+	Name      string
+	Threshold int
+	KeyIDs    []string
+	// Keys maps key IDs to parsed public keys. A key of a type or scheme this
+	// client does not support is present with a nil value: it never counts.
+	Keys map[string]*verify.PublicKey
+}
+
+// envelope is a split, canonicalised document whose signatures have not been
+// checked yet. It never leaves this package.
+type envelope struct {
+	signed    []byte // the received bytes of "signed"
+	canonical []byte // their canonical form: what the signatures cover
+	sigs      []verify.Signature
+}
+
+// splitEnvelope splits a document strictly (spec §4.2): exactly one "signed"
+// object and one "signatures" array; other top-level members are ignored, as
+// the spec asks of unrecognised fields, but are still validated as JSON.
+func splitEnvelope(data []byte) (*envelope, error) {
+	var env envelope
+	var sigsRaw []byte
+	err := cjson.Members(data, func(k string, v []byte) error {
+		switch k {
+		case "signed":
+			env.signed = v
+		case "signatures":
+			sigsRaw = v
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: envelope: %w", ErrMalformed, err)
+	}
+	if env.signed == nil || env.signed[0] != '{' {
+		return nil, malformed(`envelope: "signed" must be an object`)
+	}
+	if sigsRaw == nil || sigsRaw[0] != '[' {
+		return nil, malformed(`envelope: "signatures" must be an array`)
+	}
+	n := 0
+	err = cjson.Elements(sigsRaw, func(e []byte) error {
+		n++
+		if n > MaxSignatures {
+			return malformed("more than %d signatures", MaxSignatures)
+		}
+		o, err := parseObject(e, "signature")
+		if err != nil {
+			return err
+		}
+		keyID, err := o.str("keyid")
+		if err != nil {
+			return err
+		}
+		sigHex, err := o.str("sig")
+		if err != nil {
+			return err
+		}
+		// A signature that is not hex (or empty, as Sigstore's placeholder
+		// signatures are) can never verify: it is skipped, not an error.
+		if sig, err := hex.DecodeString(sigHex); err == nil && len(sig) > 0 {
+			env.sigs = append(env.sigs, verify.Signature{KeyID: keyID, Sig: sig})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	env.canonical, err = cjson.Canonicalize(env.signed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: signed: %w", ErrMalformed, err)
+	}
+	return &env, nil
+}
+
+// check counts the signatures by keys that keys authorises over the
+// canonical bytes (spec §5.3.4, §5.4.1, §5.5.3, §5.6.3) and returns the key
+// IDs that counted.
+func (env *envelope) check(keys RoleKeys) ([]string, error) {
+	return verify.Threshold(keys.Name, keys.Threshold, keys.KeyIDs, keys.Keys, env.canonical, env.sigs)
+}
+
+// open is the chokepoint every Open function but OpenRoot goes through:
+// split, canonical form, threshold, and only then the first decoding of
+// "signed". It returns the decoded "signed" object, its header and the key IDs
+// whose signatures counted.
+func open(data []byte, keys RoleKeys, wantType string) (object, header, []string, error) {
+	env, err := splitEnvelope(data)
+	if err != nil {
+		return nil, header{}, nil, err
+	}
+	signers, err := env.check(keys)
+	if err != nil {
+		return nil, header{}, nil, err
+	}
+	o, err := parseObject(env.signed, "signed")
+	if err != nil {
+		return nil, header{}, nil, err
+	}
+	h, err := parseHeader(o, wantType)
+	return o, h, signers, err
+}
+
+// parseKeys decodes a KEYS object (spec §4.3). Keys of unsupported types or
+// schemes, and keys that do not parse, are kept with a nil value so that role
+// key IDs still resolve but never count (DESIGN.md: fail closed).
+func parseKeys(raw []byte) (map[string]*verify.PublicKey, error) {
+	o, err := parseObject(raw, `"keys"`)
+	if err != nil {
+		return nil, err
+	}
+	keys := make(map[string]*verify.PublicKey, len(o))
+	for id, v := range o {
+		k, err := parseObject(v, fmt.Sprintf("key %q", id))
+		if err != nil {
+			return nil, err
+		}
+		keyType, err := k.str("keytype")
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", id, err)
+		}
+		scheme, err := k.str("scheme")
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", id, err)
+		}
+		val, err := k.obj("keyval")
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", id, err)
+		}
+		public, err := val.str("public")
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", id, err)
+		}
+		pk, err := verify.ParseKey(keyType, scheme, public)
+		if err != nil {
+			pk = nil
+		}
+		keys[id] = pk
+	}
+	return keys, nil
+}
+
+// parseRoleKeys decodes the "keyids" and "threshold" of a role and checks
+// that every key ID is defined (spec §4.3: roles refer to keys by ID).
+func parseRoleKeys(name string, o object, keys map[string]*verify.PublicKey) (RoleKeys, error) {
+	rk := RoleKeys{Name: name, Keys: keys}
+	ids, err := o.strings("keyids")
+	if err != nil {
+		return rk, fmt.Errorf("role %q: %w", name, err)
+	}
+	th, err := o.int("threshold")
+	if err != nil {
+		return rk, fmt.Errorf("role %q: %w", name, err)
+	}
+	if th < 1 {
+		return rk, invalid("role %q: threshold %d is below 1", name, th)
+	}
+	if th > MaxSignatures {
+		return rk, invalid("role %q: threshold %d is above %d", name, th, MaxSignatures)
+	}
+	for _, id := range ids {
+		if _, ok := keys[id]; !ok {
+			return rk, invalid("role %q: key ID %q is not in keys", name, id)
+		}
+	}
+	rk.KeyIDs = ids
+	rk.Threshold = int(th)
+	return rk, nil
+}

@@ -1,0 +1,204 @@
+package metadata
+
+import (
+	"encoding/json"
+	"fmt"
+	"iter"
+	"slices"
+	"sort"
+
+	"github.com/latchsec/latch/internal/cjson"
+)
+
+// Targets is verified targets metadata (spec §4.5), top-level or delegated.
+// The "targets" map is indexed, not materialised: each entry was validated by
+// Open and is decoded when asked for.
+type Targets struct {
+	header
+	name        string
+	index       map[string][]byte // target path -> raw entry, a slice of the received bytes
+	delegations *Delegations
+	signers     []string
+}
+
+// TargetFile is one entry of a "targets" map (spec §4.5 TARGETS).
+type TargetFile struct {
+	Path   string
+	Length int64
+	// Hashes maps algorithm names to raw digests, as listed (spec §4.5
+	// HASHES); package verify decides which are supported.
+	Hashes map[string][]byte
+	// Custom is the "custom" object as received, nil when absent.
+	Custom json.RawMessage
+}
+
+// OpenTargets verifies data as the metadata of role name (RoleTargets or a
+// delegated role) with the keys its delegator assigns, and decodes it.
+func OpenTargets(data []byte, keys RoleKeys) (*Targets, error) {
+	t := &Targets{name: keys.Name}
+	if err := t.open(data, keys); err != nil {
+		return nil, &Error{Role: keys.Name, Version: t.version, Err: err}
+	}
+	return t, nil
+}
+
+func (t *Targets) open(data []byte, keys RoleKeys) error {
+	var o object
+	var err error
+	if o, t.header, t.signers, err = open(data, keys, RoleTargets); err != nil {
+		return err
+	}
+	return t.decodeBody(o)
+}
+
+// decodeBody indexes and validates what follows the header (spec §4.5).
+func (t *Targets) decodeBody(o object) error {
+	raw, err := o.required("targets")
+	if err != nil {
+		return err
+	}
+	if raw[0] != '{' {
+		return malformed(`"targets" must be an object`)
+	}
+	t.index = make(map[string][]byte)
+	if err := cjson.Members(raw, func(path string, v []byte) error {
+		if err := checkTargetEntry(v); err != nil {
+			return fmt.Errorf("target %q: %w", path, err)
+		}
+		t.index[path] = v
+		return nil
+	}); err != nil {
+		return err
+	}
+	if d, ok := o["delegations"]; ok {
+		if t.delegations, err = parseDelegations(d); err != nil {
+			return fmt.Errorf("delegations: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkTargetEntry validates one TARGETS entry without decoding it: a
+// non-negative "length", a non-empty "hashes" object of hex strings, and an
+// optional "custom" object.
+func checkTargetEntry(v []byte) error {
+	if v[0] != '{' {
+		return malformed("want an object")
+	}
+	var haveLength, haveHashes bool
+	err := cjson.Members(v, func(k string, fv []byte) error {
+		switch k {
+		case "length":
+			haveLength = true
+			_, err := parseLength(fv, "length")
+			return err
+		case "hashes":
+			haveHashes = true
+			return checkHashes(fv)
+		case "custom":
+			if fv[0] != '{' {
+				return malformed(`"custom" must be an object`)
+			}
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case !haveLength:
+		return malformed(`missing "length"`)
+	case !haveHashes:
+		return malformed(`missing "hashes"`)
+	}
+	return nil
+}
+
+// checkHashes validates a HASHES object as parseHashes would, without
+// allocating the decoded digests.
+func checkHashes(v []byte) error {
+	if v[0] != '{' {
+		return malformed(`"hashes" must be an object`)
+	}
+	n := 0
+	err := cjson.Members(v, func(alg string, hv []byte) error {
+		n++
+		if len(hv) < 4 || hv[0] != '"' || (len(hv)-2)%2 != 0 {
+			return invalid("%s digest is not hex", alg)
+		}
+		for _, c := range hv[1 : len(hv)-1] {
+			if !isHex(c) {
+				return invalid("%s digest is not hex", alg)
+			}
+		}
+		return nil
+	})
+	if err == nil && n == 0 {
+		return invalid("no hashes listed")
+	}
+	return err
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// Name is the role this document was verified as.
+func (t *Targets) Name() string { return t.name }
+
+// Len is the number of targets listed.
+func (t *Targets) Len() int { return len(t.index) }
+
+// Target returns the entry for path, if listed.
+func (t *Targets) Target(path string) (TargetFile, bool) {
+	raw, ok := t.index[path]
+	if !ok {
+		return TargetFile{}, false
+	}
+	// Open validated the entry; decoding it again cannot fail.
+	tf, err := decodeTarget(path, raw)
+	if err != nil {
+		panic(fmt.Sprintf("metadata: validated target %q does not decode: %v", path, err))
+	}
+	return tf, true
+}
+
+func decodeTarget(path string, raw []byte) (TargetFile, error) {
+	tf := TargetFile{Path: path}
+	o, err := parseObject(raw, "target")
+	if err != nil {
+		return tf, err
+	}
+	v, err := o.required("length")
+	if err != nil {
+		return tf, err
+	}
+	if tf.Length, err = parseLength(v, "length"); err != nil {
+		return tf, err
+	}
+	if v, err = o.required("hashes"); err != nil {
+		return tf, err
+	}
+	if tf.Hashes, err = parseHashes(v, "hashes"); err != nil {
+		return tf, err
+	}
+	if v, ok := o["custom"]; ok {
+		tf.Custom = json.RawMessage(slices.Clone(v))
+	}
+	return tf, nil
+}
+
+// Paths returns the listed target paths in sorted order.
+func (t *Targets) Paths() iter.Seq[string] {
+	paths := make([]string, 0, len(t.index))
+	for p := range t.index {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return slices.Values(paths)
+}
+
+// Delegations returns the document's delegations, nil if it has none.
+func (t *Targets) Delegations() *Delegations { return t.delegations }
+
+// Signers returns the key IDs whose signatures counted, sorted.
+func (t *Targets) Signers() []string { return slices.Clone(t.signers) }
