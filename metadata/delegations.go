@@ -102,6 +102,11 @@ func parseDelegatedRole(raw []byte, keys map[string]*verify.PublicKey) (Delegate
 	if r.Name, err = o.str("name"); err != nil {
 		return r, err
 	}
+	// A delegated role named like a top-level role would share its metadata
+	// file name and its trusted-state record.
+	if slices.Contains(topLevelRoles, r.Name) {
+		return r, invalid("delegated role uses the top-level role name %q", r.Name)
+	}
 	rk, err := parseRoleKeys(r.Name, o, keys)
 	if err != nil {
 		return r, err
