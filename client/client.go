@@ -115,7 +115,17 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		fs.Close()
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	c.trusted.Store(c.loadCache(embedded))
+	set := c.loadCache(embedded)
+	// The embedded root is the starting point when it is newer than what the
+	// cache holds (DESIGN.md "Root at start-up"): cache it, so that the cache
+	// and the trusted state always describe the starting root.
+	if set.root == embedded && c.floor(metadata.RoleRoot) < embedded.Version() {
+		if err := c.persist(metadata.RoleRoot, cfg.TrustedRoot, embedded.Version()); err != nil {
+			fs.Close()
+			return nil, fmt.Errorf("client: caching the trusted root: %w", err)
+		}
+	}
+	c.trusted.Store(set)
 	return c, nil
 }
 

@@ -34,7 +34,7 @@ type Config struct {
 	// §5.2): the trust anchor. Required.
 	TrustedRoot []byte
 	// MetadataURLs are the base URLs of the metadata mirrors, in order of
-	// preference. At least one is required.
+	// preference. Refresh needs at least one.
 	MetadataURLs []string
 	// TargetURLs are the base URLs of the target mirrors, in order of
 	// preference. Required for downloads.
@@ -106,9 +106,6 @@ func WithMaxDelegations(n int) Option { return func(o *options) { o.maxDelegatio
 func (c Config) validate() error {
 	if len(c.TrustedRoot) == 0 {
 		return errors.New("client: Config.TrustedRoot is required")
-	}
-	if len(c.MetadataURLs) == 0 {
-		return errors.New("client: Config.MetadataURLs needs at least one mirror")
 	}
 	if c.StateDir == "" {
 		return errors.New("client: Config.StateDir is required")

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,9 @@ func (c *Client) Refresh(ctx context.Context) error {
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
+	}
+	if len(c.metaURLs) == 0 {
+		return errors.New("refresh: Config.MetadataURLs has no mirror")
 	}
 	ref := c.opts.clock().UTC()
 	set := *c.trusted.Load()
