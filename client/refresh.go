@@ -109,9 +109,13 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 		if err != nil {
 			return err
 		}
-		// §5.3.8: persist each accepted root before going on.
-		if err := c.persist(metadata.RoleRoot, data, next.Version()); err != nil {
-			return err
+		// §5.3.8: persist each accepted root before going on. Roots below
+		// the recorded floor are only walked again (the cached root was
+		// lost): they verify the chain but are not the newest trusted root.
+		if next.Version() >= c.floor(metadata.RoleRoot) {
+			if err := c.persist(metadata.RoleRoot, data, next.Version()); err != nil {
+				return err
+			}
 		}
 		for _, role := range []string{metadata.RoleTimestamp, metadata.RoleSnapshot} {
 			if !set.root.SameKeys(next, role) {
