@@ -1,0 +1,288 @@
+package rollback
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchsec/latch/internal/atomicfile"
+)
+
+const (
+	stateName = "state.json"
+	lockName  = "lock"
+	// tempPattern names the temporary files of Save: atomicfile makes them
+	// "." + "state.json-" + random + ".tmp".
+	tempPattern = stateName + "-*"
+	// formatVersion is the version of the state file format. A file with
+	// another version is refused as corrupt rather than guessed at.
+	formatVersion = 1
+)
+
+// FileStore is a [Store] in a directory: the state in state.json, written
+// with [atomicfile] (temporary file, fsync, rename, fsync of the directory),
+// and an exclusive lock on the file named lock, held from [OpenFileStore]
+// until [FileStore.Close], so that one process (and one FileStore in it)
+// owns the directory at a time. It is safe for concurrent use.
+//
+// Load and Save read state.json each time: the file is the authority, and
+// Save checks against what is on disk, not against a copy in memory that a
+// failed write might have left behind.
+type FileStore struct {
+	dir  string
+	path string // dir/state.json
+
+	mu     sync.Mutex
+	lock   *os.File    // the locked lock file; nil once closed
+	lockID fs.FileInfo // its identity, the key in held
+}
+
+// held lists the lock files locked by FileStores of this process. It makes
+// a second OpenFileStore of the same directory fail even where the system
+// lock would not (fcntl-style locks are per process, and some network file
+// systems implement flock with them).
+var held struct {
+	sync.Mutex
+	files []fs.FileInfo
+}
+
+// OpenFileStore opens the store in dir, creating dir with permissions 0700
+// if needed, and locks it. If another process or another FileStore of this
+// process holds the lock, it fails at once with an error wrapping
+// [ErrLocked]; it never waits. Temporary files left by a Save that was cut
+// short by a crash are removed. The state itself is read by Load and Save,
+// so a corrupt state file is reported there, and never overwritten.
+func OpenFileStore(dir string) (*FileStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("rollback: open store: %w", err)
+	}
+	f, id, err := lockDir(filepath.Join(dir, lockName))
+	if err != nil {
+		return nil, err
+	}
+	fst := &FileStore{dir: dir, path: filepath.Join(dir, stateName), lock: f, lockID: id}
+	if err := fst.removeTemps(); err != nil {
+		return nil, errors.Join(err, fst.Close())
+	}
+	return fst, nil
+}
+
+// lockDir opens and locks the lock file at path, records it in held and
+// returns it with its identity. A lock file this process holds already is
+// not opened a second time: with fcntl-style locks, closing that second
+// descriptor would release the first one's lock.
+func lockDir(path string) (*os.File, fs.FileInfo, error) {
+	held.Lock()
+	defer held.Unlock()
+	isHeld := func(fi fs.FileInfo) bool {
+		return slices.ContainsFunc(held.files, func(h fs.FileInfo) bool { return os.SameFile(h, fi) })
+	}
+	locked := fmt.Errorf("rollback: %s: %w (by this process)", path, ErrLocked)
+	if fi, err := os.Stat(path); err == nil && isHeld(fi) {
+		return nil, nil, locked
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rollback: open store: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("rollback: open store: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("rollback: %s: %w", path, err)
+	}
+	held.files = append(held.files, fi)
+	return f, fi, nil
+}
+
+// removeTemps removes the temporary files of Saves that did not finish. The
+// lock is held, so no Save is running.
+func (f *FileStore) removeTemps() error {
+	entries, err := os.ReadDir(f.dir)
+	if err != nil {
+		return fmt.Errorf("rollback: open store: %w", err)
+	}
+	prefix := "." + strings.TrimSuffix(tempPattern, "*")
+	for _, e := range entries {
+		if name := e.Name(); strings.HasPrefix(name, prefix) && strings.HasSuffix(name, ".tmp") {
+			if err := os.Remove(filepath.Join(f.dir, name)); err != nil {
+				return fmt.Errorf("rollback: remove leftover temporary file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close releases the lock. Load and Save fail afterwards, as does a second
+// Close, with an error wrapping [fs.ErrClosed].
+func (f *FileStore) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lock == nil {
+		return f.closedError("close")
+	}
+	// Closing the file releases the system lock too; unlocking first
+	// makes the release immediate on every system.
+	err := errors.Join(unlockFile(f.lock), f.lock.Close())
+	f.lock = nil
+	held.Lock()
+	held.files = slices.DeleteFunc(held.files, func(h fs.FileInfo) bool { return os.SameFile(h, f.lockID) })
+	held.Unlock()
+	if err != nil {
+		return fmt.Errorf("rollback: close store %s: %w", f.dir, err)
+	}
+	return nil
+}
+
+func (f *FileStore) closedError(op string) error {
+	return fmt.Errorf("rollback: %s store %s: %w", op, f.dir, fs.ErrClosed)
+}
+
+// Load returns the state in state.json, or NewState() if there is no such
+// file. A file that can't be decoded, has an unknown format version or
+// holds invalid records fails with [ErrCorrupt].
+func (f *FileStore) Load() (*State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lock == nil {
+		return nil, f.closedError("load")
+	}
+	return f.read()
+}
+
+// Save writes s to state.json atomically and durably after the checks
+// described in [Store]. If the stored state is corrupt, Save fails with
+// [ErrCorrupt] and leaves the file alone.
+func (f *FileStore) Save(s *State) error {
+	if err := s.check(); err != nil {
+		return invalid(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lock == nil {
+		return f.closedError("save")
+	}
+	prev, err := f.read()
+	if err != nil {
+		return err
+	}
+	if err := checkForward(prev, s); err != nil {
+		return err
+	}
+	data, err := encodeState(stored(s))
+	if err != nil {
+		return fmt.Errorf("rollback: save: %w", err)
+	}
+	tmp, err := atomicfile.CreateTemp(f.dir, tempPattern)
+	if err != nil {
+		return fmt.Errorf("rollback: save: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return errors.Join(fmt.Errorf("rollback: save: %w", err), tmp.Abort())
+	}
+	if err := tmp.Commit(f.path); err != nil {
+		return fmt.Errorf("rollback: save: %w", err)
+	}
+	return nil
+}
+
+// read decodes state.json. The caller holds f.mu.
+func (f *FileStore) read() (*State, error) {
+	data, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return NewState(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rollback: read state: %w", err)
+	}
+	s, err := decodeState(data)
+	if err != nil {
+		return nil, fmt.Errorf("rollback: %s: %w: %w", f.path, ErrCorrupt, err)
+	}
+	return s, nil
+}
+
+// stateFile is the JSON form of a State. Encoding is deterministic (map
+// keys sorted), times are RFC 3339 in UTC.
+type stateFile struct {
+	Format          int                   `json:"format"`
+	Roles           map[string]RoleRecord `json:"roles"`
+	FastForwardRoot int64                 `json:"fast_forward_root"`
+	LastTime        time.Time             `json:"last_time"`
+	Installed       map[string]Install    `json:"installed"`
+	Failed          map[string][]string   `json:"failed"`
+	AuditAnchor     string                `json:"audit_anchor"`
+}
+
+func encodeState(s *State) ([]byte, error) {
+	data, err := json.MarshalIndent(stateFile{
+		Format:          formatVersion,
+		Roles:           s.Roles,
+		FastForwardRoot: s.FastForwardRoot,
+		LastTime:        s.LastTime,
+		Installed:       s.Installed,
+		Failed:          s.Failed,
+		AuditAnchor:     s.AuditAnchor,
+	}, "", "\t")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
+// decodeState parses a state file strictly: the format version first, so
+// that a newer format is reported as such, then the whole file with no
+// unknown fields and nothing after it, then the records' validity.
+func decodeState(data []byte) (*State, error) {
+	var head struct {
+		Format *int `json:"format"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, err
+	}
+	if head.Format == nil {
+		return nil, errors.New("no format version")
+	}
+	if *head.Format != formatVersion {
+		return nil, fmt.Errorf("unknown format version %d", *head.Format)
+	}
+	var sf stateFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sf); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the state object")
+	}
+	s := NewState()
+	for role, rec := range sf.Roles {
+		s.Roles[role] = rec
+	}
+	s.FastForwardRoot = sf.FastForwardRoot
+	s.LastTime = sf.LastTime.UTC()
+	for app, in := range sf.Installed {
+		in.Time = in.Time.UTC()
+		s.Installed[app] = in
+	}
+	for app, hashes := range sf.Failed {
+		s.Failed[app] = hashes
+	}
+	s.AuditAnchor = sf.AuditAnchor
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
