@@ -236,6 +236,18 @@ func (c *Client) persist(role string, data []byte, version int64) error {
 	if err := next.Advance(role, rec); err != nil {
 		return err
 	}
+	if err := c.writeCache(role, data); err != nil {
+		return err
+	}
+	if err := c.store.Save(next); err != nil {
+		return fmt.Errorf("recording %s v%d: %w", role, version, err)
+	}
+	c.state = next
+	return nil
+}
+
+// writeCache replaces the cache file of role atomically.
+func (c *Client) writeCache(role string, data []byte) error {
 	p, err := c.cachePath(role)
 	if err != nil {
 		return err
@@ -243,10 +255,6 @@ func (c *Client) persist(role string, data []byte, version int64) error {
 	if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
 		return fmt.Errorf("caching %s metadata: %w", role, err)
 	}
-	if err := c.store.Save(next); err != nil {
-		return fmt.Errorf("recording %s v%d: %w", role, version, err)
-	}
-	c.state = next
 	return nil
 }
 
@@ -257,24 +265,50 @@ func (c *Client) floor(role string) int64 {
 	return c.state.Roles[role].Version
 }
 
-// fastForward discards the trusted timestamp and snapshot, in the cache and
-// in the trusted state, and records the root version that allowed it (spec
-// §5.3.11, fast-forward recovery).
-func (c *Client) fastForward(rootVersion int64) error {
+// persistRoot persists a root accepted by the root update (spec §5.3.8)
+// like persist, except that a root below the recorded floor (the chain is
+// walked again after the cached root was lost) is not recorded. With
+// fastForward, the same save of the trusted state discards the trusted
+// timestamp and snapshot and records the root version that allowed it (spec
+// §5.3.11, fast-forward recovery), unless a reset for this or a later root
+// was made before; their cache files are removed afterwards (without a
+// record they would be ignored anyway).
+func (c *Client) persistRoot(data []byte, version int64, fastForward bool) error {
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
 	next := c.state.Clone()
-	if err := next.FastForward(rootVersion); err != nil {
-		return fmt.Errorf("fast-forward recovery: %w", err)
+	record := version >= next.Roles[metadata.RoleRoot].Version
+	reset := fastForward && version > next.FastForwardRoot
+	if record {
+		sum := sha256.Sum256(data)
+		rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data))}
+		if err := next.Advance(metadata.RoleRoot, rec); err != nil {
+			return err
+		}
+	}
+	if reset {
+		if err := next.FastForward(version); err != nil {
+			return fmt.Errorf("fast-forward recovery: %w", err)
+		}
+	}
+	if !record && !reset {
+		return nil
+	}
+	if record {
+		if err := c.writeCache(metadata.RoleRoot, data); err != nil {
+			return err
+		}
 	}
 	if err := c.store.Save(next); err != nil {
-		return fmt.Errorf("fast-forward recovery: %w", err)
+		return fmt.Errorf("recording root v%d: %w", version, err)
 	}
 	c.state = next
-	for _, role := range []string{metadata.RoleTimestamp, metadata.RoleSnapshot} {
-		if p, err := c.cachePath(role); err == nil {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				c.log.Warn("removing cached metadata", "role", role, "err", err)
+	if reset {
+		for _, role := range []string{metadata.RoleTimestamp, metadata.RoleSnapshot} {
+			if p, err := c.cachePath(role); err == nil {
+				if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					c.log.Warn("removing cached metadata", "role", role, "err", err)
+				}
 			}
 		}
 	}

@@ -10,8 +10,11 @@ import (
 // fetchVerified fetches name from each mirror in turn until one serves bytes
 // that accept takes (accept runs every check of the spec for that file). A
 // mirror that fails for any reason, a failed check included, is skipped
-// (DESIGN.md "Mirrors"). notFound reports that every mirror answered that the
-// file does not exist.
+// (DESIGN.md "Mirrors"). notFound reports that no mirror served the file and
+// at least one answered that it does not exist: for the root probe (spec
+// §5.3.3) a mirror that is down or serves bad bytes must not hide the answer
+// "no newer root here" of the next one (DESIGN.md: the first mirror that
+// yields a fully verified state wins).
 func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name string, limit int64, accept func([]byte) error) (data []byte, notFound bool, err error) {
 	merr := &MirrorError{File: name}
 	missing := 0
@@ -36,7 +39,7 @@ func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name strin
 			break
 		}
 	}
-	return nil, missing == len(mirrors), merr
+	return nil, missing > 0, merr
 }
 
 // fetchBytes reads a whole file of at most limit bytes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latchsec/latch/metadata"
@@ -80,7 +81,6 @@ func rollbackErr(role string, got, trusted int64) error {
 
 // updateRoot is spec §5.3.
 func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet) error {
-	fastForward := false
 	for accepted := 0; ; accepted++ {
 		n := set.root.Version() + 1
 		name := fmt.Sprintf("%d.root.json", n) // §5.3.3: always versioned
@@ -109,21 +109,22 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 		if err != nil {
 			return err
 		}
-		// §5.3.8: persist each accepted root before going on. Roots below
-		// the recorded floor are only walked again (the cached root was
-		// lost): they verify the chain but are not the newest trusted root.
-		if next.Version() >= c.floor(metadata.RoleRoot) {
-			if err := c.persist(metadata.RoleRoot, data, next.Version()); err != nil {
-				return err
-			}
-		}
-		for _, role := range []string{metadata.RoleTimestamp, metadata.RoleSnapshot} {
-			if !set.root.SameKeys(next, role) {
-				fastForward = true
-			}
+		// §5.3.8: persist each accepted root before going on. §5.3.11: new
+		// timestamp or snapshot keys discard the trusted timestamp and
+		// snapshot, so that a repository recovering from a fast-forward
+		// attack can publish lower versions again; the reset is saved with
+		// the root that allows it, so a refresh that fails later (an expired
+		// final root, a crash) can't lose it.
+		fastForward := !set.root.SameKeys(next, metadata.RoleTimestamp) || !set.root.SameKeys(next, metadata.RoleSnapshot)
+		if err := c.persistRoot(data, next.Version(), fastForward); err != nil {
+			return err
 		}
 		c.log.Info("root rotated", "from", set.root.Version(), "to", next.Version(), "signers", next.Signers())
 		set.root = next
+		if fastForward {
+			c.log.Warn("timestamp or snapshot keys rotated: trusted timestamp and snapshot discarded", "root", next.Version())
+			set.timestamp, set.snapshot, set.snapshotBytes = nil, nil, nil
+		}
 	}
 	// §5.3.10: the final root must not be expired.
 	if err := expired(metadata.RoleRoot, set.root.Version(), set.root.Expires(), ref); err != nil {
@@ -133,16 +134,6 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 	// lost and a repository that stops serving newer roots can't take us back.
 	if f := c.floor(metadata.RoleRoot); set.root.Version() < f {
 		return rollbackErr(metadata.RoleRoot, set.root.Version(), f)
-	}
-	// §5.3.11: new timestamp or snapshot keys discard the trusted timestamp
-	// and snapshot, so that a repository recovering from a fast-forward
-	// attack can publish lower versions again.
-	if fastForward {
-		c.log.Warn("timestamp or snapshot keys rotated: discarding trusted timestamp and snapshot", "root", set.root.Version())
-		if err := c.fastForward(set.root.Version()); err != nil {
-			return err
-		}
-		set.timestamp, set.snapshot, set.snapshotBytes = nil, nil, nil
 	}
 	return nil
 }
@@ -224,13 +215,16 @@ func (c *Client) updateSnapshot(ctx context.Context, ref time.Time, set *trusted
 			return &VersionError{Role: metadata.RoleSnapshot, Got: sn.Version(), Want: meta.Version, Referrer: metadata.RoleTimestamp}
 		}
 		if trusted != nil { // §5.5.5: no targets role goes back or disappears
+			listed := sn.Meta()
 			for file, old := range trusted.Meta() {
-				now, ok := sn.Meta()[file]
+				role := strings.TrimSuffix(file, ".json")
+				now, ok := listed[file]
 				if !ok {
-					return fmt.Errorf("%w: snapshot v%d no longer lists %s (trusted snapshot v%d did)", ErrRollback, sn.Version(), file, trusted.Version())
+					return fmt.Errorf("snapshot v%d no longer lists %s (trusted snapshot v%d did): %w", sn.Version(), file, trusted.Version(),
+						&rollback.RollbackError{Role: role, Trusted: fmt.Sprintf("v%d", old.Version), Err: rollback.ErrRollback})
 				}
 				if now.Version < old.Version {
-					return rollbackErr(file, now.Version, old.Version)
+					return rollbackErr(role, now.Version, old.Version)
 				}
 			}
 		}
