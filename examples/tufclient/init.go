@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/latchsec/latch/internal/atomicfile"
+	"github.com/latchsec/latch/metadata"
+	"github.com/latchsec/latch/rollback"
+)
+
+// stateSubdir is the subdirectory of the metadata directory that holds
+// everything but the cached metadata: the client keeps its trusted state and
+// lock there, and init the trust anchor.
+const stateSubdir = "state"
+
+// anchorName is the trust anchor's file name in stateSubdir. It does not end
+// in .json: the metadata directory's .json files are exactly the cached
+// metadata.
+const anchorName = "trusted-root"
+
+// maxRootSize caps the root file init reads, the client's default limit for
+// root metadata.
+const maxRootSize = 512 << 10
+
+// errNotInitialised: refresh or download on a directory without a trust
+// anchor.
+var errNotInitialised = errors.New("metadata directory is not initialised")
+
+// errAlreadyInitialised: init with a root other than the stored one.
+var errAlreadyInitialised = errors.New("metadata directory is already initialised with another root")
+
+func anchorPath(metadataDir string) string {
+	return filepath.Join(metadataDir, stateSubdir, anchorName)
+}
+
+// initialise stores cmd.rootFile as the trust anchor of cmd.metadataDir once
+// it verifies as a self-signed root. Running it again with the same root
+// changes nothing; with another root it fails, so that a typo can't replace
+// the anchor of an existing directory.
+func initialise(cmd *command, log *slog.Logger) error {
+	data, err := readRootFile(cmd.rootFile)
+	if err != nil {
+		return err
+	}
+	root, err := metadata.OpenRoot(data, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd.rootFile, err)
+	}
+	if err := os.MkdirAll(cmd.metadataDir, 0o755); err != nil {
+		return err
+	}
+	// The store's lock keeps a concurrent refresh out while the anchor
+	// changes.
+	store, err := rollback.OpenFileStore(filepath.Join(cmd.metadataDir, stateSubdir))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	p := anchorPath(cmd.metadataDir)
+	old, err := os.ReadFile(p)
+	switch {
+	case err == nil && bytes.Equal(old, data):
+		log.Info("already initialised with this root", "dir", cmd.metadataDir, "root", root.Version())
+		return nil
+	case err == nil:
+		return fmt.Errorf("%w (%s); remove the directory to start over", errAlreadyInitialised, p)
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
+		return err
+	}
+	log.Info("initialised", "dir", cmd.metadataDir, "root", root.Version(), "expires", root.Expires())
+	return nil
+}
+
+// readRootFile reads at most maxRootSize bytes of path.
+func readRootFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRootSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > maxRootSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes: not root metadata", path, maxRootSize)
+	}
+	return data, nil
+}
+
+// readAnchor returns the trust anchor init stored.
+func readAnchor(metadataDir string) ([]byte, error) {
+	data, err := os.ReadFile(anchorPath(metadataDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s has no %s/%s; run tufclient --metadata-dir %s init ROOT_FILE first",
+			errNotInitialised, metadataDir, stateSubdir, anchorName, metadataDir)
+	}
+	return data, err
+}

@@ -1,0 +1,268 @@
+// Command tufclient is a command-line TUF client built on package client: it
+// keeps trusted metadata for one repository in a directory, refreshes it as
+// the TUF specification's client workflow prescribes, and downloads verified
+// targets.
+//
+// Usage:
+//
+//	tufclient --metadata-dir DIR init ROOT_FILE
+//	tufclient --metadata-dir DIR --metadata-url URL refresh
+//	tufclient --metadata-dir DIR --metadata-url URL --target-base-url URL \
+//		--target-dir DIR --target-name PATH [--target-name PATH ...] download
+//
+// Flags come before the command word, in any order; -v logs debug detail.
+//
+// init checks that ROOT_FILE is root metadata signed by a threshold of its
+// own root keys and stores it as the trust anchor; it does not use the
+// network. refresh updates the root (following every rotation), timestamp,
+// snapshot and targets metadata. download refreshes and then downloads each
+// target in order, stopping at the first failure; a target whose file in the
+// target directory already has the signed length and hashes is not fetched
+// again.
+//
+// # Files
+//
+// The metadata directory holds the trusted metadata as <role>.json, each
+// file byte-identical to what the repository served (role names are encoded
+// reversibly, so "a/b" becomes a%2Fb.json), and no other file ending in
+// .json. Everything else lives in its subdirectory "state": the trust anchor
+// that init stored (state/trusted-root, not a .json file, never changed by
+// later commands), the client's forward-only trusted state and its lock.
+// Later roots are not written into the anchor: the client starts from the
+// newest root it verified, cached as root.json.
+//
+// A target path becomes the file of the same relative path below the target
+// directory ("a/b.txt" is DIR/a/b.txt); a path that could escape the
+// directory (absolute, "..", backslashes, device names, ...) is refused
+// before anything is fetched. The target directory only ever holds verified
+// files: each download is written to a temporary file that becomes visible
+// under its name only once its length and hashes match, and that is removed
+// on failure.
+//
+// Plain http:// URLs are accepted for loopback hosts only.
+//
+// # Exit status and log
+//
+// tufclient exits 0 when everything succeeded and 1 otherwise, usage errors
+// included. It logs each step to standard error (log/slog text format).
+//
+// # FAKETIME
+//
+// The environment variable FAKETIME, when set and not empty, replaces the
+// current time as the reference time for expiry checks, in the forms that
+// faketime(1) uses:
+//
+//	@YYYY-MM-DD hh:mm:ss   start the clock at that time and let it run
+//	YYYY-MM-DD hh:mm:ss    stop the clock at that time
+//	+N, -N                 shift the real time by N seconds; a suffix s, m,
+//	                       h, d or y (365 days) changes the unit: -2d, +1y
+//
+// Dates are in the local time zone, which TZ sets (TZ=UTC for UTC). An
+// invalid FAKETIME is an error (exit status 1).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // TZ works on systems without a zoneinfo database
+
+	"github.com/latchsec/latch/client"
+)
+
+const synopsis = `usage:
+  tufclient --metadata-dir DIR init ROOT_FILE
+  tufclient --metadata-dir DIR --metadata-url URL refresh
+  tufclient --metadata-dir DIR --metadata-url URL --target-base-url URL \
+      --target-dir DIR --target-name PATH [--target-name PATH ...] download
+`
+
+const usageText = synopsis + `
+Flags come before the command word, in any order.
+
+commands:
+  init      store ROOT_FILE (self-signed root metadata) as the trusted root; no network
+  refresh   update the trusted metadata from the repository
+  download  refresh, then download each --target-name in order (stop at the first failure);
+            a target already in --target-dir with the signed length and hashes is kept
+
+environment:
+  FAKETIME  reference time instead of the current time, as faketime(1) takes it:
+            "@YYYY-MM-DD hh:mm:ss" (start the clock there), "YYYY-MM-DD hh:mm:ss"
+            (stop it there), or "+N"/"-N" with an optional unit s, m, h, d or y
+            (365 days) as an offset from now; dates in the local zone (TZ)
+
+Exit status: 0 on success, 1 on any failure.
+
+flags:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// stringList is a flag.Value that collects every occurrence of a flag, in
+// order.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// command is one parsed invocation.
+type command struct {
+	name          string
+	rootFile      string // init
+	metadataDir   string
+	metadataURL   string
+	targetNames   []string
+	targetBaseURL string
+	targetDir     string
+	verbose       bool
+}
+
+// errUsage marks a command line that does not fit the usage.
+var errUsage = errors.New("usage")
+
+// commandFlags says which flags each command needs; -v is always allowed.
+var commandFlags = map[string][]string{
+	"init":     {"metadata-dir"},
+	"refresh":  {"metadata-dir", "metadata-url"},
+	"download": {"metadata-dir", "metadata-url", "target-name", "target-base-url", "target-dir"},
+}
+
+// parseArgs parses the command line. Errors wrap errUsage.
+func parseArgs(args []string, stderr io.Writer) (*command, error) {
+	var cmd command
+	var names stringList
+	fs := flag.NewFlagSet("tufclient", flag.ContinueOnError)
+	// Errors are reported by run; only -h prints the usage here.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cmd.metadataDir, "metadata-dir", "", "directory `DIR` of the trusted metadata")
+	fs.StringVar(&cmd.metadataURL, "metadata-url", "", "base `URL` of the repository's metadata")
+	fs.Var(&names, "target-name", "target `PATH` to download; repeat for several, downloaded in order")
+	fs.StringVar(&cmd.targetBaseURL, "target-base-url", "", "base `URL` of the repository's targets")
+	fs.StringVar(&cmd.targetDir, "target-dir", "", "directory `DIR` that receives the verified targets")
+	fs.BoolVar(&cmd.verbose, "v", false, "log debug detail")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cmd.targetNames = names
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return nil, fmt.Errorf("%w: no command (init, refresh or download)", errUsage)
+	}
+	cmd.name, rest = rest[0], rest[1:]
+	need, ok := commandFlags[cmd.name]
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown command %q (want init, refresh or download)", errUsage, cmd.name)
+	}
+	if cmd.name == "init" {
+		if len(rest) != 1 {
+			return nil, fmt.Errorf("%w: init takes one argument, the root metadata file", errUsage)
+		}
+		cmd.rootFile, rest = rest[0], nil
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("%w: unexpected %q after %s (flags come before the command)", errUsage, rest[0], cmd.name)
+	}
+	var set []string // in lexical order
+	fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
+	for _, name := range need {
+		if !slices.Contains(set, name) {
+			return nil, fmt.Errorf("%w: %s needs --%s", errUsage, cmd.name, name)
+		}
+	}
+	for _, name := range set {
+		if name != "v" && !slices.Contains(need, name) {
+			return nil, fmt.Errorf("%w: --%s does not apply to %s", errUsage, name, cmd.name)
+		}
+	}
+	if cmd.metadataDir == "" || (cmd.name == "download" && cmd.targetDir == "") {
+		return nil, fmt.Errorf("%w: directory flags must not be empty", errUsage)
+	}
+	return &cmd, nil
+}
+
+// run executes the command line args and returns the exit status.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	cmd, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tufclient: %v\n%s(tufclient -h for details)\n", err, synopsis)
+		return 1
+	}
+	level := slog.LevelInfo
+	if cmd.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	clock := time.Now
+	if spec := os.Getenv("FAKETIME"); spec != "" {
+		if clock, err = parseFakeTime(spec, time.Local, time.Now); err != nil {
+			log.Error("command failed", "command", cmd.name, "err", err)
+			return 1
+		}
+		log.Info("using FAKETIME as the reference time", "FAKETIME", spec, "now", clock().Format(time.RFC3339))
+	}
+	switch cmd.name {
+	case "init":
+		err = initialise(cmd, log)
+	case "refresh":
+		err = refresh(ctx, cmd, log, clock)
+	case "download":
+		err = download(ctx, cmd, log, clock)
+	}
+	if err != nil {
+		log.Error("command failed", "command", cmd.name, "err", err)
+		return 1
+	}
+	return 0
+}
+
+// newClient opens the client over the metadata directory that init prepared.
+func newClient(cmd *command, log *slog.Logger, clock func() time.Time) (*client.Client, error) {
+	root, err := readAnchor(cmd.metadataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg := client.Config{
+		TrustedRoot:  root,
+		MetadataURLs: []string{cmd.metadataURL},
+		StateDir:     cmd.metadataDir,
+	}
+	if cmd.targetBaseURL != "" {
+		cfg.TargetURLs = []string{cmd.targetBaseURL}
+	}
+	return client.New(cfg, client.WithLogger(log), client.WithClock(clock))
+}
+
+func refresh(ctx context.Context, cmd *command, log *slog.Logger, clock func() time.Time) (err error) {
+	c, err := newClient(cmd, log, clock)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, c.Close()) }()
+	return c.Refresh(ctx)
+}
