@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -170,7 +171,13 @@ func (c *Client) delegated(ctx context.Context, set *trustedSet, v visit, now ti
 			return nil, err
 		}
 		if err := c.persist(role, data, next.Version()); err != nil {
-			return nil, err
+			// A Refresh beside this lookup may have trusted a newer
+			// snapshot, and another lookup a newer version of this role.
+			// What was verified here is still the version this lookup's
+			// snapshot lists, but it must not replace the newer one.
+			if !errors.Is(err, ErrRollback) || c.trusted.Load() == set {
+				return nil, err
+			}
 		}
 		doc = next
 	}
