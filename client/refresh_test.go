@@ -159,7 +159,7 @@ func TestRootUpdate(t *testing.T) {
 		repo := simulator.New(t, simulator.Options{})
 		repo.AddKey("root") // key 1
 		repo.RemoveKey("root", 0)
-		repo.Publish() // v2: signed by keys 0 (v1) and 1 (v2)
+		repo.Publish()      // v2: signed by keys 0 (v1) and 1 (v2)
 		repo.AddKey("root") // key 2
 		repo.RemoveKey("root", 1)
 		repo.Publish() // v3: signed by keys 1 and 2
