@@ -69,6 +69,11 @@ func (c *Client) downloadFrom(ctx context.Context, u string, t *Target, dest str
 	if err := hw.Verify(); err != nil {
 		return err
 	}
+	// The temporary file is private (0600) while unverified; the verified
+	// file is readable like any other download.
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
 	return f.Commit(dest)
 }
 

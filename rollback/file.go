@@ -18,28 +18,28 @@ import (
 )
 
 const (
-	stateName = "state.json"
+	stateName = "trusted-state"
 	lockName  = "lock"
 	// tempPattern names the temporary files of Save: atomicfile makes them
-	// "." + "state.json-" + random + ".tmp".
+	// "." + "trusted-state-" + random + ".tmp".
 	tempPattern = stateName + "-*"
 	// formatVersion is the version of the state file format. A file with
 	// another version is refused as corrupt rather than guessed at.
 	formatVersion = 1
 )
 
-// FileStore is a [Store] in a directory: the state in state.json, written
+// FileStore is a [Store] in a directory: the state in trusted-state, written
 // with [atomicfile] (temporary file, fsync, rename, fsync of the directory),
 // and an exclusive lock on the file named lock, held from [OpenFileStore]
 // until [FileStore.Close], so that one process (and one FileStore in it)
 // owns the directory at a time. It is safe for concurrent use.
 //
-// Load and Save read state.json each time: the file is the authority, and
+// Load and Save read trusted-state each time: the file is the authority, and
 // Save checks against what is on disk, not against a copy in memory that a
 // failed write might have left behind.
 type FileStore struct {
 	dir  string
-	path string // dir/state.json
+	path string // dir/trusted-state
 
 	mu     sync.Mutex
 	lock   *os.File    // the locked lock file; nil once closed
@@ -150,7 +150,7 @@ func (f *FileStore) closedError(op string) error {
 	return fmt.Errorf("rollback: %s store %s: %w", op, f.dir, fs.ErrClosed)
 }
 
-// Load returns the state in state.json, or NewState() if there is no such
+// Load returns the state in trusted-state, or NewState() if there is no such
 // file. A file that can't be decoded, has an unknown format version or
 // holds invalid records fails with [ErrCorrupt].
 func (f *FileStore) Load() (*State, error) {
@@ -162,7 +162,7 @@ func (f *FileStore) Load() (*State, error) {
 	return f.read()
 }
 
-// Save writes s to state.json atomically and durably after the checks
+// Save writes s to trusted-state atomically and durably after the checks
 // described in [Store]. If the stored state is corrupt, Save fails with
 // [ErrCorrupt] and leaves the file alone.
 func (f *FileStore) Save(s *State) error {
@@ -198,7 +198,7 @@ func (f *FileStore) Save(s *State) error {
 	return nil
 }
 
-// read decodes state.json. The caller holds f.mu.
+// read decodes trusted-state. The caller holds f.mu.
 func (f *FileStore) read() (*State, error) {
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -221,7 +221,7 @@ func TestFileStoreReopen(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		return
 	}
-	for path, want := range map[string]fs.FileMode{dir: 0o700, filepath.Join(dir, "state.json"): 0o600, filepath.Join(dir, "lock"): 0o600} {
+	for path, want := range map[string]fs.FileMode{dir: 0o700, filepath.Join(dir, "trusted-state"): 0o600, filepath.Join(dir, "lock"): 0o600} {
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
@@ -276,12 +276,12 @@ func TestFileStoreFormat(t *testing.T) {
 	"audit_anchor": "anchor"
 }
 `
-	got, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	got, err := os.ReadFile(filepath.Join(dir, "trusted-state"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(got) != want {
-		t.Errorf("state.json:\n%s\nwant:\n%s", got, want)
+		t.Errorf("trusted-state:\n%s\nwant:\n%s", got, want)
 	}
 }
 
@@ -317,7 +317,7 @@ func TestFileStoreCorrupt(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := filepath.Join(dir, "state.json")
+			path := filepath.Join(dir, "trusted-state")
 			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -336,7 +336,7 @@ func TestFileStoreCorrupt(t *testing.T) {
 			if got, err := os.ReadFile(path); err != nil || string(got) != content {
 				t.Errorf("state file changed: %q, %v", got, err)
 			}
-			assertOnly(t, dir, "lock", "state.json")
+			assertOnly(t, dir, "lock", "trusted-state")
 		})
 	}
 }
@@ -354,7 +354,7 @@ func TestFileStoreChecksAgainstDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "state.json")
+	path := filepath.Join(dir, "trusted-state")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +362,7 @@ func TestFileStoreChecksAgainstDisk(t *testing.T) {
 	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("state file changed by a refused Save: %v", err)
 	}
-	assertOnly(t, dir, "lock", "state.json")
+	assertOnly(t, dir, "lock", "trusted-state")
 }
 
 func TestFileStoreRemovesLeftoverTemps(t *testing.T) {
@@ -370,13 +370,13 @@ func TestFileStoreRemovesLeftoverTemps(t *testing.T) {
 	st := openStore(t, dir)
 	must(t, st.Save(baseState(t)))
 	must(t, st.Close())
-	for _, name := range []string{".state.json-12345.tmp", ".state.json-.tmp", ".other-1.tmp", "notes"} {
+	for _, name := range []string{".trusted-state-12345.tmp", ".trusted-state-.tmp", ".other-1.tmp", "notes"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	st = openStore(t, dir)
-	assertOnly(t, dir, ".other-1.tmp", "lock", "notes", "state.json")
+	assertOnly(t, dir, ".other-1.tmp", "lock", "notes", "trusted-state")
 	if got := load(t, st); !reflect.DeepEqual(got, baseState(t)) {
 		t.Errorf("state changed: %+v", got)
 	}

@@ -222,7 +222,7 @@ func (f *fixture) servedName(role string) string {
 // level exactly the cached metadata of roles (each <encoded role>.json,
 // byte-identical to the latest version the repository served) and the
 // "state" subdirectory; below it no .json file but the client's trusted
-// state, state/state.json (package rollback's store).
+// state, state/trusted-state (package rollback's store).
 func (f *fixture) checkMetadataDir(roles ...string) {
 	f.t.Helper()
 	var want []string
@@ -246,7 +246,7 @@ func (f *fixture) checkMetadataDir(roles ...string) {
 		switch {
 		case p == "state/":
 		case strings.HasPrefix(p, "state/"):
-			if strings.HasSuffix(p, ".json") && p != "state/state.json" {
+			if strings.HasSuffix(p, ".json") && p != "state/trusted-state" {
 				f.t.Fatalf("metadata directory holds %s", p)
 			}
 		default:

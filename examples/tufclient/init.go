@@ -10,9 +10,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/metadata"
-	"github.com/latchsec/latch/rollback"
 )
 
 // stateSubdir is the subdirectory of the metadata directory that holds
@@ -53,26 +53,25 @@ func initialise(cmd *command, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd.rootFile, err)
 	}
-	if err := os.MkdirAll(cmd.metadataDir, 0o755); err != nil {
-		return err
-	}
-	// The store's lock keeps a concurrent refresh out while the anchor
-	// changes.
-	store, err := rollback.OpenFileStore(filepath.Join(cmd.metadataDir, stateSubdir))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	p := anchorPath(cmd.metadataDir)
 	old, err := os.ReadFile(p)
 	switch {
-	case err == nil && bytes.Equal(old, data):
+	case err == nil && !bytes.Equal(old, data):
+		return fmt.Errorf("%w (%s); remove the directory to start over", errAlreadyInitialised, p)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	// The client takes the state directory's lock, so no refresh runs while
+	// the anchor changes, and caches the root as DIR/root.json: the metadata
+	// directory describes the trusted root from the start.
+	c, err := client.New(client.Config{TrustedRoot: data, StateDir: cmd.metadataDir}, client.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if old != nil {
 		log.Info("already initialised with this root", "dir", cmd.metadataDir, "root", root.Version())
 		return nil
-	case err == nil:
-		return fmt.Errorf("%w (%s); remove the directory to start over", errAlreadyInitialised, p)
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
 	}
 	if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
 		return err
