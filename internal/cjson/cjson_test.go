@@ -367,10 +367,10 @@ func TestElements(t *testing.T) {
 
 func TestString(t *testing.T) {
 	for in, want := range map[string]string{
-		`"abc"`:                 "abc",
-		` "a\u00e9\n\/\"\\" `:   "aé\n/\"\\",
-		`"\ud83d\ude00"`:        "😀",
-		`""`:                    "",
+		`"abc"`:                  "abc",
+		` "a\u00e9\n\/\"\\" `:    "aé\n/\"\\",
+		`"\ud83d\ude00"`:         "😀",
+		`""`:                     "",
 		"\"raw\ttab canonical\"": "raw\ttab canonical",
 	} {
 		if got, err := String([]byte(in)); err != nil || got != want {
