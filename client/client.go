@@ -268,8 +268,8 @@ func (c *Client) floor(role string) int64 {
 // persistRoot persists a root accepted by the root update (spec §5.3.8)
 // like persist, except that a root below the recorded floor (the chain is
 // walked again after the cached root was lost) is not recorded. With
-// fastForward, the same save of the trusted state discards the trusted
-// timestamp and snapshot and records the root version that allowed it (spec
+// fastForward, the same save of the trusted state discards every trusted
+// role but root and records the root version that allowed it (spec
 // §5.3.11, fast-forward recovery), unless a reset for this or a later root
 // was made before; their cache files are removed afterwards (without a
 // record they would be ignored anyway).
@@ -286,8 +286,20 @@ func (c *Client) persistRoot(data []byte, version int64, fastForward bool) error
 			return err
 		}
 	}
+	// The spec names timestamp and snapshot; the floors of targets and
+	// delegated roles come from the discarded snapshot, so they go too, or a
+	// repository could never recover from a fast-forwarded targets version.
+	var dropped []string
 	if reset {
 		if err := next.FastForward(version); err != nil {
+			return fmt.Errorf("fast-forward recovery: %w", err)
+		}
+		for role := range next.Roles {
+			if role != metadata.RoleRoot {
+				dropped = append(dropped, role)
+			}
+		}
+		if err := next.Remove(dropped...); err != nil {
 			return fmt.Errorf("fast-forward recovery: %w", err)
 		}
 	}
@@ -304,7 +316,7 @@ func (c *Client) persistRoot(data []byte, version int64, fastForward bool) error
 	}
 	c.state = next
 	if reset {
-		for _, role := range []string{metadata.RoleTimestamp, metadata.RoleSnapshot} {
+		for _, role := range append(dropped, metadata.RoleTimestamp, metadata.RoleSnapshot) {
 			if p, err := c.cachePath(role); err == nil {
 				if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					c.log.Warn("removing cached metadata", "role", role, "err", err)

@@ -122,8 +122,9 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 		c.log.Info("root rotated", "from", set.root.Version(), "to", next.Version(), "signers", next.Signers())
 		set.root = next
 		if fastForward {
-			c.log.Warn("timestamp or snapshot keys rotated: trusted timestamp and snapshot discarded", "root", next.Version())
+			c.log.Warn("timestamp or snapshot keys rotated: trusted timestamp, snapshot and targets discarded", "root", next.Version())
 			set.timestamp, set.snapshot, set.snapshotBytes = nil, nil, nil
+			set.targets, set.targetsBytes = nil, nil
 		}
 	}
 	// §5.3.10: the final root must not be expired.

@@ -17,7 +17,8 @@ const maxEncodedRoleName = 200
 // letters, digits, '-' and '_' become %XX (uppercase hex). The mapping is
 // injective even on case-insensitive file systems ("A" and "a" differ) and
 // [DecodeRoleName] reverses it. "." and ".." cannot come out of it, so no
-// role name can act as a path.
+// role name can act as a path, and neither can a Windows device name ("con"
+// becomes "%63on").
 func EncodeRoleName(role string) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(role); i++ {
@@ -31,7 +32,13 @@ func EncodeRoleName(role string) (string, error) {
 	if role == "" || b.Len() > maxEncodedRoleName {
 		return "", fmt.Errorf("%w: %q encodes to %d bytes (1..%d allowed)", ErrRoleName, role, b.Len(), maxEncodedRoleName)
 	}
-	return b.String(), nil
+	enc := b.String()
+	// "con.json" is a device on Windows whatever follows the dot: escape
+	// the first letter of a device name too.
+	if isWindowsDeviceName(enc) {
+		enc = fmt.Sprintf("%%%02X", enc[0]) + enc[1:]
+	}
+	return enc, nil
 }
 
 // DecodeRoleName reverses EncodeRoleName; it refuses any string that
@@ -48,8 +55,22 @@ func DecodeRoleName(enc string) (string, error) {
 }
 
 // RoleURLName escapes a role name for use as one URL path segment, so that
-// names such as "../a" or "a/b" cannot change the path requested.
-func RoleURLName(role string) string { return url.PathEscape(role) }
+// names such as "../a" or "a/b" cannot change the path requested: every byte
+// but ASCII letters, digits and "_.-~" becomes %XX (uppercase hex), the
+// escaping other TUF clients use (Python's urllib.parse.quote(name, "")), so
+// that repositories see the same file names from every client.
+func RoleURLName(role string) string {
+	var b strings.Builder
+	for i := 0; i < len(role); i++ {
+		c := role[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_.-~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
 
 // LocalPath maps a target path to a file below dir, the one mapping by which
 // target paths become local file names (DESIGN.md). The target path's "/"

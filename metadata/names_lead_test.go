@@ -1,0 +1,36 @@
+package metadata
+
+import "testing"
+
+func TestRoleNamesAvoidWindowsDevices(t *testing.T) {
+	for role, want := range map[string]string{"con": "%63on", "nul": "%6Eul", "lpt1": "%6Cpt1", "com9": "%63om9", "console": "console", "aux_": "aux_"} {
+		got, err := EncodeRoleName(role)
+		if err != nil || got != want {
+			t.Errorf("EncodeRoleName(%q) = %q, %v; want %q", role, got, err, want)
+			continue
+		}
+		back, err := DecodeRoleName(got)
+		if err != nil || back != role {
+			t.Errorf("DecodeRoleName(%q) = %q, %v; want %q", got, back, err, role)
+		}
+	}
+}
+
+func TestRoleURLNameMatchesPythonQuote(t *testing.T) {
+	// Expected values are urllib.parse.quote(name, "") as other TUF clients
+	// and repositories compute it.
+	for role, want := range map[string]string{
+		"?":                "%3F",
+		"#":                "%23",
+		"/delegatedrole":   "%2Fdelegatedrole",
+		"../delegatedrole": "..%2Fdelegatedrole",
+		"a:b@c+d":          "a%3Ab%40c%2Bd",
+		"Team_A-1.x~":      "Team_A-1.x~",
+		"ö":                "%C3%B6",
+		"a b":              "a%20b",
+	} {
+		if got := RoleURLName(role); got != want {
+			t.Errorf("RoleURLName(%q) = %q, want %q", role, got, want)
+		}
+	}
+}
