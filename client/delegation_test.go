@@ -1,0 +1,334 @@
+package client_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/latchsec/latch/client"
+	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/verify"
+)
+
+// refreshed returns an env for repo that has refreshed once and forgotten
+// the requests made so far.
+func refreshed(t *testing.T, repo *simulator.Repo, opts ...client.Option) *env {
+	t.Helper()
+	e := newEnv(t, repo, opts...)
+	e.open()
+	e.refresh()
+	repo.ResetRequests()
+	return e
+}
+
+// TestDelegations covers the pre-order depth-first search of spec §5.6.7.
+func TestDelegations(t *testing.T) {
+	t.Parallel()
+	all := simulator.DelegationOpts{Paths: []string{"*"}}
+
+	// Two roles list the same path: the first delegation wins, and the
+	// search goes deep before it goes wide.
+	t.Run("priority", func(t *testing.T) {
+		t.Parallel()
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "a", all)
+		repo.Delegate("targets", "b", all)
+		repo.Delegate("a", "a1", all)
+		repo.AddDelegatedTarget("b", "f", []byte("from b"), nil)
+		repo.AddDelegatedTarget("a1", "f", []byte("from a1"), nil)
+		repo.AddDelegatedTarget("b", "g", []byte("only b"), nil)
+		repo.Publish()
+		e := refreshed(t, repo)
+		tg := e.target("f")
+		if tg.Role() != "a1" || hexOf(tg.Hashes()["sha256"]) != hexSHA256([]byte("from a1")) {
+			t.Errorf("f from %s, want a1", tg.Role())
+		}
+		var chain []string
+		for _, r := range tg.Chain() {
+			chain = append(chain, r.Role)
+		}
+		if !slices.Equal(chain, []string{"targets", "a", "a1"}) {
+			t.Errorf("chain %q", chain)
+		}
+		if got := repo.Requests(); !slices.Equal(got, []string{"a.json", "a1.json"}) {
+			t.Errorf("requests %q, want a and a1 only", got)
+		}
+		if tg := e.target("g"); tg.Role() != "b" {
+			t.Errorf("g from %s, want b", tg.Role())
+		}
+	})
+
+	// §5.6.7.2.1: a terminating delegation ends the search, even without
+	// a result.
+	t.Run("terminating", func(t *testing.T) {
+		t.Parallel()
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "a", simulator.DelegationOpts{Paths: []string{"t/*"}, Terminating: true})
+		repo.Delegate("targets", "b", all)
+		repo.Delegate("targets", "c", simulator.DelegationOpts{Paths: []string{"t/*"}})
+		repo.AddDelegatedTarget("b", "t/h", []byte("b"), nil)
+		repo.AddDelegatedTarget("c", "t/h", []byte("c"), nil)
+		repo.AddDelegatedTarget("b", "u", []byte("b"), nil)
+		repo.Publish()
+		e := refreshed(t, repo)
+		wantIs(t, e.targetErr("t/h"), client.ErrNotFound)
+		if got := repo.Requests(); !slices.Equal(got, []string{"a.json"}) {
+			t.Errorf("requests %q, want a only", got)
+		}
+		if tg := e.target("u"); tg.Role() != "b" {
+			t.Errorf("u from %s, want b", tg.Role())
+		}
+	})
+
+	// Roles before a terminating one are still searched first.
+	t.Run("terminating after a match", func(t *testing.T) {
+		t.Parallel()
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "a", all)
+		repo.Delegate("targets", "b", simulator.DelegationOpts{Paths: []string{"*"}, Terminating: true})
+		repo.Delegate("targets", "c", all)
+		repo.AddDelegatedTarget("b", "h", []byte("b"), nil)
+		repo.AddDelegatedTarget("c", "h", []byte("c"), nil)
+		repo.Publish()
+		e := refreshed(t, repo)
+		if tg := e.target("h"); tg.Role() != "b" {
+			t.Errorf("h from %s, want b", tg.Role())
+		}
+		if got := repo.Requests(); !slices.Equal(got, []string{"a.json", "b.json"}) {
+			t.Errorf("requests %q", got)
+		}
+	})
+
+	t.Run("paths and path_hash_prefixes", func(t *testing.T) {
+		t.Parallel()
+		sum := sha256.Sum256([]byte("x/y"))
+		prefix := hex.EncodeToString(sum[:])[:3]
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "hashed", simulator.DelegationOpts{PathHashPrefixes: []string{"000", prefix}})
+		repo.Delegate("targets", "globbed", simulator.DelegationOpts{Paths: []string{"plugins/*.so"}})
+		repo.AddDelegatedTarget("hashed", "x/y", []byte("x"), nil)
+		repo.AddDelegatedTarget("globbed", "plugins/p.so", []byte("p"), nil)
+		// Listed by the role, but outside the paths it is trusted for.
+		repo.AddDelegatedTarget("globbed", "plugins/sub/q.so", []byte("q"), nil)
+		repo.Publish()
+		e := refreshed(t, repo)
+		if tg := e.target("x/y"); tg.Role() != "hashed" {
+			t.Errorf("x/y from %s", tg.Role())
+		}
+		if tg := e.target("plugins/p.so"); tg.Role() != "globbed" {
+			t.Errorf("plugins/p.so from %s", tg.Role())
+		}
+		repo.ResetRequests()
+		wantIs(t, e.targetErr("plugins/sub/q.so"), client.ErrNotFound)
+		wantIs(t, e.targetErr("plugins/p.dll"), client.ErrNotFound)
+		if got := repo.Requests(); len(got) != 0 {
+			t.Errorf("requests %q for paths no role is trusted for", got)
+		}
+	})
+
+	// TAP 15: only the bin the path hashes to is fetched.
+	t.Run("succinct bins", func(t *testing.T) {
+		t.Parallel()
+		for _, consistent := range []bool{false, true} {
+			repo := simulator.New(t, simulator.Options{ConsistentSnapshot: consistent})
+			repo.DelegateSuccinct("targets", 4, "bin")
+			path := "app/1.0/app.bin"
+			bin := repo.SuccinctBin("targets", path)
+			repo.AddDelegatedTarget(bin, path, appV1, nil)
+			repo.Publish()
+			e := refreshed(t, repo)
+			tg := e.target(path)
+			if tg.Role() != bin {
+				t.Errorf("target from %s, want %s", tg.Role(), bin)
+			}
+			want := bin + ".json"
+			if consistent {
+				want = "1." + want
+			}
+			if got := repo.Requests(); !slices.Equal(got, []string{want}) {
+				t.Errorf("consistent=%v: requests %q, want %q", consistent, got, want)
+			}
+		}
+	})
+
+	t.Run("delegation cap", func(t *testing.T) {
+		t.Parallel()
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "r1", all)
+		repo.Delegate("r1", "r2", all)
+		repo.Delegate("r2", "r3", all)
+		repo.AddDelegatedTarget("r3", "deep", []byte("deep"), nil)
+		repo.Publish()
+		// Four roles visited: targets, r1, r2, r3.
+		e := refreshed(t, repo, client.WithMaxDelegations(4))
+		if tg := e.target("deep"); tg.Role() != "r3" {
+			t.Errorf("deep from %s", tg.Role())
+		}
+		e = refreshed(t, repo, client.WithMaxDelegations(3))
+		wantIs(t, e.targetErr("deep"), client.ErrDelegationLimit)
+		if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "r3.json")); err == nil {
+			t.Error("r3 fetched beyond the cap")
+		}
+	})
+
+	// §5.6.7.1: a role visited before is skipped, so a cycle ends.
+	t.Run("cycle", func(t *testing.T) {
+		t.Parallel()
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "a", all)
+		repo.Delegate("a", "b", all)
+		repo.Delegate("b", "a", simulator.DelegationOpts{Paths: []string{"*"}})
+		repo.Publish()
+		e := refreshed(t, repo, client.WithMaxDelegations(100))
+		wantIs(t, e.targetErr("missing"), client.ErrNotFound)
+		if got := repo.Requests(); !slices.Equal(got, []string{"a.json", "b.json"}) {
+			t.Errorf("requests %q, want a and b once", got)
+		}
+	})
+
+	t.Run("expired delegated role", func(t *testing.T) {
+		t.Parallel()
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "d", all)
+		repo.AddDelegatedTarget("d", "f", []byte("f"), nil)
+		repo.SetExpires("d", repo.Now())
+		repo.Publish()
+		e := refreshed(t, repo)
+		before := e.disk()
+		err := e.targetErr("f")
+		if ee := wantAs[*client.ExpiredError](t, err); ee.Role != "d" || ee.Version != 1 {
+			t.Errorf("ExpiredError %+v", ee)
+		}
+		wantAs[*client.TargetError](t, err)
+		e.sameDisk(before)
+	})
+
+	// A cached delegated role that expired since is refused at lookup.
+	t.Run("delegated role expires after caching", func(t *testing.T) {
+		t.Parallel()
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "d", all)
+		repo.AddDelegatedTarget("d", "f", []byte("f"), nil)
+		repo.SetExpires("d", repo.Now().Add(time.Hour))
+		repo.Publish()
+		e := refreshed(t, repo)
+		e.target("f")
+		e.clock.Set(repo.Now().Add(2 * time.Hour))
+		if ee := wantAs[*client.ExpiredError](t, e.targetErr("f")); ee.Role != "d" {
+			t.Errorf("ExpiredError %+v", ee)
+		}
+	})
+
+	t.Run("bad signature on delegated role", func(t *testing.T) {
+		t.Parallel()
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "d", all)
+		repo.AddDelegatedTarget("d", "f", []byte("f"), nil)
+		repo.Publish()
+		repo.SetFault("d.json", simulator.Fault{Mutate: badSig})
+		e := refreshed(t, repo)
+		before := e.disk()
+		err := e.targetErr("f")
+		if te := wantAs[*verify.ThresholdError](t, err); te.Role != "d" {
+			t.Errorf("ThresholdError %+v", te)
+		}
+		e.sameDisk(before)
+		repo.ClearFaults()
+		if tg := e.target("f"); tg.Role() != "d" {
+			t.Errorf("f from %s", tg.Role())
+		}
+	})
+
+	t.Run("hash mismatch on delegated role", func(t *testing.T) {
+		t.Parallel()
+		repo := simulator.New(t, simulator.Options{SnapshotHashes: true})
+		repo.Delegate("targets", "d", all)
+		repo.AddDelegatedTarget("d", "f", []byte("f"), nil)
+		repo.Publish()
+		repo.SetFault("d.json", simulator.Fault{Mutate: simulator.FlipBit})
+		e := refreshed(t, repo)
+		wantIs(t, e.targetErr("f"), client.ErrHashMismatch)
+		if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "d.json")); err == nil {
+			t.Error("d.json cached")
+		}
+	})
+}
+
+// TestDelegationKeysPerPath covers spec §5.6.7.2: a role reached through
+// two delegators is verified with the keys of the delegator on the path
+// taken. x is signed by its own key; a trusts that key for x, b trusts
+// another one.
+func TestDelegationKeysPerPath(t *testing.T) {
+	t.Parallel()
+	build := func(t *testing.T) *simulator.Repo {
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "a", simulator.DelegationOpts{Paths: []string{"a/*"}})
+		repo.Delegate("targets", "b", simulator.DelegationOpts{Paths: []string{"b/*"}})
+		repo.Delegate("a", "x", simulator.DelegationOpts{Paths: []string{"a/*"}})
+		repo.Delegate("b", "x", simulator.DelegationOpts{Paths: []string{"b/*"}})
+		repo.AddDelegatedTarget("x", "a/f", []byte("a/f"), nil)
+		repo.AddDelegatedTarget("x", "b/f", []byte("b/f"), nil)
+		other, err := metadata.KeyFromPublicKey(repo.Key("b", 0).Public().(ed25519.PublicKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := repo.Targets("b").Signed
+		if err := b.AddKey(other, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.RevokeKey(repo.KeyID("x", 0), "x"); err != nil {
+			t.Fatal(err)
+		}
+		repo.Publish()
+		return repo
+	}
+	wantRefused := func(t *testing.T, e *env) {
+		t.Helper()
+		err := e.targetErr("b/f")
+		te := wantAs[*verify.ThresholdError](t, err)
+		if te.Role != "x" || te.Valid != 0 || !slices.Equal(te.Rejected, []string{e.repo.KeyID("x", 0)}) {
+			t.Errorf("ThresholdError %+v, want x with key x/0 rejected", te)
+		}
+	}
+
+	t.Run("reached through b first", func(t *testing.T) {
+		t.Parallel()
+		e := refreshed(t, build(t))
+		wantRefused(t, e)
+		if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "x.json")); err == nil {
+			t.Error("x.json cached after it was refused")
+		}
+		if tg := e.target("a/f"); tg.Role() != "x" {
+			t.Errorf("a/f from %s", tg.Role())
+		}
+	})
+
+	// The copy verified through a, kept in memory and in the cache, must
+	// not be taken for b.
+	t.Run("verified through a first", func(t *testing.T) {
+		t.Parallel()
+		e := refreshed(t, build(t))
+		if tg := e.target("a/f"); tg.Role() != "x" {
+			t.Errorf("a/f from %s", tg.Role())
+		}
+		cached, err := os.ReadFile(filepath.Join(e.cfg.StateDir, "x.json"))
+		if err != nil || !bytes.Equal(cached, e.repo.Bytes("x.json")) {
+			t.Fatalf("x.json not cached after the lookup through a: %v", err)
+		}
+		before := e.disk()
+		wantRefused(t, e) // from memory
+		e.sameDisk(before, "x.json")
+		e.open() // from the cache
+		e.refresh()
+		wantRefused(t, e)
+		e.sameDisk(before, "x.json")
+	})
+}
