@@ -172,12 +172,32 @@ func parseSuccinct(raw []byte, keys map[string]*verify.PublicKey) (*SuccinctRole
 	return s, nil
 }
 
-// Roles returns the delegated roles in priority order (nil for succinct
-// delegations).
-func (d *Delegations) Roles() []DelegatedRole { return slices.Clone(d.roles) }
+// Roles returns a copy of the delegated roles in priority order (nil for
+// succinct delegations).
+func (d *Delegations) Roles() []DelegatedRole {
+	if d.roles == nil {
+		return nil
+	}
+	out := make([]DelegatedRole, len(d.roles))
+	for i, r := range d.roles {
+		r.KeyIDs = slices.Clone(r.KeyIDs)
+		r.Paths = slices.Clone(r.Paths)
+		r.PathHashPrefixes = slices.Clone(r.PathHashPrefixes)
+		out[i] = r
+	}
+	return out
+}
 
-// Succinct returns the succinct hash bins, nil if the roles are listed.
-func (d *Delegations) Succinct() *SuccinctRoles { return d.succinct }
+// Succinct returns a copy of the succinct hash bins, nil if the roles are
+// listed.
+func (d *Delegations) Succinct() *SuccinctRoles {
+	if d.succinct == nil {
+		return nil
+	}
+	s := *d.succinct
+	s.KeyIDs = slices.Clone(s.KeyIDs)
+	return &s
+}
 
 // Children returns, in priority order, the delegated roles trusted for the
 // target path (spec §5.6.7.2; TAP 15: the one bin the path hashes to).

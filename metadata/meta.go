@@ -2,7 +2,7 @@ package metadata
 
 import (
 	"fmt"
-	"maps"
+	"slices"
 
 	"github.com/latchsec/latch/verify"
 )
@@ -20,6 +20,19 @@ type MetaFile struct {
 // fails (DESIGN.md: never a fallback).
 func (m MetaFile) Check(b []byte) error {
 	return verify.CheckBytes(b, m.Length, m.Hashes)
+}
+
+// clone copies m deeply, so that callers cannot change verified metadata
+// through what an accessor returns.
+func (m MetaFile) clone() MetaFile {
+	if m.Hashes != nil {
+		hashes := make(map[string][]byte, len(m.Hashes))
+		for alg, d := range m.Hashes {
+			hashes[alg] = slices.Clone(d)
+		}
+		m.Hashes = hashes
+	}
+	return m
 }
 
 func parseMetaFiles(o object) (map[string]MetaFile, error) {
@@ -95,7 +108,7 @@ func (t *Timestamp) decodeBody(o object) error {
 }
 
 // Snapshot returns what the timestamp says of snapshot.json.
-func (t *Timestamp) Snapshot() MetaFile { return t.snapshot }
+func (t *Timestamp) Snapshot() MetaFile { return t.snapshot.clone() }
 
 // Snapshot is verified snapshot metadata (spec §4.5).
 type Snapshot struct {
@@ -132,8 +145,14 @@ func (s *Snapshot) decodeBody(o object) error {
 // ("targets" or a delegated role name), listed as "<role>.json".
 func (s *Snapshot) Role(role string) (MetaFile, bool) {
 	m, ok := s.meta[role+".json"]
-	return m, ok
+	return m.clone(), ok
 }
 
 // Meta returns a copy of every entry, keyed by file name ("targets.json").
-func (s *Snapshot) Meta() map[string]MetaFile { return maps.Clone(s.meta) }
+func (s *Snapshot) Meta() map[string]MetaFile {
+	out := make(map[string]MetaFile, len(s.meta))
+	for name, m := range s.meta {
+		out[name] = m.clone()
+	}
+	return out
+}

@@ -65,10 +65,11 @@ func openRoot(data []byte, trusted *Root) (*Root, error) {
 		return nil, err
 	}
 	h, err := parseHeader(o, RoleRoot)
-	if err != nil {
-		return nil, err
-	}
 	r := &Root{header: h, raw: data}
+	if err != nil {
+		// h holds the version if it was read before the error.
+		return r, err
+	}
 	if err := r.decodeBody(o); err != nil {
 		return r, err
 	}
