@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// How long each role's metadata stays valid after the repository signs it.
+const (
+	rootLife      = 365 * 24 * time.Hour
+	targetsLife   = 90 * 24 * time.Hour
+	snapshotLife  = 7 * 24 * time.Hour
+	timestampLife = 24 * time.Hour
+)
+
+// targetsThreshold is how many of the two targets keys must sign targets.json.
+const targetsThreshold = 2
+
+// demoKey returns the ed25519 key the demo uses for label, derived from a
+// fixed seed so that every run prints the same thing. A real repository
+// generates its keys once and keeps the root and targets keys offline.
+func demoKey(label string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("latch demo key/" + label))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+// targetPath is the TUF target path of a release of myapp for this platform.
+func targetPath(version string) string {
+	return "myapp/" + version + "/" + runtime.GOOS + "-" + runtime.GOARCH
+}
+
+// binary is the fake executable of a release: a small shell script.
+func binary(version string) []byte {
+	return []byte("#!/bin/sh\necho 'myapp " + version + "'\n")
+}
+
+// targetURLPath is where a target is served below a mirror's root: with
+// consistent snapshots the file name carries the sha256 of its content
+// (spec §5.7.3).
+func targetURLPath(p string, content []byte) string {
+	sum := sha256.Sum256(content)
+	dir, file := path.Split(p)
+	return "targets/" + dir + hex.EncodeToString(sum[:]) + "." + file
+}
+
+// repo is the vendor's TUF repository, built with go-tuf's metadata API:
+// root (one key), timestamp and snapshot (one key each), and targets (two
+// keys, both required), with consistent snapshots. Everything it ever
+// published stays in files, as on a real server, where attackers can fetch
+// it too.
+type repo struct {
+	now       time.Time
+	keys      map[string][]ed25519.PrivateKey
+	root      *metadata.Metadata[metadata.RootType]
+	targets   *metadata.Metadata[metadata.TargetsType]
+	snapshot  *metadata.Metadata[metadata.SnapshotType]
+	timestamp *metadata.Metadata[metadata.TimestampType]
+
+	files      map[string][]byte // "metadata/<name>" and "targets/<name>"
+	timestamps [][]byte          // every timestamp.json published, by version-1
+}
+
+// newRepo creates the repository and publishes root v1. Nothing else exists
+// until the first release.
+func newRepo(now time.Time) (*repo, error) {
+	r := &repo{
+		now: now,
+		keys: map[string][]ed25519.PrivateKey{
+			metadata.ROOT:      {demoKey("root")},
+			metadata.TIMESTAMP: {demoKey("timestamp")},
+			metadata.SNAPSHOT:  {demoKey("snapshot")},
+			metadata.TARGETS:   {demoKey("targets-1"), demoKey("targets-2")},
+		},
+		root:      metadata.Root(now.Add(rootLife)),
+		targets:   metadata.Targets(now.Add(targetsLife)),
+		snapshot:  metadata.Snapshot(now.Add(snapshotLife)),
+		timestamp: metadata.Timestamp(now.Add(timestampLife)),
+		files:     map[string][]byte{},
+	}
+	// The first release publishes version 1 of each of these.
+	r.targets.Signed.Version = 0
+	r.snapshot.Signed.Version = 0
+	r.timestamp.Signed.Version = 0
+
+	r.root.Signed.ConsistentSnapshot = true
+	for _, role := range []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
+		for _, k := range r.keys[role] {
+			key, err := metadata.KeyFromPublicKey(k.Public())
+			if err != nil {
+				return nil, err
+			}
+			if err := r.root.Signed.AddKey(key, role); err != nil {
+				return nil, err
+			}
+		}
+	}
+	r.root.Signed.Roles[metadata.TARGETS].Threshold = targetsThreshold
+	b, err := sign(r.root, r.keys[metadata.ROOT]...)
+	if err != nil {
+		return nil, err
+	}
+	r.files["metadata/1.root.json"] = b
+	return r, nil
+}
+
+// rootJSON is root v1, the trust anchor an application ships with.
+func (r *repo) rootJSON() []byte { return r.files["metadata/1.root.json"] }
+
+// sign replaces m's signatures with one by each key, over the canonical form
+// of m.Signed (go-tuf's Sign), and returns the bytes to serve.
+func sign[T metadata.Roles](m *metadata.Metadata[T], keys ...ed25519.PrivateKey) ([]byte, error) {
+	m.ClearSignatures()
+	for _, k := range keys {
+		s, err := signature.LoadED25519Signer(k)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := m.Sign(s); err != nil {
+			return nil, err
+		}
+	}
+	return m.ToBytes(false)
+}
+
+// targetFile describes content as target path p, with the signed custom
+// metadata the application checks: its version and release channels.
+func targetFile(p, version string, content []byte) (*metadata.TargetFiles, error) {
+	tf, err := metadata.TargetFile().FromBytes(p, content, "sha256")
+	if err != nil {
+		return nil, err
+	}
+	custom, err := json.Marshal(releaseInfo{Version: version, Channels: []string{"stable"}})
+	if err != nil {
+		return nil, err
+	}
+	raw := json.RawMessage(custom)
+	tf.Custom = &raw
+	return tf, nil
+}
+
+// release publishes myapp at version: the binary, and new versions of
+// targets, snapshot and timestamp, each signed by its role's keys.
+func (r *repo) release(version string) error {
+	p, content := targetPath(version), binary(version)
+	tf, err := targetFile(p, version, content)
+	if err != nil {
+		return err
+	}
+	r.files[targetURLPath(p, content)] = content
+
+	t := &r.targets.Signed
+	t.Targets[p] = tf
+	t.Version++
+	t.Expires = r.now.Add(targetsLife)
+	b, err := sign(r.targets, r.keys[metadata.TARGETS]...)
+	if err != nil {
+		return err
+	}
+	r.files[fmt.Sprintf("metadata/%d.targets.json", t.Version)] = b
+
+	s := &r.snapshot.Signed
+	s.Meta["targets.json"] = metadata.MetaFile(t.Version)
+	s.Version++
+	s.Expires = r.now.Add(snapshotLife)
+	if b, err = sign(r.snapshot, r.keys[metadata.SNAPSHOT]...); err != nil {
+		return err
+	}
+	r.files[fmt.Sprintf("metadata/%d.snapshot.json", s.Version)] = b
+
+	ts := &r.timestamp.Signed
+	ts.Meta["snapshot.json"] = metadata.MetaFile(s.Version)
+	ts.Version++
+	ts.Expires = r.now.Add(timestampLife)
+	if b, err = sign(r.timestamp, r.keys[metadata.TIMESTAMP]...); err != nil {
+		return err
+	}
+	r.files["metadata/timestamp.json"] = b
+	r.timestamps = append(r.timestamps, b)
+	return nil
+}
+
+// forgeTargets is what an attacker holding only the first targets key can
+// make: a copy of the current targets metadata, same version, in which
+// target p points at content, signed with the stolen key alone.
+func (r *repo) forgeTargets(p, version string, content []byte) ([]byte, error) {
+	b, err := r.targets.ToBytes(false)
+	if err != nil {
+		return nil, err
+	}
+	forged, err := (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(b)
+	if err != nil {
+		return nil, err
+	}
+	tf, err := targetFile(p, version, content)
+	if err != nil {
+		return nil, err
+	}
+	forged.Signed.Targets[p] = tf
+	return sign(forged, r.keys[metadata.TARGETS][0])
+}
+
+// site is one HTTP server on 127.0.0.1 holding a copy of the repository:
+// metadata under /metadata/, targets under /targets/. What it serves is a
+// copy made by sync, so a site that is not synced keeps serving old files;
+// an attack replaces what it serves for one name. Safe for concurrent use.
+type site struct {
+	name string
+	srv  *httptest.Server
+
+	mu      sync.Mutex
+	files   map[string][]byte
+	attacks map[string]http.HandlerFunc
+}
+
+func newSite(name string) *site {
+	s := &site{name: name, files: map[string][]byte{}, attacks: map[string]http.HandlerFunc{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+func (s *site) metadataURL() string { return s.srv.URL + "/metadata/" }
+func (s *site) targetsURL() string  { return s.srv.URL + "/targets/" }
+
+// sync copies everything the repository has published, as a mirror does.
+func (s *site) sync(r *repo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, b := range r.files {
+		s.files[name] = b
+	}
+}
+
+// attack makes the site answer requests for name ("metadata/timestamp.json",
+// "targets/myapp/...") with h instead of its copy.
+func (s *site) attack(name string, h http.HandlerFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attacks[name] = h
+}
+
+// put adds a file of the attacker's own.
+func (s *site) put(name string, b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[name] = b
+}
+
+func (s *site) serve(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	s.mu.Lock()
+	h, attacked := s.attacks[name]
+	b, ok := s.files[name]
+	s.mu.Unlock()
+	switch {
+	case attacked:
+		h(w, r)
+	case ok:
+		serveBytes(b)(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *site) close() { s.srv.Close() }
+
+// serveBytes answers with b.
+func serveBytes(b []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+		w.Write(b) // a client that hangs up is not the server's problem
+	}
+}
+
+// endlessCap bounds an endless stream, so that the demo ends even against a
+// client that kept reading. latch stops long before.
+const endlessCap = 1 << 30
+
+// serveEndless answers with prefix followed by spaces, without a length,
+// until the client hangs up (or endlessCap bytes have been sent).
+func serveEndless(prefix []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := w.Write(prefix); err != nil {
+			return
+		}
+		chunk := bytes.Repeat([]byte(" "), 32<<10)
+		for sent := len(prefix); sent < endlessCap && r.Context().Err() == nil; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}
+}
