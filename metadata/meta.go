@@ -35,6 +35,10 @@ func (m MetaFile) clone() MetaFile {
 	return m
 }
 
+// errNoRoot: timestamp and snapshot are verified with the keys of a trusted
+// root, and none was given.
+var errNoRoot = fmt.Errorf("%w: no trusted root to verify with", verify.ErrThreshold)
+
 func parseMetaFiles(o object) (map[string]MetaFile, error) {
 	meta, err := o.obj("meta")
 	if err != nil {
@@ -88,6 +92,9 @@ func OpenTimestamp(data []byte, root *Root) (*Timestamp, error) {
 func (t *Timestamp) open(data []byte, root *Root) error {
 	var o object
 	var err error
+	if root == nil {
+		return errNoRoot
+	}
 	if o, t.header, _, err = open(data, root.roles[RoleTimestamp], RoleTimestamp); err != nil {
 		return err
 	}
@@ -128,6 +135,9 @@ func OpenSnapshot(data []byte, root *Root) (*Snapshot, error) {
 func (s *Snapshot) open(data []byte, root *Root) error {
 	var o object
 	var err error
+	if root == nil {
+		return errNoRoot
+	}
 	if o, s.header, _, err = open(data, root.roles[RoleSnapshot], RoleSnapshot); err != nil {
 		return err
 	}

@@ -34,3 +34,12 @@ func TestRoleURLNameMatchesPythonQuote(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenWithoutRootFails(t *testing.T) {
+	if _, err := OpenTimestamp([]byte(`{}`), nil); err == nil {
+		t.Error("OpenTimestamp with a nil root succeeded")
+	}
+	if _, err := OpenSnapshot([]byte(`{}`), nil); err == nil {
+		t.Error("OpenSnapshot with a nil root succeeded")
+	}
+}
