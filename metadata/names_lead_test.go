@@ -1,6 +1,11 @@
 package metadata
 
-import "testing"
+import (
+	"errors"
+	"testing"
+
+	"github.com/latchsec/latch/verify"
+)
 
 func TestRoleNamesAvoidWindowsDevices(t *testing.T) {
 	for role, want := range map[string]string{"con": "%63on", "nul": "%6Eul", "lpt1": "%6Cpt1", "com9": "%63om9", "console": "console", "aux_": "aux_"} {
@@ -36,10 +41,10 @@ func TestRoleURLNameMatchesPythonQuote(t *testing.T) {
 }
 
 func TestOpenWithoutRootFails(t *testing.T) {
-	if _, err := OpenTimestamp([]byte(`{}`), nil); err == nil {
-		t.Error("OpenTimestamp with a nil root succeeded")
+	if _, err := OpenTimestamp([]byte(`{}`), nil); !errors.Is(err, verify.ErrThreshold) {
+		t.Errorf("OpenTimestamp with a nil root: %v, want ErrThreshold", err)
 	}
-	if _, err := OpenSnapshot([]byte(`{}`), nil); err == nil {
-		t.Error("OpenSnapshot with a nil root succeeded")
+	if _, err := OpenSnapshot([]byte(`{}`), nil); !errors.Is(err, verify.ErrThreshold) {
+		t.Errorf("OpenSnapshot with a nil root: %v, want ErrThreshold", err)
 	}
 }
