@@ -70,7 +70,8 @@ const MaxDepth = 64
 
 var (
 	// ErrSyntax means the input is not valid JSON (RFC 8259): bad tokens,
-	// raw control characters inside strings, invalid UTF-8, trailing data.
+	// raw control characters inside strings (of input not already
+	// canonical), invalid UTF-8, trailing data.
 	ErrSyntax = errors.New("cjson: invalid json")
 	// ErrNotCanonicalizable means valid JSON that the canonical form cannot
 	// represent: fractions, exponents, negative zero, lone surrogates.

@@ -131,6 +131,21 @@ func TestCanonicalizeErrors(t *testing.T) {
 	}
 }
 
+// Among many equal keys in an unsorted object, the first repeat is reported.
+func TestDuplicateKeyOffset(t *testing.T) {
+	src := `{"z":0`
+	want := 0
+	for i := range 40 {
+		if i == 1 {
+			want = len(src) + 1
+		}
+		src += fmt.Sprintf(`,"a":%d`, i)
+	}
+	src += "}"
+	_, err := Canonicalize([]byte(src))
+	checkError(t, err, ErrDuplicateKey, want)
+}
+
 // checkError asserts that err is an *Error wrapping want at offset off.
 func checkError(t *testing.T, err, want error, off int) {
 	t.Helper()

@@ -142,7 +142,7 @@ func (g *docGen) value(dst []byte, depth int) []byte {
 
 func TestDifferentialRandom(t *testing.T) {
 	g := docGen{r: rand.New(rand.NewPCG(7, 11)), maxDepth: 5}
-	for i := range 3000 {
+	for i := range 1000 {
 		src := g.ws(g.value(nil, 0))
 		got, err := Canonicalize(src)
 		if err != nil {

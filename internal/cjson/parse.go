@@ -19,7 +19,7 @@ type parser struct {
 	pos     []position // members of the objects being read
 	recs    []member   // members of an object being sorted
 	keys    []sortKey  // their order
-	scratch []byte     // second output buffer, for sorting objects
+	scratch []byte     // second output buffer, or room for a rotation, for sorting objects
 }
 
 // position is where a member of an object being read starts.
@@ -379,20 +379,34 @@ func (p *parser) sortMembers(pos []position, outStart int) error {
 		keys[k] = sortKey{idx: k}
 	}
 	sortKeys(recs, keys, 0)
+	// Report the first key that repeats an earlier one: the second
+	// smallest offset in a run of equal keys (the sort is not stable).
 	dup := -1
-	for k := 1; k < len(keys); k++ {
-		x, y := &recs[keys[k-1].idx], &recs[keys[k].idx]
-		if bytes.Equal(x.key, y.key) {
-			if off := max(x.off, y.off); dup < 0 || off < dup {
-				dup = off
+	for lo := 0; lo < len(keys); {
+		first, second := recs[keys[lo].idx].off, -1
+		hi := lo + 1
+		for ; hi < len(keys) && bytes.Equal(recs[keys[lo].idx].key, recs[keys[hi].idx].key); hi++ {
+			switch off := recs[keys[hi].idx].off; {
+			case off < first:
+				first, second = off, first
+			case second < 0 || off < second:
+				second = off
 			}
 		}
+		if second >= 0 && (dup < 0 || second < dup) {
+			dup = second
+		}
+		lo = hi
 	}
 	if dup >= 0 {
 		_, key, _, _ := p.key(dup)
 		return errorf(dup, ErrDuplicateKey, "duplicate key %q", key)
 	}
-	if !p.emit {
+	switch {
+	case !p.emit:
+		return nil
+	case len(recs) <= smallSort:
+		p.rotateMembers(recs, keys)
 		return nil
 	}
 	// Copy the object in order into a second buffer: either the output up
@@ -423,6 +437,43 @@ func (p *parser) sortMembers(pos []position, outStart int) error {
 		p.out = append(p.out, p.scratch[m.start-outStart:m.end-outStart]...)
 	}
 	return nil
+}
+
+// rotateMembers puts the few members recs of the object at the end of out
+// in the order keys by rotating them in place. Each rotation copies its
+// smaller side aside, so no second copy of a large member is needed (such as
+// the "targets" member of go-tuf's "signed" object, which comes before
+// "version").
+func (p *parser) rotateMembers(recs []member, keys []sortKey) {
+	p.out = append(p.out, ',') // now every member ends with a comma
+	size := func(k int) int { return recs[k].end + 1 - recs[k].start }
+	var order [smallSort]int // current order of the members
+	for k := range recs {
+		order[k] = k
+	}
+	at := recs[0].start
+	for r, sk := range keys {
+		j, off := r, at
+		for order[j] != sk.idx {
+			off += size(order[j])
+			j++
+		}
+		n := size(sk.idx)
+		// Rotate out[at:off+n] so that the member at off comes first.
+		if a, b := p.out[at:off], p.out[off:off+n]; len(b) <= len(a) {
+			p.scratch = append(p.scratch[:0], b...)
+			copy(p.out[at+n:], a)
+			copy(p.out[at:], p.scratch)
+		} else {
+			p.scratch = append(p.scratch[:0], a...)
+			copy(p.out[at:], b)
+			copy(p.out[at+n:], p.scratch)
+		}
+		copy(order[r+1:j+1], order[r:j])
+		order[r] = sk.idx
+		at += n
+	}
+	p.out = p.out[:len(p.out)-1]
 }
 
 // smallSort is the number of keys up to which sorting compares keys directly.
