@@ -29,8 +29,11 @@ type RoleKeys struct {
 // envelope is a split, canonicalised document whose signatures have not been
 // checked yet. It never leaves this package.
 type envelope struct {
-	signed    []byte // the received bytes of "signed"
-	canonical []byte // their canonical form: what the signatures cover
+	signed []byte // the received bytes of "signed"
+	// canonical is their canonical form: what the signatures cover, and
+	// what the document is decoded from once they are checked (one fast
+	// validation pass per level instead of a full one).
+	canonical []byte
 	sigs      []verify.Signature
 }
 
@@ -113,7 +116,7 @@ func open(data []byte, keys RoleKeys, wantType string) (object, header, []string
 	if err != nil {
 		return nil, header{}, nil, err
 	}
-	o, err := parseObject(env.signed, "signed")
+	o, err := parseObject(env.canonical, "signed")
 	if err != nil {
 		return nil, header{}, nil, err
 	}

@@ -60,7 +60,7 @@ func openRoot(data []byte, trusted *Root) (*Root, error) {
 			return nil, err
 		}
 	}
-	o, err := parseObject(env.signed, "signed")
+	o, err := parseObject(env.canonical, "signed")
 	if err != nil {
 		return nil, err
 	}

@@ -182,7 +182,7 @@ func decodeTarget(path string, raw []byte) (TargetFile, error) {
 		return tf, err
 	}
 	if v, ok := o["custom"]; ok {
-		tf.Custom = json.RawMessage(slices.Clone(v))
+		tf.Custom = json.RawMessage(escapeControl(v))
 	}
 	return tf, nil
 }
@@ -202,3 +202,19 @@ func (t *Targets) Delegations() *Delegations { return t.delegations }
 
 // Signers returns the key IDs whose signatures counted, sorted.
 func (t *Targets) Signers() []string { return slices.Clone(t.signers) }
+
+// escapeControl returns a copy of canonical JSON bytes in which raw control
+// characters are escaped as \u00XX: canonical JSON writes them raw, which
+// RFC 8259 parsers refuse. Outside strings canonical JSON has no control
+// characters, so every one of them is inside a string.
+func escapeControl(v []byte) []byte {
+	out := make([]byte, 0, len(v))
+	for _, c := range v {
+		if c < 0x20 {
+			out = fmt.Appendf(out, `\u%04x`, c)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
