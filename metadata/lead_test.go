@@ -1,8 +1,14 @@
 package metadata
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
+
+	sslcjson "github.com/secure-systems-lab/go-securesystemslib/cjson"
 
 	"github.com/latchsec/latch/verify"
 )
@@ -46,5 +52,38 @@ func TestOpenWithoutRootFails(t *testing.T) {
 	}
 	if _, err := OpenSnapshot([]byte(`{}`), nil); !errors.Is(err, verify.ErrThreshold) {
 		t.Errorf("OpenSnapshot with a nil root: %v, want ErrThreshold", err)
+	}
+}
+
+// A custom object with a control character (escaped on the wire, raw in the
+// canonical form that is signed and decoded) comes back as valid JSON.
+func TestCustomWithControlCharacters(t *testing.T) {
+	entry := targetEntry("x")
+	entry["custom"] = map[string]any{"note": "line1\nline2\t\x01"}
+	signed := testTargets(map[string]any{"a": entry}, nil)
+	canonical, err := sslcjson.EncodeCanonical(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire, err := json.Marshal(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := fmt.Appendf(nil, `{"signatures":[{"keyid":%q,"sig":%q}],"signed":%s}`,
+		keyTargets.id, hex.EncodeToString(ed25519.Sign(keyTargets.priv, canonical)), wire)
+	tg, err := OpenTargets(doc, targetsKeys(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, ok := tg.Target("a")
+	if !ok {
+		t.Fatal("target a missing")
+	}
+	var custom struct{ Note string }
+	if err := json.Unmarshal(tf.Custom, &custom); err != nil {
+		t.Fatalf("custom %q is not valid JSON: %v", tf.Custom, err)
+	}
+	if custom.Note != "line1\nline2\t\x01" {
+		t.Errorf("custom note = %q", custom.Note)
 	}
 }
