@@ -1,0 +1,144 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch/client"
+	"github.com/latchsec/latch/internal/simulator"
+)
+
+//go:generate go test -run TestExampleRepository -update
+
+var update = flag.Bool("update", false, "rewrite testdata/example from the simulator")
+
+// exampleFiles are the files of testdata/example, by their path below it;
+// exampleRepo makes them.
+var exampleFiles = []string{
+	"metadata/1.root.json",
+	"metadata/timestamp.json",
+	"metadata/2.snapshot.json",
+	"metadata/2.targets.json",
+	"targets/app/1.0/a0e2ce3fdff03c3423a7b9daca2bb5fef2a64ed39fde63ca3cb740520910f856.linux-amd64",
+}
+
+// TestExampleRepository is the generator of testdata/example, the
+// repository Example serves: fixed keys (Seed), fixed clock, consistent
+// snapshots, pretty-printed. Without -update it checks that the committed
+// files are exactly what the simulator makes.
+func TestExampleRepository(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{ConsistentSnapshot: true, Pretty: true, Seed: "latch example"})
+	repo.AddTarget("app/1.0/linux-amd64", []byte("hello from app 1.0\n"), map[string]any{"version": "1.0.0"})
+	repo.Publish()
+	if got := repo.TargetName("app/1.0/linux-amd64"); got != exampleFiles[4] {
+		t.Fatalf("target served as %s, not as listed in exampleFiles", got)
+	}
+	readme := []byte(`# Example repository
+
+Made by TestExampleRepository (example_test.go): ` + "`go generate ./client`" + ` rewrites it.
+Served by Example with http.FileServer: metadata under metadata/, targets under targets/.
+
+Expected at the reference time 2030-01-01T00:00:00Z, starting from metadata/1.root.json:
+root v1 (2.root.json is absent: 404), timestamp v2, snapshot v2, targets v2, and
+target app/1.0/linux-amd64 (19 bytes, custom {"version":"1.0.0"}) downloads and verifies.
+The timestamp expires at 2030-01-02T00:00:00Z.
+`)
+	want := map[string][]byte{"README.md": readme}
+	for _, name := range exampleFiles {
+		dir, base := filepath.Split(name)
+		if dir == "metadata/" {
+			want[name] = repo.Bytes(base)
+		} else {
+			want[name] = repo.Bytes(name)
+		}
+	}
+	for name, b := range want {
+		p := filepath.Join("testdata", "example", filepath.FromSlash(name))
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Errorf("%s is not what the generator makes (%v): run go generate ./client", p, err)
+		}
+	}
+}
+
+// Example refreshes from a small repository, looks a target up and
+// downloads it. The repository is testdata/example, served over HTTP; the
+// application ships its first root.
+func Example() {
+	srv := httptest.NewServer(http.FileServer(http.Dir("testdata/example")))
+	defer srv.Close()
+	rootJSON, err := os.ReadFile("testdata/example/metadata/1.root.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "latch-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	c, err := client.New(client.Config{
+		TrustedRoot:  rootJSON,
+		MetadataURLs: []string{srv.URL + "/metadata/"},
+		TargetURLs:   []string{srv.URL + "/targets/"},
+		StateDir:     filepath.Join(dir, "state"),
+	}, client.WithClock(func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	ctx := context.Background()
+	if err := c.Refresh(ctx); err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range c.View().Roles() {
+		fmt.Printf("%s v%d\n", r.Role, r.Version)
+	}
+
+	t, err := c.Target(ctx, "app/1.0/linux-amd64")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(t.Path(), t.Length(), string(t.Custom()))
+	dest := filepath.Join(dir, "app")
+	if err := c.DownloadFile(ctx, t, dest); err != nil {
+		log.Fatal(err)
+	}
+	b, err := os.ReadFile(dest)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(string(b))
+
+	_, err = c.Target(ctx, "app/2.0/linux-amd64")
+	fmt.Println("2.0 not found:", errors.Is(err, client.ErrNotFound))
+	// Output:
+	// root v1
+	// timestamp v2
+	// snapshot v2
+	// targets v2
+	// app/1.0/linux-amd64 19 {"version":"1.0.0"}
+	// hello from app 1.0
+	// 2.0 not found: true
+}
