@@ -247,6 +247,21 @@ func TestDelegations(t *testing.T) {
 		}
 	})
 
+	t.Run("delegated role not in snapshot", func(t *testing.T) {
+		t.Parallel()
+		repo := simulator.New(t, simulator.Options{})
+		repo.Delegate("targets", "d", all)
+		repo.AddDelegatedTarget("d", "f", []byte("f"), nil)
+		repo.Publish()
+		delete(repo.Snapshot().Signed.Meta, "d.json")
+		repo.Publish()
+		e := refreshed(t, repo)
+		wantIs(t, e.targetErr("f"), client.ErrNotListed)
+		if got := repo.Requests(); len(got) != 0 {
+			t.Errorf("requests %q for a role snapshot does not list", got)
+		}
+	})
+
 	t.Run("hash mismatch on delegated role", func(t *testing.T) {
 		t.Parallel()
 		repo := simulator.New(t, simulator.Options{SnapshotHashes: true})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
 	"github.com/latchsec/latch/verify"
 )
@@ -518,6 +519,24 @@ func TestTimestampUpdate(t *testing.T) {
 			t.Error("timestamp.json was rewritten for an equal version")
 		}
 		e.sameDisk(before)
+	})
+
+	// A document of another type, signed with the timestamp key.
+	t.Run("wrong type", func(t *testing.T) {
+		t.Parallel()
+		e, before := setup(t)
+		forged := *e.repo.Snapshot()
+		forged.Signatures = nil
+		simulator.AddSignatures(t, &forged, e.repo.Key("timestamp", 0))
+		e.repo.SetFault("timestamp.json", simulator.Fault{Replace: simulator.WireBytes(t, &forged, false)})
+		err := e.refreshErr()
+		wantIs(t, err, client.ErrType)
+		wantIs(t, err, metadata.ErrType)
+		if me := wantAs[*metadata.Error](t, err); me.Role != "timestamp" {
+			t.Errorf("metadata.Error %+v", me)
+		}
+		e.sameDisk(before)
+		e.wantVersions(top(1, 2, 1, 1))
 	})
 
 	// §5.4.3.2: the snapshot version in the new timestamp must not go back.
