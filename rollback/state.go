@@ -61,6 +61,9 @@ type State struct {
 	// lowered with ForceInstallUnsafe in this copy; Save accepts the lower
 	// floor for them. It is not stored.
 	forced map[string]bool
+	// timeReset: LastTime was set back with ResetTimeUnsafe in this copy;
+	// Save accepts the earlier time once. It is not stored.
+	timeReset bool
 }
 
 // NewState returns an empty state with non-nil maps: what a [Store] holds
@@ -87,6 +90,7 @@ func (s *State) Clone() *State {
 	if len(s.forced) > 0 {
 		c.forced = maps.Clone(s.forced)
 	}
+	c.timeReset = s.timeReset
 	return c
 }
 
@@ -243,6 +247,18 @@ func (s *State) AdvanceTime(t time.Time) {
 	if t.After(s.LastTime) {
 		s.LastTime = t.UTC()
 	}
+}
+
+// ResetTimeUnsafe sets LastTime to t even if that is earlier, for an
+// operator recovering from a clock that was wrong in the future: without it,
+// every refresh before the wrong time comes round again is refused as a
+// clock rollback. It weakens the freeze protection that LastTime gives (an
+// attacker who can set the clock back can then replay metadata that expired
+// in between), so use it only after checking the clock by other means. Save
+// accepts the earlier time for this copy only.
+func (s *State) ResetTimeUnsafe(t time.Time) {
+	s.LastTime = t.UTC()
+	s.timeReset = true
 }
 
 // check reports the first malformed value in s.

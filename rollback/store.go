@@ -30,7 +30,8 @@ type Store interface {
 	//   - FastForwardRoot doesn't decrease;
 	//   - an installed release that is stored stays, with at least the
 	//     same version, unless s lowered it with [State.ForceInstallUnsafe];
-	//   - LastTime doesn't decrease.
+	//   - LastTime doesn't decrease, unless s set it back with
+	//     [State.ResetTimeUnsafe].
 	// The failed-release lists and the audit anchor are replaced as given.
 	// A malformed s is refused with [ErrInvalid]. After an error the stored
 	// state is unchanged.
@@ -73,7 +74,7 @@ func checkForward(prev, next *State) error {
 			return &RollbackError{App: app, Trusted: old.Version, Got: in.Version, Err: ErrRollback}
 		}
 	}
-	if next.LastTime.Before(prev.LastTime) {
+	if next.LastTime.Before(prev.LastTime) && !next.timeReset {
 		return &RollbackError{
 			Trusted: prev.LastTime.Format(time.RFC3339Nano),
 			Got:     next.LastTime.UTC().Format(time.RFC3339Nano),
@@ -104,6 +105,7 @@ func sortedKeys[V any](m map[string]V) []string {
 func stored(s *State) *State {
 	c := s.Clone()
 	c.forced = nil
+	c.timeReset = false
 	c.LastTime = c.LastTime.UTC()
 	for app, in := range c.Installed {
 		in.Time = in.Time.UTC()
