@@ -32,7 +32,7 @@ type Client struct {
 	closeStore func() error
 
 	mu      sync.Mutex // serialises Refresh and Close
-	closed  bool
+	closed  atomic.Bool
 	trusted atomic.Pointer[trustedSet]
 
 	stateMu sync.Mutex      // guards state and every write of it
@@ -40,6 +40,11 @@ type Client struct {
 
 	memoMu sync.Mutex
 	memo   map[memoKey]*metadata.Targets // delegated roles verified in this process
+
+	health      mirrorHealth
+	statusMu    sync.Mutex // guards lastRefresh and lastErr
+	lastRefresh time.Time
+	lastErr     error
 }
 
 // trustedSet is one consistent view of the trusted top-level metadata. It is
@@ -76,7 +81,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	o := options{maxRootRotation: 256, maxDelegations: 32}
+	o := options{maxRootRotation: 256, maxDelegations: 32, clockTolerance: DefaultClockTolerance}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -106,13 +111,13 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	fs, err := rollback.OpenFileStore(filepath.Join(cfg.StateDir, stateSubdir))
+	store, err := rollback.OpenFileStore(filepath.Join(cfg.StateDir, stateSubdir))
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	c.store, c.closeStore = fs, fs.Close
+	c.store, c.closeStore = store, store.Close
 	if c.state, err = c.store.Load(); err != nil {
-		fs.Close()
+		store.Close()
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	set := c.loadCache(embedded)
@@ -121,7 +126,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	// and the trusted state always describe the starting root.
 	if set.root == embedded && c.floor(metadata.RoleRoot) < embedded.Version() {
 		if err := c.persist(metadata.RoleRoot, cfg.TrustedRoot, embedded.Version()); err != nil {
-			fs.Close()
+			store.Close()
 			return nil, fmt.Errorf("client: caching the trusted root: %w", err)
 		}
 	}
@@ -133,10 +138,9 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closed.Swap(true) {
 		return nil
 	}
-	c.closed = true
 	return c.closeStore()
 }
 

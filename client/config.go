@@ -76,7 +76,40 @@ type options struct {
 	limits          Limits
 	maxRootRotation int
 	maxDelegations  int
+	clockTolerance  time.Duration
+	progress        func(Progress)
 }
+
+// DefaultClockTolerance is how far the clock may read before the last
+// trusted reference time (see WithClockToleranceUnsafe) without a refresh
+// failing with ErrClockRollback: enough for NTP steps and virtual machines
+// resuming, far below any metadata lifetime.
+const DefaultClockTolerance = 10 * time.Minute
+
+// WithClockToleranceUnsafe widens (or narrows) how far the clock may go back
+// behind the latest reference time a refresh trusted (default
+// DefaultClockTolerance). A wider tolerance lets an attacker who sets the
+// clock back replay metadata that expired in between: widen it only for
+// devices whose clocks are known to jump, never to work around a clock that
+// is wrong (fix the clock instead).
+func WithClockToleranceUnsafe(d time.Duration) Option {
+	return func(o *options) { o.clockTolerance = d }
+}
+
+// Progress reports a download's progress: bytes written so far and the
+// signed length. A resumed transfer continues from where it stopped; a
+// transfer restarted from the beginning (a server that ignores Range) starts
+// again at zero.
+type Progress struct {
+	Path        string // the target path
+	Mirror      string
+	Done, Total int64
+}
+
+// WithProgress calls fn as each download progresses, after every chunk
+// written (at most 256 KiB; the last call has Done == Total). fn runs on the
+// downloading goroutine and must be quick.
+func WithProgress(fn func(Progress)) Option { return func(o *options) { o.progress = fn } }
 
 // Option adjusts a client.
 type Option func(*options)

@@ -119,3 +119,50 @@ type TargetError struct {
 func (e *TargetError) Error() string { return fmt.Sprintf("target %q: %v", e.Path, e.Err) }
 
 func (e *TargetError) Unwrap() error { return e.Err }
+
+// ErrClockRollback: the clock reads earlier than a reference time the client
+// trusted before, by more than the tolerance. See *ClockError.
+var ErrClockRollback = errors.New("clock is earlier than a trusted time")
+
+// ClockError reports a clock that went back: accepting metadata now could
+// accept documents that have in fact expired.
+type ClockError struct {
+	Now       time.Time // the clock at the start of the refresh
+	Trusted   time.Time // the latest reference time of a successful refresh
+	Tolerance time.Duration
+}
+
+func (e *ClockError) Error() string {
+	return fmt.Sprintf("clock reads %s, %s before the last trusted time %s (tolerance %s): the clock was set back, "+
+		"or it was wrong before; fix the clock (see rollback.State.ResetTimeUnsafe for a clock that was wrong in the future)",
+		e.Now.Format(time.RFC3339), e.Trusted.Sub(e.Now).Round(time.Second), e.Trusted.Format(time.RFC3339), e.Tolerance)
+}
+
+func (e *ClockError) Unwrap() error { return ErrClockRollback }
+
+// StaleError reports metadata older than what is trusted, as one mirror
+// served it. Behind CDNs this is mostly a stale cache, so the client tries
+// the next mirror; if none serves current metadata the refresh fails with
+// it (errors.Is ErrRollback, errors.As *rollback.RollbackError).
+type StaleError struct {
+	Mirror       string
+	Role         string
+	Got, Trusted int64
+	Err          *rollback.RollbackError
+}
+
+func (e *StaleError) Error() string {
+	mirror := ""
+	if e.Mirror != "" {
+		mirror = "mirror " + e.Mirror + " serves "
+	}
+	return fmt.Sprintf("%s%s v%d, %d version(s) behind trusted v%d: a stale cache, or a rollback attack",
+		mirror, e.Role, e.Got, e.Trusted-e.Got, e.Trusted)
+}
+
+func (e *StaleError) Unwrap() error { return e.Err }
+
+func staleErr(role string, got, trusted int64) error {
+	return &StaleError{Role: role, Got: got, Trusted: trusted,
+		Err: &rollback.RollbackError{Role: role, Got: fmt.Sprintf("v%d", got), Trusted: fmt.Sprintf("v%d", trusted), Err: rollback.ErrRollback}}
+}

@@ -25,13 +25,24 @@ func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name strin
 			err = accept(b)
 		}
 		if err == nil {
+			c.health.record(base, c.opts.clock(), nil)
 			c.log.Debug("fetched", "file", name, "mirror", base, "bytes", len(b), "duration", time.Since(start))
 			return b, false, nil
 		}
-		if errors.Is(err, ErrNotFound) {
+		var stale *StaleError
+		switch {
+		case errors.Is(err, ErrNotFound):
 			missing++
-		} else {
+		case errors.As(err, &stale):
+			// Common behind CDNs; the next mirror may be current.
+			stale.Mirror = base
+			c.log.Warn("mirror serves stale metadata", "file", name, "mirror", base, "role", stale.Role,
+				"version", stale.Got, "trusted", stale.Trusted)
+		default:
 			c.log.Warn("mirror failed", "file", name, "mirror", base, "err", err)
+		}
+		if !errors.Is(err, ErrNotFound) {
+			c.health.record(base, c.opts.clock(), err)
 		}
 		merr.Mirrors = append(merr.Mirrors, base)
 		merr.Errs = append(merr.Errs, err)

@@ -61,6 +61,9 @@ type RoleStatus struct {
 // needed. It needs a successful Refresh first (ErrNotRefreshed), and it
 // refuses metadata that has expired since (ErrExpired).
 func (c *Client) Target(ctx context.Context, path string) (*Target, error) {
+	if c.closed.Load() {
+		return nil, &TargetError{Path: path, Err: ErrClosed}
+	}
 	set := c.trusted.Load()
 	if !set.refreshed {
 		return nil, &TargetError{Path: path, Err: ErrNotRefreshed}

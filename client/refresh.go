@@ -22,7 +22,7 @@ import (
 func (c *Client) Refresh(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closed.Load() {
 		return ErrClosed
 	}
 	if len(c.metaURLs) == 0 {
@@ -31,7 +31,19 @@ func (c *Client) Refresh(ctx context.Context) error {
 	ref := c.opts.clock().UTC()
 	set := *c.trusted.Load()
 	set.refreshed = false
-	err := c.refresh(ctx, ref, &set)
+	err := c.checkClock(ref)
+	if err == nil {
+		err = c.refresh(ctx, ref, &set)
+	}
+	if err == nil {
+		err = c.advanceTime(ref)
+	}
+	c.statusMu.Lock()
+	c.lastErr = err
+	if err == nil {
+		c.lastRefresh = ref
+	}
+	c.statusMu.Unlock()
 	prev := c.trusted.Load()
 	if err == nil {
 		set.refreshed = true
@@ -52,6 +64,40 @@ func (c *Client) Refresh(ctx context.Context) error {
 	}
 	c.log.Info("refreshed", "root", set.root.Version(), "timestamp", set.timestamp.Version(),
 		"snapshot", set.snapshot.Version(), "targets", set.targets.Version())
+	return nil
+}
+
+// checkClock refuses a reference time earlier than the latest trusted one by
+// more than the tolerance: expiry checks against a clock that was set back
+// would accept metadata that has in fact expired (a freeze attack through
+// the clock).
+func (c *Client) checkClock(ref time.Time) error {
+	c.stateMu.Lock()
+	last := c.state.LastTime
+	c.stateMu.Unlock()
+	if !last.IsZero() && ref.Before(last.Add(-c.opts.clockTolerance)) {
+		return &ClockError{Now: ref, Trusted: last, Tolerance: c.opts.clockTolerance}
+	}
+	return nil
+}
+
+// timeGranularity: the latest trusted time is saved when it moved on by at
+// least this much, so that refreshing often costs no disk write each time.
+const timeGranularity = time.Minute
+
+// advanceTime records ref as the latest trusted reference time.
+func (c *Client) advanceTime(ref time.Time) error {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	if ref.Sub(c.state.LastTime) < timeGranularity {
+		return nil
+	}
+	next := c.state.Clone()
+	next.AdvanceTime(ref)
+	if err := c.store.Save(next); err != nil {
+		return fmt.Errorf("recording the reference time: %w", err)
+	}
+	c.state = next
 	return nil
 }
 
@@ -155,10 +201,10 @@ func (c *Client) updateTimestamp(ctx context.Context, ref time.Time, set *truste
 			return err
 		}
 		if ts.Version() < floor { // §5.4.3.1
-			return rollbackErr(metadata.RoleTimestamp, ts.Version(), floor)
+			return staleErr(metadata.RoleTimestamp, ts.Version(), floor)
 		}
 		if v := ts.Snapshot().Version; v < snapFloor { // §5.4.3.2
-			return rollbackErr(metadata.RoleSnapshot, v, snapFloor)
+			return staleErr(metadata.RoleSnapshot, v, snapFloor)
 		}
 		if err := expired(metadata.RoleTimestamp, ts.Version(), ts.Expires(), ref); err != nil { // §5.4.4
 			return err
@@ -225,7 +271,7 @@ func (c *Client) updateSnapshot(ctx context.Context, ref time.Time, set *trusted
 						&rollback.RollbackError{Role: role, Trusted: fmt.Sprintf("v%d", old.Version), Err: rollback.ErrRollback})
 				}
 				if now.Version < old.Version {
-					return rollbackErr(role, now.Version, old.Version)
+					return staleErr(role, now.Version, old.Version)
 				}
 			}
 		}

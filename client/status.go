@@ -1,0 +1,107 @@
+package client
+
+import (
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/latchsec/latch/rollback"
+)
+
+// Status is what an operator's dashboard needs to know about a client,
+// without any network access.
+type Status struct {
+	// Roles are the trusted top-level roles with versions and expiries;
+	// Stale marks a role expired at the time of the call.
+	Roles []RoleStatus
+	// LastRefresh is the reference time of the last successful Refresh in
+	// this process (zero if none); LastTrustedTime the latest one ever
+	// recorded in the trusted state (the clock-rollback floor).
+	LastRefresh     time.Time
+	LastTrustedTime time.Time
+	// LastError is the error of the last failed Refresh, nil after a
+	// successful one; LastErrorType its Go type ("*client.ExpiredError").
+	LastError     error
+	LastErrorType string
+	// Installed is the committed release of each application (the
+	// installed-version floor) with its SHA-256.
+	Installed map[string]rollback.Install
+	// Mirrors reports each mirror's recent health, in configuration order
+	// (metadata mirrors first, then target mirrors).
+	Mirrors []MirrorHealth
+}
+
+// MirrorHealth is what the client saw of one mirror in this process.
+type MirrorHealth struct {
+	URL                 string
+	LastSuccess         time.Time
+	LastFailure         time.Time
+	LastError           string
+	ConsecutiveFailures int
+}
+
+// Status reports the client's trusted state, last refresh and error,
+// installed releases and mirrors' health. It does no I/O.
+func (c *Client) Status() Status {
+	st := Status{Roles: c.View().Roles()}
+	c.stateMu.Lock()
+	st.LastTrustedTime = c.state.LastTime
+	st.Installed = make(map[string]rollback.Install, len(c.state.Installed))
+	for app, in := range c.state.Installed {
+		st.Installed[app] = in
+	}
+	c.stateMu.Unlock()
+	c.statusMu.Lock()
+	st.LastRefresh, st.LastError = c.lastRefresh, c.lastErr
+	c.statusMu.Unlock()
+	if st.LastError != nil {
+		st.LastErrorType = reflect.TypeOf(st.LastError).String()
+	}
+	st.Mirrors = c.health.snapshot(slices.Concat(c.metaURLs, c.targetURLs))
+	return st
+}
+
+// mirrorHealth tracks mirrors' recent outcomes; safe for concurrent use.
+type mirrorHealth struct {
+	mu sync.Mutex
+	m  map[string]*MirrorHealth
+}
+
+func (h *mirrorHealth) record(url string, now time.Time, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = make(map[string]*MirrorHealth)
+	}
+	mh := h.m[url]
+	if mh == nil {
+		mh = &MirrorHealth{URL: url}
+		h.m[url] = mh
+	}
+	if err == nil {
+		mh.LastSuccess, mh.ConsecutiveFailures = now, 0
+		return
+	}
+	mh.LastFailure, mh.LastError = now, err.Error()
+	mh.ConsecutiveFailures++
+}
+
+func (h *mirrorHealth) snapshot(urls []string) []MirrorHealth {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]MirrorHealth, 0, len(urls))
+	seen := make(map[string]bool)
+	for _, u := range urls {
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		if mh := h.m[u]; mh != nil {
+			out = append(out, *mh)
+		} else {
+			out = append(out, MirrorHealth{URL: u})
+		}
+	}
+	return out
+}
