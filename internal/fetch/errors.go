@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 )
 
 var (
@@ -29,6 +31,21 @@ var (
 
 	// ErrTooManyRedirects means a request was redirected more than 10 times.
 	ErrTooManyRedirects = errors.New("too many redirects")
+
+	// ErrPinMismatch means a server's certificate chain is valid but the
+	// leaf's public key is not one of [Options.SPKIPins]: the connection may
+	// be intercepted, or the server's key rotated to one not pinned yet.
+	ErrPinMismatch = errors.New("server key not pinned")
+
+	// ErrSlowRetrieval means a transfer was cut off because its server sent
+	// fewer bytes per second than [Options.MinBytesPerSecond] or did not
+	// finish within [Options.TransferTimeout]: a slow retrieval attack, or a
+	// network too poor to use. Another mirror may do better.
+	ErrSlowRetrieval = errors.New("slow retrieval")
+
+	// ErrInvalidOptions means [New] was given options it cannot honour.
+	// Every Fetch of that fetcher fails with it, before any request.
+	ErrInvalidOptions = errors.New("invalid fetch options")
 )
 
 // StatusError reports an HTTP status that is not a usable answer.
@@ -78,3 +95,53 @@ func (e *InsecureURLError) Error() string {
 
 // Unwrap returns [ErrInsecureURL].
 func (e *InsecureURLError) Unwrap() error { return ErrInsecureURL }
+
+// PinError reports a server whose certificate chain is valid but whose leaf
+// key is not pinned.
+type PinError struct {
+	Host string   // the server's host name or address, without the port
+	Seen []string // hex SHA-256 of the SubjectPublicKeyInfo of each certificate presented, leaf first
+	Pins []string // the pins configured, as hex
+}
+
+func (e *PinError) Error() string {
+	seen := "none"
+	if len(e.Seen) > 0 {
+		seen = strings.Join(e.Seen, ", ")
+	}
+	return fmt.Sprintf("host %s presented a certificate whose key is not pinned (an interception, or a key rotation the pins do not include yet): seen %s; pinned %s",
+		e.Host, seen, strings.Join(e.Pins, ", "))
+}
+
+// Unwrap returns [ErrPinMismatch].
+func (e *PinError) Unwrap() error { return ErrPinMismatch }
+
+// SlowError reports a transfer cut off because its server sent too few bytes
+// while the reader waited for them.
+type SlowError struct {
+	URL    string        // the URL requested, before any redirect
+	Got    int64         // the bytes received during Window
+	Window time.Duration // time spent waiting for the server, at least Options.SlowWindow
+	Min    int64         // the minimum average, in bytes per second
+}
+
+func (e *SlowError) Error() string {
+	return fmt.Sprintf("GET %s: %d bytes in %v of waiting, below the minimum of %d bytes/s", e.URL, e.Got, e.Window, e.Min)
+}
+
+// Unwrap returns [ErrSlowRetrieval].
+func (e *SlowError) Unwrap() error { return ErrSlowRetrieval }
+
+// TimeoutError reports a transfer cut off because it did not finish within
+// [Options.TransferTimeout].
+type TimeoutError struct {
+	URL     string        // the URL requested, before any redirect
+	Timeout time.Duration // the time allowed for the whole transfer
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("GET %s: transfer not finished within %v", e.URL, e.Timeout)
+}
+
+// Unwrap returns [ErrSlowRetrieval].
+func (e *TimeoutError) Unwrap() error { return ErrSlowRetrieval }

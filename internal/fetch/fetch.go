@@ -12,17 +12,53 @@
 //     starting at that offset ([ErrRangeIgnored] otherwise);
 //   - transient faults (network errors before the response headers, 5xx, 429)
 //     are retried with bounded exponential backoff and jitter, honouring
-//     Retry-After; 404, 403 and other 4xx are not;
-//   - only https is requested, except plain http to a loopback host for tests
-//     and local mirrors; redirects stay on https and stop after 10.
+//     Retry-After; 404, 403, other 4xx, certificate and pin failures are not;
+//   - a slow or stalled server and an endless one are cut off (see below).
 //
 // The body itself is never retried: resuming a broken download from an offset
 // is the caller's decision.
+//
+// # Transport security
+//
+// Only https is requested, with TLS 1.2 or later, except plain http to a
+// literal loopback address or "localhost" (for tests and local mirrors) or
+// with [Options.AllowInsecureHTTPUnsafe]. Redirects are followed at most 10
+// times, each target checked like the first URL, and never from https down
+// to http; a redirect to another https host (a CDN) is fine, since the
+// content is verified anyway.
+//
+// Server certificates are verified against the system roots or
+// [Options.RootCAs]. [Options.SPKIPins] additionally pins the key of the
+// leaf certificate, on every TLS handshake: the first, each one after a
+// redirect, and each new connection. A mismatch is a [*PinError], naming the
+// host and the keys it presented.
+//
+// Proxies are taken from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)
+// as [http.ProxyFromEnvironment] does. Through an http:// proxy, https
+// requests are tunnelled with CONNECT and the TLS session, so the pin
+// check, is end to end with the origin server. A proxy reached over TLS (an
+// https:// proxy URL) is handshaken with the same configuration: RootCAs, if
+// set, must lead to its certificate, and with pins set, its key must be
+// pinned too.
+//
+// # Slow retrieval and endless data
+//
+// Every transfer, retries and body included, has a deadline
+// ([Options.TransferTimeout], 30 minutes by default), after which it fails
+// with a [*TimeoutError]. While the body is read, a watchdog demands a
+// minimum average throughput ([Options.MinBytesPerSecond], 1024 by default)
+// over a sliding window of [Options.SlowWindow] (30s by default) of time
+// spent waiting for the server: a server that drips, or sends nothing after
+// the headers, is cut off with a [*SlowError] and its connection closed.
+// Time the caller spends between reads does not count against the server.
+// Both errors wrap [ErrSlowRetrieval]; the caller may try another mirror.
+// An endless response is stopped by the caller's length limit.
 package fetch
 
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +84,10 @@ const (
 	defaultConnectTimeout = 10 * time.Second
 	defaultHeaderTimeout  = 30 * time.Second
 	defaultIdleTimeout    = 90 * time.Second
+
+	defaultTransferTimeout   = 30 * time.Minute
+	defaultMinBytesPerSecond = 1024
+	defaultSlowWindow        = 30 * time.Second
 
 	maxRedirects = 10
 
@@ -81,7 +121,39 @@ type Options struct {
 	// Transport, if not nil, carries the requests instead of a transport of
 	// this package's own. Requests ask for "Accept-Encoding: identity", so a
 	// *http.Transport does not decompress them behind the caller's back.
+	//
+	// Its own TLS configuration applies, so RootCAs must be nil (Fetch fails
+	// with ErrInvalidOptions otherwise). SPKIPins still apply: each https
+	// response must carry the TLS state of its connection (as those of
+	// *http.Transport do) with a pinned leaf key, checked once the response
+	// headers arrive, before any byte of the body is read.
 	Transport http.RoundTripper
+
+	// RootCAs, if not nil, replaces the system's roots as the certificates
+	// that a server's certificate chain must lead to.
+	RootCAs *x509.CertPool
+
+	// SPKIPins, if not empty, pins the servers' keys: a server's leaf
+	// certificate, besides a valid chain, must have a public key whose
+	// SHA-256 (of its DER SubjectPublicKeyInfo, see [SPKIPin]) is one of
+	// these. Each is 64 hex digits, or "sha256/" and the standard base64 of
+	// the 32 bytes; anything else makes every Fetch fail with
+	// ErrInvalidOptions. List the next key before rotating to it. Pins apply
+	// to every https host reached, redirect targets included (plain http to
+	// loopback has no certificate to check), and to the origin server
+	// through a CONNECT proxy.
+	SPKIPins []string
+
+	// TransferTimeout bounds a whole Fetch: connecting, retries, and reading
+	// the body until Close. Zero or negative means 30 minutes.
+	TransferTimeout time.Duration
+
+	// MinBytesPerSecond is the lowest average rate a body may arrive at,
+	// over any SlowWindow of time spent waiting for it in Read; zero or
+	// negative means 1024. SlowWindow zero or negative means 30s; below
+	// 100ms it is raised to 100ms.
+	MinBytesPerSecond int64
+	SlowWindow        time.Duration
 
 	// AllowInsecureHTTPUnsafe allows plain http to any host. Without it, plain
 	// http is allowed only to a literal loopback address or "localhost".
@@ -98,20 +170,31 @@ type Options struct {
 
 // HTTP fetches resources over HTTPS. It is safe for concurrent use.
 type HTTP struct {
-	client        *http.Client
-	userAgent     string
-	retries       int
-	allowInsecure bool
-	sleep         func(ctx context.Context, d time.Duration) error
+	client          *http.Client
+	userAgent       string
+	retries         int
+	allowInsecure   bool
+	sleep           func(ctx context.Context, d time.Duration) error
+	transferTimeout time.Duration
+	minRate         int64
+	window          time.Duration
+	optErr          error // wraps ErrInvalidOptions; returned by every Fetch
 }
 
-// New returns an HTTP fetcher configured by opts.
+// New returns an HTTP fetcher configured by opts. Options it cannot honour
+// make every Fetch fail with [ErrInvalidOptions].
 func New(opts Options) *HTTP {
 	h := &HTTP{
-		userAgent:     opts.UserAgent,
-		retries:       opts.Retries,
-		allowInsecure: opts.AllowInsecureHTTPUnsafe,
-		sleep:         opts.Sleep,
+		userAgent:       opts.UserAgent,
+		retries:         opts.Retries,
+		allowInsecure:   opts.AllowInsecureHTTPUnsafe,
+		sleep:           opts.Sleep,
+		transferTimeout: positiveOr(opts.TransferTimeout, defaultTransferTimeout),
+		minRate:         opts.MinBytesPerSecond,
+		window:          max(positiveOr(opts.SlowWindow, defaultSlowWindow), minSlowWindow),
+	}
+	if h.minRate <= 0 {
+		h.minRate = defaultMinBytesPerSecond
 	}
 	if h.userAgent == "" {
 		h.userAgent = DefaultUserAgent
@@ -124,9 +207,18 @@ func New(opts Options) *HTTP {
 	if h.sleep == nil {
 		h.sleep = sleep
 	}
+	var pins *pinSet
+	if len(opts.SPKIPins) > 0 {
+		pins, h.optErr = parsePins(opts.SPKIPins)
+	}
 	rt := opts.Transport
-	if rt == nil {
-		rt = newTransport(opts)
+	switch {
+	case rt == nil:
+		rt = newTransport(opts, pins)
+	case opts.RootCAs != nil:
+		h.optErr = fmt.Errorf("RootCAs cannot apply to the caller's Transport: %w", ErrInvalidOptions)
+	case pins != nil:
+		rt = &pinnedTransport{rt: rt, pins: pins}
 	}
 	h.client = &http.Client{
 		Transport:     rt,
@@ -136,18 +228,23 @@ func New(opts Options) *HTTP {
 }
 
 // newTransport returns a transport with the settings of
-// http.DefaultTransport, the timeouts of opts and no transparent
-// decompression, so that lengths are those of the bytes on the wire.
-func newTransport(opts Options) *http.Transport {
+// http.DefaultTransport, the timeouts, roots and pins (if not nil) of opts,
+// and no transparent decompression, so that lengths are those of the bytes
+// on the wire.
+func newTransport(opts Options, pins *pinSet) *http.Transport {
 	dialer := &net.Dialer{
 		Timeout:   positiveOr(opts.ConnectTimeout, defaultConnectTimeout),
 		KeepAlive: 30 * time.Second,
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: opts.RootCAs}
+	if pins != nil {
+		tlsConfig.VerifyConnection = pins.verifyConnection
 	}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:       tlsConfig,
 		MaxIdleConns:          100,
 		IdleConnTimeout:       positiveOr(opts.IdleTimeout, defaultIdleTimeout),
 		TLSHandshakeTimeout:   10 * time.Second,
@@ -167,12 +264,18 @@ func positiveOr(d, def time.Duration) time.Duration {
 // Fetch returns a reader of the resource at rawURL from byte offset on. An
 // offset above 0 sends a Range request; a server that does not honour it
 // yields [ErrRangeIgnored]. The reader returns a [*TooLargeError] once more
-// than maxLength bytes would be read from it; the caller must close it.
+// than maxLength bytes would be read from it, and a [*SlowError] or
+// [*TimeoutError] if the server is too slow; the caller must close it, which
+// ends the transfer and its deadline.
 //
-// A 404 or 403 yields a [*StatusError] wrapping [ErrNotFound]. Transient
-// faults are retried until the response headers arrive; after that, errors
-// from the reader are the caller's to handle.
+// A 404 or 403 yields a [*StatusError] wrapping [ErrNotFound], a key not
+// pinned a [*PinError]. Transient faults are retried until the response
+// headers arrive; after that, errors from the reader are the caller's to
+// handle.
 func (h *HTTP) Fetch(ctx context.Context, rawURL string, offset, maxLength int64) (io.ReadCloser, error) {
+	if h.optErr != nil {
+		return nil, h.optErr
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err // a *url.Error naming rawURL
@@ -184,14 +287,25 @@ func (h *HTTP) Fetch(ctx context.Context, rawURL string, offset, maxLength int64
 	if offset < 0 || maxLength < 0 {
 		return nil, fmt.Errorf("GET %s: negative offset %d or length limit %d", name, offset, maxLength)
 	}
+	t := newTransfer(ctx, name, h.transferTimeout)
+	rc, err := h.fetch(t, rawURL, name, offset, maxLength)
+	if err != nil {
+		t.end()
+		return nil, err
+	}
+	return rc, nil
+}
+
+// fetch is Fetch within transfer t, for a valid URL.
+func (h *HTTP) fetch(t *transfer, rawURL, name string, offset, maxLength int64) (io.ReadCloser, error) {
 	for attempt := 0; ; attempt++ {
-		resp, err := h.do(ctx, rawURL, offset)
+		resp, err := h.do(t.ctx, rawURL, offset)
 		var wait time.Duration
 		var lastErr error
 		switch {
 		case err != nil:
-			if !retryable(ctx, err) {
-				return nil, err
+			if !retryable(t.ctx, err) {
+				return nil, t.reason(err)
 			}
 			lastErr = err
 			wait = backoff(attempt)
@@ -203,13 +317,17 @@ func (h *HTTP) Fetch(ctx context.Context, rawURL string, offset, maxLength int64
 			}
 			drainClose(resp.Body)
 		default:
-			return accept(resp, name, offset, maxLength)
+			if err := check(resp, name, offset, maxLength); err != nil {
+				_ = resp.Body.Close() // the error returned is the one that matters
+				return nil, err
+			}
+			return h.newBody(t, resp.Body, name, maxLength), nil
 		}
 		if attempt >= h.retries {
 			return nil, fmt.Errorf("gave up after %d attempts: %w", attempt+1, lastErr)
 		}
-		if err := h.sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("GET %s: waiting to retry after %v: %w", name, lastErr, err)
+		if err := h.sleep(t.ctx, wait); err != nil {
+			return nil, fmt.Errorf("GET %s: waiting to retry after %v: %w", name, lastErr, t.reason(err))
 		}
 	}
 }
@@ -224,7 +342,17 @@ func (h *HTTP) do(ctx context.Context, rawURL string, offset int64) (*http.Respo
 	if offset > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
 	}
-	return h.client.Do(req)
+	resp, err := h.client.Do(req)
+	var pe *PinError
+	var ue *url.Error
+	if errors.As(err, &pe) && pe.Host == "" && errors.As(err, &ue) {
+		// A handshake with an IP address has no server name: take the host
+		// from the URL that failed, the first one or a redirect target.
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			pe.Host = u.Hostname()
+		}
+	}
+	return resp, err
 }
 
 // checkURL returns an *InsecureURLError unless u may be requested.
@@ -278,7 +406,8 @@ func (h *HTTP) checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // retryable reports whether err from http.Client.Do is worth another try: a
-// network fault, not a policy refusal, a certificate error or the end of ctx.
+// network fault, not a policy refusal, a certificate or pin error or the end
+// of ctx.
 func retryable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
@@ -286,7 +415,7 @@ func retryable(ctx context.Context, err error) bool {
 	var certErr *tls.CertificateVerificationError
 	switch {
 	case errors.Is(err, ErrInsecureURL), errors.Is(err, ErrTooManyRedirects),
-		errors.As(err, &certErr):
+		errors.Is(err, ErrPinMismatch), errors.As(err, &certErr):
 		return false
 	}
 	return true
@@ -354,25 +483,24 @@ func drainClose(body io.ReadCloser) {
 	_ = body.Close()
 }
 
-// accept turns a final (non-transient) response into the reader for the
-// caller, or closes it and returns why it is unusable.
-func accept(resp *http.Response, name string, offset, maxLength int64) (io.ReadCloser, error) {
-	if err := check(resp, name, offset, maxLength); err != nil {
-		_ = resp.Body.Close() // the error returned is the one that matters
-		return nil, err
-	}
+// newBody returns the reader for the caller of an accepted response body,
+// read within transfer t.
+func (h *HTTP) newBody(t *transfer, rc io.ReadCloser, name string, maxLength int64) *body {
 	limit := maxLength
 	if limit < math.MaxInt64 {
 		limit++ // one byte more than allowed tells "too large" from "exactly full"
 	}
 	return &body{
-		rc:  resp.Body,
-		r:   io.LimitReader(resp.Body, limit),
+		rc:  rc,
+		r:   io.LimitReader(rc, limit),
 		max: maxLength,
 		url: name,
-	}, nil
+		t:   t,
+		dog: startWatchdog(t, name, h.window, h.minRate),
+	}
 }
 
+// check returns why a final (non-transient) response is unusable, if it is.
 func check(resp *http.Response, name string, offset, maxLength int64) error {
 	switch {
 	case offset == 0 && resp.StatusCode == http.StatusOK:
@@ -422,7 +550,8 @@ func rangeStart(v string) (int64, bool) {
 }
 
 // body is the response body limited to max bytes. Once the limit is passed,
-// every Read returns a *TooLargeError.
+// every Read returns a *TooLargeError. A read cut off by the transfer's
+// deadline or watchdog returns their error.
 type body struct {
 	rc  io.ReadCloser
 	r   io.Reader // rc limited to max+1 bytes
@@ -430,13 +559,20 @@ type body struct {
 	max int64
 	url string
 	err error // sticky *TooLargeError
+	t   *transfer
+	dog *watchdog
 }
 
 func (b *body) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
+	b.dog.begin()
 	n, err := b.r.Read(p)
+	b.dog.end(n)
+	if err != nil && err != io.EOF {
+		err = b.t.reason(err)
+	}
 	if b.n+int64(n) > b.max {
 		n = int(b.max - b.n)
 		b.err = &TooLargeError{URL: b.url, Limit: b.max}
@@ -446,4 +582,10 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *body) Close() error { return b.rc.Close() }
+// Close closes the response body and ends the transfer.
+func (b *body) Close() error {
+	b.dog.stop()
+	err := b.rc.Close()
+	b.t.end()
+	return err
+}
