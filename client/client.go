@@ -92,8 +92,11 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if o.logger == nil {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
-	if o.fetcher == nil {
-		o.fetcher = fetch.New(fetch.Options{})
+	switch {
+	case o.fetcher != nil && o.transportSet:
+		return nil, errors.New("client: WithRootCAs, WithSPKIPins, WithTransferLimits and WithPlainHTTPUnsafe configure the default transport; with WithFetcher, configure your own")
+	case o.fetcher == nil:
+		o.fetcher = fetch.New(o.transport)
 	}
 	c := &Client{cfg: cfg, opts: o, log: o.logger, memo: make(map[memoKey]*metadata.Targets)}
 	for _, u := range cfg.MetadataURLs {

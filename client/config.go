@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/latchsec/latch/internal/fetch"
 )
 
 // Fetcher fetches bytes for the client. Callers may bring their own (S3, OCI,
@@ -78,7 +81,56 @@ type options struct {
 	maxDelegations  int
 	clockTolerance  time.Duration
 	progress        func(Progress)
+	transport       fetch.Options // for the default fetcher
+	transportSet    bool          // a transport option was given
 }
+
+// WithRootCAs makes the default HTTP transport trust these certificate
+// authorities instead of the system's.
+func WithRootCAs(pool *x509.CertPool) Option {
+	return func(o *options) { o.transport.RootCAs, o.transportSet = pool, true }
+}
+
+// WithSPKIPins pins the mirrors' TLS keys: every HTTPS connection of the
+// default transport, redirects included, must present a leaf certificate
+// whose SubjectPublicKeyInfo hashes (SHA-256) to one of pins, given as hex or
+// as "sha256/<base64>". Give the next key's pin before rotating it. Pinning
+// is defence in depth: the signed metadata stays the trust root.
+func WithSPKIPins(pins ...string) Option {
+	return func(o *options) { o.transport.SPKIPins, o.transportSet = pins, true }
+}
+
+// WithTransferLimits sets the slow-retrieval guard of the default transport:
+// the deadline of each whole transfer (default 30 minutes), and the minimum
+// average throughput over a sliding window (default 1024 bytes per second
+// over 30 seconds). A mirror that drips, stalls after the headers or streams
+// endlessly is cut off with ErrSlowRetrieval and the next mirror is tried.
+func WithTransferLimits(timeout time.Duration, minBytesPerSecond int64, window time.Duration) Option {
+	return func(o *options) {
+		o.transport.TransferTimeout, o.transport.MinBytesPerSecond, o.transport.SlowWindow = timeout, minBytesPerSecond, window
+		o.transportSet = true
+	}
+}
+
+// WithPlainHTTPUnsafe lets the default transport use http:// mirrors that
+// are not on the loopback interface. Without TLS anyone on the path sees what
+// the client updates and can delay it, feed it stale or endless data, or
+// serve it a different file for every request: the signed metadata still
+// stops wrong updates, but availability and privacy are gone. Use it only on
+// networks you control.
+func WithPlainHTTPUnsafe() Option {
+	return func(o *options) { o.transport.AllowInsecureHTTPUnsafe, o.transportSet = true, true }
+}
+
+// ErrSlowRetrieval: a mirror too slow (or stalled) for the transfer limits.
+var ErrSlowRetrieval = fetch.ErrSlowRetrieval
+
+// ErrPinMismatch: a mirror's TLS key matches none of the pins. See
+// *fetch.PinError.
+var ErrPinMismatch = fetch.ErrPinMismatch
+
+// ErrInsecureURL: a plain-HTTP mirror that is not on loopback.
+var ErrInsecureURL = fetch.ErrInsecureURL
 
 // DefaultClockTolerance is how far the clock may read before the last
 // trusted reference time (see WithClockToleranceUnsafe) without a refresh
