@@ -1,0 +1,80 @@
+// Package audit keeps latch's audit log: an append-only, tamper-evident
+// record of trust decisions (refreshes, root rotations, rejections,
+// downloads, installs, reverts) that an incident responder can check with
+// standard tools.
+//
+// # Format
+//
+// A log is a directory of text files: audit.log (the current file), then
+// audit.1.log (the one before it), audit.2.log, and so on, the highest
+// number being the oldest. Each line is one record, a JSON object with
+// exactly these members in this order, no spaces, and a newline:
+//
+//	{"seq":1,"time":"2025-01-02T03:04:05Z","kind":"refresh","fields":{"root":5,"timestamp":812},"prev":"0000…0000"}
+//
+// where
+//
+//   - seq: 1 for the first record of the log, one more for each record
+//     after it, across files;
+//   - time: when it was appended, RFC 3339 in UTC with up to nine
+//     fractional digits (from the clock in [Options]);
+//   - kind: the event kind ([KindRefresh], [KindDownload], ...);
+//   - fields: a JSON object describing the event, keys sorted at every
+//     level, so the same event always gives the same bytes;
+//   - prev: the SHA-256, in lowercase hex, of the previous record's line,
+//     newline included; [Genesis] (64 zeros) for the first record.
+//
+// The chain carries across files: the first record of audit.log chains
+// from the last line of audit.1.log.
+//
+// # Anchor
+//
+// A chain alone shows edits, deletions and reordering, but not records cut
+// from the end or a chain rewritten with new hashes. So the [Head] of the
+// log (seq and hash of the last line) is kept by an [Anchor] outside the
+// log: the client keeps it in its rollback state. [Log.Append] writes and
+// fsyncs the record, then stores the anchor; a crash between the two
+// leaves the log one record ahead of its anchor, which [Open] accepts and
+// repairs. A crash during the write may leave an incomplete last line,
+// which Open cuts off when the records before it agree with the anchor.
+// Anything else is reported, never repaired.
+//
+// # Rotation
+//
+// When a record would take audit.log beyond [Options.MaxBytes], the files
+// are renamed one place older and a new audit.log is started. Of the
+// rotated files, MaxFiles-1 are kept. Deleting the oldest is itself
+// recorded first, in an "audit-drop" record in audit.log whose fields name
+// the file and its first and last record:
+//
+//	{"file":"audit.8.log","first_seq":9001,"last_hash":"…","last_seq":10342}
+//
+// so the oldest remaining file must start right after a recorded deletion
+// ([Verify] checks this), and deleting a file any other way is detected.
+//
+// # Verifying
+//
+// [Verify] and [VerifyAnchored] check a whole directory and report the first
+// broken link as a [*BrokenError] whose [Reason] tells an edit, a deletion,
+// a reordering, a malformed line, truncation and a rewritten chain apart;
+// [VerifyFile] checks a single file. By hand, with jq and sha256sum, for a
+// file whose lines are all complete:
+//
+//	n=$(wc -l < audit.log)
+//	for i in $(seq 2 "$n"); do
+//	  want=$(sed -n "${i}p" audit.log | jq -r .prev)
+//	  got=$(sed -n "$((i-1))p" audit.log | sha256sum | cut -d' ' -f1)
+//	  [ "$want" = "$got" ] || echo "broken link before line $i"
+//	done
+//	tail -n 1 audit.log | sha256sum   # the hash part of the anchor
+//
+// and check that each seq is one more than the one before
+// (jq -s '[.[].seq] | . as $s | [range(1; length) | select($s[.] != $s[.-1] + 1)]').
+//
+// # Durability and concurrency
+//
+// Every record is fsynced before Append returns (see the note on ordering
+// in [Log.Append]): a trust decision that was acted on is on disk. A [Log]
+// is safe for concurrent use; only one Log may have a directory open at a
+// time, which the caller ensures (the client holds its state lock).
+package audit

@@ -1,0 +1,347 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestAppendFormat(t *testing.T) {
+	dir := t.TempDir()
+	a := &MemAnchor{}
+	l := openLog(t, Options{Dir: dir}, a)
+	rec, err := l.Append(KindRefresh, map[string]any{"timestamp": 812, "root": 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"seq":1,"time":"2025-01-02T03:04:05Z","kind":"refresh","fields":{"root":5,"timestamp":812},"prev":"` + Genesis + "\"}\n"
+	b, err := os.ReadFile(filepath.Join(dir, currentName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != want {
+		t.Fatalf("line\n%s\nwant\n%s", b, want)
+	}
+	if rec.Seq != 1 || rec.Kind != KindRefresh || rec.Prev != Genesis || string(rec.Fields) != `{"root":5,"timestamp":812}` ||
+		!rec.Time.Equal(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Errorf("record %+v", rec)
+	}
+	head := Head{Seq: 1, Hash: lineHash(b)}
+	if got, _ := a.Load(); got != head || l.Head() != head {
+		t.Errorf("anchor %v, Head %v, want %v", got, l.Head(), head)
+	}
+	rec2, err := l.Append(KindDownload, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec2.Seq != 2 || rec2.Prev != head.Hash || string(rec2.Fields) != "{}" {
+		t.Errorf("second record %+v", rec2)
+	}
+}
+
+func TestAppendTimeInUTC(t *testing.T) {
+	dir := t.TempDir()
+	zone := time.FixedZone("X", -6*3600)
+	l := openLog(t, Options{Dir: dir, Now: func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 600, zone) }}, &MemAnchor{})
+	rec, err := l.Append(KindInstall, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Time.Location() != time.UTC {
+		t.Errorf("time %v not UTC", rec.Time)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, currentName))
+	if !bytes.Contains(b, []byte(`"time":"2025-01-02T09:04:05.0000006Z"`)) {
+		t.Errorf("line %s", b)
+	}
+}
+
+func TestAppendInvalid(t *testing.T) {
+	dir := t.TempDir()
+	a := &MemAnchor{}
+	l := openLog(t, Options{Dir: dir}, a)
+	fill(t, l, 1, 2)
+	before := snapshot(t, dir)
+	head := l.Head()
+	tests := []struct {
+		kind   string
+		fields any
+	}{
+		{"", nil},
+		{"Refresh", nil},
+		{"-x", nil},
+		{"a b", nil},
+		{strings.Repeat("a", 65), nil},
+		{KindDrop, nil},
+		{KindRefresh, []int{1}},
+		{KindRefresh, "text"},
+		{KindRefresh, json.RawMessage(`[1]`)},
+		{KindRefresh, json.RawMessage(`{"a":`)},
+		{KindRefresh, make(chan int)},
+		{KindRefresh, map[string]string{"big": strings.Repeat("x", MaxFieldsSize)}},
+	}
+	for _, tt := range tests {
+		if _, err := l.Append(tt.kind, tt.fields); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Append(%.20q, %T): %v, want ErrInvalid", tt.kind, tt.fields, err)
+		}
+	}
+	assertSnapshot(t, dir, before)
+	if l.Head() != head {
+		t.Errorf("head moved")
+	}
+	if got, _ := a.Load(); got != head {
+		t.Errorf("anchor moved")
+	}
+}
+
+func TestOpenInvalid(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		opts Options
+		a    Anchor
+	}{
+		{Options{}, &MemAnchor{}},
+		{Options{Dir: dir, MaxBytes: -1}, &MemAnchor{}},
+		{Options{Dir: dir, MaxFiles: -1}, &MemAnchor{}},
+		{Options{Dir: dir}, nil},
+		{Options{Dir: dir}, &MemAnchor{head: Head{Seq: 3, Hash: "abc"}}},
+		{Options{Dir: dir}, &MemAnchor{head: Head{Seq: 0, Hash: Genesis}}},
+	} {
+		if _, err := Open(tt.opts, tt.a); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Open(%+v): %v, want ErrInvalid", tt.opts, err)
+		}
+	}
+}
+
+func TestClose(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, Options{Dir: dir}, &MemAnchor{})
+	fill(t, l, 1, 1)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(KindRefresh, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append after Close: %v", err)
+	}
+	if err := l.Close(); !errors.Is(err, ErrClosed) {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// Reopening continues the chain.
+func TestReopen(t *testing.T) {
+	dir, a := newTenLog(t)
+	l := openLog(t, Options{Dir: dir}, a)
+	if l.Head().Seq != 10 {
+		t.Fatalf("head %v", l.Head())
+	}
+	fill(t, l, 11, 12)
+	head, _ := a.Load()
+	sum, err := VerifyAnchored(dir, head)
+	if err != nil || sum.Records != 12 || head.Seq != 12 {
+		t.Fatalf("%+v, %v", sum, err)
+	}
+}
+
+// Open checks only the end of the log; damage further back stays visible
+// to Verify after more records are appended.
+func TestOpenChecksOnlyTheEnd(t *testing.T) {
+	dir, a := tamper(t, func(l [][]byte) [][]byte {
+		l[4] = bytes.Replace(l[4], []byte(`"n":5`), []byte(`"n":50`), 1)
+		return l
+	})
+	l := openLog(t, Options{Dir: dir}, a)
+	fill(t, l, 11, 11)
+	head, _ := a.Load()
+	_, err := VerifyAnchored(dir, head)
+	wantBroken(t, err, currentName, 5, 5, ReasonEdited, false)
+}
+
+func TestOpenEmptyLogWithAnchor(t *testing.T) {
+	dir := t.TempDir()
+	a := &MemAnchor{head: Head{Seq: 4, Hash: Genesis}}
+	refusesOpen(t, dir, a, currentName, 0, 0, ReasonTruncated, true)
+}
+
+// A crash after a record was written and before its anchor was stored
+// leaves the log one record ahead: Open accepts it and moves the anchor.
+func TestOpenCrashBeforeAnchorStore(t *testing.T) {
+	for _, n := range []int{1, 10} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			dir := t.TempDir()
+			a := &MemAnchor{}
+			l := openLog(t, Options{Dir: dir}, a)
+			fill(t, l, 1, n-1)
+			before, _ := a.Load()
+			fill(t, l, n, n)
+			after := l.Head()
+			l.Close()
+			a.Store(before) // the crash: the anchor never got the last record
+
+			sum, err := VerifyAnchored(dir, before)
+			if err != nil || sum.Unanchored != 1 {
+				t.Fatalf("VerifyAnchored: %+v, %v", sum, err)
+			}
+			l = openLog(t, Options{Dir: dir}, a)
+			if got, _ := a.Load(); got != after || l.Head() != after {
+				t.Fatalf("anchor %v, head %v, want %v", got, l.Head(), after)
+			}
+			fill(t, l, n+1, n+1)
+			head, _ := a.Load()
+			if sum, err := VerifyAnchored(dir, head); err != nil || sum.Records != n+1 || sum.Unanchored != 0 {
+				t.Fatalf("after: %+v, %v", sum, err)
+			}
+		})
+	}
+}
+
+func appendBytes(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A torn last line beyond the anchor is cut off by Open; one that should
+// have been the anchored record is truncation.
+func TestOpenTornLine(t *testing.T) {
+	t.Run("beyond the anchor", func(t *testing.T) {
+		dir, a := newTenLog(t)
+		path := filepath.Join(dir, currentName)
+		intact, _ := os.ReadFile(path)
+		appendBytes(t, path, `{"seq":11,"time":"2025-01-02T03:`)
+		l := openLog(t, Options{Dir: dir}, a)
+		if b, _ := os.ReadFile(path); !bytes.Equal(b, intact) {
+			t.Fatal("torn line not cut off")
+		}
+		fill(t, l, 11, 11)
+		head, _ := a.Load()
+		if sum, err := VerifyAnchored(dir, head); err != nil || sum.Records != 11 || sum.TornBytes != 0 {
+			t.Fatalf("%+v, %v", sum, err)
+		}
+	})
+	t.Run("beyond a record one ahead", func(t *testing.T) {
+		dir, a := newTenLog(t)
+		lines := readLines(t, filepath.Join(dir, currentName))
+		a.Store(Head{Seq: 9, Hash: lineHash(lines[8])})
+		appendBytes(t, filepath.Join(dir, currentName), `{"seq":11`)
+		l := openLog(t, Options{Dir: dir}, a)
+		if got, _ := a.Load(); got.Seq != 10 || l.Head() != got {
+			t.Fatalf("anchor %v", got)
+		}
+	})
+	t.Run("alone in a new file", func(t *testing.T) {
+		dir, a := newTenLog(t)
+		if err := os.Rename(filepath.Join(dir, currentName), filepath.Join(dir, rotatedName(1))); err != nil {
+			t.Fatal(err)
+		}
+		appendBytes(t, filepath.Join(dir, currentName), `{"seq":11`)
+		l := openLog(t, Options{Dir: dir}, a)
+		fill(t, l, 11, 11)
+		head, _ := a.Load()
+		if sum, err := VerifyAnchored(dir, head); err != nil || sum.Records != 11 {
+			t.Fatalf("%+v, %v", sum, err)
+		}
+	})
+	t.Run("the anchored record", func(t *testing.T) {
+		dir, a := newTenLog(t)
+		path := filepath.Join(dir, currentName)
+		b, _ := os.ReadFile(path)
+		if err := os.WriteFile(path, b[:len(b)-20], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		refusesOpen(t, dir, a, currentName, 9, 9, ReasonTruncated, true)
+	})
+	t.Run("in an older file", func(t *testing.T) {
+		dir, a := newTenLog(t)
+		appendBytes(t, filepath.Join(dir, currentName), `{"seq":11`)
+		if err := os.Rename(filepath.Join(dir, currentName), filepath.Join(dir, rotatedName(1))); err != nil {
+			t.Fatal(err)
+		}
+		appendBytes(t, filepath.Join(dir, currentName), "")
+		refusesOpen(t, dir, a, rotatedName(1), 11, 0, ReasonMalformed, false)
+	})
+}
+
+// failingAnchor is a MemAnchor whose Store fails while fail is set.
+type failingAnchor struct {
+	MemAnchor
+	fail bool
+}
+
+func (a *failingAnchor) Store(h Head) error {
+	if a.fail {
+		return errors.New("disk full")
+	}
+	return a.MemAnchor.Store(h)
+}
+
+func TestAppendAnchorStoreFails(t *testing.T) {
+	dir := t.TempDir()
+	a := &failingAnchor{}
+	l := openLog(t, Options{Dir: dir}, a)
+	fill(t, l, 1, 2)
+	a.fail = true
+	rec, err := l.Append(KindRefresh, nil)
+	if !errors.Is(err, ErrNotAnchored) || rec.Seq != 3 {
+		t.Fatalf("Append: %+v, %v; want seq 3 and ErrNotAnchored", rec, err)
+	}
+	if got, _ := a.Load(); got.Seq != 2 {
+		t.Fatalf("anchor %v", got)
+	}
+	// Still failing: the next Append stores the anchor first and writes
+	// nothing.
+	before := snapshot(t, dir)
+	if _, err := l.Append(KindRefresh, nil); err == nil || errors.Is(err, ErrNotAnchored) {
+		t.Fatalf("Append with the anchor still failing: %v", err)
+	}
+	assertSnapshot(t, dir, before)
+	a.fail = false
+	rec, err = l.Append(KindRefresh, nil)
+	if err != nil || rec.Seq != 4 {
+		t.Fatalf("Append: %+v, %v", rec, err)
+	}
+	head, _ := a.Load()
+	if sum, err := VerifyAnchored(dir, head); err != nil || sum.Records != 4 || head != l.Head() {
+		t.Fatalf("%+v, %v", sum, err)
+	}
+}
+
+func TestAppendConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	a := &MemAnchor{}
+	l := openLog(t, Options{Dir: dir, MaxBytes: 2000, MaxFiles: 100}, a)
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				if _, err := l.Append(KindDownload, map[string]int{"worker": w, "i": i}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	head, _ := a.Load()
+	sum, err := VerifyAnchored(dir, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Records != workers*each || head.Seq != workers*each || len(sum.Files) < 3 {
+		t.Fatalf("summary %+v, anchor %v", sum, head)
+	}
+}

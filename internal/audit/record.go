@@ -1,0 +1,238 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Genesis is the prev value of the first record of a new log: 64 zeros.
+const Genesis = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// MaxFieldsSize is the largest encoded fields object Append accepts. The
+// other parts of a record add less than 1 KiB, so no line is longer than
+// maxLineSize, which bounds what Verify reads into memory per line.
+const MaxFieldsSize = 256 << 10
+
+// maxLineSize bounds a record's line, newline included.
+const maxLineSize = MaxFieldsSize + 1024
+
+// Event kinds for the trust decisions of a TUF client. Append accepts any
+// kind of 1 to 64 characters from a-z, 0-9 and "-" (starting with a letter
+// or digit) except [KindDrop].
+const (
+	KindRefresh      = "refresh"       // a refresh: versions accepted per role
+	KindRootRotation = "root-rotation" // a new root: version and key IDs
+	KindReject       = "reject"        // metadata or a target refused, with the reason
+	KindDownload     = "download"      // a verified target: path, length, hashes, mirror
+	KindInstall      = "install"       // an install or self-update and its outcome
+	KindRevert       = "revert"        // a revert to a kept previous version
+	KindAuditError   = "audit-error"   // records that could not be written earlier
+	// KindDrop is written by the log itself when rotation deletes the
+	// oldest file; its fields describe that file (see the package doc).
+	KindDrop = "audit-drop"
+)
+
+// Record is one line of the log. Its JSON encoding, with the fields in this
+// order, no spaces and a newline, is the line; see the package doc.
+type Record struct {
+	Seq    uint64          `json:"seq"`    // 1 for the first record of a log, then one more each
+	Time   time.Time       `json:"time"`   // when it was appended, UTC
+	Kind   string          `json:"kind"`   // event kind, such as [KindRefresh]
+	Fields json.RawMessage `json:"fields"` // a JSON object with sorted keys
+	Prev   string          `json:"prev"`   // SHA-256 (hex) of the previous line, or Genesis
+}
+
+// Head identifies the last record of a log: its seq and the SHA-256 (hex)
+// of its line, newline included. The zero Head stands for a log without
+// records. It is what an [Anchor] keeps.
+type Head struct {
+	Seq  uint64
+	Hash string
+}
+
+// String returns h as "seq:hash", or "" for the zero Head; [ParseHead]
+// reads it back. It is the form to keep in a text field such as
+// rollback.State.AuditAnchor.
+func (h Head) String() string {
+	if h == (Head{}) {
+		return ""
+	}
+	return strconv.FormatUint(h.Seq, 10) + ":" + h.Hash
+}
+
+// ParseHead reads the form written by [Head.String]. An invalid string is
+// an error matching [ErrInvalid].
+func ParseHead(s string) (Head, error) {
+	if s == "" {
+		return Head{}, nil
+	}
+	seqText, hash, ok := strings.Cut(s, ":")
+	if !ok {
+		return Head{}, invalid(fmt.Errorf("anchor %q is not seq:hash", s))
+	}
+	seq, err := strconv.ParseUint(seqText, 10, 64)
+	if err != nil || strconv.FormatUint(seq, 10) != seqText {
+		return Head{}, invalid(fmt.Errorf("anchor %q: bad seq", s))
+	}
+	h := Head{Seq: seq, Hash: hash}
+	if err := h.check(); err != nil {
+		return Head{}, err
+	}
+	return h, nil
+}
+
+// check validates h as an anchor value.
+func (h Head) check() error {
+	if h == (Head{}) {
+		return nil
+	}
+	if h.Seq == 0 || !validHash(h.Hash) {
+		return invalid(fmt.Errorf("anchor %q: seq must be at least 1 and hash 64 lowercase hex digits", h.String()))
+	}
+	return nil
+}
+
+// next is the prev value of the record that follows h.
+func (h Head) next() string {
+	if h == (Head{}) {
+		return Genesis
+	}
+	return h.Hash
+}
+
+// lineHash is the SHA-256 (hex) of a line, newline included.
+func lineHash(line []byte) string {
+	sum := sha256.Sum256(line)
+	return hex.EncodeToString(sum[:])
+}
+
+func validHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func validKind(k string) bool {
+	if len(k) == 0 || len(k) > 64 || k[0] == '-' {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalFields encodes fields as a compact JSON object with sorted keys
+// (at every level), numbers kept as written. nil and JSON null become {}.
+func canonicalFields(fields any) (json.RawMessage, error) {
+	if fields == nil {
+		return json.RawMessage("{}"), nil
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return nil, invalid(fmt.Errorf("fields: %w", err))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, invalid(fmt.Errorf("fields: %w", err))
+	}
+	if v == nil {
+		return json.RawMessage("{}"), nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, invalid(errors.New("fields must be a JSON object"))
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil, invalid(fmt.Errorf("fields: %w", err))
+	}
+	if len(out) > MaxFieldsSize {
+		return nil, invalid(fmt.Errorf("fields take %d bytes, more than %d", len(out), MaxFieldsSize))
+	}
+	return out, nil
+}
+
+// encodeRecord returns the line of r, newline included.
+func encodeRecord(r Record) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode record: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// parseRecord reads line, newline included, and accepts it only if it is
+// exactly what Append writes for a valid record (fields included).
+func parseRecord(line []byte) (Record, error) {
+	body := bytes.TrimSuffix(line, []byte("\n"))
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var r Record
+	if err := dec.Decode(&r); err != nil {
+		return Record{}, fmt.Errorf("not a record: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Record{}, errors.New("not a record: data after the object")
+	}
+	switch {
+	case r.Seq == 0:
+		return Record{}, errors.New("seq must be at least 1")
+	case !validKind(r.Kind):
+		return Record{}, fmt.Errorf("bad kind %q", r.Kind)
+	case !validHash(r.Prev):
+		return Record{}, errors.New("prev is not 64 lowercase hex digits")
+	case r.Time.Location() != time.UTC:
+		return Record{}, errors.New("time is not UTC")
+	case len(r.Fields) == 0 || r.Fields[0] != '{':
+		return Record{}, errors.New("fields is not an object")
+	}
+	again, err := encodeRecord(r)
+	if err != nil {
+		return Record{}, err
+	}
+	fields, err := canonicalFields(r.Fields)
+	if err != nil {
+		return Record{}, err
+	}
+	if !bytes.Equal(again, line) || !bytes.Equal(fields, r.Fields) {
+		return Record{}, errors.New("not in canonical form (field order, spacing or escaping differs from what Append writes)")
+	}
+	return r, nil
+}
+
+// dropFields are the fields of a [KindDrop] record: the file deleted and
+// its first and last record.
+type dropFields struct {
+	File     string `json:"file"`
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+	LastHash string `json:"last_hash"`
+}
+
+// parseDrop reads the fields of a KindDrop record.
+func parseDrop(fields json.RawMessage) (dropFields, bool) {
+	var d dropFields
+	if err := json.Unmarshal(fields, &d); err != nil || d.LastSeq == 0 || !validHash(d.LastHash) {
+		return dropFields{}, false
+	}
+	return d, true
+}
