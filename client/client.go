@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/internal/atomicfile"
+	"github.com/latchsec/latch/internal/audit"
 	"github.com/latchsec/latch/internal/fetch"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
@@ -42,9 +43,12 @@ type Client struct {
 	memo   map[memoKey]*metadata.Targets // delegated roles verified in this process
 
 	health      mirrorHealth
-	statusMu    sync.Mutex // guards lastRefresh and lastErr
+	statusMu    sync.Mutex // guards lastRefresh, lastErr and auditErr
 	lastRefresh time.Time
 	lastErr     error
+	auditErr    error
+
+	auditLog *audit.Log // nil if it could not be opened
 }
 
 // trustedSet is one consistent view of the trusted top-level metadata. It is
@@ -134,6 +138,12 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		}
 	}
 	c.trusted.Store(set)
+	if err := c.openAudit(); err != nil {
+		if err := c.auditFailed("open", err); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("client: %w", err)
+		}
+	}
 	return c, nil
 }
 
@@ -143,6 +153,11 @@ func (c *Client) Close() error {
 	defer c.mu.Unlock()
 	if c.closed.Swap(true) {
 		return nil
+	}
+	if c.auditLog != nil {
+		if err := c.auditLog.Close(); err != nil {
+			c.log.Error("closing the audit log", "err", err)
+		}
 	}
 	return c.closeStore()
 }

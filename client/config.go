@@ -81,6 +81,7 @@ type options struct {
 	maxDelegations  int
 	clockTolerance  time.Duration
 	progress        func(Progress)
+	auditRequired   bool
 	transport       fetch.Options // for the default fetcher
 	transportSet    bool          // a transport option was given
 }

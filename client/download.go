@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/internal/fetch"
@@ -34,11 +35,12 @@ func (c *Client) DownloadFile(ctx context.Context, t *Target, dest string) error
 	}
 	merr := &MirrorError{File: c.targetURLPath(t)}
 	for _, base := range c.targetURLs {
+		start := time.Now()
 		err := c.downloadFrom(ctx, base, t, dest)
 		c.health.record(base, c.opts.clock(), err)
 		if err == nil {
-			c.log.Info("downloaded", "target", t.Path(), "mirror", base, "bytes", t.Length(), "dest", dest)
-			return nil
+			c.log.Info("downloaded", "target", t.Path(), "mirror", base, "bytes", t.Length(), "duration", time.Since(start), "dest", dest)
+			return c.auditDownload(t, base, dest, nil)
 		}
 		c.log.Warn("target mirror failed", "target", t.Path(), "mirror", base, "err", err)
 		merr.Mirrors = append(merr.Mirrors, base)
@@ -47,7 +49,11 @@ func (c *Client) DownloadFile(ctx context.Context, t *Target, dest string) error
 			break
 		}
 	}
-	return &TargetError{Path: t.Path(), Err: merr}
+	err := &TargetError{Path: t.Path(), Err: merr}
+	if aerr := c.auditDownload(t, "", dest, err); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
 }
 
 // maxResumes bounds how often one download from one mirror resumes after

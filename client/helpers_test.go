@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -185,18 +186,33 @@ func (e *env) cacheFile(role string) []byte {
 	return b
 }
 
-// disk returns the SHA-256 of every file in the state directory (the lock
-// file aside), by path relative to it.
+// disk returns the SHA-256 of every file in the state directory by path
+// relative to it, leaving out what records rather than trusts: the lock, the
+// audit log (refusals are recorded there) and the audit anchor in the
+// trusted state.
 func (e *env) disk() map[string]string {
 	e.t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(e.cfg.StateDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == "audit" {
+			return filepath.SkipDir
+		}
 		if err != nil || d.IsDir() || d.Name() == "lock" {
 			return err
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
+		}
+		if d.Name() == "trusted-state" {
+			var st map[string]any
+			if err := json.Unmarshal(b, &st); err != nil {
+				return err
+			}
+			delete(st, "audit_anchor")
+			if b, err = json.Marshal(st); err != nil {
+				return err
+			}
 		}
 		rel, _ := filepath.Rel(e.cfg.StateDir, p)
 		sum := sha256.Sum256(b)

@@ -38,6 +38,9 @@ func (c *Client) Refresh(ctx context.Context) error {
 	if err == nil {
 		err = c.advanceTime(ref)
 	}
+	if aerr := c.auditRefresh(ref, &set, err); err == nil {
+		err = aerr
+	}
 	c.statusMu.Lock()
 	c.lastErr = err
 	if err == nil {
@@ -165,7 +168,10 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 		if err := c.persistRoot(data, next.Version(), fastForward); err != nil {
 			return err
 		}
-		c.log.Info("root rotated", "from", set.root.Version(), "to", next.Version(), "signers", next.Signers())
+		c.log.Info("root rotated", "role", metadata.RoleRoot, "from", set.root.Version(), "version", next.Version(), "signers", next.Signers())
+		if err := c.auditRotation(set.root, next); err != nil {
+			return err
+		}
 		set.root = next
 		if fastForward {
 			c.log.Warn("timestamp or snapshot keys rotated: trusted timestamp, snapshot and targets discarded", "root", next.Version())

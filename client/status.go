@@ -24,6 +24,9 @@ type Status struct {
 	// successful one; LastErrorType its Go type ("*client.ExpiredError").
 	LastError     error
 	LastErrorType string
+	// AuditError is the last failure to write the audit log, nil if none:
+	// a dashboard should raise it, since trust decisions went unrecorded.
+	AuditError error
 	// Installed is the committed release of each application (the
 	// installed-version floor) with its SHA-256.
 	Installed map[string]rollback.Install
@@ -53,7 +56,7 @@ func (c *Client) Status() Status {
 	}
 	c.stateMu.Unlock()
 	c.statusMu.Lock()
-	st.LastRefresh, st.LastError = c.lastRefresh, c.lastErr
+	st.LastRefresh, st.LastError, st.AuditError = c.lastRefresh, c.lastErr, c.auditErr
 	c.statusMu.Unlock()
 	if st.LastError != nil {
 		st.LastErrorType = reflect.TypeOf(st.LastError).String()
