@@ -244,9 +244,9 @@ func (f *fixture) checkMetadataDir(roles ...string) {
 	var top []string
 	for _, p := range tree(f.t, f.metaDir) {
 		switch {
-		case p == "state/":
-		case strings.HasPrefix(p, "state/"):
-			if strings.HasSuffix(p, ".json") && p != "state/trusted-state" {
+		case p == "state/", p == "audit/":
+		case strings.HasPrefix(p, "state/"), strings.HasPrefix(p, "audit/"):
+			if strings.HasSuffix(p, ".json") {
 				f.t.Fatalf("metadata directory holds %s", p)
 			}
 		default:
@@ -587,4 +587,57 @@ func TestUsageErrors(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "FAKETIME") || !strings.Contains(stderr, "-target-name PATH") {
 		t.Fatalf("-h: exit status %d\n%s", code, stderr)
 	}
+}
+
+// The audit log of a run verifies, and `audit verify` reports the exact
+// record after an edit, a deletion and a reordering, and truncation against
+// the anchor in the trusted state.
+func TestAuditVerify(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, simulator.Options{})
+	f.repo.AddTarget("a.txt", []byte("a"), nil)
+	f.serve()
+	f.mustRun(nil, f.initArgs()...)
+	f.mustRun(nil, f.refreshArgs()...)
+	f.repo.AddKey("root")
+	f.repo.PublishRoot()
+	f.mustRun(nil, f.downloadArgs("a.txt")...)
+	logFile := filepath.Join(f.metaDir, "audit", "audit.log")
+	f.mustRun(nil, "audit", "verify", logFile)
+	f.mustRun(nil, "--metadata-dir", f.metaDir, "audit", "verify", filepath.Join(f.metaDir, "audit"))
+
+	orig, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(bytes.TrimSuffix(orig, []byte("\n")), []byte("\n"))
+	if len(lines) < 4 {
+		t.Fatalf("audit log has %d records, want at least 4", len(lines))
+	}
+	for name, tc := range map[string]struct {
+		edit func([][]byte) [][]byte
+		want string
+	}{
+		"edit": {func(l [][]byte) [][]byte {
+			l[1] = bytes.Replace(l[1], []byte(`"kind":"`), []byte(`"kind":"x`), 1)
+			return l
+		}, "line 2"},
+		"deletion":   {func(l [][]byte) [][]byte { return append(l[:1:1], l[2:]...) }, "line 2"},
+		"reordering": {func(l [][]byte) [][]byte { l[1], l[2] = l[2], l[1]; return l }, "line 2"},
+	} {
+		tampered := tc.edit(slices.Clone(lines))
+		if err := os.WriteFile(logFile, bytes.Join(tampered, nil), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		stderr := f.mustFail(nil, tc.want, "audit", "verify", logFile)
+		if !strings.Contains(stderr, name[:4]) && name != "edit" {
+			t.Errorf("%s: stderr does not name the kind of break:\n%s", name, stderr)
+		}
+	}
+	// Truncation leaves a valid chain: only the anchor shows it.
+	if err := os.WriteFile(logFile, bytes.Join(lines[:len(lines)-1], nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.mustRun(nil, "audit", "verify", logFile)
+	f.mustFail(nil, "truncated", "--metadata-dir", f.metaDir, "audit", "verify", logFile)
 }

@@ -9,8 +9,16 @@
 //	tufclient --metadata-dir DIR --metadata-url URL refresh
 //	tufclient --metadata-dir DIR --metadata-url URL --target-base-url URL \
 //		--target-dir DIR --target-name PATH [--target-name PATH ...] download
+//	tufclient [--metadata-dir DIR] audit verify FILE|DIR
 //
 // Flags come before the command word, in any order; -v logs debug detail.
+//
+// audit verify checks the hash chain of an audit log (DIR/audit/audit.log and
+// its rotated files audit.N.log) and reports the first broken link: the file,
+// line and sequence number, and whether a record was edited, deleted,
+// reordered or malformed. Given a directory it checks every file in order;
+// with --metadata-dir it also checks that the chain ends at the anchor kept
+// in the trusted state, which detects truncation and a rewritten chain.
 //
 // init checks that ROOT_FILE is root metadata signed by a threshold of its
 // own root keys and stores it as the trust anchor; it does not use the
@@ -84,6 +92,7 @@ const synopsis = `usage:
   tufclient --metadata-dir DIR --metadata-url URL refresh
   tufclient --metadata-dir DIR --metadata-url URL --target-base-url URL \
       --target-dir DIR --target-name PATH [--target-name PATH ...] download
+  tufclient [--metadata-dir DIR] audit verify FILE|DIR
 `
 
 const usageText = synopsis + `
@@ -94,6 +103,9 @@ commands:
   refresh   update the trusted metadata from the repository
   download  refresh, then download each --target-name in order (stop at the first failure);
             a target already in --target-dir with the signed length and hashes is kept
+  audit verify
+            check an audit log's hash chain (a file, or a directory of rotated files) and
+            report the first broken link; with --metadata-dir, also against its anchor
 
 environment:
   FAKETIME  reference time instead of the current time, as faketime(1) takes it:
@@ -108,7 +120,7 @@ flags:
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -129,6 +141,7 @@ type command struct {
 	targetNames   []string
 	targetBaseURL string
 	targetDir     string
+	auditPath     string // audit verify
 	verbose       bool
 }
 
@@ -140,7 +153,11 @@ var commandFlags = map[string][]string{
 	"init":     {"metadata-dir"},
 	"refresh":  {"metadata-dir", "metadata-url"},
 	"download": {"metadata-dir", "metadata-url", "target-name", "target-base-url", "target-dir"},
+	"audit":    {},
 }
+
+// optionalFlags are flags a command takes but does not need.
+var optionalFlags = map[string][]string{"audit": {"metadata-dir"}}
 
 // parseArgs parses the command line. Errors wrap errUsage.
 func parseArgs(args []string, stderr io.Writer) (*command, error) {
@@ -169,18 +186,24 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 	cmd.targetNames = names
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return nil, fmt.Errorf("%w: no command (init, refresh or download)", errUsage)
+		return nil, fmt.Errorf("%w: no command (init, refresh, download or audit)", errUsage)
 	}
 	cmd.name, rest = rest[0], rest[1:]
 	need, ok := commandFlags[cmd.name]
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown command %q (want init, refresh or download)", errUsage, cmd.name)
+		return nil, fmt.Errorf("%w: unknown command %q (want init, refresh, download or audit)", errUsage, cmd.name)
 	}
 	if cmd.name == "init" {
 		if len(rest) != 1 {
 			return nil, fmt.Errorf("%w: init takes one argument, the root metadata file", errUsage)
 		}
 		cmd.rootFile, rest = rest[0], nil
+	}
+	if cmd.name == "audit" {
+		if len(rest) != 2 || rest[0] != "verify" {
+			return nil, fmt.Errorf("%w: audit takes: verify FILE|DIR", errUsage)
+		}
+		cmd.auditPath, rest = rest[1], nil
 	}
 	if len(rest) > 0 {
 		return nil, fmt.Errorf("%w: unexpected %q after %s (flags come before the command)", errUsage, rest[0], cmd.name)
@@ -193,18 +216,18 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 		}
 	}
 	for _, name := range set {
-		if name != "v" && !slices.Contains(need, name) {
+		if name != "v" && !slices.Contains(need, name) && !slices.Contains(optionalFlags[cmd.name], name) {
 			return nil, fmt.Errorf("%w: --%s does not apply to %s", errUsage, name, cmd.name)
 		}
 	}
-	if cmd.metadataDir == "" || (cmd.name == "download" && cmd.targetDir == "") {
+	if (cmd.metadataDir == "" && cmd.name != "audit") || (cmd.name == "download" && cmd.targetDir == "") {
 		return nil, fmt.Errorf("%w: directory flags must not be empty", errUsage)
 	}
 	return &cmd, nil
 }
 
 // run executes the command line args and returns the exit status.
-func run(ctx context.Context, args []string, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -233,6 +256,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		err = refresh(ctx, cmd, log, clock)
 	case "download":
 		err = download(ctx, cmd, log, clock)
+	case "audit":
+		err = verifyAudit(cmd, stdout)
 	}
 	if err != nil {
 		log.Error("command failed", "command", cmd.name, "err", err)
