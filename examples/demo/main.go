@@ -38,6 +38,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,9 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/latchsec/latch/internal/audit"
+	"github.com/latchsec/latch/rollback"
 )
 
 func main() {
@@ -145,6 +149,44 @@ func honest(ctx context.Context, dir string, out io.Writer) error {
 	fmt.Fprintf(out, "  app on disk %s -> %s\n", before.label(), after.label())
 	if after.label() != "myapp 2.0.0" {
 		return errors.New("the app on disk is not myapp 2.0.0 after the update")
+	}
+	w.close()
+	w.client = nil
+	return printAudit(out, filepath.Join(dir, "tuf"))
+}
+
+// printAudit shows the client's audit log after checking its hash chain
+// against the anchor in the trusted state (the client must be closed).
+func printAudit(out io.Writer, stateDir string) error {
+	store, err := rollback.OpenFileStore(filepath.Join(stateDir, "state"))
+	if err != nil {
+		return err
+	}
+	st, err := store.Load()
+	store.Close()
+	if err != nil {
+		return err
+	}
+	head, err := audit.ParseHead(st.AuditAnchor)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(stateDir, "audit")
+	sum, err := audit.VerifyAnchored(dir, head)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  audit log   %d records, hash chain verified up to the anchor %.20s… kept in the trusted state:\n", sum.Records, head.Hash)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r audit.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "    #%d %-13s %s  prev %.12s…\n", r.Seq, r.Kind, r.Fields, r.Prev)
 	}
 	return nil
 }
