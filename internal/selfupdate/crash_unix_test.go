@@ -1,0 +1,328 @@
+//go:build unix
+
+package selfupdate_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/latchsec/latch/internal/selfupdate"
+)
+
+// The crash tests run the test binary again as a child process that makes
+// one self-update operation and SIGKILLs itself before its n-th change to
+// the disk (a rename, removal, link, directory sync or journal write, a
+// hook or the health check), for every n until the operation completes.
+// The parent then checks what a user would find and recovers.
+
+const crashEnv = "LATCH_SELFUPDATE_CRASH"
+
+// crashJob is what the parent tells a child to do.
+type crashJob struct {
+	Dir      string
+	Strategy selfupdate.Strategy
+	Op       string // "install", "install-unhealthy", "revert" or "recover"
+	Kill     int    // kill before this change, counted from 0
+}
+
+// killFS counts the changes made through it and SIGKILLs the process
+// before change number kill.
+type killFS struct {
+	selfupdate.FS
+	kill, count int
+}
+
+func (k *killFS) step() {
+	if k.count == k.kill {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	}
+	k.count++
+}
+
+func (k *killFS) Rename(o, n string) error { k.step(); return k.FS.Rename(o, n) }
+func (k *killFS) Remove(p string) error    { k.step(); return k.FS.Remove(p) }
+func (k *killFS) Clone(o, n string) error  { k.step(); return k.FS.Clone(o, n) }
+func (k *killFS) SyncDir(p string) error   { k.step(); return k.FS.SyncDir(p) }
+func (k *killFS) WriteFile(p string, b []byte, m fs.FileMode) error {
+	k.step()
+	return k.FS.WriteFile(p, b, m)
+}
+
+// TestCrashChild is the child's side; it does nothing unless started by
+// TestCrash.
+func TestCrashChild(t *testing.T) {
+	env := os.Getenv(crashEnv)
+	if env == "" {
+		t.Skip("run by TestCrash as a child process")
+	}
+	var job crashJob
+	if err := json.Unmarshal([]byte(env), &job); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, job.Dir, job.Strategy)
+	var inner selfupdate.FS = selfupdate.OS{}
+	if job.Strategy == selfupdate.RenameAside {
+		// The binary at the executable's path is running (it is the
+		// process that updates itself).
+		inner = newWinFS(t, f.exe)
+	}
+	k := &killFS{FS: inner, kill: job.Kill}
+	u := f.updater(k)
+	h := f.hooks()
+	hooks := selfupdate.Hooks{
+		Commit:     func(op selfupdate.Op) error { k.step(); return h.Commit(op) },
+		MarkFailed: func(op selfupdate.Op) error { k.step(); return h.MarkFailed(op) },
+	}
+	check := func() error { k.step(); return nil }
+	var err error
+	switch job.Op {
+	case "install":
+		_, err = u.Install(build("2.0.0"), build("1.0.0"), false, 1, check, hooks)
+	case "install-unhealthy":
+		_, err = u.Install(build("2.0.0"), build("1.0.0"), false, 1, func() error {
+			check()
+			return errors.New("unhealthy")
+		}, hooks)
+		if errors.Is(err, selfupdate.ErrUnhealthy) {
+			err = nil
+		}
+	case "revert":
+		_, err = u.Revert(build("2.0.0"), hooks)
+	case "recover":
+		_, err = u.Recover(hooks)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", job.Op, err)
+	}
+}
+
+// runChild runs job in a child process and reports whether it was killed.
+func runChild(t *testing.T, job crashJob) bool {
+	t.Helper()
+	env, err := json.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	// A race-enabled child that exits normally would sleep a second first
+	// (ThreadSanitizer's atexit_sleep_ms).
+	cmd.Env = append(os.Environ(), crashEnv+"="+string(env), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return false
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			return true
+		}
+	}
+	t.Fatalf("child %+v: %v\n%s", job, err, out)
+	return false
+}
+
+// crashScenario is one operation to interrupt at every change.
+type crashScenario struct {
+	name     string
+	strategy selfupdate.Strategy
+	op       string
+	old, new string // the build at the executable's path before and after
+	// nested: also interrupt the recovery of each crash at every change.
+	nested bool
+}
+
+var crashScenarios = []crashScenario{
+	{name: "install/rename-over", strategy: selfupdate.RenameOver, op: "install", old: "1.0.0", new: "2.0.0"},
+	{name: "install/rename-aside", strategy: selfupdate.RenameAside, op: "install", old: "1.0.0", new: "2.0.0", nested: true},
+	{name: "unhealthy/rename-over", strategy: selfupdate.RenameOver, op: "install-unhealthy", old: "1.0.0", new: "2.0.0"},
+	{name: "unhealthy/rename-aside", strategy: selfupdate.RenameAside, op: "install-unhealthy", old: "1.0.0", new: "2.0.0"},
+	{name: "revert/rename-over", strategy: selfupdate.RenameOver, op: "revert", old: "2.0.0", new: "1.0.0"},
+	{name: "revert/rename-aside", strategy: selfupdate.RenameAside, op: "revert", old: "2.0.0", new: "1.0.0"},
+}
+
+// TestCrash kills a child process at every change of each scenario (and,
+// for the nested ones, kills the recovery of each of those crashes at
+// every change too). After each kill: the executable's path holds exactly
+// the old or the new build, executable, except in the rename-aside window
+// (Windows), where both builds and the journal are there for recovery; the
+// floor never went below what was committed. After Recover: the executable
+// and the floor agree, nothing unlisted is left, an unhealthy build is not
+// installed, and a new install then succeeds.
+func TestCrash(t *testing.T) {
+	if os.Getenv(crashEnv) != "" {
+		t.Skip("in a child process")
+	}
+	kills, windows := 0, 0
+	for _, sc := range crashScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			for n := 0; ; n++ {
+				f, killed := crashAt(t, sc, n)
+				if !killed {
+					// The operation ran to its end.
+					if n < 5 {
+						t.Fatalf("only %d changes", n)
+					}
+					f.checkClean(f.updater(selfupdate.OS{}))
+					if got := f.exeVersion(); got != sc.final() {
+						t.Errorf("uninterrupted: executable v%q, want v%q", got, sc.final())
+					}
+					break
+				}
+				kills++
+				if f.crashed(sc) {
+					windows++
+				}
+				if !sc.nested {
+					f.recovered(sc)
+					continue
+				}
+				// Interrupt the recovery of this crash at every change,
+				// starting each time from a copy of what the crash left.
+				snapshot := t.TempDir()
+				copyTree(t, f.dir, snapshot)
+				for m := 0; ; m++ {
+					if m > 0 {
+						copyTree(t, snapshot, f.dir)
+					}
+					if !runChild(t, crashJob{Dir: f.dir, Strategy: sc.strategy, Op: "recover", Kill: m}) {
+						f.recovered(sc)
+						break
+					}
+					kills++
+					if f.crashed(sc) {
+						windows++
+					}
+					f.recovered(sc)
+				}
+			}
+		})
+	}
+	t.Logf("%d child processes killed, %d of them with no file at the executable's path (rename-aside window)", kills, windows)
+	if kills < 100 {
+		t.Errorf("only %d kills", kills)
+	}
+}
+
+// final is the build in place after the uninterrupted operation.
+func (sc crashScenario) final() string {
+	if sc.op == "install-unhealthy" {
+		return sc.old
+	}
+	return sc.new
+}
+
+// crashAt sets up a fixture for sc and runs its operation in a child
+// killed before change n.
+func crashAt(t *testing.T, sc crashScenario, n int) (*fixture, bool) {
+	t.Helper()
+	f := newFixture(t, t.TempDir(), sc.strategy)
+	f.setUp()
+	u := f.updater(selfupdate.OS{})
+	if sc.op == "revert" {
+		f.install(u, "2.0.0", build("1.0.0"), 1, nil)
+	} else {
+		f.stage(u, "2.0.0")
+	}
+	return f, runChild(t, crashJob{Dir: f.dir, Strategy: sc.strategy, Op: sc.op, Kill: n})
+}
+
+// crashed checks the state a crash left and reports whether it is the
+// rename-aside window.
+func (f *fixture) crashed(sc crashScenario) bool {
+	f.t.Helper()
+	floor := f.floor()
+	switch {
+	case sc.op == "revert" && floor != "2.0.0" && floor != "1.0.0",
+		sc.op != "revert" && floor != "1.0.0" && floor != "2.0.0":
+		f.t.Fatalf("floor %q after a crash", floor)
+	case sc.op == "install-unhealthy" && floor != "1.0.0":
+		f.t.Fatalf("unhealthy build committed: floor %q", floor)
+	}
+	if _, err := os.Lstat(f.exe); errors.Is(err, fs.ErrNotExist) && sc.strategy == selfupdate.RenameAside {
+		// Both builds must be in the work directory.
+		have := map[string]bool{}
+		for _, name := range f.workFiles(f.updater(selfupdate.OS{})) {
+			have[f.versionOf(filepath.Join(f.updater(selfupdate.OS{}).WorkDir(), name))] = true
+		}
+		if !have[sc.old] || !have[sc.new] {
+			f.t.Fatalf("rename-aside window without both builds: %v", have)
+		}
+		return true
+	}
+	if v := f.exeVersion(); v != sc.old && v != sc.new {
+		f.t.Fatalf("executable v%q after a crash, want v%q or v%q", v, sc.old, sc.new)
+	}
+	return false
+}
+
+// recovered recovers (as the next start would, the build in place
+// running), checks the result and installs v2 once more if it is not in
+// place.
+func (f *fixture) recovered(sc crashScenario) {
+	f.t.Helper()
+	var fsys selfupdate.FS = selfupdate.OS{}
+	if sc.strategy == selfupdate.RenameAside {
+		fsys = newWinFS(f.t, f.exe)
+	}
+	u := f.updater(fsys)
+	if _, err := u.Recover(f.hooks()); err != nil {
+		f.t.Fatalf("Recover: %v", err)
+	}
+	f.checkClean(f.updater(selfupdate.OS{}))
+	v := f.exeVersion()
+	if sc.op == "install-unhealthy" && v != "1.0.0" {
+		f.t.Fatalf("unhealthy v%q installed after recovery", v)
+	}
+	if v == "1.0.0" {
+		if sc.op == "revert" {
+			return
+		}
+		f.install(u, "2.0.0", build("1.0.0"), 1, nil)
+		if got := f.exeVersion(); got != "2.0.0" || f.floor() != "2.0.0" {
+			f.t.Fatalf("install after recovery: executable v%q, floor %q", got, f.floor())
+		}
+	}
+}
+
+// copyTree replaces the contents of dst with a copy of src (files and
+// directories with their modes).
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	entries, err := os.ReadDir(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dst, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == src {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.Mkdir(filepath.Join(dst, rel), info.Mode().Perm())
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,274 @@
+package selfupdate_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/latchsec/latch/internal/selfupdate"
+	"github.com/latchsec/latch/rollback"
+)
+
+const app = "myapp"
+
+// Contents of the builds a fixture knows: v0 was there before latch, v1
+// was installed through it, v2 is the update under test.
+var contents = map[string][]byte{
+	"":      []byte("#!/bin/sh\necho v0\n"),
+	"1.0.0": []byte("#!/bin/sh\necho v1\n"),
+	"2.0.0": []byte("#!/bin/sh\necho v2 (new)\n"),
+}
+
+func build(version string) selfupdate.Build {
+	sum := sha256.Sum256(contents[version])
+	return selfupdate.Build{Version: version, SHA256: hex.EncodeToString(sum[:])}
+}
+
+// fixture is an executable with its work directory, journal and a
+// trusted-state store for the version floor, all below one directory.
+type fixture struct {
+	t        testing.TB
+	dir      string
+	exe      string
+	journal  string
+	strategy selfupdate.Strategy
+}
+
+func newFixture(t testing.TB, dir string, strategy selfupdate.Strategy) *fixture {
+	return &fixture{
+		t: t, dir: dir, strategy: strategy,
+		exe:     filepath.Join(dir, "bin", app),
+		journal: filepath.Join(dir, "state-dir", "selfupdate", app),
+	}
+}
+
+// setUp writes v0 as the executable and installs v1 over it (keeping v0):
+// the floor is v1.
+func (f *fixture) setUp() {
+	f.t.Helper()
+	if err := os.MkdirAll(filepath.Dir(f.exe), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(f.exe, contents[""], 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	f.install(f.updater(selfupdate.OS{}), "1.0.0", build(""), 1, nil)
+}
+
+func (f *fixture) updater(fsys selfupdate.FS) *selfupdate.Updater {
+	return &selfupdate.Updater{FS: fsys, Strategy: f.strategy, Exe: f.exe, Journal: f.journal}
+}
+
+// stage puts the build of version at the staged path.
+func (f *fixture) stage(u *selfupdate.Updater, version string) {
+	f.t.Helper()
+	p, err := u.Prepare()
+	if err != nil {
+		f.t.Fatalf("Prepare: %v", err)
+	}
+	if err := os.WriteFile(p, contents[version], 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// install stages and installs version, failing the test on an error.
+func (f *fixture) install(u *selfupdate.Updater, version string, prev selfupdate.Build, keep int, check func() error) string {
+	f.t.Helper()
+	f.stage(u, version)
+	backup, err := u.Install(build(version), prev, false, keep, check, f.hooks())
+	if err != nil {
+		f.t.Fatalf("Install %s: %v", version, err)
+	}
+	return backup
+}
+
+// store opens the trusted-state store; the caller closes it.
+func (f *fixture) store() *rollback.FileStore {
+	f.t.Helper()
+	st, err := rollback.OpenFileStore(filepath.Join(f.dir, "state-dir", "state"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return st
+}
+
+// state loads the trusted state.
+func (f *fixture) state() *rollback.State {
+	f.t.Helper()
+	st := f.store()
+	defer st.Close()
+	s, err := st.Load()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+// floor is the installed version the trusted state records.
+func (f *fixture) floor() string {
+	f.t.Helper()
+	return f.state().Installed[app].Version
+}
+
+// hooks records commits and failures in the trusted state, as the client
+// does, opening the store for each call.
+func (f *fixture) hooks() selfupdate.Hooks {
+	update := func(change func(*rollback.State) error) error {
+		st, err := rollback.OpenFileStore(filepath.Join(f.dir, "state-dir", "state"))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		s, err := st.Load()
+		if err != nil {
+			return err
+		}
+		if err := change(s); err != nil {
+			return err
+		}
+		return st.Save(s)
+	}
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	return selfupdate.Hooks{
+		Commit: func(op selfupdate.Op) error {
+			return update(func(s *rollback.State) error {
+				in := rollback.Install{Version: op.Build.Version, SHA256: op.Build.SHA256, Time: at}
+				switch {
+				case op.Kind == selfupdate.KindRevert:
+					if err := s.ForceInstallUnsafe(app, in); err != nil {
+						return err
+					}
+					return s.MarkFailed(app, op.Prev.SHA256)
+				case op.Unsafe:
+					return s.ForceInstallUnsafe(app, in)
+				}
+				return s.CommitInstall(app, in)
+			})
+		},
+		MarkFailed: func(op selfupdate.Op) error {
+			return update(func(s *rollback.State) error { return s.MarkFailed(app, op.Build.SHA256) })
+		},
+	}
+}
+
+// exeVersion returns the version whose content is at the executable's
+// path, failing the test if it is missing, not executable or unknown.
+func (f *fixture) exeVersion() string {
+	f.t.Helper()
+	st, err := os.Lstat(f.exe)
+	if err != nil {
+		f.t.Fatalf("executable: %v", err)
+	}
+	if !st.Mode().IsRegular() || st.Mode().Perm()&0o100 == 0 {
+		f.t.Fatalf("executable: mode %v, want a regular executable file", st.Mode())
+	}
+	return f.versionOf(f.exe)
+}
+
+func (f *fixture) versionOf(p string) string {
+	f.t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for v, c := range contents {
+		if bytes.Equal(b, c) {
+			return v
+		}
+	}
+	f.t.Fatalf("%s holds neither build: %q", p, b)
+	return ""
+}
+
+// workFiles lists the work directory.
+func (f *fixture) workFiles(u *selfupdate.Updater) []string {
+	f.t.Helper()
+	entries, err := os.ReadDir(u.WorkDir())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// checkClean checks what must hold whenever no operation is pending: the
+// executable is a known build and the floor says which one (v0 aside,
+// which was never recorded), every kept build is the file it says, and
+// the work directory holds the kept builds and nothing else (trash
+// excepted, which the journal lists).
+func (f *fixture) checkClean(u *selfupdate.Updater) {
+	f.t.Helper()
+	if err := u.Tidy(); err != nil {
+		f.t.Fatalf("Tidy: %v (want nothing pending)", err)
+	}
+	if got, floor := f.exeVersion(), f.floor(); got != floor {
+		f.t.Errorf("executable is v%q but the floor is v%q", got, floor)
+	}
+	backups, err := u.Backups()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var want []string
+	for _, b := range backups {
+		if got := f.versionOf(b.Path); got != b.Build.Version {
+			f.t.Errorf("kept %s is v%q, journal says v%q", b.Path, got, b.Build.Version)
+		}
+		want = append(want, filepath.Base(b.Path))
+	}
+	for _, name := range f.workFiles(u) {
+		if !slices.Contains(want, name) {
+			f.t.Errorf("work directory: unexpected %s (kept: %v)", name, want)
+		}
+	}
+}
+
+// winFS emulates the Windows rules on a running executable: it can be
+// renamed, but not replaced by a rename or removed.
+type winFS struct {
+	selfupdate.OS
+	running []fs.FileInfo
+}
+
+// newWinFS returns a winFS for which the file now at each path is running.
+func newWinFS(t testing.TB, paths ...string) *winFS {
+	w := &winFS{}
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			w.running = append(w.running, st)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+var errAccessDenied = errors.New("access is denied (emulated Windows: file is a running executable)")
+
+func (w *winFS) busy(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && slices.ContainsFunc(w.running, func(r fs.FileInfo) bool { return os.SameFile(r, st) })
+}
+
+func (w *winFS) Rename(oldpath, newpath string) error {
+	if w.busy(newpath) {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: errAccessDenied}
+	}
+	return w.OS.Rename(oldpath, newpath)
+}
+
+func (w *winFS) Remove(name string) error {
+	if w.busy(name) {
+		return &fs.PathError{Op: "remove", Path: name, Err: errAccessDenied}
+	}
+	return w.OS.Remove(name)
+}
