@@ -1,0 +1,211 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// privateKey is an ed25519 signing key with its TUF key ID and, once saved
+// or loaded, its file.
+type privateKey struct {
+	id   string
+	key  ed25519.PrivateKey
+	pub  *metadata.Key // as root lists it
+	file string
+}
+
+// newKey makes a key from 32 bytes of entropy.
+func newKey(entropy io.Reader) (privateKey, error) {
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := io.ReadFull(entropy, seed); err != nil {
+		return privateKey{}, fmt.Errorf("generating a key: %w", err)
+	}
+	return keyOf(ed25519.NewKeyFromSeed(seed))
+}
+
+// keyOf computes k's key ID: the sha256 of the canonical JSON of its public
+// key as root lists it (go-tuf's Key.ID).
+func keyOf(k ed25519.PrivateKey) (privateKey, error) {
+	pub, err := metadata.KeyFromPublicKey(k.Public())
+	if err != nil {
+		return privateKey{}, err
+	}
+	id, err := pub.ID()
+	if err != nil {
+		return privateKey{}, err
+	}
+	return privateKey{id: id, key: k, pub: pub}, nil
+}
+
+// save writes k to dir as <role>-<start of key ID>.pem, a PKCS #8 PEM file
+// only its owner can read, never replacing a file, and sets k.file.
+func (k *privateKey) save(dir, role string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k.key)
+	if err != nil {
+		return err
+	}
+	name := filepath.Join(dir, role+"-"+k.id[:16]+".pem")
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	err = pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return err
+	}
+	k.file = name
+	return nil
+}
+
+// keyring is every private key found in the key directories, by key ID.
+type keyring map[string]privateKey
+
+// loadKeys reads every *.pem file in dirs. A directory that does not exist
+// holds no keys.
+func loadKeys(dirs []string) (keyring, error) {
+	kr := keyring{}
+	for _, dir := range dirs {
+		names, err := filepath.Glob(filepath.Join(dir, "*.pem"))
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			k, err := readKey(name)
+			if err != nil {
+				return nil, err
+			}
+			kr[k.id] = k
+		}
+	}
+	return kr, nil
+}
+
+// readKey reads one key file, refusing one that others may read (as ssh
+// does): a signing key that leaked is a key to rotate.
+func readKey(name string) (privateKey, error) {
+	bad := func(format string, args ...any) (privateKey, error) {
+		return privateKey{}, fmt.Errorf("%w: %s: %s", ErrKeyFile, name, fmt.Sprintf(format, args...))
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return bad("mode %04o lets others read it: chmod 600 it (and rotate the key if it leaked)", fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return bad("%v", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return bad("not a PEM \"PRIVATE KEY\" block")
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return bad("%v", err)
+	}
+	ed, ok := parsed.(ed25519.PrivateKey)
+	if !ok {
+		return bad("not an ed25519 key")
+	}
+	k, err := keyOf(ed)
+	if err != nil {
+		return bad("%v", err)
+	}
+	k.file = name
+	return k, nil
+}
+
+// listed returns the keys at hand that root lists for role.
+func (kr keyring) listed(root *metadata.Metadata[metadata.RootType], role string) []privateKey {
+	var have []privateKey
+	for _, id := range root.Signed.Roles[role].KeyIDs {
+		if k, ok := kr[id]; ok {
+			have = append(have, k)
+		}
+	}
+	return have
+}
+
+// signers returns the keys at hand that root lists for role, or a
+// *KeysError when they are fewer than the role's threshold.
+func (kr keyring) signers(root *metadata.Metadata[metadata.RootType], role string) ([]privateKey, error) {
+	r := root.Signed.Roles[role]
+	have := kr.listed(root, role)
+	if len(have) < r.Threshold {
+		var missing []string
+		for _, id := range r.KeyIDs {
+			if _, ok := kr[id]; !ok {
+				missing = append(missing, id)
+			}
+		}
+		return nil, &KeysError{Role: role, RootVersion: root.Signed.Version, Threshold: r.Threshold, Missing: missing, Found: len(have)}
+	}
+	return have, nil
+}
+
+// sign replaces m's signatures with one by each key (go-tuf signs the
+// canonical JSON of m.Signed) and returns the bytes to publish.
+func sign[T metadata.Roles](m *metadata.Metadata[T], keys []privateKey) ([]byte, error) {
+	m.ClearSignatures()
+	for _, k := range keys {
+		s, err := signature.LoadED25519Signer(k.key)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := m.Sign(s); err != nil {
+			return nil, err
+		}
+	}
+	return m.ToBytes(true)
+}
+
+// checkKeyDirs refuses a key directory inside the repository, which the web
+// server would publish.
+func checkKeyDirs(repo string, dirs []string) error {
+	r, err := filepath.Abs(repo)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		a, err := filepath.Abs(d)
+		if err != nil {
+			return err
+		}
+		if rel, err := filepath.Rel(r, a); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("%w: key directory %s is inside the repository %s, which is public", ErrUsage, d, repo)
+		}
+	}
+	return nil
+}
+
+// dirOfKey is the key directory that holds key id, or the first key
+// directory when it is not at hand (lost): where a key that replaces it
+// belongs.
+func dirOfKey(kr keyring, id string, dirs []string) string {
+	if k, ok := kr[id]; ok {
+		return filepath.Dir(k.file)
+	}
+	return dirs[0]
+}
