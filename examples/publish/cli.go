@@ -62,11 +62,6 @@ func (e *RepositoryError) Error() string { return fmt.Sprintf("%s: %v", e.File, 
 
 func (e *RepositoryError) Unwrap() []error { return []error{ErrBadRepository, e.Err} }
 
-func ptr[T any](v T) *T { return &v }
-
-// expires is when metadata of role signed now expires.
-func (o *options) expires(role string) time.Time { return o.now.Add(time.Duration(*o.life[role])) }
-
 // options is one parsed command line.
 type options struct {
 	dir     string
@@ -81,6 +76,11 @@ type options struct {
 
 	role, old string // renew, rotate-key
 }
+
+// expires is when metadata of role signed now expires.
+func (o *options) expires(role string) time.Time { return o.now.Add(time.Duration(*o.life[role])) }
+
+func ptr[T any](v T) *T { return &v }
 
 type command struct {
 	name, synopsis string

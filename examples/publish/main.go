@@ -66,12 +66,15 @@
 //
 // Listing length and hashes in snapshot and timestamp is optional in the
 // spec; publish always does. A client checks the bytes it downloads against
-// them before it spends any work on signatures (spec §5.5.2, §5.6.2): a
-// mirror that mixes an old targets.json into a new snapshot (a mix-and-match
-// attack), or serves a corrupted or endless file, fails with a hash or
-// length mismatch at once. And an attacker who holds the targets key alone
-// can no longer get a different targets.json with the current version
-// accepted: its bytes are pinned by the snapshot key too.
+// them before it parses them or checks a signature (spec §5.5.2, §5.6.2): a
+// mirror that serves an old, validly signed targets.json beside a new
+// snapshot (a mix-and-match attack), or a corrupted or endless file, fails
+// with a hash or length mismatch at once, and the client reads no more than
+// the listed length. With versions alone, the old targets.json would be
+// parsed and its signatures checked before its version gave it away. And an
+// attacker who holds the targets key alone cannot get a different
+// targets.json with the listed version accepted: its bytes are pinned by
+// the snapshot key too.
 //
 // refresh-timestamp signs a new timestamp with a new version and expiry and
 // nothing else: what a cron job on the update server runs, more often than
