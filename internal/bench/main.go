@@ -1,0 +1,193 @@
+// Command bench measures latch against go-tuf v2's updater in the same run,
+// on repositories it generates, and prints one table of medians with the
+// latch/go-tuf ratio per row.
+//
+//	go run ./internal/bench                 # full run: 1 GiB target, 5 runs per row
+//	go run ./internal/bench -quick          # a couple of minutes: 256 MiB, 3 runs
+//	go run ./internal/bench -json out.json -cpuprofile latch-cold.pprof
+//
+// -cpuprofile profiles ten more latch cold refreshes + lookups of the largest
+// flat repository, run in one child after the measurements (one run is too
+// short for a useful profile); read it with go tool pprof.
+//
+// # Repositories
+//
+// In a temporary directory on the normal disk (under /var/tmp when it
+// exists, or -dir), with ed25519 keys from fixed seeds and a fixed clock
+// (2025-01-01, documents expiring 2035), it writes TUF repositories with
+// consistent snapshots: flat targets.json of 1,000, 10,000 and 100,000
+// entries (sha256 and length only, about 136 bytes each: 13.6 MB for
+// 100,000), compact canonical JSON as go-tuf writes it; the 100,000 one again
+// indented one space per level as python-tuf and tuf-on-ci publish it; the
+// 100,000 targets in 256 TAP 15 succinct bins; and one large target (-size)
+// listed with its sha256 only. Snapshot and timestamp list versions only, so
+// both clients get a raised size cap for metadata without a listed length.
+//
+// # Measurements
+//
+// A separate process (this binary's "serve" subcommand) serves the
+// repositories over loopback HTTP, so the server's memory never counts as the
+// client's. Each measured operation runs in a child process of its own (the
+// "bench-op" subcommand); the child times the operation itself, excluding
+// process start-up, and the parent reads the child's peak RSS (getrusage
+// ru_maxrss). latch and go-tuf runs alternate, and each row reports medians:
+//
+//   - cold refresh + one lookup: a new client on an empty state directory;
+//   - warm refresh + one lookup, new process: a new client on the state a cold
+//     run left, nothing changed on the server;
+//   - warm refresh, long-lived client: latch refreshes a second time on the
+//     same client; go-tuf's Updater can refresh only once in its lifetime, so
+//     its column is a new Updater on the warm cache in the same process;
+//   - lookups, flat and delegated: in-process time per lookup after a refresh
+//     (the delegated bin already fetched);
+//   - download + verify of the large target to a file;
+//   - floors: a plain GET + sha256 + file write of the large target (with and
+//     without fsync, which latch does before its rename), and sha256 of
+//     in-memory bytes.
+//
+// RSS is the whole child's peak: Go runtime, both libraries' code and the
+// operation (the table's header gives the peak of a child that does
+// nothing); for the long-lived and lookup rows it would include the untimed
+// first refresh, so it is not shown there. On Linux a child's ru_maxrss
+// never reads below its parent's peak (until exec the child runs in the
+// parent's memory), so the parent stays small: a "gen" child writes the
+// repositories.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	if err := dispatch(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// dispatch runs a subcommand, or the benchmark itself.
+func dispatch(args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "serve":
+			return serveMain(args[1:])
+		case "bench-op":
+			return opMain(args[1:])
+		case "gen":
+			return genMain(args[1:])
+		}
+	}
+	s, err := parseSettings(args)
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	_, err = run(s, exe, os.Stdout, os.Stderr)
+	return err
+}
+
+// settings are what one benchmark run measures.
+type settings struct {
+	quick      bool
+	size       int64 // bytes of the large target
+	flat       []int // sizes of the flat repositories
+	pretty     bool  // also the largest flat one, indented
+	bins       int   // targets in 256 succinct bins; 0: none
+	reps       int   // runs per client and row
+	dlReps     int   // runs per client of the large download
+	lookups    int   // lookups timed per lookup run
+	dir        string
+	jsonOut    string
+	cpuprofile string
+	keep       bool
+}
+
+func parseSettings(args []string) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.BoolVar(&s.quick, "quick", false, "quick mode: 256 MiB target, 3 runs per row (2 downloads), no pretty-printed repository")
+	size := fs.String("size", "1GiB", "size of the large target (B, KiB, MiB, GiB)")
+	flat := fs.String("flat", "1000,10000,100000", "entries of the flat targets.json repositories, comma-separated")
+	fs.BoolVar(&s.pretty, "pretty", true, "also measure the largest flat repository pretty-printed")
+	fs.IntVar(&s.bins, "bins", 100000, "targets in 256 succinct bins (0: no succinct repository)")
+	fs.IntVar(&s.reps, "reps", 5, "runs per client and row")
+	fs.IntVar(&s.dlReps, "dlreps", 3, "runs per client of the large download")
+	fs.IntVar(&s.lookups, "lookups", 10000, "lookups timed per lookup run")
+	fs.StringVar(&s.dir, "dir", "", "parent of the temporary directory (default /var/tmp if present, else the system's)")
+	fs.StringVar(&s.jsonOut, "json", "", "also write the table as JSON to this file")
+	fs.StringVar(&s.cpuprofile, "cpuprofile", "", "write a CPU profile of one extra latch cold refresh + lookup of the largest flat repository")
+	fs.BoolVar(&s.keep, "keep", false, "keep the temporary directory")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if s.quick {
+		if !set["size"] {
+			*size = "256MiB"
+		}
+		if !set["reps"] {
+			s.reps = 3
+		}
+		if !set["dlreps"] {
+			s.dlReps = 2
+		}
+		if !set["pretty"] {
+			s.pretty = false
+		}
+	}
+	var err error
+	if s.size, err = parseSize(*size); err != nil {
+		return s, err
+	}
+	for _, f := range strings.Split(*flat, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return s, fmt.Errorf("-flat: %q is not a positive count", f)
+		}
+		s.flat = append(s.flat, n)
+	}
+	if s.reps < 1 || s.dlReps < 1 || s.lookups < 1 || s.bins < 0 {
+		return s, errors.New("-reps, -dlreps and -lookups must be at least 1, -bins at least 0")
+	}
+	if s.dir == "" {
+		s.dir = os.TempDir()
+		// /tmp is often a tmpfs: in memory, not the disk a client writes to.
+		if st, err := os.Stat("/var/tmp"); err == nil && st.IsDir() {
+			s.dir = "/var/tmp"
+		}
+	}
+	s.dir = filepath.Clean(s.dir)
+	return s, nil
+}
+
+// parseSize reads a byte count with an optional binary unit.
+func parseSize(v string) (int64, error) {
+	num, mult := v, int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			num, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 1 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q: want a positive count of B, KiB, MiB or GiB", v)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,424 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"github.com/latchsec/latch/client"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/config"
+	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
+)
+
+// Operations a bench-op child runs. Each is timed inside the child, from
+// just before the client is created (or the transfer starts) to just after
+// the last call returns; the parent reads the child's peak RSS.
+const (
+	opCold     = "cold"     // new client, refresh, one lookup (the parent gives an empty state dir)
+	opWarm     = "warm"     // the same on a state dir a cold run filled
+	opLive     = "live"     // refresh, then time a second refresh on the same client
+	opLookup   = "lookup"   // refresh and one lookup, then time many lookups
+	opDownload = "download" // refresh and lookup, then time download + verify of the large target
+	opGet      = "get"      // floor: plain GET + sha256 + file write
+	opGetSync  = "get-sync" // floor: the same, then fsync
+	opSHA256   = "sha256"   // floor: sha256 of in-memory bytes
+	opNoop     = "noop"     // nothing: the baseline of peak RSS
+)
+
+const (
+	clientLatch = "latch"
+	clientGoTUF = "go-tuf"
+	clientPlain = "plain" // the floors: no TUF client
+)
+
+// metaLimit caps metadata without a listed length in both clients: the
+// generated snapshots list versions only (as go-tuf and python-tuf write
+// them by default), and a 100,000-entry targets.json exceeds both default caps.
+const metaLimit = 128 << 20
+
+// opArgs are the flags of the bench-op subcommand.
+type opArgs struct {
+	client, op string
+	server     string // base URL of the serve process
+	repo       string // repository name: URL prefix and directory under dir
+	dir        string // directory holding the generated repositories
+	state      string // the client's state directory
+	target     string // target path to look up
+	targets    int    // targets in the repository, to pick lookup paths
+	bins       bool   // the repository uses succinct bins
+	lookups    int
+	size       int64  // bytes to hash (sha256) or expected (get)
+	sum        string // expected hex sha256 (get)
+	cpuprofile string
+	repeat     int // cold and warm runs in a row (cold: each on a fresh subdirectory of state)
+}
+
+// opResult is what a child prints on stdout, as one JSON object.
+type opResult struct {
+	Seconds float64 `json:"seconds"`
+	// Requests are the paths the server was asked for during the timed part.
+	Requests []string `json:"requests"`
+	Lookups  int      `json:"lookups,omitempty"`
+}
+
+func opMain(args []string) error {
+	var a opArgs
+	fs := flag.NewFlagSet("bench-op", flag.ContinueOnError)
+	fs.StringVar(&a.client, "client", "", "latch, go-tuf or plain")
+	fs.StringVar(&a.op, "op", "", "operation")
+	fs.StringVar(&a.server, "server", "", "server base URL")
+	fs.StringVar(&a.repo, "repo", "", "repository name")
+	fs.StringVar(&a.dir, "dir", "", "directory of the generated repositories")
+	fs.StringVar(&a.state, "state", "", "client state directory")
+	fs.StringVar(&a.target, "target", "", "target path to look up")
+	fs.IntVar(&a.targets, "targets", 0, "targets in the repository")
+	fs.BoolVar(&a.bins, "bins", false, "the repository uses succinct bins")
+	fs.IntVar(&a.lookups, "lookups", 10000, "lookups to time")
+	fs.Int64Var(&a.size, "size", 0, "bytes")
+	fs.StringVar(&a.sum, "sha256", "", "expected sha256 (hex)")
+	fs.StringVar(&a.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed part to this file")
+	fs.IntVar(&a.repeat, "repeat", 1, "cold and warm runs in a row, for profiles")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	res, err := runOp(context.Background(), a)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// timer brackets the timed part of an operation: it resets the server's
+// request log and starts the CPU profile, if any.
+type timer struct {
+	a     opArgs
+	start time.Time
+	prof  *os.File
+}
+
+func (t *timer) begin() error {
+	if _, err := serverRequests(t.a.server); err != nil {
+		return err
+	}
+	if t.a.cpuprofile != "" {
+		f, err := os.Create(t.a.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		t.prof = f
+	}
+	t.start = time.Now()
+	return nil
+}
+
+func (t *timer) end(res *opResult) error {
+	res.Seconds = time.Since(t.start).Seconds()
+	if t.prof != nil {
+		pprof.StopCPUProfile()
+		if err := t.prof.Close(); err != nil {
+			return err
+		}
+	}
+	var err error
+	res.Requests, err = serverRequests(t.a.server)
+	return err
+}
+
+// control talks to the server's control endpoint over connections of its
+// own, so that no client under test finds one already open.
+var control = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
+func serverRequests(base string) ([]string, error) {
+	resp, err := control.Get(base + requestsPath[1:])
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out []string
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+func runOp(ctx context.Context, a opArgs) (*opResult, error) {
+	res := &opResult{}
+	t := &timer{a: a}
+	switch a.op {
+	case opNoop:
+		return res, nil
+	case opGet, opGetSync:
+		if err := t.begin(); err != nil {
+			return nil, err
+		}
+		if err := plainGet(a.server+a.repo+"/targets/"+a.sum+"."+largeName, filepath.Join(a.state, "download"), a.size, a.sum, a.op == opGetSync); err != nil {
+			return nil, err
+		}
+	case opSHA256:
+		buf := make([]byte, 1<<20)
+		rand.NewChaCha8([32]byte{}).Read(buf)
+		if err := t.begin(); err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		for n := a.size; n > 0; n -= int64(len(buf)) {
+			h.Write(buf[:min(n, int64(len(buf)))])
+		}
+		h.Sum(nil)
+	case opCold, opWarm:
+		if err := t.begin(); err != nil {
+			return nil, err
+		}
+		for i := range a.repeat {
+			b := a
+			if a.op == opCold && a.repeat > 1 {
+				b.state = filepath.Join(a.state, fmt.Sprint(i))
+			}
+			if err := refreshLookup(ctx, b); err != nil {
+				return nil, err
+			}
+		}
+	case opLive, opLookup, opDownload:
+		if err := refreshed(ctx, a, t, res); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("bench-op: unknown operation %q", a.op)
+	}
+	return res, t.end(res)
+}
+
+// refreshed runs the operations that start on a refreshed client, and
+// begins the timer where their timed part starts.
+func refreshed(ctx context.Context, a opArgs, t *timer, res *opResult) error {
+	c, err := openClient(a)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	if err := c.refresh(ctx); err != nil {
+		return err
+	}
+	switch a.op {
+	case opLive:
+		if err := t.begin(); err != nil {
+			return err
+		}
+		return c.refreshAgain(ctx)
+	case opLookup:
+		if err := c.lookup(ctx, a.target); err != nil {
+			return err
+		}
+		paths := lookupPaths(a.target, a.targets, a.bins)
+		if err := t.begin(); err != nil {
+			return err
+		}
+		for i := range a.lookups {
+			if err := c.lookup(ctx, paths[i%len(paths)]); err != nil {
+				return err
+			}
+		}
+		res.Lookups = a.lookups
+		return nil
+	}
+	// opDownload
+	if err := c.lookup(ctx, largeName); err != nil {
+		return err
+	}
+	dest := filepath.Join(a.state, "download")
+	if err := t.begin(); err != nil {
+		return err
+	}
+	return c.download(ctx, dest)
+}
+
+// refreshLookup is a cold or warm run: a new client, a refresh, one lookup.
+func refreshLookup(ctx context.Context, a opArgs) error {
+	c, err := openClient(a)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	if err := c.refresh(ctx); err != nil {
+		return err
+	}
+	return c.lookup(ctx, a.target)
+}
+
+// lookupPaths returns up to 1,000 target paths to look up: spread over the
+// whole repository, or for succinct bins, those in target's bin (already
+// fetched), so that lookups stay in memory.
+func lookupPaths(target string, n int, bins bool) []string {
+	var out []string
+	step := max(1, n/1000)
+	if bins {
+		step = 1
+	}
+	for i := 0; i < n && len(out) < 1000; i += step {
+		p := targetPath(i)
+		if !bins || binOf(p) == binOf(target) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// plainGet is the floor of a download: GET, sha256 while writing to a file,
+// compare, optionally fsync. The parent removes the file, untimed.
+func plainGet(url, dest string, size int64, sum string, sync bool) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), resp.Body, make([]byte, 256<<10))
+	if err != nil {
+		return err
+	}
+	if n != size || hex.EncodeToString(h.Sum(nil)) != sum {
+		return fmt.Errorf("GET %s: %d bytes, sha256 mismatch or wrong length", url, n)
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// tufClient is what the benchmark does with a TUF client.
+type tufClient interface {
+	refresh(ctx context.Context) error
+	// refreshAgain refreshes a second time in this process.
+	refreshAgain(ctx context.Context) error
+	// lookup finds path, remembering it for download.
+	lookup(ctx context.Context, path string) error
+	download(ctx context.Context, dest string) error
+	close()
+}
+
+func openClient(a opArgs) (tufClient, error) {
+	meta := a.server + a.repo + "/metadata/"
+	targets := a.server + a.repo + "/targets/"
+	root, err := os.ReadFile(filepath.Join(a.dir, a.repo, "root.json"))
+	if err != nil {
+		return nil, err
+	}
+	switch a.client {
+	case clientLatch:
+		c, err := client.New(client.Config{
+			TrustedRoot:  root,
+			MetadataURLs: []string{meta},
+			TargetURLs:   []string{targets},
+			StateDir:     a.state,
+		}, client.WithClock(func() time.Time { return benchNow }),
+			client.WithLimits(client.Limits{Snapshot: metaLimit, Targets: metaLimit}))
+		if err != nil {
+			return nil, err
+		}
+		return &latchClient{c: c}, nil
+	case clientGoTUF:
+		g := &goTUF{root: root, meta: meta, targets: targets, dir: a.state}
+		return g, g.open()
+	}
+	return nil, fmt.Errorf("bench-op: unknown client %q", a.client)
+}
+
+type latchClient struct {
+	c *client.Client
+	t *client.Target
+}
+
+func (l *latchClient) refresh(ctx context.Context) error      { return l.c.Refresh(ctx) }
+func (l *latchClient) refreshAgain(ctx context.Context) error { return l.c.Refresh(ctx) }
+func (l *latchClient) close()                                 { l.c.Close() }
+
+func (l *latchClient) lookup(ctx context.Context, path string) error {
+	t, err := l.c.Target(ctx, path)
+	l.t = t
+	return err
+}
+
+func (l *latchClient) download(ctx context.Context, dest string) error {
+	return l.c.DownloadFile(ctx, l.t, dest)
+}
+
+// goTUF drives go-tuf v2's updater as its documentation shows: the trusted
+// root is the cached root.json once there is one.
+type goTUF struct {
+	root               []byte
+	meta, targets, dir string
+	up                 *updater.Updater
+	t                  *metadata.TargetFiles
+}
+
+func (g *goTUF) open() error {
+	metaDir := filepath.Join(g.dir, "metadata")
+	root, err := os.ReadFile(filepath.Join(metaDir, "root.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		root, err = g.root, nil
+	}
+	if err != nil {
+		return err
+	}
+	cfg, err := config.New(g.meta, root)
+	if err != nil {
+		return err
+	}
+	cfg.LocalMetadataDir = metaDir
+	cfg.LocalTargetsDir = filepath.Join(g.dir, "targets")
+	cfg.RemoteTargetsURL = g.targets
+	cfg.SnapshotMaxLength = metaLimit
+	cfg.TargetsMaxLength = metaLimit
+	if g.up, err = updater.New(cfg); err != nil {
+		return err
+	}
+	g.up.UnsafeSetRefTime(benchNow)
+	return nil
+}
+
+func (g *goTUF) refresh(context.Context) error { return g.up.Refresh() }
+
+// refreshAgain creates a new updater: go-tuf's Updater refreshes only once
+// in its lifetime.
+func (g *goTUF) refreshAgain(context.Context) error {
+	if err := g.open(); err != nil {
+		return err
+	}
+	return g.up.Refresh()
+}
+
+func (g *goTUF) lookup(_ context.Context, path string) error {
+	t, err := g.up.GetTargetInfo(path)
+	g.t = t
+	return err
+}
+
+func (g *goTUF) download(_ context.Context, dest string) error {
+	_, _, err := g.up.DownloadTarget(g.t, dest, "")
+	return err
+}
+
+func (g *goTUF) close() {}
