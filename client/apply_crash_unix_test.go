@@ -1,0 +1,221 @@
+//go:build unix
+
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/latchsec/latch/client"
+	"github.com/latchsec/latch/internal/simulator"
+)
+
+// Crashes during client.Apply: a child process (this test binary again)
+// runs Apply and SIGKILLs itself at the n-th log record the client writes,
+// inside the health check, or in the middle of the download. The swap's own
+// steps are interrupted one by one in internal/selfupdate's crash tests.
+
+const applyCrashEnv = "LATCH_APPLY_CRASH"
+
+type applyCrashJob struct {
+	StateDir, Exe string
+	Mode          string // "log", "check" or "download"
+	Kill          int    // log mode: kill at this record, counted from 0
+}
+
+// crashRepo is the repository both processes build: same seed, same
+// steps, so the same signed bytes. It offers 1.0.0 and, with both, 2.0.0.
+func crashRepo(t *testing.T, both bool) *simulator.Repo {
+	repo := simulator.New(t, simulator.Options{Seed: "apply-crash"})
+	publishApp(repo, "1.0.0", "", buildV1)
+	repo.Publish()
+	if both {
+		publishApp(repo, "2.0.0", "", buildV2)
+		repo.Publish()
+	}
+	return repo
+}
+
+func crashClient(t *testing.T, repo *simulator.Repo, stateDir string, opts ...client.Option) *client.Client {
+	t.Helper()
+	metaURL, targetsURL := repo.Serve()
+	cfg := client.Config{TrustedRoot: repo.TrustedRoot(), MetadataURLs: []string{metaURL}, TargetURLs: []string{targetsURL}, StateDir: stateDir}
+	c, err := client.New(cfg, append([]client.Option{client.WithClock(repo.Now), client.WithFetcher(fastFetcher())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func die() {
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {}
+}
+
+// killHandler is a slog.Handler that kills the process at record number
+// kill.
+type killHandler struct {
+	n    *atomic.Int64
+	kill int64
+}
+
+func (h killHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h killHandler) Handle(context.Context, slog.Record) error {
+	if h.n.Add(1)-1 == h.kill {
+		die()
+	}
+	return nil
+}
+func (h killHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h killHandler) WithGroup(string) slog.Handler      { return h }
+
+// killFetcher kills the process halfway through the first target body.
+type killFetcher struct{ client.Fetcher }
+
+func (f killFetcher) Fetch(ctx context.Context, url string, offset, max int64) (io.ReadCloser, error) {
+	rc, err := f.Fetcher.Fetch(ctx, url, offset, max)
+	if err != nil || !strings.Contains(url, "/targets/app/") {
+		return rc, err
+	}
+	return killReader{rc}, nil
+}
+
+type killReader struct{ io.ReadCloser }
+
+func (r killReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p[:min(len(p), 8)])
+	if n > 0 {
+		die()
+	}
+	return n, err
+}
+
+func TestApplyCrashChild(t *testing.T) {
+	env := os.Getenv(applyCrashEnv)
+	if env == "" {
+		t.Skip("run by TestApplyCrash as a child process")
+	}
+	var job applyCrashJob
+	if err := json.Unmarshal([]byte(env), &job); err != nil {
+		t.Fatal(err)
+	}
+	repo := crashRepo(t, true)
+	var opts []client.Option
+	check := func(context.Context, string) error { return nil }
+	switch job.Mode {
+	case "log":
+		opts = append(opts, client.WithLogger(slog.New(killHandler{n: new(atomic.Int64), kill: int64(job.Kill)})))
+	case "check":
+		check = func(context.Context, string) error { die(); return nil }
+	case "download":
+		opts = append(opts, client.WithFetcher(killFetcher{fastFetcher()}))
+	}
+	c := crashClient(t, repo, job.StateDir, opts...)
+	defer c.Close()
+	if _, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe, client.HealthCheck(check)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestApplyCrash kills Apply at each log record, in the health check and
+// during the download. After each kill the executable is exactly v1 or v2
+// and runnable, and the floor is 1.0.0 or 2.0.0; Recover then makes the
+// executable and the floor agree, and Apply completes the update.
+func TestApplyCrash(t *testing.T) {
+	if os.Getenv(applyCrashEnv) != "" {
+		t.Skip("in a child process")
+	}
+	jobs := []applyCrashJob{{Mode: "check"}, {Mode: "download"}}
+	for n := 0; n < 100; n++ {
+		jobs = append(jobs, applyCrashJob{Mode: "log", Kill: n})
+	}
+	kills := 0
+	for _, job := range jobs {
+		dir := t.TempDir()
+		job.StateDir, job.Exe = filepath.Join(dir, "state"), filepath.Join(dir, "bin", "app")
+		if err := os.MkdirAll(filepath.Dir(job.Exe), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(job.Exe, buildV1, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// 1.0.0 is installed (and recorded) before the update.
+		repo := crashRepo(t, false)
+		c := crashClient(t, repo, job.StateDir)
+		if res, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe); err != nil || res.Updated {
+			t.Fatalf("recording 1.0.0: %+v, %v", res, err)
+		}
+		c.Close()
+
+		env, _ := json.Marshal(job)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestApplyCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), applyCrashEnv+"="+string(env), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+		if err != nil && !killed {
+			t.Fatalf("child %+v: %v\n%s", job, err, out)
+		}
+
+		// What a user finds after the kill (or the completed update).
+		exe, err := os.ReadFile(job.Exe)
+		if err != nil || !bytes.Equal(exe, buildV1) && !bytes.Equal(exe, buildV2) {
+			t.Fatalf("%+v: executable %q, %v", job, exe, err)
+		}
+		if st, err := os.Stat(job.Exe); err != nil || st.Mode().Perm() != 0o755 {
+			t.Fatalf("%+v: executable mode %v, %v", job, st.Mode(), err)
+		}
+		repo = crashRepo(t, true)
+		c = crashClient(t, repo, job.StateDir)
+		floor := c.Status().Installed["app"].Version
+		if floor != "1.0.0" && floor != "2.0.0" {
+			t.Fatalf("%+v: floor %q", job, floor)
+		}
+		if !killed {
+			if job.Mode != "log" || job.Kill < 5 {
+				t.Fatalf("%+v: the child was not killed", job)
+			}
+			if floor != "2.0.0" || !bytes.Equal(exe, buildV2) {
+				t.Errorf("completed: floor %q, executable %q", floor, exe)
+			}
+			c.Close()
+			t.Logf("%d kills in Apply", kills)
+			return
+		}
+		kills++
+		if err := c.Recover("app", job.Exe); err != nil {
+			t.Fatalf("%+v: Recover: %v", job, err)
+		}
+		exe, _ = os.ReadFile(job.Exe)
+		floor = c.Status().Installed["app"].Version
+		if !(floor == "1.0.0" && bytes.Equal(exe, buildV1) || floor == "2.0.0" && bytes.Equal(exe, buildV2)) {
+			t.Fatalf("%+v: after Recover, floor %q and executable %q disagree", job, floor, exe)
+		}
+		if _, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe); err != nil {
+			t.Fatalf("%+v: Apply after the crash: %v", job, err)
+		}
+		exe, _ = os.ReadFile(job.Exe)
+		if floor := c.Status().Installed["app"].Version; floor != "2.0.0" || !bytes.Equal(exe, buildV2) {
+			t.Fatalf("%+v: after Apply, floor %q, executable %q", job, floor, exe)
+		}
+		entries, _ := os.ReadDir(filepath.Join(dir, "bin"))
+		for _, e := range entries {
+			if e.Name() != "app" && e.Name() != ".app.latch" {
+				t.Errorf("%+v: left beside the executable: %s", job, e.Name())
+			}
+		}
+		c.Close()
+	}
+	t.Fatal("the child was killed at every log record")
+}
