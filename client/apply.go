@@ -170,7 +170,8 @@ type ApplyResult struct {
 	Release *ReleaseInfo
 	// Updated is false when the release was installed already.
 	Updated bool
-	// Previous is the version installed before, "" if unknown.
+	// Previous is the version installed before: the recorded one, else
+	// CurrentVersion's; "" if unknown.
 	Previous string
 	// Backup is the path the previous build is kept under, "" if none.
 	Backup string
@@ -214,8 +215,13 @@ var applyMu sync.Mutex
 // leaves the executable's path empty for that moment's recovery; both
 // builds are beside it). exePath is resolved to an absolute path without
 // symbolic links first. The application keeps running its old build: to
-// run the new one, restart.
+// run the new one, restart. Apply, Recover and RevertUnsafe run one at a
+// time in a process (and the state directory's lock keeps other processes
+// out).
 func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ...ApplyOption) (*ApplyResult, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
 	o := applyOptions{keep: 1, maxSize: 512 << 20}
 	for _, opt := range opts {
 		opt(&o)
@@ -292,7 +298,7 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 	}
 	prev := selfupdate.Build{Version: installed.Version, SHA256: installed.SHA256}
 	if !hasInstalled {
-		prev.Version = o.current
+		prev.Version, res.Previous = o.current, o.current
 		if prev.SHA256, err = fileSHA256(u.Exe); err != nil {
 			return nil, fmt.Errorf("apply: %w", err)
 		}

@@ -154,7 +154,7 @@ func TestApply(t *testing.T) {
 	repo.Publish()
 	e := newAppEnv(t, repo)
 	res := e.mustApply(client.CurrentVersion("1.0.0"))
-	if !res.Updated || res.Release.Version != "2.0.0" || res.Previous != "" {
+	if !res.Updated || res.Release.Version != "2.0.0" || res.Previous != "1.0.0" {
 		t.Errorf("Apply = %+v", res)
 	}
 	e.wantExe(buildV2)
