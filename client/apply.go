@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/latchsec/latch/internal/archive"
@@ -177,10 +176,6 @@ type ApplyResult struct {
 	Backup string
 }
 
-// applyMu serialises self-update operations in this process. The state
-// directory's lock keeps other processes out.
-var applyMu sync.Mutex
-
 // Apply updates the executable at exePath (normally os.Executable()) to
 // the newest release rel selects, if it is newer than the installed one:
 //
@@ -215,9 +210,9 @@ var applyMu sync.Mutex
 // leaves the executable's path empty for that moment's recovery; both
 // builds are beside it). exePath is resolved to an absolute path without
 // symbolic links first. The application keeps running its old build: to
-// run the new one, restart. Apply, Recover and RevertUnsafe run one at a
-// time in a process (and the state directory's lock keeps other processes
-// out).
+// run the new one, restart. Apply, Recover and RevertUnsafe of a client run
+// one at a time, and the state directory's lock keeps other clients and
+// processes out.
 func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ...ApplyOption) (*ApplyResult, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
@@ -244,8 +239,8 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 			o.member += ".exe"
 		}
 	}
-	applyMu.Lock()
-	defer applyMu.Unlock()
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
 	u, err := c.updater(rel.App, exePath)
 	if err != nil {
 		return nil, err
@@ -436,8 +431,8 @@ func (c *Client) Recover(app, exePath string) error {
 	if !validAppName(app) {
 		return fmt.Errorf("recover: %w: application name %q", fs.ErrInvalid, app)
 	}
-	applyMu.Lock()
-	defer applyMu.Unlock()
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
 	u, err := c.updater(app, exePath)
 	if err != nil {
 		return err
@@ -460,8 +455,8 @@ func (c *Client) RevertUnsafe(app, exePath string) error {
 	if !validAppName(app) {
 		return fmt.Errorf("revert: %w: application name %q", fs.ErrInvalid, app)
 	}
-	applyMu.Lock()
-	defer applyMu.Unlock()
+	c.applyMu.Lock()
+	defer c.applyMu.Unlock()
 	u, err := c.updater(app, exePath)
 	if err != nil {
 		return err

@@ -49,6 +49,10 @@ type Client struct {
 	auditErr    error
 
 	auditLog *audit.Log // nil if it could not be opened
+
+	// applyMu serialises self-update operations of this client; the state
+	// directory's lock keeps other processes out.
+	applyMu sync.Mutex
 }
 
 // trustedSet is one consistent view of the trusted top-level metadata. It is

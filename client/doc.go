@@ -36,6 +36,21 @@
 // Each Refresh reads the clock once (spec §5.1) and uses that reference time
 // for every expiry check. Lookups check expiry again at their own time.
 //
+// # Self-update
+//
+// Releases follow one convention: a target <app>/<version>/<os>-<arch>[.ext]
+// whose signed custom data carries "version" and "channels". [Client.Resolve]
+// finds the newest release of an app for a platform and channel, optionally
+// within a pin; [Client.Apply] refreshes, resolves, refuses anything older
+// than the installed version (the floor, kept in the trusted state),
+// downloads and verifies beside the executable, swaps atomically, runs a
+// health check, rolls back if it fails and only then commits the floor.
+// [Client.Recover] finishes or undoes an update a crash interrupted, and
+// [Client.RevertUnsafe] goes back to a kept build on a person's decision.
+//
+//	res, err := c.Apply(ctx, client.Release{App: "myapp"}, exe,
+//		client.HealthCheckCommand(30*time.Second, "--version"))
+//
 // For start-up without network, [Offline] returns a read-only [View] of the
 // last verified state that reports stale roles instead of failing.
 //

@@ -166,3 +166,16 @@ func staleErr(role string, got, trusted int64) error {
 	return &StaleError{Role: role, Got: got, Trusted: trusted,
 		Err: &rollback.RollbackError{Role: role, Got: fmt.Sprintf("v%d", got), Trusted: fmt.Sprintf("v%d", trusted), Err: rollback.ErrRollback}}
 }
+
+// UnknownTargetError reports a target path that no trusted role lists
+// (errors.Is ErrNotFound), as opposed to a file a mirror could not serve.
+type UnknownTargetError struct {
+	Path    string
+	Visited int // targets roles searched
+}
+
+func (e *UnknownTargetError) Error() string {
+	return fmt.Sprintf("not found: no trusted role lists %q (%d role(s) searched)", e.Path, e.Visited)
+}
+
+func (e *UnknownTargetError) Unwrap() error { return ErrNotFound }

@@ -148,7 +148,7 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 		slices.Reverse(children)
 		stack = append(stack, children...)
 	}
-	return nil, fmt.Errorf("%w: no trusted role lists it", ErrNotFound)
+	return nil, &UnknownTargetError{Path: path, Visited: len(visited)}
 }
 
 // delegated returns the metadata of the delegated role v, verified with the

@@ -208,8 +208,8 @@ func (c *Client) resolve(ctx context.Context, rel Release, skip func(*ReleaseInf
 // unlisted reports whether a lookup failed because no trusted role lists
 // the path (rather than a role that could not be fetched).
 func unlisted(err error) bool {
-	var me *MirrorError
-	return errors.Is(err, ErrNotFound) && !errors.As(err, &me)
+	var ute *UnknownTargetError
+	return errors.As(err, &ute)
 }
 
 func (r Release) withDefaults() Release {

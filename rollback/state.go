@@ -29,7 +29,7 @@ type RoleRecord struct {
 // the floor for later installs.
 type Install struct {
 	Version string    `json:"version"` // semantic version, "v1.2.3" or "1.2.3"
-	SHA256  string    `json:"sha256"`  // of the installed file, 64 lowercase hex digits
+	SHA256  string    `json:"sha256"`  // of the release target (the archive, for archived releases), 64 lowercase hex digits
 	Time    time.Time `json:"time"`    // when it was committed, UTC
 }
 
