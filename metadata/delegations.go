@@ -78,7 +78,7 @@ func parseDelegations(raw []byte) (*Delegations, error) {
 		return nil, malformed(`"roles" must be an array`)
 	}
 	seen := make(map[string]bool)
-	err = cjson.Elements(rolesRaw, func(e []byte) error {
+	err = cjson.ElementsValid(rolesRaw, func(e []byte) error {
 		r, err := parseDelegatedRole(e, d.keys)
 		if err != nil {
 			return err

@@ -62,7 +62,7 @@ func splitEnvelope(data []byte) (*envelope, error) {
 		return nil, malformed(`envelope: "signatures" must be an array`)
 	}
 	n := 0
-	err = cjson.Elements(sigsRaw, func(e []byte) error {
+	err = cjson.ElementsValid(sigsRaw, func(e []byte) error {
 		n++
 		if n > MaxSignatures {
 			return malformed("more than %d signatures", MaxSignatures)

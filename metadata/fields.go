@@ -9,21 +9,23 @@ import (
 	"github.com/latchsec/latch/internal/cjson"
 )
 
-// object is one decoded JSON object: exact member names (no case folding, no
-// duplicates: cjson.Members refuses them) to their raw values.
+// object is one decoded JSON object: exact member names (no case folding) to
+// their raw values. Objects are only ever read from validated bytes (the
+// canonical form of "signed", or an envelope cjson.Members accepted), which
+// have no duplicate keys: cjson refuses them at every depth.
 type object map[string][]byte
 
+// parseObject decodes one object of validated bytes (see object).
 func parseObject(raw []byte, what string) (object, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, malformed("%s: want an object", what)
 	}
 	o := make(object)
-	if err := cjson.Members(raw, func(k string, v []byte) error {
-		o[k] = v
+	// The callback can't fail, and neither can walking validated bytes.
+	_ = cjson.MembersValid(raw, func(_ int, k, v []byte) error {
+		o[cjson.DecodeKey(k)] = v
 		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
-	}
+	})
 	return o, nil
 }
 
@@ -110,7 +112,7 @@ func (o object) strings(key string) ([]string, error) {
 		return nil, malformed("%q: want an array", key)
 	}
 	out := []string{}
-	err = cjson.Elements(v, func(e []byte) error {
+	err = cjson.ElementsValid(v, func(e []byte) error {
 		s, err := jsonString(e, key)
 		if err != nil {
 			return err
@@ -118,10 +120,7 @@ func (o object) strings(key string) ([]string, error) {
 		out = append(out, s)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %w", ErrMalformed, key, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // header is what every role's "signed" object carries (spec §4.2-4.6).
