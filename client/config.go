@@ -26,7 +26,9 @@ type Fetcher interface {
 	// offset). The reader must return an error wrapping ErrTooLarge once more
 	// than maxLength bytes would be read from it. A missing resource is an
 	// error wrapping ErrNotFound (for HTTP: 404 and 403). Fetch must honour
-	// ctx, and so must the reader.
+	// ctx, and so must the reader. A reader may also have a method
+	// Size() int64 returning the length the server declared (-1 if none): a
+	// hint the client uses to size buffers, never trusted.
 	Fetch(ctx context.Context, url string, offset, maxLength int64) (io.ReadCloser, error)
 }
 

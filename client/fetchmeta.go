@@ -53,12 +53,33 @@ func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name strin
 	return nil, missing > 0, merr
 }
 
-// fetchBytes reads a whole file of at most limit bytes.
+// fetchBytes reads a whole file of at most limit bytes. A reader that
+// declares its size (as the default transport does with Content-Length)
+// gets one buffer of that size instead of a growing one: large targets
+// metadata is read without copies. The declared size is only a hint; the
+// limit is the Fetcher's to enforce.
 func (c *Client) fetchBytes(ctx context.Context, url string, limit int64) ([]byte, error) {
 	rc, err := c.opts.fetcher.Fetch(ctx, url, 0, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(rc)
+	size := int64(512)
+	if s, ok := rc.(interface{ Size() int64 }); ok && s.Size() > 0 {
+		size = min(s.Size(), limit) + 1 // +1: the read that sees EOF needs room
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := rc.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow
+		}
+	}
 }

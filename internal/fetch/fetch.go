@@ -321,7 +321,9 @@ func (h *HTTP) fetch(t *transfer, rawURL, name string, offset, maxLength int64) 
 				_ = resp.Body.Close() // the error returned is the one that matters
 				return nil, err
 			}
-			return h.newBody(t, resp.Body, name, maxLength), nil
+			b := h.newBody(t, resp.Body, name, maxLength)
+			b.size = resp.ContentLength
+			return b, nil
 		}
 		if attempt >= h.retries {
 			return nil, fmt.Errorf("gave up after %d attempts: %w", attempt+1, lastErr)
@@ -553,14 +555,15 @@ func rangeStart(v string) (int64, bool) {
 // every Read returns a *TooLargeError. A read cut off by the transfer's
 // deadline or watchdog returns their error.
 type body struct {
-	rc  io.ReadCloser
-	r   io.Reader // rc limited to max+1 bytes
-	n   int64     // bytes returned so far
-	max int64
-	url string
-	err error // sticky *TooLargeError
-	t   *transfer
-	dog *watchdog
+	size int64 // Content-Length as declared, -1 if unknown
+	rc   io.ReadCloser
+	r    io.Reader // rc limited to max+1 bytes
+	n    int64     // bytes returned so far
+	max  int64
+	url  string
+	err  error // sticky *TooLargeError
+	t    *transfer
+	dog  *watchdog
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -581,6 +584,11 @@ func (b *body) Read(p []byte) (int, error) {
 	b.n += int64(n)
 	return n, err
 }
+
+// Size returns the length the server declared, -1 if it declared none. It is
+// a hint for sizing buffers, untrusted: the limit still applies while
+// reading.
+func (b *body) Size() int64 { return b.size }
 
 // Close closes the response body and ends the transfer.
 func (b *body) Close() error {
