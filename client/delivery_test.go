@@ -342,3 +342,43 @@ func (r *countingReader) Read(p []byte) (int, error) {
 }
 
 func len64(b []byte) int64 { return int64(len(b)) }
+
+// sizedFetcher declares a wrong size for every body: the hint must not
+// change what is read.
+type sizedFetcher struct {
+	inner client.Fetcher
+	size  int64
+}
+
+type sizedBody struct {
+	io.ReadCloser
+	size int64
+}
+
+func (b sizedBody) Size() int64 { return b.size }
+
+func (f sizedFetcher) Fetch(ctx context.Context, url string, offset, max int64) (io.ReadCloser, error) {
+	rc, err := f.inner.Fetch(ctx, url, offset, max)
+	if err != nil {
+		return nil, err
+	}
+	return sizedBody{rc, f.size}, nil
+}
+
+// A declared size is a hint for the buffer, never trusted: too small, too
+// large or absurd, the refresh reads and verifies the real bytes.
+func TestDeclaredSizeIsAHint(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int64{1, 100, 1 << 40} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			t.Parallel()
+			repo := simulator.New(t, simulator.Options{Pretty: true})
+			repo.AddTarget("a", appV1, nil)
+			repo.Publish()
+			e := refreshed(t, repo, client.WithFetcher(sizedFetcher{fastFetcher(), size}))
+			if got := versions(e.c.View()); got["targets"] != repo.Version("targets") {
+				t.Errorf("trusted versions %v", got)
+			}
+		})
+	}
+}
