@@ -29,10 +29,9 @@ type RoleKeys struct {
 // envelope is a split, canonicalised document whose signatures have not been
 // checked yet. It never leaves this package.
 type envelope struct {
-	signed []byte // the received bytes of "signed"
-	// canonical is their canonical form: what the signatures cover, and
-	// what the document is decoded from once they are checked (one fast
-	// validation pass per level instead of a full one).
+	// canonical is the canonical form of the received "signed": what the
+	// signatures cover, and what the document is decoded from once they
+	// are checked.
 	canonical []byte
 	sigs      []verify.Signature
 }
@@ -40,22 +39,31 @@ type envelope struct {
 // splitEnvelope splits a document strictly (spec §4.2): exactly one "signed"
 // object and one "signatures" array; other top-level members are ignored, as
 // the spec asks of unrecognised fields, but are still validated as JSON.
+//
+// The whole document is canonicalised once, which validates every byte
+// (duplicate keys, depth, UTF-8, numbers) and costs one pass when it arrives
+// canonical. The canonical form of an object holds the canonical form of
+// each member's value, so "signed" is read straight out of it.
 func splitEnvelope(data []byte) (*envelope, error) {
 	var env envelope
 	var sigsRaw []byte
-	err := cjson.Members(data, func(k string, v []byte) error {
-		switch k {
-		case "signed":
-			env.signed = v
-		case "signatures":
+	canonical, err := cjson.Canonicalize(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: envelope: %w", ErrMalformed, err)
+	}
+	if canonical[0] != '{' {
+		return nil, malformed("envelope: want an object")
+	}
+	_ = cjson.MembersValid(canonical, func(_ int, k, v []byte) error {
+		switch {
+		case cjson.KeyIs(k, "signed"):
+			env.canonical = v
+		case cjson.KeyIs(k, "signatures"):
 			sigsRaw = v
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: envelope: %w", ErrMalformed, err)
-	}
-	if env.signed == nil || env.signed[0] != '{' {
+	if env.canonical == nil || env.canonical[0] != '{' {
 		return nil, malformed(`envelope: "signed" must be an object`)
 	}
 	if sigsRaw == nil || sigsRaw[0] != '[' {
@@ -88,10 +96,6 @@ func splitEnvelope(data []byte) (*envelope, error) {
 	})
 	if err != nil {
 		return nil, err
-	}
-	env.canonical, err = cjson.Canonicalize(env.signed)
-	if err != nil {
-		return nil, fmt.Errorf("%w: signed: %w", ErrMalformed, err)
 	}
 	return &env, nil
 }
