@@ -513,28 +513,9 @@ func (c *Client) recoverUpdate(u *selfupdate.Updater, app string) error {
 }
 
 // installHooks record commits, reverts and failed builds of app in the
-// trusted state. Both are idempotent, as selfupdate requires.
+// trusted state.
 func (c *Client) installHooks(app string) selfupdate.Hooks {
-	return selfupdate.Hooks{
-		Commit: func(op selfupdate.Op) error {
-			return c.updateState(func(s *rollback.State) error {
-				in := rollback.Install{Version: op.Build.Version, SHA256: op.Build.SHA256, Time: c.opts.clock().UTC()}
-				switch {
-				case op.Kind == selfupdate.KindRevert:
-					if err := s.ForceInstallUnsafe(app, in); err != nil {
-						return err
-					}
-					return s.MarkFailed(app, op.Prev.SHA256)
-				case op.Unsafe:
-					return s.ForceInstallUnsafe(app, in)
-				}
-				return s.CommitInstall(app, in)
-			})
-		},
-		MarkFailed: func(op selfupdate.Op) error {
-			return c.updateState(func(s *rollback.State) error { return s.MarkFailed(app, op.Build.SHA256) })
-		},
-	}
+	return selfupdate.StateHooks(app, c.updateState, c.opts.clock)
 }
 
 // updateState applies change to a copy of the trusted state and saves it

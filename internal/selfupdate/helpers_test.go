@@ -136,26 +136,7 @@ func (f *fixture) hooks() selfupdate.Hooks {
 		return st.Save(s)
 	}
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	return selfupdate.Hooks{
-		Commit: func(op selfupdate.Op) error {
-			return update(func(s *rollback.State) error {
-				in := rollback.Install{Version: op.Build.Version, SHA256: op.Build.SHA256, Time: at}
-				switch {
-				case op.Kind == selfupdate.KindRevert:
-					if err := s.ForceInstallUnsafe(app, in); err != nil {
-						return err
-					}
-					return s.MarkFailed(app, op.Prev.SHA256)
-				case op.Unsafe:
-					return s.ForceInstallUnsafe(app, in)
-				}
-				return s.CommitInstall(app, in)
-			})
-		},
-		MarkFailed: func(op selfupdate.Op) error {
-			return update(func(s *rollback.State) error { return s.MarkFailed(app, op.Build.SHA256) })
-		},
-	}
+	return selfupdate.StateHooks(app, update, func() time.Time { return at })
 }
 
 // exeVersion returns the version whose content is at the executable's
