@@ -15,26 +15,11 @@ import (
 // at the first error from fn and returns it unwrapped. If obj is not an
 // object, the error is an *Error wrapping ErrSyntax.
 func Members(obj []byte, fn func(key string, value []byte) error) error {
-	i, err := container(obj, '{', "object")
+	start, err := container(obj, '{', "object")
 	if err != nil {
 		return err
 	}
-	if i = skipWS(obj, i+1); obj[i] == '}' {
-		return nil
-	}
-	for {
-		end := skipString(obj, i)
-		key := decodeString(obj[i+1 : end-1])
-		v := skipWS(obj, skipWS(obj, end)+1)
-		vend := skipValue(obj, v)
-		if err := fn(key, obj[v:vend:vend]); err != nil {
-			return err
-		}
-		if i = skipWS(obj, vend); obj[i] == '}' {
-			return nil
-		}
-		i = skipWS(obj, i+1)
-	}
+	return MembersValid(obj[start:], func(_ int, k, v []byte) error { return fn(decodeString(k), v) })
 }
 
 // Elements calls fn for each element of the JSON array in arr, in order,
@@ -43,23 +28,11 @@ func Members(obj []byte, fn func(key string, value []byte) error) error {
 // error from fn and returns it unwrapped. If arr is not an array, the error
 // is an *Error wrapping ErrSyntax.
 func Elements(arr []byte, fn func(value []byte) error) error {
-	i, err := container(arr, '[', "array")
+	start, err := container(arr, '[', "array")
 	if err != nil {
 		return err
 	}
-	if i = skipWS(arr, i+1); arr[i] == ']' {
-		return nil
-	}
-	for {
-		end := skipValue(arr, i)
-		if err := fn(arr[i:end:end]); err != nil {
-			return err
-		}
-		if i = skipWS(arr, end); arr[i] == ']' {
-			return nil
-		}
-		i = skipWS(arr, i+1)
-	}
+	return ElementsValid(arr[start:], fn)
 }
 
 // container validates the single value in b, which must start with the
