@@ -42,10 +42,10 @@ func dripServer(t *testing.T, interval time.Duration) (url string, gone <-chan s
 }
 
 // readTimed reads rc to the end or an error and says how long it took.
-func readTimed(rc io.Reader) ([]byte, error, time.Duration) {
+func readTimed(rc io.Reader) ([]byte, time.Duration, error) {
 	start := time.Now()
 	data, err := io.ReadAll(rc)
-	return data, err, time.Since(start)
+	return data, time.Since(start), err
 }
 
 func TestSlowDripCut(t *testing.T) {
@@ -57,7 +57,7 @@ func TestSlowDripCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	data, err, took := readTimed(rc)
+	data, took, err := readTimed(rc)
 	var se *SlowError
 	if !errors.As(err, &se) || !errors.Is(err, ErrSlowRetrieval) {
 		t.Fatalf("err = %v after %v, want SlowError", err, took)
@@ -100,7 +100,7 @@ func TestStallAfterHeaders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err, took := readTimed(rc)
+		data, took, err := readTimed(rc)
 		rc.Close()
 		var se *SlowError
 		// Bytes sent before the stall count only in the windows they fall
