@@ -167,7 +167,7 @@ func (t *Targets) Len() int { return len(t.offsets) }
 func (t *Targets) Target(path string) (TargetFile, bool) {
 	p := []byte(path)
 	i, found := slices.BinarySearchFunc(t.offsets, p, func(off uint32, p []byte) int {
-		key, _ := cjson.MemberAt(t.targets, int(off))
+		key := cjson.KeyAt(t.targets, int(off))
 		if bytes.IndexByte(key, '\\') < 0 {
 			return bytes.Compare(key, p)
 		}
@@ -214,8 +214,7 @@ func decodeTarget(path string, raw []byte) (TargetFile, error) {
 func (t *Targets) Paths() iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for _, off := range t.offsets {
-			key, _ := cjson.MemberAt(t.targets, int(off))
-			if !yield(cjson.DecodeKey(key)) {
+			if !yield(cjson.DecodeKey(cjson.KeyAt(t.targets, int(off)))) {
 				return
 			}
 		}

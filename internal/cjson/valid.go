@@ -72,3 +72,10 @@ func MemberAt(obj []byte, off int) (rawKey, value []byte) {
 	vend := skipValue(obj, v)
 	return obj[off+1 : end-1 : end-1], obj[v:vend:vend]
 }
+
+// KeyAt returns the raw key of the member of the validated object obj whose
+// key's opening quote is at off, without finding its value.
+func KeyAt(obj []byte, off int) []byte {
+	end := skipString(obj, off)
+	return obj[off+1 : end-1 : end-1]
+}
