@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 
@@ -34,6 +35,9 @@ type envelope struct {
 	// are checked.
 	canonical []byte
 	sigs      []verify.Signature
+	// wireOff is where canonical starts in the received bytes when they
+	// were canonical already (canonical is then a slice of them), else -1.
+	wireOff int
 }
 
 // splitEnvelope splits a document strictly (spec §4.2): exactly one "signed"
@@ -45,7 +49,7 @@ type envelope struct {
 // canonical. The canonical form of an object holds the canonical form of
 // each member's value, so "signed" is read straight out of it.
 func splitEnvelope(data []byte) (*envelope, error) {
-	var env envelope
+	env := envelope{wireOff: -1}
 	var sigsRaw []byte
 	canonical, err := cjson.Canonicalize(data)
 	if err != nil {
@@ -54,10 +58,17 @@ func splitEnvelope(data []byte) (*envelope, error) {
 	if canonical[0] != '{' {
 		return nil, malformed("envelope: want an object")
 	}
-	_ = cjson.MembersValid(canonical, func(_ int, k, v []byte) error {
+	// Canonicalize returns canonical input itself, without the whitespace
+	// around it.
+	start := len(data) - len(bytes.TrimLeft(data, " \t\r\n"))
+	wire := &canonical[0] == &data[start]
+	_ = cjson.MembersValid(canonical, func(off int, k, v []byte) error {
 		switch {
 		case cjson.KeyIs(k, "signed"):
 			env.canonical = v
+			if wire {
+				env.wireOff = start + valueOffset(off, k)
+			}
 		case cjson.KeyIs(k, "signatures"):
 			sigsRaw = v
 		}
@@ -99,6 +110,11 @@ func splitEnvelope(data []byte) (*envelope, error) {
 	}
 	return &env, nil
 }
+
+// valueOffset is where the value of a member of canonical JSON starts,
+// given where its key starts (MembersValid's off) and the raw key: after
+// the quoted key and the colon (canonical JSON has no whitespace).
+func valueOffset(keyOff int, rawKey []byte) int { return keyOff + len(rawKey) + 3 }
 
 // check counts the signatures by keys that keys authorises over the
 // canonical bytes (spec §5.3.4, §5.4.1, §5.5.3, §5.6.3) and returns the key

@@ -24,6 +24,7 @@ type Targets struct {
 	offsets     []uint32 // where each member's key starts in targets, in key order
 	delegations *Delegations
 	signers     []string
+	wire        wireSpan // where signed and targets sit in the received bytes, if canonical
 }
 
 // TargetFile is one entry of a "targets" map (spec §4.5 TARGETS).
@@ -48,12 +49,27 @@ func OpenTargets(data []byte, keys RoleKeys) (*Targets, error) {
 }
 
 func (t *Targets) open(data []byte, keys RoleKeys) error {
-	var o object
-	var err error
-	if o, t.header, t.signers, err = open(data, keys, RoleTargets); err != nil {
+	env, err := splitEnvelope(data)
+	if err != nil {
 		return err
 	}
-	return t.decodeBody(o)
+	if t.signers, err = env.check(keys); err != nil {
+		return err
+	}
+	o, err := parseObject(env.canonical, "signed")
+	if err != nil {
+		return err
+	}
+	if t.header, err = parseHeader(o, RoleTargets); err != nil {
+		return err
+	}
+	if err := t.decodeBody(o); err != nil {
+		return err
+	}
+	if env.wireOff >= 0 {
+		t.wire = wireSpan{signedOff: env.wireOff, signedLen: len(env.canonical), targetsOff: targetsOffset(env.canonical)}
+	}
+	return nil
 }
 
 // decodeBody indexes and validates what follows the header (spec §4.5).

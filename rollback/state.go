@@ -23,6 +23,11 @@ type RoleRecord struct {
 	Version int64  `json:"version"` // at least 1
 	SHA256  string `json:"sha256"`  // 64 lowercase hex digits
 	Length  int64  `json:"length"`  // at least 0
+	// Root is the version of the root whose keys verified the document, 0
+	// if not recorded (delegated roles: their keys come from a delegator).
+	// A cache file may skip its second signature check only while this root
+	// is still the trusted one: a rotation may have revoked the keys.
+	Root int64 `json:"root,omitempty"`
 }
 
 // Install records the release of an application that was committed last,
@@ -301,6 +306,9 @@ func checkRecord(role string, rec RoleRecord) error {
 	}
 	if rec.Length < 0 {
 		return fmt.Errorf("role %q: negative length %d", role, rec.Length)
+	}
+	if rec.Root < 0 {
+		return fmt.Errorf("role %q: negative root version %d", role, rec.Root)
 	}
 	if err := checkSHA256(rec.SHA256); err != nil {
 		return fmt.Errorf("role %q: %w", role, err)
