@@ -136,7 +136,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	// cache holds (DESIGN.md "Root at start-up"): cache it, so that the cache
 	// and the trusted state always describe the starting root.
 	if set.root == embedded && c.floor(metadata.RoleRoot) < embedded.Version() {
-		if err := c.persist(metadata.RoleRoot, cfg.TrustedRoot, embedded.Version()); err != nil {
+		if err := c.persist(metadata.RoleRoot, cfg.TrustedRoot, embedded.Version(), embedded.Version()); err != nil {
 			store.Close()
 			return nil, fmt.Errorf("client: caching the trusted root: %w", err)
 		}
@@ -181,6 +181,18 @@ func (c *Client) cachePath(role string) (string, error) {
 // authority; a cache file that does not match its record is treated as
 // absent).
 func (c *Client) readCache(role string) ([]byte, rollback.RoleRecord, bool) {
+	b, rec, ok := c.readCacheFile(role)
+	if !ok || !matchesRecord(b, rec) {
+		if ok {
+			c.log.Warn("metadata cache does not match the trusted state; ignoring it", "role", role)
+		}
+		return nil, rec, false
+	}
+	return b, rec, true
+}
+
+// readCacheFile returns the cached bytes of role and its record, unchecked.
+func (c *Client) readCacheFile(role string) ([]byte, rollback.RoleRecord, bool) {
 	c.stateMu.Lock()
 	rec, ok := c.state.Roles[role]
 	c.stateMu.Unlock()
@@ -198,12 +210,59 @@ func (c *Client) readCache(role string) ([]byte, rollback.RoleRecord, bool) {
 		}
 		return nil, rec, false
 	}
-	sum := sha256.Sum256(b)
-	if hex.EncodeToString(sum[:]) != rec.SHA256 || int64(len(b)) != rec.Length {
-		c.log.Warn("metadata cache does not match the trusted state; ignoring it", "role", role)
-		return nil, rec, false
-	}
 	return b, rec, true
+}
+
+func matchesRecord(b []byte, rec rollback.RoleRecord) bool {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]) == rec.SHA256 && int64(len(b)) == rec.Length
+}
+
+// indexPath is where the lookup index of the cached top-level targets
+// metadata is kept: beside the trusted state.
+func (c *Client) indexPath() string {
+	return filepath.Join(c.cfg.StateDir, stateSubdir, "targets.index")
+}
+
+// writeIndex keeps t's lookup index beside its cached bytes, so that the
+// next start reopens them without a second pass (metadata.ReopenTargets).
+// It is derived data: a failure costs speed, not safety, and is only
+// logged.
+func (c *Client) writeIndex(t *metadata.Targets, data []byte) {
+	idx, ok := t.Index(sha256.Sum256(data))
+	if !ok {
+		return
+	}
+	if err := atomicfile.WriteFile(c.indexPath(), idx, 0o600); err != nil {
+		c.log.Warn("targets index not written; the next start verifies the cache in full", "err", err)
+	}
+}
+
+// reopenTargets reopens the cached top-level targets metadata b through its
+// index, without a second signature check, if the trusted state records
+// that the current root's keys verified exactly these bytes (DESIGN.md
+// "Local disk"); nil otherwise.
+func (c *Client) reopenTargets(b []byte, rec rollback.RoleRecord, root *metadata.Root) *metadata.Targets {
+	if rec.Root == 0 || rec.Root != root.Version() || int64(len(b)) != rec.Length {
+		return nil
+	}
+	d, err := hex.DecodeString(rec.SHA256)
+	if err != nil || len(d) != sha256.Size {
+		return nil
+	}
+	idx, err := os.ReadFile(c.indexPath())
+	if err != nil {
+		return nil
+	}
+	t, err := metadata.ReopenTargets(b, idx, metadata.RoleTargets, [sha256.Size]byte(d))
+	if err != nil {
+		c.log.Warn("targets index unusable; verifying the cache in full", "err", err)
+		return nil
+	}
+	if t.Version() != rec.Version {
+		return nil
+	}
+	return t
 }
 
 // loadCache builds the starting trusted set: the newer of the embedded root
@@ -240,10 +299,14 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 	if set.snapshot == nil {
 		return set
 	}
-	if b, rec, ok := c.readCache(metadata.RoleTargets); ok {
-		keys, _ := set.root.RoleKeys(metadata.RoleTargets)
-		if t, err := metadata.OpenTargets(b, keys); err == nil && t.Version() == rec.Version {
+	if b, rec, ok := c.readCacheFile(metadata.RoleTargets); ok {
+		if t := c.reopenTargets(b, rec, set.root); t != nil {
 			set.targets, set.targetsBytes = t, b
+		} else if matchesRecord(b, rec) {
+			keys, _ := set.root.RoleKeys(metadata.RoleTargets)
+			if t, err := metadata.OpenTargets(b, keys); err == nil && t.Version() == rec.Version {
+				set.targets, set.targetsBytes = t, b
+			}
 		}
 	}
 	return set
@@ -253,12 +316,12 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 // trusted state (DESIGN.md write order: cache file, then record, both
 // atomic). The record is checked first, so a version lower than trusted is
 // refused before anything is written.
-func (c *Client) persist(role string, data []byte, version int64) error {
+func (c *Client) persist(role string, data []byte, version, root int64) error {
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
 	next := c.state.Clone()
 	sum := sha256.Sum256(data)
-	rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data))}
+	rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data)), Root: root}
 	if err := next.Advance(role, rec); err != nil {
 		return err
 	}
@@ -307,7 +370,7 @@ func (c *Client) persistRoot(data []byte, version int64, fastForward bool) error
 	reset := fastForward && version > next.FastForwardRoot
 	if record {
 		sum := sha256.Sum256(data)
-		rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data))}
+		rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data)), Root: version}
 		if err := next.Advance(metadata.RoleRoot, rec); err != nil {
 			return err
 		}

@@ -173,7 +173,8 @@ func (c *Client) delegated(ctx context.Context, set *trustedSet, v visit, now ti
 		if err != nil {
 			return nil, err
 		}
-		if err := c.persist(role, data, next.Version()); err != nil {
+		// Delegated roles record no root: their keys come from a delegator.
+		if err := c.persist(role, data, next.Version(), 0); err != nil {
 			// A Refresh beside this lookup may have trusted a newer
 			// snapshot, and another lookup a newer version of this role.
 			// What was verified here is still the version this lookup's

@@ -226,7 +226,7 @@ func (c *Client) updateTimestamp(ctx context.Context, ref time.Time, set *truste
 		// copy stays, and its own expiry must hold too (DESIGN.md).
 		return expired(metadata.RoleTimestamp, trusted.Version(), trusted.Expires(), ref)
 	}
-	if err := c.persist(metadata.RoleTimestamp, data, next.Version()); err != nil { // §5.4.5
+	if err := c.persist(metadata.RoleTimestamp, data, next.Version(), set.root.Version()); err != nil { // §5.4.5
 		return err
 	}
 	set.timestamp = next
@@ -290,7 +290,7 @@ func (c *Client) updateSnapshot(ctx context.Context, ref time.Time, set *trusted
 	if err != nil {
 		return err
 	}
-	if err := c.persist(metadata.RoleSnapshot, data, next.Version()); err != nil { // §5.5.7
+	if err := c.persist(metadata.RoleSnapshot, data, next.Version(), set.root.Version()); err != nil { // §5.5.7
 		return err
 	}
 	set.snapshot, set.snapshotBytes = next, data
@@ -312,9 +312,10 @@ func (c *Client) updateTargets(ctx context.Context, ref time.Time, set *trustedS
 	if err != nil {
 		return err
 	}
-	if err := c.persist(metadata.RoleTargets, data, next.Version()); err != nil { // §5.6.6
+	if err := c.persist(metadata.RoleTargets, data, next.Version(), set.root.Version()); err != nil { // §5.6.6
 		return err
 	}
+	c.writeIndex(next, data)
 	set.targets, set.targetsBytes = next, data
 	return nil
 }
