@@ -153,9 +153,14 @@ func isCut(ctx context.Context, err error) bool {
 	return errors.As(err, &re) && ctx.Err() == nil && !errors.Is(err, ErrTooLarge) && !errors.Is(err, fetch.ErrSlowRetrieval)
 }
 
+// writebackChunk is how much a download writes before it asks the kernel
+// to start writing it to disk, so that the fsync before the rename has
+// little left (atomicfile.File.StartWriteback).
+const writebackChunk = 16 << 20
+
 // transfer fetches u from offset and writes what arrives through hw into f,
 // reporting progress.
-func (c *Client) transfer(ctx context.Context, u, mirror string, offset int64, t *Target, hw *verify.HashWriter, f io.Writer) error {
+func (c *Client) transfer(ctx context.Context, u, mirror string, offset int64, t *Target, hw *verify.HashWriter, f *atomicfile.File) error {
 	rc, err := c.opts.fetcher.Fetch(ctx, u, offset, t.Length()-offset)
 	if err != nil {
 		return err
@@ -165,11 +170,18 @@ func (c *Client) transfer(ctx context.Context, u, mirror string, offset int64, t
 	// reach the file.
 	w := hw.Tee(f)
 	buf := make([]byte, 256<<10)
+	flushed := offset
 	for {
 		n, rerr := rc.Read(buf)
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
 				return err
+			}
+			if done := hw.Written(); done-flushed >= writebackChunk {
+				// Only a hint to the kernel: an error here changes nothing
+				// (Commit's fsync still makes the file durable).
+				_ = f.StartWriteback(flushed, done-flushed)
+				flushed = done
 			}
 			if c.opts.progress != nil {
 				c.opts.progress(Progress{Path: t.Path(), Mirror: mirror, Done: hw.Written(), Total: t.Length()})
