@@ -33,9 +33,10 @@
 // The metadata directory holds the trusted metadata as <role>.json, each
 // file byte-identical to what the repository served (role names are encoded
 // reversibly, so "a/b" becomes a%2Fb.json), and no other file ending in
-// .json. Everything else lives in its subdirectory "state": the trust anchor
-// that init stored (state/trusted-root, not a .json file, never changed by
-// later commands), the client's forward-only trusted state and its lock.
+// .json. Everything else lives in its subdirectories: "state" holds the
+// trust anchor that init stored (state/trusted-root, not a .json file, never
+// changed by later commands), the client's forward-only trusted state, the
+// targets index and the lock; "audit" holds the audit log.
 // Later roots are not written into the anchor: the client starts from the
 // newest root it verified, cached as root.json.
 //
