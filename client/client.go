@@ -228,8 +228,18 @@ func (c *Client) indexPath() string {
 // next start reopens them without a second pass (metadata.ReopenTargets).
 // It is derived data: a failure costs speed, not safety, and is only
 // logged.
-func (c *Client) writeIndex(t *metadata.Targets, data []byte) {
-	idx, ok := t.Index(sha256.Sum256(data))
+//
+// It is called right after persist recorded the bytes: the record's SHA-256
+// is theirs, and hashing 13 MB again would cost as much as the index saves.
+func (c *Client) writeIndex(t *metadata.Targets) {
+	c.stateMu.Lock()
+	rec := c.state.Roles[metadata.RoleTargets]
+	c.stateMu.Unlock()
+	d, err := hex.DecodeString(rec.SHA256)
+	if err != nil || len(d) != sha256.Size || rec.Version != t.Version() {
+		return
+	}
+	idx, ok := t.Index([sha256.Size]byte(d))
 	if !ok {
 		return
 	}

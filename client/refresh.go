@@ -315,7 +315,7 @@ func (c *Client) updateTargets(ctx context.Context, ref time.Time, set *trustedS
 	if err := c.persist(metadata.RoleTargets, data, next.Version(), set.root.Version()); err != nil { // §5.6.6
 		return err
 	}
-	c.writeIndex(next, data)
+	c.writeIndex(next)
 	set.targets, set.targetsBytes = next, data
 	return nil
 }
