@@ -18,17 +18,6 @@ import (
 	"github.com/latchsec/latch/verify"
 )
 
-// refreshed returns an env for repo that has refreshed once and forgotten
-// the requests made so far.
-func refreshed(t *testing.T, repo *simulator.Repo, opts ...client.Option) *env {
-	t.Helper()
-	e := newEnv(t, repo, opts...)
-	e.open()
-	e.refresh()
-	repo.ResetRequests()
-	return e
-}
-
 // TestDelegations covers the pre-order depth-first search of spec §5.6.7.
 func TestDelegations(t *testing.T) {
 	t.Parallel()

@@ -176,9 +176,7 @@ func TestStaleMirror(t *testing.T) {
 		repo.Publish()
 	}
 	stale := repo.NewServer()
-	e := newEnv(t, repo)
-	e.open()
-	e.refresh()
+	e := refreshed(t, repo)
 	repo.Publish()
 	stale.SetFault("timestamp.json", simulator.Fault{OldVersion: 2})
 	staleMeta, _ := stale.URLs()

@@ -86,6 +86,17 @@ func fastFetcher() client.Fetcher {
 	return fetch.New(fetch.Options{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
 }
 
+// refreshed returns an env for repo that has refreshed once and forgotten
+// the requests made so far.
+func refreshed(t *testing.T, repo *simulator.Repo, opts ...client.Option) *env {
+	t.Helper()
+	e := newEnv(t, repo, opts...)
+	e.open()
+	e.refresh()
+	repo.ResetRequests()
+	return e
+}
+
 // open opens the client (closing the previous one) and returns it.
 func (e *env) open() *client.Client {
 	e.t.Helper()

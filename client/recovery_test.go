@@ -27,9 +27,7 @@ func TestTargetsFastForwardRecovery(t *testing.T) {
 		repo.Targets("targets").Signed.Version++
 		repo.Publish()
 	}
-	e := newEnv(t, repo)
-	e.open()
-	e.refresh()
+	e := refreshed(t, repo)
 	e.target("delegated/a") // caches the delegated role
 	fastForwarded := repo.Version("targets")
 	if fastForwarded < 20 {
@@ -71,9 +69,7 @@ func TestTargetsRollbackWithoutRecovery(t *testing.T) {
 	repo := simulator.New(t, simulator.Options{})
 	repo.Targets("targets").Signed.Version = 5
 	repo.Publish()
-	e := newEnv(t, repo)
-	e.open()
-	e.refresh()
+	e := refreshed(t, repo)
 	before := e.disk()
 
 	repo.Targets("targets").Signed.Version = 2
@@ -94,9 +90,7 @@ func TestDelegationNotInSnapshot(t *testing.T) {
 	delete(repo.Snapshot().Signed.Meta, "delegated.json")
 	repo.Publish()
 
-	e := newEnv(t, repo)
-	e.open()
-	e.refresh()
+	e := refreshed(t, repo)
 	e.open() // a new process
 	repo.ResetRequests()
 	e.refresh()
@@ -123,9 +117,7 @@ func TestUnusualRoleNames(t *testing.T) {
 			repo := simulator.New(t, simulator.Options{ConsistentSnapshot: true})
 			repo.Delegate("targets", role, simulator.DelegationOpts{Paths: []string{"*"}})
 			repo.Publish()
-			e := newEnv(t, repo)
-			e.open()
-			e.refresh()
+			e := refreshed(t, repo)
 			repo.ResetRequests()
 			wantIs(t, e.targetErr("nonexistent"), client.ErrNotFound)
 			name := itoa(repo.Version(role)) + "." + role + ".json"

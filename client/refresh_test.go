@@ -164,9 +164,7 @@ func TestRootUpdate(t *testing.T) {
 		repo.AddKey("root") // key 2
 		repo.RemoveKey("root", 1)
 		repo.Publish() // v3: signed by keys 1 and 2
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		if !bytes.Equal(e.cacheFile("root"), repo.Bytes("3.root.json")) {
 			t.Error("cached root.json is not root v3 as served")
 		}
@@ -178,9 +176,7 @@ func TestRootUpdate(t *testing.T) {
 	t.Run("signed only by new keys", func(t *testing.T) {
 		t.Parallel()
 		repo := simulator.New(t, simulator.Options{})
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		before := e.disk()
 		repo.AddKey("root")
 		repo.RemoveKey("root", 0)
@@ -200,9 +196,7 @@ func TestRootUpdate(t *testing.T) {
 	t.Run("signed only by old keys", func(t *testing.T) {
 		t.Parallel()
 		repo := simulator.New(t, simulator.Options{})
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		before := e.disk()
 		repo.AddKey("root")
 		repo.RemoveKey("root", 0)
@@ -244,9 +238,7 @@ func TestRootUpdate(t *testing.T) {
 		repo.PublishRoot()
 		repo.SetExpires("root", repo.Now().AddDate(1, 0, 0))
 		repo.PublishRoot()
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		e.wantVersions(top(3, 1, 1, 1))
 	})
 
@@ -284,9 +276,7 @@ func TestRootUpdate(t *testing.T) {
 			repo := simulator.New(t, simulator.Options{})
 			repo.PublishRoot()
 			repo.SetFault("2.root.json", simulator.Fault{Status: status})
-			e := newEnv(t, repo)
-			e.open()
-			e.refresh()
+			e := refreshed(t, repo)
 			e.wantVersions(top(1, 1, 1, 1))
 		})
 	}
@@ -354,9 +344,7 @@ func TestFastForwardRecovery(t *testing.T) {
 		t.Parallel()
 		repo := simulator.New(t, simulator.Options{})
 		publishTimestamps(repo, 5) // v6
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		repo.Timestamp().Signed.Version = 3
 		repo.Publish()
 		err := e.refreshErr()
@@ -371,9 +359,7 @@ func TestFastForwardRecovery(t *testing.T) {
 		t.Parallel()
 		repo := simulator.New(t, simulator.Options{})
 		publishTimestamps(repo, 5)
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		repo.AddKey("timestamp")
 		repo.RemoveKey("timestamp", 0)
 		repo.Publish() // root v2, timestamp v7 with the new key
@@ -393,9 +379,7 @@ func TestFastForwardRecovery(t *testing.T) {
 			repo.Snapshot()
 			repo.Publish()
 		} // snapshot v5, timestamp v5
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		repo.AddKey("snapshot")
 		repo.RemoveKey("snapshot", 0)
 		repo.Snapshot().Signed.Version = 2
@@ -415,9 +399,7 @@ func TestFastForwardRecovery(t *testing.T) {
 		t.Parallel()
 		repo := simulator.New(t, simulator.Options{})
 		publishTimestamps(repo, 5)
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		repo.AddKey("timestamp")
 		repo.RemoveKey("timestamp", 0)
 		repo.SetExpires("root", repo.Now())
@@ -444,9 +426,7 @@ func TestTimestampUpdate(t *testing.T) {
 	setup := func(t *testing.T) (*env, map[string]string) {
 		repo := simulator.New(t, simulator.Options{})
 		publishTimestamps(repo, 1)
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		publishTimestamps(repo, 1)
 		return e, e.disk()
 	}
@@ -470,9 +450,7 @@ func TestTimestampUpdate(t *testing.T) {
 		repo.AddKey("timestamp")
 		repo.SetThreshold("timestamp", 2)
 		repo.Publish() // root v2, timestamp v2 signed by both keys
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		before := e.disk()
 		repo.Sign("timestamp", 0, 0) // one key, twice
 		repo.Publish()
@@ -545,9 +523,7 @@ func TestTimestampUpdate(t *testing.T) {
 		repo := simulator.New(t, simulator.Options{})
 		repo.Snapshot()
 		repo.Publish() // snapshot v2, timestamp v2
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		before := e.disk()
 		repo.Timestamp().Signed.Meta["snapshot.json"].Version = 1
 		repo.Publish() // timestamp v3 lists snapshot v1
@@ -600,9 +576,7 @@ func TestSnapshotUpdate(t *testing.T) {
 	// publishes snapshot v2 (a new target).
 	setup := func(t *testing.T, opts simulator.Options) *env {
 		repo := simulator.New(t, opts)
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		repo.AddTarget("a", appV1, nil)
 		repo.Publish()
 		return e
@@ -688,9 +662,7 @@ func TestSnapshotUpdate(t *testing.T) {
 		repo := simulator.New(t, simulator.Options{})
 		repo.Delegate("targets", "d", simulator.DelegationOpts{Paths: []string{"d/*"}})
 		repo.Publish()
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		before := e.disk()
 		delete(repo.Snapshot().Signed.Meta, "d.json")
 		repo.Publish()
@@ -724,9 +696,7 @@ func TestTargetsUpdate(t *testing.T) {
 
 	setup := func(t *testing.T, opts simulator.Options) (*env, map[string]string) {
 		repo := simulator.New(t, opts)
-		e := newEnv(t, repo)
-		e.open()
-		e.refresh()
+		e := refreshed(t, repo)
 		repo.AddTarget("a", appV1, nil)
 		repo.Publish()
 		return e, e.disk()
