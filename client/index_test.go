@@ -102,3 +102,29 @@ func TestTargetsIndexBoundToRoot(t *testing.T) {
 		t.Errorf("targets signed by a revoked key trusted after a restart: %v", got)
 	}
 }
+
+// An index that can't be written costs speed only: the refresh succeeds, the
+// failure is logged, and the next start verifies the cache in full.
+func TestTargetsIndexNotWritten(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{ConsistentSnapshot: true})
+	repo.AddTarget("a", appV1, nil)
+	repo.Publish()
+	logs := &logBuffer{}
+	e := newEnv(t, repo, client.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	// A directory where the index goes makes its atomic write fail.
+	if err := os.MkdirAll(filepath.Join(e.cfg.StateDir, "state", "targets.index", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.open()
+	e.refresh()
+	if !strings.Contains(logs.String(), "targets index not written") {
+		t.Errorf("the failed index write was not logged:\n%s", logs)
+	}
+	e.open()
+	if got := versions(e.c.View()); got["targets"] != repo.Version("targets") {
+		t.Errorf("after a restart without an index: trusted %v", got)
+	}
+	e.refresh()
+	e.target("a")
+}
