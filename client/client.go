@@ -16,6 +16,7 @@ import (
 	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/internal/audit"
 	"github.com/latchsec/latch/internal/fetch"
+	"github.com/latchsec/latch/internal/targetindex"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
 )
@@ -63,8 +64,11 @@ type trustedSet struct {
 	snapshot  *metadata.Snapshot
 	targets   *metadata.Targets
 	// raw bytes of the snapshot and targets documents, to check them against
-	// the hashes their referrer lists without fetching them again.
+	// the hashes their referrer lists without fetching them again; targets
+	// reopened from the cache through their index have cachedTargets
+	// instead of bytes (targetsMatch).
 	snapshotBytes, targetsBytes []byte
+	cachedTargets               *cachedTargets
 	// refreshed: a Refresh completed in this process with this set.
 	refreshed bool
 }
@@ -218,61 +222,113 @@ func matchesRecord(b []byte, rec rollback.RoleRecord) bool {
 	return hex.EncodeToString(sum[:]) == rec.SHA256 && int64(len(b)) == rec.Length
 }
 
-// indexPath is where the lookup index of the cached top-level targets
-// metadata is kept: beside the trusted state.
+// indexPath is where the index of the cached top-level targets metadata is
+// kept (package internal/targetindex): beside the trusted state.
 func (c *Client) indexPath() string {
 	return filepath.Join(c.cfg.StateDir, stateSubdir, "targets.index")
 }
 
-// writeIndex keeps t's lookup index beside its cached bytes, so that the
-// next start reopens them without a second pass (metadata.ReopenTargets).
-// It is derived data: a failure costs speed, not safety, and is only
-// logged.
+// binding is what an index of the bytes rec records must name.
+func binding(rec rollback.RoleRecord) (targetindex.Binding, bool) {
+	d, err := hex.DecodeString(rec.SHA256)
+	if err != nil || len(d) != sha256.Size {
+		return targetindex.Binding{}, false
+	}
+	return targetindex.Binding{Length: rec.Length, SHA256: [sha256.Size]byte(d), Version: rec.Version, Root: rec.Root}, true
+}
+
+// writeIndex keeps the index of t, just verified from data and persisted,
+// beside the trusted state, so that the next start reads only what it uses
+// of the cache (reopenTargets). It is derived data: a failure costs speed,
+// not safety, and is only logged.
 //
 // It is called right after persist recorded the bytes: the record's SHA-256
-// is theirs, and hashing 13 MB again would cost as much as the index saves.
-func (c *Client) writeIndex(t *metadata.Targets) {
+// is theirs, and hashing them again would cost as much as the index saves.
+func (c *Client) writeIndex(t *metadata.Targets, data []byte) {
 	c.stateMu.Lock()
 	rec := c.state.Roles[metadata.RoleTargets]
 	c.stateMu.Unlock()
-	d, err := hex.DecodeString(rec.SHA256)
-	if err != nil || len(d) != sha256.Size || rec.Version != t.Version() {
+	b, ok := binding(rec)
+	if !ok || rec.Version != t.Version() || rec.Length != int64(len(data)) {
 		return
 	}
-	idx, ok := t.Index([sha256.Size]byte(d))
-	if !ok {
-		return
+	lay, slots, offsets, err := targetindex.Build(t, data)
+	if err == nil {
+		err = atomicfile.WriteFile(c.indexPath(), targetindex.Encode(data, b, lay, slots, offsets), 0o600)
 	}
-	if err := atomicfile.WriteFile(c.indexPath(), idx, 0o600); err != nil {
+	if err != nil {
 		c.log.Warn("targets index not written; the next start verifies the cache in full", "err", err)
 	}
 }
 
-// reopenTargets reopens the cached top-level targets metadata b through its
+// cachedTargets is top-level targets metadata reopened from the cache
+// through its index: read, chunk by chunk, as lookups need it.
+type cachedTargets struct {
+	rec rollback.RoleRecord
+	ix  *targetindex.Index
+	// broken: a lookup found a chunk that no longer matches; the next
+	// Refresh fetches the document again.
+	broken atomic.Bool
+}
+
+// reopenTargets reopens the cached top-level targets metadata through its
 // index, without a second signature check, if the trusted state records
-// that the current root's keys verified exactly these bytes (DESIGN.md
-// "Local disk"); nil otherwise.
-func (c *Client) reopenTargets(b []byte, rec rollback.RoleRecord, root *metadata.Root) *metadata.Targets {
-	if rec.Root == 0 || rec.Root != root.Version() || int64(len(b)) != rec.Length {
-		return nil
+// that the current root's keys verified exactly those bytes and the index
+// names that record (DESIGN.md "Local disk"). No error and no document
+// means the index doesn't apply (another root).
+func (c *Client) reopenTargets(rec rollback.RoleRecord, root *metadata.Root) (*metadata.Targets, *cachedTargets, error) {
+	b, ok := binding(rec)
+	if rec.Root == 0 || rec.Root != root.Version() || !ok {
+		return nil, nil, nil
 	}
-	d, err := hex.DecodeString(rec.SHA256)
-	if err != nil || len(d) != sha256.Size {
-		return nil
-	}
-	idx, err := os.ReadFile(c.indexPath())
+	p, err := c.cachePath(metadata.RoleTargets)
 	if err != nil {
-		return nil
+		return nil, nil, err
 	}
-	t, err := metadata.ReopenTargets(b, idx, metadata.RoleTargets, [sha256.Size]byte(d))
+	idx, err := targetindex.OpenFile(c.indexPath())
 	if err != nil {
-		c.log.Warn("targets index unusable; verifying the cache in full", "err", err)
-		return nil
+		return nil, nil, err
 	}
+	data, err := targetindex.OpenFile(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	ix, err := targetindex.Open(idx, data, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, err := targetindex.Reopen(ix, metadata.RoleTargets)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := doc.(*metadata.Targets)
 	if t.Version() != rec.Version {
-		return nil
+		return nil, nil, fmt.Errorf("index names targets v%d, the document is v%d", rec.Version, t.Version())
 	}
-	return t
+	return t, &cachedTargets{rec: rec, ix: ix}, nil
+}
+
+// targetsMatch reports whether the trusted top-level targets are the file
+// meta lists (spec §5.6.2), for the equal-version shortcut of §5.6.5: by
+// their bytes, or, for a document reopened through its index, by the
+// trusted state's record of them (hashing the whole file again is what the
+// index avoids). Only a listed hash other than SHA-256 needs the bytes.
+func (s *trustedSet) targetsMatch(meta metadata.MetaFile) bool {
+	ct := s.cachedTargets
+	if ct == nil {
+		return meta.Check(s.targetsBytes) == nil
+	}
+	if ct.broken.Load() || (meta.Length >= 0 && meta.Length != ct.rec.Length) {
+		return false
+	}
+	if d, ok := meta.Hashes["sha256"]; ok && len(meta.Hashes) == 1 {
+		return hex.EncodeToString(d) == ct.rec.SHA256
+	}
+	if len(meta.Hashes) == 0 {
+		return true
+	}
+	b, err := ct.ix.Data.Bytes(0, ct.ix.Data.Size())
+	return err == nil && meta.Check(b) == nil
 }
 
 // loadCache builds the starting trusted set: the newer of the embedded root
@@ -309,14 +365,22 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 	if set.snapshot == nil {
 		return set
 	}
-	if b, rec, ok := c.readCacheFile(metadata.RoleTargets); ok {
-		if t := c.reopenTargets(b, rec, set.root); t != nil {
+	c.stateMu.Lock()
+	rec, ok := c.state.Roles[metadata.RoleTargets]
+	c.stateMu.Unlock()
+	if !ok {
+		return set
+	}
+	t, cached, err := c.reopenTargets(rec, set.root)
+	if err != nil {
+		c.log.Warn("targets index unusable; verifying the cache in full", "err", err)
+	}
+	if t != nil {
+		set.targets, set.cachedTargets = t, cached
+	} else if b, rec, ok := c.readCache(metadata.RoleTargets); ok {
+		keys, _ := set.root.RoleKeys(metadata.RoleTargets)
+		if t, err := metadata.OpenTargets(b, keys); err == nil && t.Version() == rec.Version {
 			set.targets, set.targetsBytes = t, b
-		} else if matchesRecord(b, rec) {
-			keys, _ := set.root.RoleKeys(metadata.RoleTargets)
-			if t, err := metadata.OpenTargets(b, keys); err == nil && t.Version() == rec.Version {
-				set.targets, set.targetsBytes = t, b
-			}
 		}
 	}
 	return set

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
@@ -127,4 +128,104 @@ func TestTargetsIndexNotWritten(t *testing.T) {
 	}
 	e.refresh()
 	e.target("a")
+}
+
+// warmRepo publishes n targets named pkg/NNNNNN (about 150 bytes of
+// targets.json each) and returns a client env that refreshed from it, closed.
+func warmRepo(t *testing.T, opts simulator.Options, n int) (*simulator.Repo, *env) {
+	t.Helper()
+	opts.ConsistentSnapshot = true
+	repo := simulator.New(t, opts)
+	for i := range n {
+		repo.AddTarget(fmt.Sprintf("pkg/%06d", i), fmt.Appendf(nil, "content %d", i), nil)
+	}
+	repo.Publish()
+	e := refreshed(t, repo)
+	e.c.Close()
+	e.c = nil
+	return repo, e
+}
+
+// flipHashDigit changes one hex digit of the sha256 listed for path in the
+// cached targets.json, in place: the file stays well-formed metadata, and a
+// lookup that used it would hand out a wrong hash.
+func (e *env) flipHashDigit(path string) {
+	e.t.Helper()
+	p := filepath.Join(e.cfg.StateDir, "targets.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte(`"`+path+`":`))
+	j := bytes.Index(b[i:], []byte(`"sha256"`))
+	if i < 0 || j < 0 {
+		e.t.Fatalf("no entry for %q in the cached targets", path)
+	}
+	k := i + j + len(`"sha256"`)
+	k += bytes.IndexByte(b[k:], '"') + 1
+	if b[k] == '0' {
+		b[k] = '1'
+	} else {
+		b[k] = '0'
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// requested reports whether any request so far names role's metadata.
+func requested(repo *simulator.Repo, role string) bool {
+	for _, r := range repo.Requests() {
+		if strings.HasSuffix(r, "."+role+".json") || strings.HasSuffix(r, "/"+role+".json") {
+			return true
+		}
+	}
+	return false
+}
+
+// A warm start reads and hashes only what it uses of the cached targets:
+// with a byte changed in an entry far from the one looked up, a new process
+// refreshes and finds that entry without fetching targets again (it never
+// read the changed chunk). Whether snapshot lists the hashes of
+// targets.json or not, the cached bytes are matched through their record.
+func TestWarmStartReadsOnlyWhatItUses(t *testing.T) {
+	t.Parallel()
+	for _, hashes := range []bool{false, true} {
+		t.Run(fmt.Sprintf("snapshot hashes %v", hashes), func(t *testing.T) {
+			repo, e := warmRepo(t, simulator.Options{SnapshotHashes: hashes}, 3000)
+			e.flipHashDigit("pkg/002000")
+			repo.ResetRequests()
+			e.open()
+			e.refresh()
+			tg := e.target("pkg/000010")
+			if want := sha256.Sum256([]byte("content 10")); !bytes.Equal(tg.Hashes()["sha256"], want[:]) {
+				t.Errorf("pkg/000010: sha256 %x", tg.Hashes()["sha256"])
+			}
+			if requested(repo, "targets") {
+				t.Errorf("a warm start fetched targets again: %v", repo.Requests())
+			}
+		})
+	}
+}
+
+// Pretty-printed targets metadata (what most repositories publish) gets an
+// index too: a warm start uses the received bytes through it, as for
+// canonical ones.
+func TestWarmStartPretty(t *testing.T) {
+	t.Parallel()
+	repo, e := warmRepo(t, simulator.Options{Pretty: true}, 3000)
+	if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "state", "targets.index")); err != nil {
+		t.Fatalf("no index for pretty-printed targets: %v", err)
+	}
+	e.flipHashDigit("pkg/002000")
+	repo.ResetRequests()
+	e.open()
+	e.refresh()
+	tg := e.target("pkg/000010")
+	if want := sha256.Sum256([]byte("content 10")); !bytes.Equal(tg.Hashes()["sha256"], want[:]) {
+		t.Errorf("pkg/000010: sha256 %x", tg.Hashes()["sha256"])
+	}
+	if requested(repo, "targets") {
+		t.Errorf("a warm start fetched targets again: %v", repo.Requests())
+	}
 }

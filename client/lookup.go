@@ -130,7 +130,15 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 			}
 		}
 		chain := append(slices.Clip(v.chain), RoleStatus{Role: doc.Name(), Version: doc.Version(), Expires: doc.Expires(), Stale: doc.Expired(now)})
-		if tf, ok := doc.Target(path); ok {
+		tf, ok, err := doc.Target(path)
+		if err != nil {
+			if doc == set.targets && set.cachedTargets != nil && errors.Is(err, metadata.ErrCacheCorrupt) {
+				set.cachedTargets.broken.Store(true)
+				c.log.Error("cached targets metadata corrupted; the next refresh fetches it again", "err", err)
+			}
+			return nil, err
+		}
+		if ok {
 			return &Target{tf: tf, role: doc.Name(), chain: chain}, nil
 		}
 		d := doc.Delegations()

@@ -176,7 +176,7 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 		if fastForward {
 			c.log.Warn("timestamp or snapshot keys rotated: trusted timestamp, snapshot and targets discarded", "root", next.Version())
 			set.timestamp, set.snapshot, set.snapshotBytes = nil, nil, nil
-			set.targets, set.targetsBytes = nil, nil
+			set.targets, set.targetsBytes, set.cachedTargets = nil, nil, nil
 		}
 	}
 	// §5.3.10: the final root must not be expired.
@@ -304,7 +304,7 @@ func (c *Client) updateTargets(ctx context.Context, ref time.Time, set *trustedS
 		return fmt.Errorf("%w: snapshot v%d does not list targets.json", ErrNotListed, set.snapshot.Version())
 	}
 	trusted := set.targets
-	if trusted != nil && trusted.Version() == meta.Version && meta.Check(set.targetsBytes) == nil {
+	if trusted != nil && trusted.Version() == meta.Version && set.targetsMatch(meta) {
 		return expired(metadata.RoleTargets, trusted.Version(), trusted.Expires(), ref) // §5.6.5
 	}
 	keys, _ := set.root.RoleKeys(metadata.RoleTargets)
@@ -315,8 +315,8 @@ func (c *Client) updateTargets(ctx context.Context, ref time.Time, set *trustedS
 	if err := c.persist(metadata.RoleTargets, data, next.Version(), set.root.Version()); err != nil { // §5.6.6
 		return err
 	}
-	c.writeIndex(next)
-	set.targets, set.targetsBytes = next, data
+	c.writeIndex(next, data)
+	set.targets, set.targetsBytes, set.cachedTargets = next, data, nil
 	return nil
 }
 

@@ -194,26 +194,27 @@ func (h *header) Expired(ref time.Time) bool { return !h.expires.After(ref) }
 // uppercase hex digest, at least one entry. Algorithms are not judged here
 // (package verify decides which are supported).
 func parseHashes(raw []byte, what string) (map[string][]byte, error) {
-	o, err := parseObject(raw, what)
-	if err != nil {
-		return nil, err
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, malformed("%s: want an object", what)
 	}
-	if len(o) == 0 {
-		return nil, invalid("%s: no hashes listed", what)
-	}
-	out := make(map[string][]byte, len(o))
-	for alg, v := range o {
+	out := make(map[string][]byte, 2)
+	err := cjson.MembersValid(raw, func(_ int, k, v []byte) error {
+		alg := cjson.DecodeKey(k)
 		s, err := jsonString(v, alg)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d, err := hex.DecodeString(s)
 		if err != nil || len(d) == 0 {
-			return nil, invalid("%s: %s digest %q is not hex", what, alg, s)
+			return invalid("%s: %s digest %q is not hex", what, alg, s)
 		}
 		out[alg] = d
+		return nil
+	})
+	if err == nil && len(out) == 0 {
+		return nil, invalid("%s: no hashes listed", what)
 	}
-	return out, nil
+	return out, err
 }
 
 // parseLength decodes a LENGTH: a non-negative integer.
