@@ -43,6 +43,8 @@ type Client struct {
 	memoMu sync.Mutex
 	memo   map[memoKey]*metadata.Targets // delegated roles verified in this process
 
+	foundTargets atomic.Pointer[foundTargets] // lookups of the current trusted set
+
 	health      mirrorHealth
 	statusMu    sync.Mutex // guards lastRefresh, lastErr and auditErr
 	lastRefresh time.Time

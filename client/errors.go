@@ -55,6 +55,10 @@ var (
 	ErrType        = metadata.ErrType
 	ErrSpecVersion = metadata.ErrSpecVersion
 	ErrUnsafePath  = metadata.ErrUnsafePath
+	// ErrCacheCorrupt: the cached targets metadata a lookup read no longer
+	// matches what was verified (checked chunk by chunk as it is read).
+	// Nothing from it is used, and the next Refresh fetches it again.
+	ErrCacheCorrupt = metadata.ErrCacheCorrupt
 )
 
 // ExpiredError reports metadata that is expired at the reference time.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/metadata"
 )
 
 // logBuffer collects a client's log for assertions.
@@ -228,4 +229,89 @@ func TestWarmStartPretty(t *testing.T) {
 	if requested(repo, "targets") {
 		t.Errorf("a warm start fetched targets again: %v", repo.Requests())
 	}
+}
+
+// A changed byte in a chunk of the cached targets that a lookup reads is
+// found before any of it is used: the lookup fails with ErrCacheCorrupt
+// (never answers with the changed hash), other lookups still work, and the
+// next refresh fetches targets again, after which the lookup succeeds.
+func TestWarmStartCorruptedChunk(t *testing.T) {
+	t.Parallel()
+	repo, e := warmRepo(t, simulator.Options{}, 3000)
+	e.flipHashDigit("pkg/002000")
+	e.open()
+	e.refresh()
+	before := e.disk()
+	err := e.targetErr("pkg/002000")
+	wantIs(t, err, metadata.ErrCacheCorrupt)
+	wantIs(t, err, client.ErrCacheCorrupt)
+	e.target("pkg/000010")
+	e.sameDisk(before)
+
+	repo.ResetRequests()
+	e.refresh()
+	if !requested(repo, "targets") {
+		t.Errorf("targets not fetched again after a corrupted chunk: %v", repo.Requests())
+	}
+	want := sha256.Sum256([]byte("content 2000"))
+	if got := e.target("pkg/002000").Hashes()["sha256"]; !bytes.Equal(got, want[:]) {
+		t.Errorf("pkg/002000 after the refresh: sha256 %x", got)
+	}
+	// The new copy and its index serve the next start.
+	repo.ResetRequests()
+	e.open()
+	e.refresh()
+	if got := e.target("pkg/002000").Hashes()["sha256"]; !bytes.Equal(got, want[:]) || requested(repo, "targets") {
+		t.Errorf("next start: sha256 %x, requests %v", got, repo.Requests())
+	}
+}
+
+// A changed byte in the lookup tables of the index is found the same way
+// when a lookup reads its chunk; one in the index's header makes the next
+// start verify the cache in full.
+func TestWarmStartCorruptedIndex(t *testing.T) {
+	t.Parallel()
+	index := func(e *env) (string, []byte) {
+		p := filepath.Join(e.cfg.StateDir, "state", "targets.index")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, b
+	}
+	t.Run("tables", func(t *testing.T) {
+		repo, e := warmRepo(t, simulator.Options{}, 3000)
+		p, b := index(e)
+		// The last bytes are the offsets of the last entries in key order.
+		b[len(b)-3] ^= 0x10
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e.open()
+		e.refresh()
+		wantIs(t, e.targetErr("pkg/002999"), client.ErrCacheCorrupt)
+		repo.ResetRequests()
+		e.refresh()
+		e.target("pkg/002999")
+	})
+	t.Run("header", func(t *testing.T) {
+		logs := &logBuffer{}
+		repo, e := warmRepo(t, simulator.Options{}, 3000)
+		e.opts = append(e.opts, client.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+		p, b := index(e)
+		b[40] ^= 1 // in the binding
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		repo.ResetRequests()
+		e.open()
+		if !strings.Contains(logs.String(), "index unusable") {
+			t.Errorf("a corrupted index header went unnoticed:\n%s", logs)
+		}
+		e.refresh()
+		e.target("pkg/002999")
+		if requested(repo, "targets") {
+			t.Errorf("the cache was not verified in full but fetched again: %v", repo.Requests())
+		}
+	})
 }

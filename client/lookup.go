@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchsec/latch/metadata"
@@ -82,6 +84,9 @@ func (c *Client) Target(ctx context.Context, path string) (*Target, error) {
 			return nil, &TargetError{Path: path, Err: err}
 		}
 	}
+	if t := c.found(set, path); t != nil && t.fresh(now) {
+		return t, nil
+	}
 	t, err := c.walk(path, set, now, func(v visit) (*metadata.Targets, error) {
 		return c.delegated(ctx, set, v, now)
 	})
@@ -93,7 +98,74 @@ func (c *Client) Target(ctx context.Context, path string) (*Target, error) {
 			return nil, &TargetError{Path: path, Err: &ExpiredError{Role: r.Role, Version: r.Version, Expires: r.Expires, Now: now}}
 		}
 	}
+	c.remember(set, path, t)
 	return t, nil
+}
+
+// fresh reports whether no role on t's chain is expired at now.
+func (t *Target) fresh(now time.Time) bool {
+	for _, r := range t.chain {
+		if !r.Expires.After(now) {
+			return false
+		}
+	}
+	return true
+}
+
+// foundTargets are the targets found with one trusted set. A *Target is
+// immutable and what a lookup returns depends only on the set (its
+// documents, and the delegated roles its snapshot lists, verified along
+// the path), so a lookup that repeats one returns it again, once its
+// chain is checked for expiry. A set that a refresh builds starts with
+// none: nothing found under keys it may have dropped is used again.
+//
+// It is a fixed hash table of found targets, filled without locks: a path
+// that finds no free slot among its first few is not remembered, and pays
+// the walk each time.
+type foundTargets struct {
+	set   *trustedSet
+	seed  maphash.Seed
+	slots [foundSlots]atomic.Pointer[Target]
+}
+
+const (
+	foundSlots = 1 << 13 // at most 8,192 targets (a few hundred bytes each) per set
+	foundProbe = 8
+)
+
+// found returns the target found for path with set, nil if none.
+func (c *Client) found(set *trustedSet, path string) *Target {
+	f := c.foundTargets.Load()
+	if f == nil || f.set != set {
+		return nil
+	}
+	h := maphash.String(f.seed, path)
+	for d := range uint64(foundProbe) {
+		t := f.slots[(h+d)%foundSlots].Load()
+		if t == nil || t.tf.Path == path {
+			return t
+		}
+	}
+	return nil
+}
+
+// remember keeps t as the target found for path with set.
+func (c *Client) remember(set *trustedSet, path string, t *Target) {
+	f := c.foundTargets.Load()
+	if f == nil || f.set != set {
+		next := &foundTargets{set: set, seed: maphash.MakeSeed()}
+		if !c.foundTargets.CompareAndSwap(f, next) {
+			return
+		}
+		f = next
+	}
+	h := maphash.String(f.seed, path)
+	for d := range uint64(foundProbe) {
+		s := &f.slots[(h+d)%foundSlots]
+		if s.CompareAndSwap(nil, t) || s.Load().tf.Path == path {
+			return
+		}
+	}
 }
 
 // visit is a targets role to search, with the delegator that led to it.

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -199,14 +200,20 @@ func parseHashes(raw []byte, what string) (map[string][]byte, error) {
 	}
 	out := make(map[string][]byte, 2)
 	err := cjson.MembersValid(raw, func(_ int, k, v []byte) error {
-		alg := cjson.DecodeKey(k)
-		s, err := jsonString(v, alg)
-		if err != nil {
-			return err
+		alg := hashName(k)
+		var digest []byte
+		if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
+			digest = v[1 : len(v)-1] // a validated string without escapes
+		} else {
+			s, err := jsonString(v, alg)
+			if err != nil {
+				return err
+			}
+			digest = []byte(s)
 		}
-		d, err := hex.DecodeString(s)
-		if err != nil || len(d) == 0 {
-			return invalid("%s: %s digest %q is not hex", what, alg, s)
+		d := make([]byte, len(digest)/2)
+		if _, err := hex.Decode(d, digest); err != nil || len(digest) == 0 || len(digest)%2 != 0 {
+			return invalid("%s: %s digest %q is not hex", what, alg, digest)
 		}
 		out[alg] = d
 		return nil
@@ -215,6 +222,18 @@ func parseHashes(raw []byte, what string) (map[string][]byte, error) {
 		return nil, invalid("%s: no hashes listed", what)
 	}
 	return out, err
+}
+
+// hashName decodes the raw key of a HASHES member, without allocating for
+// the usual algorithms.
+func hashName(k []byte) string {
+	switch string(k) {
+	case "sha256":
+		return "sha256"
+	case "sha512":
+		return "sha512"
+	}
+	return cjson.DecodeKey(k)
 }
 
 // parseLength decodes a LENGTH: a non-negative integer.

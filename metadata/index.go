@@ -141,14 +141,17 @@ func (e *entries) offset(i int) (int, error) {
 }
 
 // member returns the raw key, and unless keyOnly the value, of the member
-// whose key starts at off, checked as it is read: an offset that doesn't
-// point at a member is an error, never a panic.
+// whose key starts at off. In a cache it is checked as it is read: an
+// offset that doesn't point at a member is an error, never a panic.
 func (e *entries) member(off int, keyOnly bool) (key, value []byte, err error) {
+	if e.ix == nil {
+		// Offsets this process computed, into bytes Open validated.
+		key, value = cjson.MemberAt(e.obj, off)
+		return key, value, nil
+	}
 	for n := 512; ; n *= 4 {
-		var b []byte
-		if e.ix == nil {
-			b = e.obj[off:]
-		} else if b, err = e.ix.Data.Bytes(e.objOff+int64(off), int64(min(n, e.objLen-off))); err != nil {
+		b, err := e.ix.Data.Bytes(e.objOff+int64(off), int64(min(n, e.objLen-off)))
+		if err != nil {
 			return nil, nil, err
 		}
 		if keyOnly {
