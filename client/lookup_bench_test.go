@@ -156,18 +156,25 @@ func BenchmarkLookup100k(b *testing.B) {
 // staticRepo serves the metadata of a simulated repository from its bytes.
 type staticRepo struct {
 	*httptest.Server
-	root []byte
-	now  time.Time
+	root    []byte
+	now     time.Time
+	targets string // the name targets.json is served under
 }
 
 // servedRepo builds a repository with consistent snapshots, lets build
 // add to it, publishes it and serves every metadata file a client may ask
 // for from a copy of its bytes; the simulator itself is gone by then.
 func servedRepo(b *testing.B, build func(*simulator.Repo)) *staticRepo {
+	return servedRepoOpts(b, simulator.Options{ConsistentSnapshot: true}, build)
+}
+
+// servedRepoOpts is servedRepo with options; they must ask for consistent
+// snapshots.
+func servedRepoOpts(b *testing.B, opts simulator.Options, build func(*simulator.Repo)) *staticRepo {
 	b.Helper()
 	tb := &scopedTB{TB: b}
 	defer tb.done()
-	repo := simulator.New(tb, simulator.Options{ConsistentSnapshot: true})
+	repo := simulator.New(tb, opts)
 	build(repo)
 	repo.Publish()
 	files := map[string][]byte{"timestamp.json": repo.Bytes("timestamp.json")}
@@ -181,7 +188,7 @@ func servedRepo(b *testing.B, build func(*simulator.Repo)) *staticRepo {
 			files[name] = repo.Bytes(name)
 		}
 	}
-	s := &staticRepo{root: repo.TrustedRoot(), now: repo.Now()}
+	s := &staticRepo{root: repo.TrustedRoot(), now: repo.Now(), targets: fmt.Sprintf("%d.targets.json", repo.Version(simulator.RoleTargets))}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data, ok := files[strings.TrimPrefix(r.URL.Path, "/metadata/")]
 		if !ok {

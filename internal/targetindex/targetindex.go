@@ -302,14 +302,17 @@ func parseHeader(h []byte) (*Index, []byte, error) {
 // Reader reads a region of a file that is checked chunk by chunk against
 // recorded SHA-256 hashes: every byte it returns is in a chunk that matched
 // (and stays in memory), so a byte changed on disk, before or after, is
-// never returned. It is safe for concurrent use.
+// never returned. Its memory is the chunks read. It is safe for concurrent
+// use.
 type Reader struct {
 	src   io.ReaderAt
 	base  int64 // where the region starts in src
 	size  int64
 	sumOf func(chunk int64) ([]byte, error) // the recorded hash of a chunk
-	buf   []byte                            // the region as read so far
-	state []atomic.Uint32                   // per chunk: unread, ok or corrupt
+	// Per chunk: its bytes once read and matched, then its state (set
+	// after the bytes, so that a reader who sees chunkOK sees them).
+	bufs  [][]byte
+	state []atomic.Uint32
 
 	mu sync.Mutex // serialises reading chunks
 }
@@ -321,7 +324,8 @@ const (
 )
 
 func newReader(src io.ReaderAt, base, size int64, sumOf func(int64) ([]byte, error)) *Reader {
-	return &Reader{src: src, base: base, size: size, sumOf: sumOf, buf: make([]byte, size), state: make([]atomic.Uint32, chunks(size, chunkShift))}
+	n := chunks(size, chunkShift)
+	return &Reader{src: src, base: base, size: size, sumOf: sumOf, bufs: make([][]byte, n), state: make([]atomic.Uint32, n)}
 }
 
 // Size is the length of the region.
@@ -335,16 +339,27 @@ func (r *Reader) Bytes(off, n int64) ([]byte, error) {
 	if off < 0 || n < 0 || off > r.size || n > r.size-off {
 		return nil, fmt.Errorf("%w: bytes %d+%d are outside the %d cached", ErrCorrupt, off, n, r.size)
 	}
-	if n > 0 {
-		for i := off >> chunkShift; i <= (off+n-1)>>chunkShift; i++ {
-			if r.state[i].Load() != chunkOK {
-				if err := r.load(i); err != nil {
-					return nil, err
-				}
+	if n == 0 {
+		return nil, nil
+	}
+	first, last := off>>chunkShift, (off+n-1)>>chunkShift
+	for i := first; i <= last; i++ {
+		if r.state[i].Load() != chunkOK {
+			if err := r.load(i); err != nil {
+				return nil, err
 			}
 		}
 	}
-	return r.buf[off : off+n : off+n], nil
+	lo := off - first<<chunkShift
+	if first == last {
+		return r.bufs[first][lo : lo+n : lo+n], nil
+	}
+	out := make([]byte, 0, n)
+	out = append(out, r.bufs[first][lo:]...)
+	for i := first + 1; i < last; i++ {
+		out = append(out, r.bufs[i]...)
+	}
+	return append(out, r.bufs[last][:n-int64(len(out))]...), nil
 }
 
 // load reads chunk i and checks it against its hash.
@@ -362,7 +377,7 @@ func (r *Reader) load(i int64) error {
 	if err != nil {
 		return err
 	}
-	p := r.buf[lo:hi]
+	p := make([]byte, hi-lo)
 	if err := readAt(r.src, p, r.base+lo); err != nil {
 		return err
 	}
@@ -370,6 +385,7 @@ func (r *Reader) load(i int64) error {
 		r.state[i].Store(chunkCorrupt)
 		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
 	}
+	r.bufs[i] = p
 	r.state[i].Store(chunkOK)
 	return nil
 }
