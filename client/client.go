@@ -329,8 +329,18 @@ func (s *trustedSet) targetsMatch(meta metadata.MetaFile) bool {
 	if len(meta.Hashes) == 0 {
 		return true
 	}
-	b, err := ct.ix.Data.Bytes(0, ct.ix.Data.Size())
+	b, err := s.targetsData()
 	return err == nil && meta.Check(b) == nil
+}
+
+// targetsData returns the bytes of the trusted top-level targets: those
+// fetched, or all of the cached ones, each chunk checked (an error wraps
+// ErrCacheCorrupt if one no longer matches).
+func (s *trustedSet) targetsData() ([]byte, error) {
+	if s.cachedTargets == nil {
+		return s.targetsBytes, nil
+	}
+	return s.cachedTargets.ix.Data.Bytes(0, s.cachedTargets.ix.Data.Size())
 }
 
 // loadCache builds the starting trusted set: the newer of the embedded root
