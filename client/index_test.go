@@ -315,3 +315,22 @@ func TestWarmStartCorruptedIndex(t *testing.T) {
 		}
 	})
 }
+
+// Cached targets reopened through their index are still checked against
+// what the snapshot lists: a new snapshot that lists the trusted version of
+// targets.json with another hash (mix-and-match) is not matched by the
+// record, the file is fetched and its hash refused.
+func TestWarmStartSnapshotListsOtherHash(t *testing.T) {
+	t.Parallel()
+	repo, e := warmRepo(t, simulator.Options{SnapshotHashes: true}, 300)
+	e.open()
+	e.refresh()
+	before := e.disk()
+	repo.Snapshot().Signed.Meta["targets.json"].Hashes["sha256"][0] ^= 1
+	repo.Publish()
+	wantIs(t, e.refreshErr(), client.ErrHashMismatch)
+	if got := versions(e.c.View()); got["targets"] != repo.Version("targets") {
+		t.Errorf("trusted targets after the refusal: %v", got)
+	}
+	e.sameDisk(before, "targets.json", filepath.Join("state", "targets.index"))
+}
