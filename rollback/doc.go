@@ -47,9 +47,12 @@
 //
 // An exclusive lock on a file in the state directory, held from
 // [OpenFileStore] to [FileStore.Close], keeps two processes (or two stores
-// in one process) from interleaving their updates; the loser gets
-// [ErrLocked] at once. The lock uses flock on Unix systems and LockFileEx
-// on Windows, and is released by the system if the process dies.
+// in one process) from interleaving their updates; the loser gets a
+// [*LockedError] (matching [ErrLocked]) at once that names the holder's
+// process, or waits for the lock with [OpenFileStoreWait]. The lock uses
+// flock on Unix systems and LockFileEx on Windows, and is released by the
+// system if the process dies. Readers need no lock: [ReadFileState] returns
+// the state as last saved, whoever holds the store.
 //
 // # Concurrency
 //
