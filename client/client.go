@@ -39,6 +39,11 @@ type Client struct {
 	stateMu sync.Mutex      // guards state and every write of it
 	state   *rollback.State // the trusted state as last saved
 
+	// unlocked holds, for an Offline view, the cache files read with state
+	// without the lock (see readUnlocked); nil for a client that holds the
+	// state directory and reads its cache from disk.
+	unlocked map[string][]byte
+
 	memoMu sync.Mutex
 	memo   map[memoKey]*metadata.Targets // delegated roles verified in this process
 
@@ -85,9 +90,20 @@ const stateSubdir = "state"
 // lock on cfg.StateDir (one client per state directory, across processes),
 // and loads the last verified metadata from the cache, verifying it again;
 // it does not touch the network. Close releases the lock.
+//
+// If another client holds cfg.StateDir, in this process or another, New
+// fails at once with an error matching ErrLocked that names the holder's
+// process ID; [Open] waits for the lock instead, and [Offline] reads the
+// state without it.
 func New(cfg Config, opts ...Option) (*Client, error) {
+	return openClient(cfg, opts, rollback.OpenFileStore)
+}
+
+// configure checks cfg, applies opts and returns a client that has no state
+// yet, with the embedded trusted root verified: what New and Offline share.
+func configure(cfg Config, opts []Option) (*Client, *metadata.Root, error) {
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	o := options{maxRootRotation: 256, maxDelegations: 32, clockTolerance: DefaultClockTolerance}
 	for _, opt := range opts {
@@ -102,7 +118,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	switch {
 	case o.fetcher != nil && o.transportSet:
-		return nil, errors.New("client: WithRootCAs, WithSPKIPins, WithTransferLimits and WithPlainHTTPUnsafe configure the default transport; with WithFetcher, configure your own")
+		return nil, nil, errors.New("client: WithRootCAs, WithSPKIPins, WithTransferLimits and WithPlainHTTPUnsafe configure the default transport; with WithFetcher, configure your own")
 	case o.fetcher == nil:
 		o.fetcher = fetch.New(o.transport)
 	}
@@ -117,12 +133,25 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	embedded, err := metadata.OpenRoot(cfg.TrustedRoot, nil)
 	if err != nil {
-		return nil, fmt.Errorf("client: embedded trusted root: %w", err)
+		return nil, nil, fmt.Errorf("client: embedded trusted root: %w", err)
+	}
+	return c, embedded, nil
+}
+
+// openClient is New with openStore to open and lock the state directory's
+// store.
+func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback.FileStore, error)) (*Client, error) {
+	c, embedded, err := configure(cfg, opts)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	store, err := rollback.OpenFileStore(filepath.Join(cfg.StateDir, stateSubdir))
+	store, err := openStore(filepath.Join(cfg.StateDir, stateSubdir))
+	if errors.Is(err, ErrLocked) {
+		return nil, fmt.Errorf("client: %w: one client per state directory (Open waits for it, Offline reads without it)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
@@ -169,11 +198,20 @@ func (c *Client) Close() error {
 // cachePath is where role's metadata is cached: <StateDir>/<role>.json with
 // the role name encoded reversibly (metadata.EncodeRoleName).
 func (c *Client) cachePath(role string) (string, error) {
+	name, err := cacheName(role)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(c.cfg.StateDir, name), nil
+}
+
+// cacheName is the name of role's cache file in the state directory.
+func cacheName(role string) (string, error) {
 	enc, err := metadata.EncodeRoleName(role)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(c.cfg.StateDir, enc+".json"), nil
+	return enc + ".json", nil
 }
 
 // readCache returns the cached bytes of role if they are exactly the ones
@@ -198,6 +236,10 @@ func (c *Client) readCacheFile(role string) ([]byte, rollback.RoleRecord, bool) 
 	c.stateMu.Unlock()
 	if !ok {
 		return nil, rec, false
+	}
+	if c.unlocked != nil {
+		b, ok := c.unlocked[role]
+		return b, rec, ok
 	}
 	p, err := c.cachePath(role)
 	if err != nil {
