@@ -162,7 +162,7 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 	}
 	set := c.loadCache(embedded)
 	// The embedded root is the starting point when it is newer than what the
-	// cache holds (DESIGN.md "Root at start-up"): cache it, so that the cache
+	// cache holds (docs/decisions.md, "Root at start-up"): cache it, so that the cache
 	// and the trusted state always describe the starting root.
 	if set.root == embedded && c.floor(metadata.RoleRoot) < embedded.Version() {
 		if err := c.persist(metadata.RoleRoot, cfg.TrustedRoot, embedded.Version(), embedded.Version()); err != nil {
@@ -215,7 +215,7 @@ func cacheName(role string) (string, error) {
 }
 
 // readCache returns the cached bytes of role if they are exactly the ones
-// the trusted state records (DESIGN.md "Local disk": the store is the one
+// the trusted state records (docs/decisions.md, "The local disk": the store is the one
 // authority; a cache file that does not match its record is treated as
 // absent).
 func (c *Client) readCache(role string) ([]byte, rollback.RoleRecord, bool) {
@@ -292,8 +292,8 @@ func (c *Client) writeIndex(t *metadata.Targets) {
 
 // reopenTargets reopens the cached top-level targets metadata b through its
 // index, without a second signature check, if the trusted state records
-// that the current root's keys verified exactly these bytes (DESIGN.md
-// "Local disk"); nil otherwise.
+// that the current root's keys verified exactly these bytes (docs/decisions.md,
+// "The local disk"); nil otherwise.
 func (c *Client) reopenTargets(b []byte, rec rollback.RoleRecord, root *metadata.Root) *metadata.Targets {
 	if rec.Root == 0 || rec.Root != root.Version() || int64(len(b)) != rec.Length {
 		return nil
@@ -318,7 +318,7 @@ func (c *Client) reopenTargets(b []byte, rec rollback.RoleRecord, root *metadata
 }
 
 // loadCache builds the starting trusted set: the newer of the embedded root
-// and the cached root (DESIGN.md "Root at start-up"), then the cached
+// and the cached root (docs/decisions.md, "Root at start-up"), then the cached
 // timestamp, snapshot and targets, each verified again with the keys of that
 // root. Expiry is not checked here: Refresh checks it, and the offline view
 // reports it.
@@ -365,7 +365,7 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 }
 
 // persist writes verified metadata to the cache and then records it in the
-// trusted state (DESIGN.md write order: cache file, then record, both
+// trusted state (docs/decisions.md write order: cache file, then record, both
 // atomic). The record is checked first, so a version lower than trusted is
 // refused before anything is written.
 func (c *Client) persist(role string, data []byte, version, root int64) error {

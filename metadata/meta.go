@@ -17,7 +17,7 @@ type MetaFile struct {
 
 // Check verifies b against the length and hashes listed, where they are
 // listed (spec §5.5.2, §5.6.2); with hashes listed but none supported it
-// fails (DESIGN.md: never a fallback).
+// fails: there is never a fallback (docs/decisions.md, "Hash algorithms").
 func (m MetaFile) Check(b []byte) error {
 	return verify.CheckBytes(b, m.Length, m.Hashes)
 }

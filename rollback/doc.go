@@ -35,7 +35,7 @@
 //
 // [FileStore] keeps the state in one JSON file with a format version,
 // replaced atomically: temporary file in the same directory, fsync, rename,
-// fsync of the directory (see internal/atomicfile). A crash at any instant
+// fsync of the directory. A crash at any instant
 // leaves the previous state or the new one. The client writes a metadata
 // cache file first and then the record of its hash, so after a crash
 // between the two the record still describes the previous file, and the

@@ -29,7 +29,7 @@ const (
 )
 
 // FileStore is a [Store] in a directory: the state in trusted-state, written
-// with [atomicfile] (temporary file, fsync, rename, fsync of the directory),
+// atomically (temporary file, fsync, rename, fsync of the directory),
 // and an exclusive lock on the file named lock, held from [OpenFileStore]
 // until [FileStore.Close], so that one process (and one FileStore in it)
 // owns the directory at a time; the holder writes its process ID into the
