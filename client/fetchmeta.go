@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
+
+	"github.com/latchsec/latch/internal/fetch"
 )
 
 // fetchVerified fetches name from each mirror in turn until one serves bytes
@@ -53,25 +56,37 @@ func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name strin
 	return nil, missing > 0, merr
 }
 
-// fetchBytes reads a whole file of at most limit bytes. A reader that
-// declares its size (as the default transport does with Content-Length)
-// gets one buffer of that size instead of a growing one: large targets
-// metadata is read without copies. The declared size is only a hint; the
-// limit is the Fetcher's to enforce.
+// maxPresize is the most a metadata buffer is sized to before any byte
+// arrives. A length in signed metadata or in a Content-Length header is an
+// upper bound to enforce, never a size to allocate: a key holder (or a
+// mirror) naming 1 TiB must cost no more than the bytes actually sent.
+const maxPresize = 4 << 20
+
+// fetchBytes reads a whole file of at most limit bytes. The buffer starts at
+// the size the reader declares (as the default transport does with
+// Content-Length), the limit or maxPresize, whichever is smallest, and then
+// doubles with the bytes received, up to the declared size: large targets
+// metadata from an honest mirror is read with few copies, and memory never
+// exceeds about twice what arrived. The declared size is only a hint; the
+// limit is enforced here as well as by the Fetcher.
 func (c *Client) fetchBytes(ctx context.Context, url string, limit int64) ([]byte, error) {
 	rc, err := c.opts.fetcher.Fetch(ctx, url, 0, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	size := int64(512)
-	if s, ok := rc.(interface{ Size() int64 }); ok && s.Size() > 0 {
-		size = min(s.Size(), limit) + 1 // +1: the read that sees EOF needs room
+	want := limit // the most bytes expected
+	if s, ok := rc.(interface{ Size() int64 }); ok && s.Size() >= 0 {
+		want = min(want, s.Size())
 	}
-	b := make([]byte, 0, size)
+	// +1: the read that sees EOF needs room. want+1 can't overflow here.
+	b := make([]byte, 0, min(want, maxPresize)+1)
 	for {
 		n, err := rc.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			return nil, &fetch.TooLargeError{URL: url, Limit: limit}
+		}
 		if err == io.EOF {
 			return b, nil
 		}
@@ -79,7 +94,11 @@ func (c *Client) fetchBytes(ctx context.Context, url string, limit int64) ([]byt
 			return nil, err
 		}
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // grow
+			more := len(b) // double
+			if left := want - int64(len(b)); left >= 0 && left < int64(more) {
+				more = int(left) + 1 // the rest as declared, and room for EOF
+			}
+			b = slices.Grow(b, more)
 		}
 	}
 }

@@ -373,7 +373,9 @@ func parseRange(header string, n int64) (start, end int64, ok bool) {
 		if err != nil || l < start {
 			return 0, 0, false
 		}
-		end = min(l+1, n)
+		if l < n {
+			end = l + 1 // not min(l+1, n): l+1 overflows for l = 2^63-1
+		}
 	}
 	return start, end, true
 }

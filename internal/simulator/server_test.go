@@ -77,6 +77,7 @@ func TestRanges(t *testing.T) {
 	}{
 		{"bytes=10-19", 206, data[10:20]},
 		{"bytes=990-5000", 206, data[990:]},
+		{"bytes=990-9223372036854775807", 206, data[990:]},
 		{"bytes=-10", 206, data[990:]},
 		{"bytes=1000-", 416, nil},
 		{"bytes=0-1,5-6", 416, nil},
