@@ -89,9 +89,13 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	o := options{maxRootRotation: 256, maxDelegations: 32, clockTolerance: DefaultClockTolerance}
+	o := options{maxRootRotation: 256, maxDelegations: 32, clockTolerance: DefaultClockTolerance,
+		metaHeaderTimeout: DefaultMetadataHeaderTimeout, metaFileTimeout: DefaultMetadataFileTimeout}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if err := o.validateTimeouts(); err != nil {
+		return nil, err
 	}
 	o.limits = o.limits.withDefaults()
 	if o.clock == nil {

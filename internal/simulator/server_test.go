@@ -293,3 +293,29 @@ func TestRequestLog(t *testing.T) {
 		t.Errorf("requests after reset: %q", got)
 	}
 }
+
+func TestStalled(t *testing.T) {
+	t.Parallel()
+	s := NewStalled(t)
+	metadataURL, targetsURL := s.URLs()
+	if !strings.HasSuffix(metadataURL, "/metadata/") || !strings.HasSuffix(targetsURL, "/targets/") {
+		t.Fatalf("URLs %q, %q", metadataURL, targetsURL)
+	}
+	hc := &http.Client{Timeout: 100 * time.Millisecond}
+	resp, err := hc.Get(metadataURL + "timestamp.json")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("stalled mirror answered %d", resp.StatusCode)
+	}
+	var te interface{ Timeout() bool }
+	if !errors.As(err, &te) || !te.Timeout() {
+		t.Errorf("err = %v, want a timeout", err)
+	}
+	// The accepting goroutine may lag behind the kernel's handshake.
+	for deadline := time.Now().Add(10 * time.Second); s.Accepted() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := s.Accepted(); n != 1 {
+		t.Errorf("accepted %d connections, want 1", n)
+	}
+}
