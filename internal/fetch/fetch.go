@@ -242,9 +242,8 @@ func New(opts Options) *HTTP {
 
 // newTransport returns a transport with the settings of
 // http.DefaultTransport, the connection timeouts, roots and pins (if not
-// nil) of opts,
-// and no transparent decompression, so that lengths are those of the bytes
-// on the wire.
+// nil) of opts, and no transparent decompression, so that lengths are those
+// of the bytes on the wire.
 func newTransport(opts Options, pins *pinSet) *http.Transport {
 	dialer := &net.Dialer{
 		Timeout:   positiveOr(opts.ConnectTimeout, defaultConnectTimeout),
