@@ -611,6 +611,20 @@ func TestSnapshotUpdate(t *testing.T) {
 		failed(e, before)
 	})
 
+	// §4.2: a key ID may appear once in "signatures", even when the
+	// signatures meet the threshold (tuf-conformance
+	// test_duplicate_sig_keyids).
+	t.Run("duplicate signature key ID", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, simulator.Options{})
+		before := e.disk()
+		e.repo.SetFault("snapshot.json", simulator.Fault{Mutate: dupSig})
+		err := e.refreshErr()
+		wantIs(t, err, metadata.ErrDuplicateSignature)
+		wantIs(t, err, client.ErrMalformed)
+		failed(e, before)
+	})
+
 	// §5.5.4: mix-and-match, an older snapshot under a newer timestamp.
 	t.Run("version mismatch", func(t *testing.T) {
 		t.Parallel()
