@@ -436,7 +436,7 @@ func TestTimestampUpdate(t *testing.T) {
 		repo.Publish() // root v2, timestamp v2 signed by both keys
 		e := refreshed(t, repo)
 		before := e.disk()
-		repo.Sign("timestamp", 0, 0) // one key, twice
+		repo.Sign("timestamp", 0) // one key (listing it twice is refused before: TestSnapshotUpdate)
 		repo.Publish()
 		err := e.refreshErr()
 		te := wantAs[*verify.ThresholdError](t, err)
