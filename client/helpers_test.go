@@ -355,6 +355,16 @@ func wantAs[T error](t *testing.T, err error) T {
 	return target
 }
 
+// wantIsNot fails the test if errors.Is(err, target) for any target.
+func wantIsNot(t *testing.T, err error, targets ...error) {
+	t.Helper()
+	for _, target := range targets {
+		if errors.Is(err, target) {
+			t.Errorf("error %q: want not errors.Is %q", err, target)
+		}
+	}
+}
+
 // wantIs fails the test unless errors.Is(err, target).
 func wantIs(t *testing.T, err, target error) {
 	t.Helper()

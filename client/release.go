@@ -18,7 +18,9 @@ import (
 )
 
 var (
-	// ErrNoRelease: no release matches the selector. See *ReleaseError.
+	// ErrNoRelease: no release matches the selector, after every role that
+	// could list one was read (a role a mirror withholds fails resolution
+	// with ErrNotFound instead). See *ReleaseError.
 	ErrNoRelease = errors.New("no matching release")
 	// ErrInvalidRelease: a release target breaks the release convention
 	// (its signed version is missing, malformed or differs from its path;
@@ -177,7 +179,7 @@ func (c *Client) resolve(ctx context.Context, rel Release, skip func(*ReleaseInf
 	for _, cand := range cands {
 		t, err := c.Target(ctx, cand.path)
 		if err != nil {
-			if unlisted(err) {
+			if errors.Is(err, ErrUnknownTarget) {
 				if !cand.guessed {
 					c.log.Info("release candidate not chosen by the delegations for its path", "target", cand.path)
 				}
@@ -203,13 +205,6 @@ func (c *Client) resolve(ctx context.Context, rel Release, skip func(*ReleaseInf
 	}
 	rerr.Err = ErrNoRelease
 	return nil, skipped, rerr
-}
-
-// unlisted reports whether a lookup failed because no trusted role lists
-// the path (rather than a role that could not be fetched).
-func unlisted(err error) bool {
-	var ute *UnknownTargetError
-	return errors.As(err, &ute)
 }
 
 func (r Release) withDefaults() Release {
