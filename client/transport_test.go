@@ -249,26 +249,3 @@ func TestTimedOutMirrorTriedLast(t *testing.T) {
 		t.Errorf("the next refresh did not try the stalled mirror first: %+v", h)
 	}
 }
-
-// The metadata timeouts can't be switched off: zero, negative or a header
-// timeout above the per-file one is refused.
-func TestMetadataTimeoutsValidated(t *testing.T) {
-	t.Parallel()
-	repo := simulator.New(t, simulator.Options{})
-	for _, tc := range []struct{ header, perFile time.Duration }{
-		{0, time.Second}, {-time.Second, time.Second}, {time.Second, 0}, {time.Second, -1}, {2 * time.Second, time.Second},
-	} {
-		c, err := client.New(client.Config{TrustedRoot: repo.TrustedRoot(), StateDir: t.TempDir()}, client.WithMetadataTimeouts(tc.header, tc.perFile))
-		if err == nil {
-			c.Close()
-			t.Errorf("WithMetadataTimeouts(%v, %v) accepted", tc.header, tc.perFile)
-		} else if !strings.Contains(err.Error(), "WithMetadataTimeouts") {
-			t.Errorf("WithMetadataTimeouts(%v, %v): %v", tc.header, tc.perFile, err)
-		}
-	}
-	c, err := client.New(client.Config{TrustedRoot: repo.TrustedRoot(), StateDir: t.TempDir()}, client.WithMetadataTimeouts(time.Second, time.Second))
-	if err != nil {
-		t.Fatalf("WithMetadataTimeouts(1s, 1s): %v", err)
-	}
-	c.Close()
-}
