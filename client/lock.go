@@ -21,25 +21,24 @@ var ErrLocked = rollback.ErrLocked
 // # Several processes, one state directory
 //
 // A Client holds an exclusive lock on its state directory from New or Open
-// until Close; reading needs no lock at all ([Offline]). Two patterns
-// follow:
+// until Close; reading needs no lock at all ([Offline]).
 //
-//   - Command-line tools invoked concurrently (by cron, scripts, people)
-//     each call Open with a deadline, do their work and Close: the second
-//     invocation waits for the first instead of failing.
+// Command-line tools invoked concurrently (by cron, scripts, people) each
+// call Open with a deadline, do their work and Close: the second invocation
+// waits for the first instead of failing.
 //
-//     ctx, cancel := context.WithTimeout(ctx, time.Minute)
-//     defer cancel()
-//     c, err := client.Open(ctx, cfg)
-//     if err != nil { ... } // errors.Is(err, client.ErrLocked): still busy
-//     defer c.Close()
+//	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+//	defer cancel()
+//	c, err := client.Open(ctx, cfg) // errors.Is(err, client.ErrLocked): still busy
+//	if err != nil { ... }
+//	defer c.Close()
 //
-//   - A daemon and a command-line tool sharing one state directory: the
-//     daemon opens its client for each update cycle and closes it after
-//     (or it holds it for good, and the tool only reads). The tool reads
-//     with Offline at any time, beside the daemon, and calls Open with a
-//     deadline for what writes (refresh, download, apply), which then waits
-//     at most for the cycle in progress.
+// A daemon and a command-line tool sharing one state directory: the tool
+// reads with Offline at any time, beside the daemon. For what writes
+// (refresh, download, apply) it calls Open with a deadline, which waits at
+// most for the update cycle in progress if the daemon opens its client for
+// each cycle and closes it after; a daemon that holds its client for good
+// leaves the tool reading only.
 func Open(ctx context.Context, cfg Config, opts ...Option) (*Client, error) {
 	return openClient(cfg, opts, func(dir string) (*rollback.FileStore, error) {
 		return rollback.OpenFileStoreWait(ctx, dir)

@@ -62,9 +62,9 @@ func (e *RollbackError) Unwrap() error { return e.Err }
 // process, or another [FileStore] of this process. Its Err is [ErrLocked].
 //
 // The holder is named as it recorded itself in the lock file, which only
-// holders write: PID is its process ID (0 if the record is missing, as
-// after a crash of a version of latch that did not keep one), Program the
-// base name of its executable. The record is for people; the lock itself
+// holders write: PID is its process ID (0 if there is no record, as when
+// the holder is a version of latch that keeps none), Program the base name
+// of its executable. The record is for people; the lock itself
 // is the system's.
 type LockedError struct {
 	Path    string // the lock file
