@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -190,12 +191,13 @@ func servedRepoOpts(b *testing.B, opts simulator.Options, build func(*simulator.
 	}
 	s := &staticRepo{root: repo.TrustedRoot(), now: repo.Now(), targets: fmt.Sprintf("%d.targets.json", repo.Version(simulator.RoleTargets))}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		data, ok := files[strings.TrimPrefix(r.URL.Path, "/metadata/")]
+		name := strings.TrimPrefix(r.URL.Path, "/metadata/")
+		data, ok := files[name]
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write(data)
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(data))
 	}))
 	return s
 }

@@ -83,15 +83,17 @@ func idxBits(n int) int { return bits.Len(uint(n)) }
 
 func tagOf(h uint64, idxBits int) uint32 { return uint32(h>>32) >> idxBits }
 
-// newTable returns the hash table over the keys whose hashes are given, in
-// key order: a power of two of slots, at least twice as many as keys.
-func newTable(hashes []uint64) []uint32 {
-	if len(hashes) == 0 {
+// newTable returns the hash table over n keys, in key order, the i-th
+// hashing to hash(i): a power of two of slots, at least twice as many as
+// keys.
+func newTable(n int, hash func(i int) uint64) []uint32 {
+	if n == 0 {
 		return nil
 	}
-	slots := make([]uint32, 1<<bits.Len(uint(2*len(hashes)-1)))
-	mask, ib := uint64(len(slots)-1), idxBits(len(hashes))
-	for i, h := range hashes {
+	slots := make([]uint32, 1<<bits.Len(uint(2*n-1)))
+	mask, ib := uint64(len(slots)-1), idxBits(n)
+	for i := range n {
+		h := hash(i)
 		s := tagOf(h, ib)<<ib | uint32(i+1)
 		for d := range uint64(maxProbe) {
 			if p := (h + d) & mask; slots[p] == 0 {
@@ -307,13 +309,10 @@ func buildIndex(doc any, data []byte) (targetindex.Layout, []uint32, []uint32, e
 			return cmp.Compare(cjson.DecodeKey(cjson.KeyAt(obj, int(a))), cjson.DecodeKey(cjson.KeyAt(obj, int(b))))
 		})
 	}
-	hashes := make([]uint64, len(offsets))
-	for i, off := range offsets {
-		hashes[i] = rawKeyHash(cjson.KeyAt(obj, int(off)))
-	}
+	slots := newTable(len(offsets), func(i int) uint64 { return rawKeyHash(cjson.KeyAt(obj, int(offsets[i]))) })
 	lay.SignedOff, lay.SignedLen = int64(start+signedOff), int64(len(signed))
 	lay.TargetsOff, lay.TargetsLen = int64(targetsOff), int64(len(obj))
-	return lay, newTable(hashes), offsets, nil
+	return lay, slots, offsets, nil
 }
 
 // reopenTargets is targetindex.Reopen: the document of role name that ix

@@ -119,19 +119,19 @@ func (t *Targets) decodeBody(o object) error {
 	if len(raw) > math.MaxUint32 {
 		return malformed(`"targets" is larger than 4 GiB`)
 	}
-	var offsets []uint32
-	var hashes []uint64
+	// An entry takes 60 bytes or more; most take about twice that.
+	offsets := make([]uint32, 0, len(raw)/128)
 	if err := cjson.MembersValid(raw, func(off int, path, v []byte) error {
 		if err := checkTargetEntry(v); err != nil {
 			return fmt.Errorf("target %q: %w", cjson.DecodeKey(path), err)
 		}
 		offsets = append(offsets, uint32(off))
-		hashes = append(hashes, rawKeyHash(path))
 		return nil
 	}); err != nil {
 		return err
 	}
-	t.entries = entries{n: len(offsets), objLen: len(raw), canonical: true, obj: raw, offsets: offsets, slots: newTable(hashes)}
+	slots := newTable(len(offsets), func(i int) uint64 { return rawKeyHash(cjson.KeyAt(raw, int(offsets[i]))) })
+	t.entries = entries{n: len(offsets), objLen: len(raw), canonical: true, obj: raw, offsets: offsets, slots: slots}
 	if d, ok := o["delegations"]; ok {
 		if t.delegations, err = parseDelegations(d); err != nil {
 			return fmt.Errorf("delegations: %w", err)

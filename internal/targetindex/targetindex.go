@@ -116,23 +116,30 @@ func chunks(n, shift int64) int64 { return (n + 1<<shift - 1) >> shift }
 // Encode returns the index of data, the cached bytes that b names, laid out
 // as lay says, with its lookup tables. The chunks are hashed on every core.
 func Encode(data []byte, b Binding, lay Layout, slots, offsets []uint32) []byte {
-	body := make([]byte, 0, 4*(len(slots)+len(offsets)))
-	for _, s := range slots {
-		body = binary.LittleEndian.AppendUint32(body, s)
-	}
-	for _, o := range offsets {
-		body = binary.LittleEndian.AppendUint32(body, o)
-	}
+	bodyLen := int64(4 * (len(slots) + len(offsets)))
 	dataChunks := chunks(int64(len(data)), chunkShift)
-	sums := make([]byte, sha256.Size*(dataChunks+chunks(int64(len(body)), chunkShift)))
+	sumsLen := sha256.Size * (dataChunks + chunks(bodyLen, chunkShift))
+	pages := sha256.Size * chunks(sumsLen, chunkShift)
+	headerLen := int64(fixedHeader) + pages + sha256.Size
+	for _, s := range lay.Signers {
+		headerLen += 8 + int64(len(s))
+	}
+	// One buffer, filled from the end: the body, then the hashes of its
+	// chunks and of the data's, then the header that covers them.
+	out := make([]byte, headerLen+sumsLen+bodyLen)
+	sums, body := out[headerLen:headerLen+sumsLen], out[headerLen+sumsLen:]
+	for i, v := range slots {
+		binary.LittleEndian.PutUint32(body[4*i:], v)
+	}
+	for i, v := range offsets {
+		binary.LittleEndian.PutUint32(body[4*(len(slots)+i):], v)
+	}
 	chunkSums(sums, data)
 	chunkSums(sums[sha256.Size*dataChunks:], body)
-	pages := make([]byte, sha256.Size*chunks(int64(len(sums)), chunkShift))
-	chunkSums(pages, sums)
 
-	h := make([]byte, 0, fixedHeader+len(pages)+sha256.Size+64*len(lay.Signers))
+	h := out[:0:headerLen]
 	h = append(h, magic...)
-	h = binary.LittleEndian.AppendUint64(h, 0) // header length, set below
+	h = binary.LittleEndian.AppendUint64(h, uint64(headerLen))
 	h = binary.LittleEndian.AppendUint64(h, uint64(b.Length))
 	h = append(h, b.SHA256[:]...)
 	canonical := int64(0)
@@ -146,13 +153,12 @@ func Encode(data []byte, b Binding, lay Layout, slots, offsets []uint32) []byte 
 		h = binary.LittleEndian.AppendUint64(h, uint64(len(s)))
 		h = append(h, s...)
 	}
-	h = append(h, pages...)
-	binary.LittleEndian.PutUint64(h[len(magic):], uint64(len(h)+sha256.Size))
+	n := len(h)
+	h = h[:n+int(pages)]
+	chunkSums(h[n:], sums)
 	sum := sha256.Sum256(h)
-	h = append(h, sum[:]...)
-
-	out := make([]byte, 0, len(h)+len(sums)+len(body))
-	return append(append(append(out, h...), sums...), body...)
+	copy(out[len(h):], sum[:])
+	return out
 }
 
 // chunkSums writes the SHA-256 of each chunk of b to dst, on every core for
