@@ -9,7 +9,7 @@
 // (signatures with the keys of the root it trusted then, version, length
 // and hashes), and records the bytes' length and SHA-256 in its trusted
 // state together with that root's version. The index is written right after
-// that record and names it (a [Binding]). It holds the SHA-256 of every 16
+// that record and names it (a [Binding]). It holds the SHA-256 of every 4
 // KiB chunk of the cached file, where the document's "signed" and "targets"
 // values sit in it (a [Layout]), and the lookup tables of package metadata:
 // a hash table over the target paths and their offsets in key order.
@@ -100,9 +100,10 @@ type Index struct {
 
 const (
 	magic = "latch targets index v2\n"
-	// chunkShift makes 16 KiB chunks: a lookup reads and hashes a few of
-	// them; the hashes of the chunks of 8 MiB of data fill one chunk.
-	chunkShift = 14
+	// chunkShift makes 4 KiB chunks: a lookup reads and hashes two or
+	// three of them (about 3 µs each); the hashes of the chunks of 512 KiB
+	// of data fill one chunk.
+	chunkShift = 12
 	// maxHeader bounds what a reader allocates for a header: 256 signers
 	// with long key IDs, and pages for more than 4 GiB of data.
 	maxHeader = 1 << 20
