@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"strings"
 
 	"github.com/latchsec/latch/internal/cjson"
 	"github.com/latchsec/latch/internal/targetindex"
@@ -208,6 +209,9 @@ func (e *entries) find(path string) ([]byte, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
+		if e.ix == nil && !e.rawKeyMayBe(off, path) {
+			continue
+		}
 		k, v, err := e.member(off, false)
 		if err != nil {
 			return nil, false, err
@@ -217,6 +221,17 @@ func (e *entries) find(path string) ([]byte, bool, error) {
 		}
 	}
 	return e.search(path)
+}
+
+// rawKeyMayBe reports whether the key at off in an object in memory may be
+// path, without scanning it: false only if it can't be. A key that needs no
+// escapes (no '"' or '\\' in path) is path exactly when its bytes are.
+func (e *entries) rawKeyMayBe(off int, path string) bool {
+	if strings.ContainsAny(path, "\"\\") {
+		return true
+	}
+	end := off + 1 + len(path)
+	return end < len(e.obj) && e.obj[end] == '"' && string(e.obj[off+1:end]) == path
 }
 
 // search is find's binary search, for a key whose probe sequence was full.

@@ -221,7 +221,7 @@ func BenchmarkTarget(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if _, ok := lookup(b, tg, bc.paths[i%len(bc.paths)]); !ok {
+				if _, ok, err := tg.Target(bc.paths[i%len(bc.paths)]); !ok || err != nil {
 					b.Fatal("not found")
 				}
 				i++
