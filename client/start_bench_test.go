@@ -12,9 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/cjson"
 	"github.com/latchsec/latch/internal/simulator"
 	"github.com/latchsec/latch/rollback"
@@ -38,15 +36,8 @@ func BenchmarkStart100k(b *testing.B) {
 			pub = repo.Key(simulator.RoleTargets, 0).Public().(ed25519.PublicKey)
 		})
 		suffix := map[bool]string{false: "", true: "-pretty"}[pretty]
-		cfg := func(dir string) client.Config {
-			return client.Config{TrustedRoot: srv.root, MetadataURLs: []string{srv.URL + "/metadata/"}, TargetURLs: []string{srv.URL + "/targets/"}, StateDir: dir}
-		}
-		opts := []client.Option{client.WithClock(func() time.Time { return srv.now }), client.WithLimits(client.Limits{Targets: 64 << 20})}
 		start := func(b *testing.B, dir string) {
-			c, err := client.New(cfg(dir), opts...)
-			if err != nil {
-				b.Fatal(err)
-			}
+			c := openBench(b, srv, dir)
 			defer c.Close()
 			ctx := context.Background()
 			if err := c.Refresh(ctx); err != nil {
