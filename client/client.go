@@ -276,7 +276,7 @@ func binding(rec rollback.RoleRecord) (targetindex.Binding, bool) {
 //
 // It is called right after persist recorded the bytes: the record's SHA-256
 // is theirs, and hashing them again would cost as much as the index saves.
-func (c *Client) writeIndex(t *metadata.Targets, data []byte) {
+func (c *Client) writeIndex(t *metadata.Targets, data, chunks []byte) {
 	c.stateMu.Lock()
 	rec := c.state.Roles[metadata.RoleTargets]
 	c.stateMu.Unlock()
@@ -286,7 +286,7 @@ func (c *Client) writeIndex(t *metadata.Targets, data []byte) {
 	}
 	lay, slots, offsets, err := targetindex.Build(t, data)
 	if err == nil {
-		err = atomicfile.WriteFile(c.indexPath(), targetindex.Encode(data, b, lay, slots, offsets), 0o600)
+		err = atomicfile.WriteFile(c.indexPath(), targetindex.Encode(data, chunks, b, lay, slots, offsets), 0o600)
 	}
 	if err != nil {
 		c.log.Warn("targets index not written; the next start verifies the cache in full", "err", err)
@@ -433,15 +433,39 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 // atomic). The record is checked first, so a version lower than trusted is
 // refused before anything is written.
 func (c *Client) persist(role string, data []byte, version, root int64) error {
+	return c.persistStaged(role, data, version, root, nil)
+}
+
+// persistStaged is persist for data that st (if not nil) has hashed and
+// written to a temporary file beside the cache while data was verified:
+// recording it is then a rename. st is used up either way.
+func (c *Client) persistStaged(role string, data []byte, version, root int64, st *staged) error {
+	if st != nil {
+		<-st.done
+		if st.err != nil {
+			c.log.Debug("staging the cache file failed; writing it again", "role", role, "err", st.err)
+			st = nil
+		}
+	}
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
 	next := c.state.Clone()
-	sum := sha256.Sum256(data)
+	var sum [sha256.Size]byte
+	if st != nil {
+		sum = st.sum
+	} else {
+		sum = sha256.Sum256(data)
+	}
 	rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data)), Root: root}
 	if err := next.Advance(role, rec); err != nil {
+		st.abort()
 		return err
 	}
-	if err := c.writeCache(role, data); err != nil {
+	if st != nil {
+		if err := st.commit(); err != nil {
+			return fmt.Errorf("caching %s metadata: %w", role, err)
+		}
+	} else if err := c.writeCache(role, data); err != nil {
 		return err
 	}
 	if err := c.store.Save(next); err != nil {
@@ -449,6 +473,73 @@ func (c *Client) persist(role string, data []byte, version, root int64) error {
 	}
 	c.state = next
 	return nil
+}
+
+// staged is the cache file of a large document, hashed and written to a
+// hidden temporary file beside the cache on the other cores while the
+// document is verified: once it is, persisting it is a rename. Nothing
+// reads the temporary file, and a document that fails a check has it
+// removed (the cache file itself only ever holds verified bytes).
+type staged struct {
+	path   string
+	done   chan struct{} // closed when the fields below are set
+	sum    [sha256.Size]byte
+	chunks []byte // the chunk hashes of the targets index, for top-level targets
+	file   *atomicfile.File
+	err    error
+}
+
+// stageMin is the size from which staging saves more than it costs.
+const stageMin = 1 << 20
+
+// stageCache starts staging data as the cache file of role; nil for a small
+// document.
+func (c *Client) stageCache(role string, data []byte) *staged {
+	p, err := c.cachePath(role)
+	if len(data) < stageMin || err != nil {
+		return nil
+	}
+	st := &staged{path: p, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		f, err := atomicfile.CreateTemp(filepath.Dir(p), filepath.Base(p)+"-*")
+		if err == nil {
+			if _, err = f.Write(data); err == nil {
+				if err = f.Chmod(0o644); err == nil {
+					err = f.Sync()
+				}
+			}
+			if err != nil {
+				err = errors.Join(err, f.Abort())
+			}
+		}
+		st.file, st.err = f, err
+	})
+	wg.Go(func() {
+		if role == metadata.RoleTargets {
+			st.chunks = targetindex.ChunkSums(data)
+		}
+		st.sum = sha256.Sum256(data)
+	})
+	go func() {
+		wg.Wait()
+		close(st.done)
+	}()
+	return st
+}
+
+// commit renames the staged file into place.
+func (st *staged) commit() error { return st.file.Commit(st.path) }
+
+// abort removes the staged file; nil does nothing.
+func (st *staged) abort() {
+	if st == nil {
+		return
+	}
+	<-st.done
+	if st.err == nil {
+		_ = st.file.Abort() // nothing reads the temporary file, whatever becomes of it
+	}
 }
 
 // writeCache replaces the cache file of role atomically.

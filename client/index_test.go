@@ -321,3 +321,44 @@ func TestWarmStartSnapshotListsOtherHash(t *testing.T) {
 	}
 	e.sameDisk(before, "targets.json", filepath.Join("state", "targets.index"))
 }
+
+// A large targets document is written to a hidden temporary file while it
+// is verified, and renamed into place only once it passes: a document whose
+// signature fails leaves neither a cache file nor a temporary file (env's
+// cleanup checks), and the next mirror's good copy is cached and indexed.
+func TestLargeTargetsStaged(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{ConsistentSnapshot: true})
+	for i := range 10000 {
+		repo.AddTarget(fmt.Sprintf("pkg/%06d", i), fmt.Appendf(nil, "content %d", i), nil)
+	}
+	repo.Publish()
+	name := fmt.Sprintf("%d.targets.json", repo.Version("targets"))
+	if n := len(repo.Bytes(name)); n < 1<<20 {
+		t.Fatalf("targets.json has %d bytes, too few to be staged", n)
+	}
+	bad := repo.NewServer()
+	bad.SetFault(name, simulator.Fault{Mutate: badSig})
+	e := newEnv(t, repo)
+	badURL, _ := bad.URLs()
+	e.cfg.MetadataURLs = []string{badURL}
+	e.open()
+	wantIs(t, e.refreshErr(), client.ErrThreshold)
+	if e.cacheFile("targets") != nil {
+		t.Fatal("targets cached after a bad signature")
+	}
+	noTemps(t, e.cfg.StateDir)
+
+	good, _ := repo.Serve()
+	e.cfg.MetadataURLs = []string{badURL, good}
+	e.open()
+	e.refresh()
+	if !bytes.Equal(e.cacheFile("targets"), repo.Bytes(name)) {
+		t.Fatal("the cached targets differ from the good mirror's")
+	}
+	e.open()
+	e.refresh()
+	if tg := e.target("pkg/009999"); tg.Length() != int64(len("content 9999")) {
+		t.Errorf("pkg/009999 after a restart: %d bytes", tg.Length())
+	}
+}

@@ -296,12 +296,12 @@ func (c *Client) delegated(ctx context.Context, set *trustedSet, v visit, now ti
 		return doc, nil
 	}
 	if doc = c.cachedDelegated(v.keys, meta); doc == nil {
-		data, next, err := c.fetchTargets(ctx, now, set, v.keys, meta)
+		data, next, st, err := c.fetchTargets(ctx, now, set, v.keys, meta)
 		if err != nil {
 			return nil, err
 		}
 		// Delegated roles record no root: their keys come from a delegator.
-		if err := c.persist(role, data, next.Version(), 0); err != nil {
+		if err := c.persistStaged(role, data, next.Version(), 0, st); err != nil {
 			// A Refresh beside this lookup may have trusted a newer
 			// snapshot, and another lookup a newer version of this role.
 			// What was verified here is still the version this lookup's

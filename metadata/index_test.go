@@ -66,7 +66,7 @@ func indexOf(t testing.TB, doc []byte, tg *Targets) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return targetindex.Encode(doc, bindingOf(doc, tg.Version()), lay, slots, offsets)
+	return targetindex.Encode(doc, nil, bindingOf(doc, tg.Version()), lay, slots, offsets)
 }
 
 // reopen reopens doc through idx as a client does, from memory.
@@ -272,7 +272,7 @@ func forgedIndex(t testing.TB, doc []byte, tg *Targets, slots, offsets []uint32)
 		t.Fatal(err)
 	}
 	lay.Entries, lay.Slots = int64(len(offsets)), int64(len(slots))
-	return targetindex.Encode(doc, bindingOf(doc, tg.Version()), lay, slots, offsets)
+	return targetindex.Encode(doc, nil, bindingOf(doc, tg.Version()), lay, slots, offsets)
 }
 
 // Even a forged index, with every checksum right, can't make a lookup
@@ -397,7 +397,7 @@ func FuzzReopenTargets(f *testing.F) {
 		o = o[:min(len(o), len(s))]
 		lay.Slots, lay.Entries = int64(len(s)), int64(len(o))
 		b := bindingOf(doc, 1)
-		idx := targetindex.Encode(doc, b, lay, s, o)
+		idx := targetindex.Encode(doc, nil, b, lay, s, o)
 		re, err := reopen(doc, idx, b)
 		if err != nil {
 			if re != nil {

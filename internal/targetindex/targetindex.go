@@ -114,9 +114,19 @@ const (
 // chunks is the number of chunks of n bytes.
 func chunks(n, shift int64) int64 { return (n + 1<<shift - 1) >> shift }
 
+// ChunkSums returns the SHA-256 of every chunk of data, as an index holds
+// them, computed on every core.
+func ChunkSums(data []byte) []byte {
+	sums := make([]byte, sha256.Size*chunks(int64(len(data)), chunkShift))
+	chunkSums(sums, data)
+	return sums
+}
+
 // Encode returns the index of data, the cached bytes that b names, laid out
-// as lay says, with its lookup tables. The chunks are hashed on every core.
-func Encode(data []byte, b Binding, lay Layout, slots, offsets []uint32) []byte {
+// as lay says, with its lookup tables. dataSums are data's ChunkSums if
+// they were computed already, else nil. The chunks are hashed on every
+// core.
+func Encode(data, dataSums []byte, b Binding, lay Layout, slots, offsets []uint32) []byte {
 	bodyLen := int64(4 * (len(slots) + len(offsets)))
 	dataChunks := chunks(int64(len(data)), chunkShift)
 	sumsLen := sha256.Size * (dataChunks + chunks(bodyLen, chunkShift))
@@ -135,7 +145,11 @@ func Encode(data []byte, b Binding, lay Layout, slots, offsets []uint32) []byte 
 	for i, v := range offsets {
 		binary.LittleEndian.PutUint32(body[4*(len(slots)+i):], v)
 	}
-	chunkSums(sums, data)
+	if int64(len(dataSums)) == sha256.Size*dataChunks {
+		copy(sums, dataSums)
+	} else {
+		chunkSums(sums, data)
+	}
 	chunkSums(sums[sha256.Size*dataChunks:], body)
 
 	h := out[:0:headerLen]

@@ -18,7 +18,7 @@ func sample(t *testing.T) ([]byte, []byte, Binding) {
 	}
 	b := Binding{Length: int64(len(data)), SHA256: sha256.Sum256(data), Version: 3, Root: 2}
 	lay := Layout{SignedOff: 10, SignedLen: 100, TargetsOff: 5, TargetsLen: 20, Canonical: true, Entries: 2, Slots: 4, Signers: []string{"k1", "k2"}}
-	return data, Encode(data, b, lay, []uint32{0, 1, 0, 2}, []uint32{7, 9}), b
+	return data, Encode(data, nil, b, lay, []uint32{0, 1, 0, 2}, []uint32{7, 9}), b
 }
 
 func TestEncodeOpen(t *testing.T) {
