@@ -341,7 +341,7 @@ func (c *Client) fetchTargets(ctx context.Context, ref time.Time, set *trustedSe
 			return fmt.Errorf("%s v%d: %w", keys.Name, meta.Version, err)
 		}
 		s := c.stageCache(keys.Name, b)
-		t, err := metadata.OpenTargets(b, keys) // §5.6.3
+		t, err := metadata.OpenTargets(b, keys)        // §5.6.3
 		if err == nil && t.Version() != meta.Version { // §5.6.4
 			err = &VersionError{Role: keys.Name, Got: t.Version(), Want: meta.Version, Referrer: metadata.RoleSnapshot}
 		}
