@@ -15,7 +15,7 @@ import (
 // and records where each starts in the canonical bytes, in key order, and
 // a hash table over the keys, so a lookup reads one or two entries and
 // decodes one. A 100,000-entry document costs its canonical bytes plus 12
-// bytes per entry.
+// to 20 bytes per entry.
 //
 // A Targets is immutable and safe for concurrent use.
 type Targets struct {
