@@ -309,11 +309,10 @@ func buildIndex(doc any, data []byte) (targetindex.Layout, []uint32, []uint32, e
 	}
 	obj := signed[targetsOff:cjson.ValueEnd(signed, targetsOff)]
 	offsets := make([]uint32, 0, t.entries.n)
-	sorted, prev := true, ""
+	sorted, prev := true, []byte(nil)
 	_ = cjson.MembersValid(obj, func(off int, k, _ []byte) error {
-		key := cjson.DecodeKey(k)
-		sorted = sorted && (len(offsets) == 0 || prev < key)
-		offsets, prev = append(offsets, uint32(off)), key
+		sorted = sorted && (len(offsets) == 0 || keyLess(prev, k))
+		offsets, prev = append(offsets, uint32(off)), k
 		return nil
 	})
 	if len(offsets) != t.entries.n {
@@ -328,6 +327,15 @@ func buildIndex(doc any, data []byte) (targetindex.Layout, []uint32, []uint32, e
 	lay.SignedOff, lay.SignedLen = int64(start+signedOff), int64(len(signed))
 	lay.TargetsOff, lay.TargetsLen = int64(targetsOff), int64(len(obj))
 	return lay, slots, offsets, nil
+}
+
+// keyLess reports whether raw key a sorts before raw key b once both are
+// decoded, decoding only keys with escapes.
+func keyLess(a, b []byte) bool {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return bytes.Compare(a, b) < 0
+	}
+	return cjson.DecodeKey(a) < cjson.DecodeKey(b)
 }
 
 // reopenTargets is targetindex.Reopen: the document of role name that ix

@@ -451,3 +451,31 @@ func bytesU32(b []byte) []uint32 {
 	}
 	return out
 }
+
+// Keys out of order as received (the signature covers the sorted canonical
+// form) are indexed in sorted order all the same.
+func TestReopenUnsortedKeys(t *testing.T) {
+	doc, tg := indexedTargets(t)
+	lay, _, _, err := targetindex.Build(tg, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := lay.SignedOff + lay.TargetsOff
+	obj := doc[start : start+lay.TargetsLen]
+	var members [][]byte
+	_ = cjson.MembersValid(obj, func(off int, k, v []byte) error {
+		members = append(members, obj[off:off+len(k)+3+len(v)])
+		return nil
+	})
+	slices.Reverse(members)
+	unsorted := slices.Concat(doc[:start], []byte("{ "), bytes.Join(members, []byte(", ")), []byte("}"), doc[start+lay.TargetsLen:])
+	utg, err := OpenTargets(unsorted, targetsKeys(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := reopen(unsorted, indexOf(t, unsorted, utg), bindingOf(unsorted, utg.Version()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTargets(t, re, tg)
+}
