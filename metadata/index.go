@@ -152,7 +152,7 @@ func (e *entries) member(off int, keyOnly bool) (key, value []byte, err error) {
 		key, value = cjson.MemberAt(e.obj, off)
 		return key, value, nil
 	}
-	for n := 512; ; n *= 4 {
+	for n := 256; ; n *= 4 {
 		b, err := e.ix.Data.Bytes(e.objOff+int64(off), int64(min(n, e.objLen-off)))
 		if err != nil {
 			return nil, nil, err

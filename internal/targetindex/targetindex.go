@@ -335,8 +335,14 @@ type Reader struct {
 	bufs  [][]byte
 	state []atomic.Uint32
 
-	mu sync.Mutex // serialises reading chunks
+	mu     sync.Mutex // serialises reading chunks
+	blocks [][]byte   // per block of readAhead chunks: the bytes read, not yet all checked
 }
+
+// readAhead is how many chunks one read brings in: a system call costs
+// about as much as hashing a chunk, and lookups near each other share them.
+// A chunk's bytes are still checked only when it is first used.
+const readAhead = 16
 
 const (
 	chunkUnread = iota
@@ -346,7 +352,8 @@ const (
 
 func newReader(src io.ReaderAt, base, size int64, sumOf func(int64) ([]byte, error)) *Reader {
 	n := chunks(size, chunkShift)
-	return &Reader{src: src, base: base, size: size, sumOf: sumOf, bufs: make([][]byte, n), state: make([]atomic.Uint32, n)}
+	return &Reader{src: src, base: base, size: size, sumOf: sumOf, bufs: make([][]byte, n), state: make([]atomic.Uint32, n),
+		blocks: make([][]byte, (n+readAhead-1)/readAhead)}
 }
 
 // Size is the length of the region.
@@ -398,10 +405,17 @@ func (r *Reader) load(i int64) error {
 	if err != nil {
 		return err
 	}
-	p := make([]byte, hi-lo)
-	if err := readAt(r.src, p, r.base+lo); err != nil {
-		return err
+	block := r.blocks[i/readAhead]
+	if block == nil {
+		start := i / readAhead * readAhead << chunkShift
+		block = make([]byte, min(r.size-start, readAhead<<chunkShift))
+		if err := readAt(r.src, block, r.base+start); err != nil {
+			return err
+		}
+		r.blocks[i/readAhead] = block
 	}
+	at := (i % readAhead) << chunkShift
+	p := block[at : at+hi-lo : at+hi-lo]
 	if sum := sha256.Sum256(p); !bytes.Equal(sum[:], want) {
 		r.state[i].Store(chunkCorrupt)
 		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
