@@ -126,6 +126,9 @@ type foundTargets struct {
 	set   *trustedSet
 	seed  maphash.Seed
 	slots [foundSlots]atomic.Pointer[Target]
+	// hashes[i] is the hash of the path in slots[i], set after it: a
+	// probe passes over other paths without reading their targets.
+	hashes [foundSlots]atomic.Uint64
 }
 
 const (
@@ -141,9 +144,14 @@ func (c *Client) found(set *trustedSet, path string) *Target {
 	}
 	h := maphash.String(f.seed, path)
 	for d := range uint64(foundProbe) {
-		t := f.slots[(h+d)%foundSlots].Load()
-		if t == nil || t.tf.Path == path {
-			return t
+		i := (h + d) % foundSlots
+		switch f.hashes[i].Load() {
+		case 0:
+			return nil
+		case h:
+			if t := f.slots[i].Load(); t.tf.Path == path {
+				return t
+			}
 		}
 	}
 	return nil
@@ -161,8 +169,12 @@ func (c *Client) remember(set *trustedSet, path string, t *Target) {
 	}
 	h := maphash.String(f.seed, path)
 	for d := range uint64(foundProbe) {
-		s := &f.slots[(h+d)%foundSlots]
-		if s.CompareAndSwap(nil, t) || s.Load().tf.Path == path {
+		i := (h + d) % foundSlots
+		if f.slots[i].CompareAndSwap(nil, t) {
+			f.hashes[i].Store(h)
+			return
+		}
+		if f.slots[i].Load().tf.Path == path {
 			return
 		}
 	}
