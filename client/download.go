@@ -206,18 +206,22 @@ func (c *Client) targetURLPath(t *Target) string {
 		segs[i] = url.PathEscape(s)
 	}
 	if c.trusted.Load().root.ConsistentSnapshot() {
+		hashes := t.tf.Hashes
+		if t.named != nil {
+			hashes = t.named
+		}
 		alg := ""
 		for _, a := range []string{"sha256", "sha512"} {
-			if _, ok := t.tf.Hashes[a]; ok {
+			if _, ok := hashes[a]; ok {
 				alg = a
 				break
 			}
 		}
 		if alg == "" {
-			alg = slices.Sorted(maps.Keys(t.tf.Hashes))[0]
+			alg = slices.Sorted(maps.Keys(hashes))[0]
 		}
 		last := len(segs) - 1
-		segs[last] = hex.EncodeToString(t.tf.Hashes[alg]) + "." + segs[last]
+		segs[last] = hex.EncodeToString(hashes[alg]) + "." + segs[last]
 	}
 	return path.Join(segs...)
 }
