@@ -32,6 +32,11 @@ type MultiConfig struct {
 	// "%56endor"), with what Config.StateDir holds for one repository.
 	// Required.
 	StateDir string
+	// TargetURLs, if set, are the target mirrors of every repository,
+	// instead of each repository's "<URL>/targets/": a CDN that serves the
+	// targets of them all, say. What they serve is checked against the
+	// agreed length and hashes as always.
+	TargetURLs []string
 }
 
 // Multi is a client of several repositories with independent roots of
@@ -67,7 +72,21 @@ type repository struct {
 // Two repositories with the same trusted root are refused: they would be
 // one repository counted twice, and a threshold over them would mean less
 // than it says.
+//
+// If another client holds a repository's state directory, NewMulti fails at
+// once with an error matching ErrLocked; OpenMulti waits instead.
 func NewMulti(cfg MultiConfig, opts ...Option) (*Multi, error) {
+	return newMulti(cfg, opts, New)
+}
+
+// OpenMulti is NewMulti, except that it waits, until ctx ends, for each
+// repository's state directory that another client holds (see Open).
+func OpenMulti(ctx context.Context, cfg MultiConfig, opts ...Option) (*Multi, error) {
+	return newMulti(cfg, opts, func(cfg Config, opts ...Option) (*Client, error) { return Open(ctx, cfg, opts...) })
+}
+
+// newMulti is NewMulti with open to open each repository's client.
+func newMulti(cfg MultiConfig, opts []Option, open func(Config, ...Option) (*Client, error)) (*Multi, error) {
 	if cfg.Map == nil {
 		return nil, &OptionError{Option: "MultiConfig.Map", Reason: "required"}
 	}
@@ -93,13 +112,18 @@ func NewMulti(cfg MultiConfig, opts ...Option) (*Multi, error) {
 			return nil, &OptionError{Option: "MultiConfig.TrustedRoots", Reason: fmt.Sprintf("repository %q is not in the map", name)}
 		}
 	}
+	for _, u := range cfg.TargetURLs {
+		if _, err := baseURL(u); err != nil {
+			return nil, &OptionError{Option: "MultiConfig.TargetURLs", Reason: err.Error()}
+		}
+	}
 	o, err := newOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	m := &Multi{m: cfg.Map, byName: make(map[string]*repository), log: o.logger}
 	for _, r := range cfg.Map.Repositories {
-		c, err := New(repositoryConfig(cfg, r), append(slices.Clip(opts), WithLogger(o.logger.With("repository", r.Name)))...)
+		c, err := open(repositoryConfig(cfg, r), append(slices.Clip(opts), WithLogger(o.logger.With("repository", r.Name)))...)
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("client: repository %q: %w", r.Name, err), m.Close())
 		}
@@ -111,7 +135,8 @@ func NewMulti(cfg MultiConfig, opts ...Option) (*Multi, error) {
 }
 
 // repositoryConfig is the Config of one repository of a Multi: the map's
-// URLs are the bases of its "metadata/" and "targets/" directories.
+// URLs are the bases of its "metadata/" and "targets/" directories, unless
+// cfg names target mirrors for all.
 func repositoryConfig(cfg MultiConfig, r MapRepository) Config {
 	enc, _ := metadata.EncodeRoleName(r.Name) // checked by Map.check
 	rc := Config{TrustedRoot: cfg.TrustedRoots[r.Name], StateDir: filepath.Join(cfg.StateDir, enc)}
@@ -119,6 +144,9 @@ func repositoryConfig(cfg MultiConfig, r MapRepository) Config {
 		b, _ := baseURL(u) // checked by Map.check
 		rc.MetadataURLs = append(rc.MetadataURLs, b+"metadata/")
 		rc.TargetURLs = append(rc.TargetURLs, b+"targets/")
+	}
+	if len(cfg.TargetURLs) > 0 {
+		rc.TargetURLs = slices.Clone(cfg.TargetURLs)
 	}
 	return rc
 }

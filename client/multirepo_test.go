@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/simulator"
@@ -607,4 +608,106 @@ func TestMultiFromMapFile(t *testing.T) {
 	e.open()
 	e.refresh()
 	e.agreed("app.bin", "vendor", "org")
+}
+
+// A map and roots distributed as targets of a repository the application
+// trusts: read and verified like any target; a tampered or oversized map is
+// refused before it is parsed.
+func TestMultiMapFromTarget(t *testing.T) {
+	t.Parallel()
+	repos, e := gate(t)
+	doc, _ := json.Marshal(map[string]any{
+		"repositories": map[string][]string{"vendor": {repoBase(repos["vendor"])}, "org": {repoBase(repos["org"])}},
+		"mapping":      []map[string]any{{"paths": all, "repositories": []string{"vendor", "org"}, "threshold": 2, "terminating": true}},
+	})
+	config := simulator.New(t, simulator.Options{Seed: "config"})
+	config.AddTarget("map.json", doc, nil)
+	config.AddTarget("bad-map.json", []byte(`{"repositories": {}}`), nil)
+	config.AddTarget("huge-map.json", bytes.Repeat([]byte(" "), client.MaxMapSize+1), nil)
+	for _, n := range []string{"vendor", "org"} {
+		config.AddTarget(n+".root.json", repos[n].TrustedRoot(), nil)
+	}
+	config.Publish()
+	ce := refreshed(t, config)
+	ctx := context.Background()
+
+	mp, err := client.MapFromTarget(ctx, ce.c, "map.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := map[string][]byte{}
+	for _, n := range []string{"vendor", "org"} {
+		tg := ce.target(n + ".root.json")
+		if roots[n], err = ce.c.ReadTarget(ctx, tg, 512<<10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.cfg = client.MultiConfig{Map: mp, TrustedRoots: roots, StateDir: t.TempDir()}
+	e.open()
+	e.refresh()
+	e.agreed("app.bin", "vendor", "org")
+
+	_, err = client.MapFromTarget(ctx, ce.c, "bad-map.json")
+	wantIs(t, err, client.ErrInvalidMap)
+	config.ResetRequests()
+	_, err = client.MapFromTarget(ctx, ce.c, "huge-map.json")
+	wantIs(t, err, client.ErrTooLarge)
+	if r := config.Requests(); len(r) != 0 {
+		t.Errorf("fetched %v for a map listed as too large", r)
+	}
+	config.SetFault("targets/map.json", simulator.Fault{Mutate: func(b []byte) []byte { return bytes.Replace(b, []byte(`"threshold":2`), []byte(`"threshold":1`), 1) }})
+	_, err = client.MapFromTarget(ctx, ce.c, "map.json")
+	wantIs(t, err, client.ErrHashMismatch)
+	_, err = client.MapFromTarget(ctx, ce.c, "no-map.json")
+	wantIs(t, err, client.ErrUnknownTarget)
+}
+
+// OpenMulti waits for a repository's state directory held by another
+// client, until its context ends.
+func TestOpenMultiWaits(t *testing.T) {
+	t.Parallel()
+	_, e := gate(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := client.OpenMulti(ctx, e.cfg, e.opts...)
+	wantIs(t, err, client.ErrLocked)
+	done := make(chan error, 1)
+	go func() {
+		m, err := client.OpenMulti(context.Background(), e.cfg, e.opts...)
+		if err == nil {
+			err = m.Close()
+		}
+		done <- err
+	}()
+	e.m.Close()
+	e.m = nil
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// MultiConfig.TargetURLs replace every repository's target mirrors.
+func TestMultiTargetURLs(t *testing.T) {
+	t.Parallel()
+	repos, e := gate(t)
+	_, vendorTargets := repos["vendor"].Serve()
+	e.m.Close()
+	e.m = nil
+	e.cfg.TargetURLs = []string{vendorTargets}
+	e.open()
+	e.refresh()
+	a := e.agreed("app.bin", "vendor", "org")
+	repos["vendor"].SetFault("targets/app.bin", simulator.Fault{Status: 404, Times: 1})
+	repos["org"].ResetRequests()
+	e.download(a, []byte("v1"))
+	for _, r := range repos["org"].Requests() {
+		if strings.HasPrefix(r, "targets/") {
+			t.Errorf("org's own target mirror asked: %s", r)
+		}
+	}
+	e.cfg.TargetURLs = []string{"ftp://x"}
+	_, err := client.NewMulti(e.cfg, e.opts...)
+	if oe := wantAs[*client.OptionError](t, err); oe.Option != "MultiConfig.TargetURLs" {
+		t.Errorf("option %q", oe.Option)
+	}
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -305,6 +306,29 @@ func (m *Map) check() error {
 		}
 	}
 	return nil
+}
+
+// MapFromTarget reads the map file that c's repository lists as target
+// path, verified like any target, and parses it (ParseMap).
+//
+// Use it when the map is distributed by a repository the application
+// already trusts (c's root is embedded in it), as go-tuf's multi-repository
+// example does; the other repositories' roots can come the same way
+// (Client.ReadTarget). The map is then only as trustworthy as that
+// repository: whoever holds its targets keys decides which repositories
+// must agree on what, and could lower a threshold to its own repository
+// alone. For a gate whose point is that no single party decides, such as
+// an organisation approving a vendor's releases, embed the map instead.
+func MapFromTarget(ctx context.Context, c *Client, path string) (*Map, error) {
+	t, err := c.Target(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.ReadTarget(ctx, t, MaxMapSize)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMap(b)
 }
 
 // checkPattern refuses a pattern that no target path can match.
