@@ -11,6 +11,14 @@
 //		--target-dir DIR --target-name PATH [--target-name PATH ...] download
 //	tufclient [--metadata-dir DIR] audit verify FILE|DIR
 //
+// With several repositories that must agree (TAP 4), a map file replaces
+// --metadata-url:
+//
+//	tufclient --metadata-dir DIR --map FILE init ROOTS_DIR
+//	tufclient --metadata-dir DIR --map FILE refresh
+//	tufclient --metadata-dir DIR --map FILE [--target-base-url URL] \
+//		--target-dir DIR --target-name PATH [--target-name PATH ...] download
+//
 // Flags come before the command word, in any order; -v logs debug detail.
 //
 // init, refresh and download hold the metadata directory while they run.
@@ -53,6 +61,21 @@
 // files: each download is written to a temporary file that becomes visible
 // under its name only once its length and hashes match, and that is removed
 // on failure.
+//
+// # Several repositories
+//
+// --map FILE names a map file (TAP 4): the repositories, each with the URLs
+// of its mirrors (each the base of the repository's metadata/ and targets/),
+// and which of them must agree on which targets. init takes each
+// repository's trusted root from ROOTS_DIR/<name>.root.json, checks them all
+// (and the map) before it stores anything, and keeps each repository's
+// state as a metadata directory of its own, DIR/<encoded name>, laid out as
+// above. refresh refreshes every repository and fails if any failed, naming
+// each. download trusts a target only when the map's threshold of
+// repositories list it with the same length and hashes; a repository that
+// did not refresh is reported and left out, the others may still agree. The
+// targets come from the agreeing repositories' <URL>/targets/, or from
+// --target-base-url for all of them if it is given.
 //
 // Plain http:// URLs are accepted for loopback hosts only.
 //
@@ -100,6 +123,10 @@ const synopsis = `usage:
   tufclient --metadata-dir DIR --metadata-url URL --target-base-url URL \
       --target-dir DIR --target-name PATH [--target-name PATH ...] download
   tufclient [--metadata-dir DIR] audit verify FILE|DIR
+  tufclient --metadata-dir DIR --map FILE init ROOTS_DIR
+  tufclient --metadata-dir DIR --map FILE refresh
+  tufclient --metadata-dir DIR --map FILE [--target-base-url URL] \
+      --target-dir DIR --target-name PATH [--target-name PATH ...] download
 `
 
 const usageText = synopsis + `
@@ -114,6 +141,11 @@ commands:
   audit verify
             check an audit log's hash chain (a file, or a directory of rotated files) and
             report the first broken link; with --metadata-dir, also against its anchor
+
+several repositories (TAP 4): --map FILE replaces --metadata-url; init reads each
+repository's root from ROOTS_DIR/<name>.root.json; download trusts a target only when
+the map's threshold of repositories agree on it; --target-base-url is optional (default:
+each repository's URL + targets/)
 
 environment:
   FAKETIME  reference time instead of the current time, as faketime(1) takes it:
@@ -143,7 +175,8 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 // command is one parsed invocation.
 type command struct {
 	name          string
-	rootFile      string // init
+	rootFile      string // init; with --map, the directory of the roots
+	mapFile       string
 	metadataDir   string
 	metadataURL   string
 	targetNames   []string
@@ -187,6 +220,7 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 	}
 	fs.StringVar(&cmd.metadataDir, "metadata-dir", "", "directory `DIR` of the trusted metadata")
 	fs.StringVar(&cmd.metadataURL, "metadata-url", "", "base `URL` of the repository's metadata")
+	fs.StringVar(&cmd.mapFile, "map", "", "map `FILE` (TAP 4) of several repositories, instead of --metadata-url")
 	fs.Var(&names, "target-name", "target `PATH` to download; repeat for several, downloaded in order")
 	fs.StringVar(&cmd.targetBaseURL, "target-base-url", "", "base `URL` of the repository's targets")
 	fs.StringVar(&cmd.targetDir, "target-dir", "", "directory `DIR` that receives the verified targets")
@@ -205,10 +239,22 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 	}
 	cmd.name, rest = rest[0], rest[1:]
 	need, ok := commandFlags[cmd.name]
+	optional := optionalFlags[cmd.name]
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown command %q (want init, refresh, download or audit)", errUsage, cmd.name)
 	}
+	var set []string // in lexical order
+	fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
+	if slices.Contains(set, "map") {
+		var err error
+		if need, optional, err = withMap(cmd.name, set, need, optional); err != nil {
+			return nil, err
+		}
+	}
 	if cmd.name == "init" {
+		if len(rest) != 1 && cmd.mapFile != "" {
+			return nil, fmt.Errorf("%w: init with --map takes one argument, the directory of the roots", errUsage)
+		}
 		if len(rest) != 1 {
 			return nil, fmt.Errorf("%w: init takes one argument, the root metadata file", errUsage)
 		}
@@ -223,20 +269,19 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 	if len(rest) > 0 {
 		return nil, fmt.Errorf("%w: unexpected %q after %s (flags come before the command)", errUsage, rest[0], cmd.name)
 	}
-	var set []string // in lexical order
-	fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
 	for _, name := range need {
 		if !slices.Contains(set, name) {
 			return nil, fmt.Errorf("%w: %s needs --%s", errUsage, cmd.name, name)
 		}
 	}
 	for _, name := range set {
-		if name != "v" && !slices.Contains(need, name) && !slices.Contains(optionalFlags[cmd.name], name) {
+		if name != "v" && !slices.Contains(need, name) && !slices.Contains(optional, name) {
 			return nil, fmt.Errorf("%w: --%s does not apply to %s", errUsage, name, cmd.name)
 		}
 	}
-	if (cmd.metadataDir == "" && cmd.name != "audit") || (cmd.name == "download" && cmd.targetDir == "") {
-		return nil, fmt.Errorf("%w: directory flags must not be empty", errUsage)
+	if (cmd.metadataDir == "" && cmd.name != "audit") || (cmd.name == "download" && cmd.targetDir == "") ||
+		(slices.Contains(set, "map") && cmd.mapFile == "") {
+		return nil, fmt.Errorf("%w: directory and file flags must not be empty", errUsage)
 	}
 	if cmd.lockWait < 0 {
 		return nil, fmt.Errorf("%w: --lock-wait must not be negative", errUsage)
@@ -267,14 +312,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		log.Info("using FAKETIME as the reference time", "FAKETIME", spec, "now", clock().Format(time.RFC3339))
 	}
-	switch cmd.name {
-	case "init":
+	switch {
+	case cmd.name == "init" && cmd.mapFile != "":
+		err = initialiseMulti(ctx, cmd, log)
+	case cmd.name == "init":
 		err = initialise(ctx, cmd, log)
-	case "refresh":
+	case cmd.name == "refresh":
 		err = refresh(ctx, cmd, log, clock)
-	case "download":
+	case cmd.name == "download":
 		err = download(ctx, cmd, log, clock)
-	case "audit":
+	case cmd.name == "audit":
 		err = verifyAudit(cmd, stdout)
 	}
 	if err != nil {
@@ -304,18 +351,35 @@ func newClient(ctx context.Context, cmd *command, log *slog.Logger, clock func()
 // openClient opens a client over cfg.StateDir; while another process holds
 // it, it says so and waits for at most cmd.lockWait.
 func openClient(ctx context.Context, cmd *command, log *slog.Logger, cfg client.Config, opts ...client.Option) (*client.Client, error) {
-	c, err := client.New(cfg, opts...)
+	return waitOpen(ctx, cmd, log,
+		func() (*client.Client, error) { return client.New(cfg, opts...) },
+		func(ctx context.Context) (*client.Client, error) { return client.Open(ctx, cfg, opts...) })
+}
+
+// waitOpen calls open; if it finds a metadata directory held by another
+// process, it says so and calls wait, which waits for at most cmd.lockWait.
+func waitOpen[T any](ctx context.Context, cmd *command, log *slog.Logger, open func() (T, error), wait func(context.Context) (T, error)) (T, error) {
+	c, err := open()
 	if !errors.Is(err, client.ErrLocked) || cmd.lockWait == 0 {
 		return c, err
 	}
 	log.Info("waiting for the metadata directory", "held", err, "lock-wait", cmd.lockWait)
 	ctx, cancel := context.WithTimeout(ctx, cmd.lockWait)
 	defer cancel()
-	return client.Open(ctx, cfg, opts...)
+	return wait(ctx)
 }
 
+// refresh refreshes the repository, or with --map every repository.
 func refresh(ctx context.Context, cmd *command, log *slog.Logger, clock func() time.Time) (err error) {
-	c, err := newClient(ctx, cmd, log, clock)
+	var c interface {
+		Refresh(context.Context) error
+		Close() error
+	}
+	if cmd.mapFile != "" {
+		c, err = newMultiClient(ctx, cmd, log, clock)
+	} else {
+		c, err = newClient(ctx, cmd, log, clock)
+	}
 	if err != nil {
 		return err
 	}
