@@ -76,6 +76,8 @@ type options struct {
 	channels                     []string
 
 	role, old string // renew, rotate-key
+
+	vendorRoot, vendorURL, vendorState, target, vetted string // approve
 }
 
 // expires is when metadata of role signed now expires.
@@ -95,6 +97,7 @@ var commands = []command{
 	{"refresh-timestamp", "-dir REPO -keys KEYDIR", nil, cmdRefreshTimestamp},
 	{"renew", "-dir REPO -keys KEYDIR -role ROLE", roleFlags, cmdRenew},
 	{"rotate-key", "-dir REPO -keys KEYDIR -role ROLE [-old KEYID]", rotateFlags, cmdRotateKey},
+	{"approve", "-dir REPO -keys KEYDIR -vendor-root FILE -vendor-url URL -target PATH [-file FILE] [-vendor-state DIR]", approveFlags, cmdApprove},
 }
 
 // run parses args (the command word, then its flags) and runs the command.

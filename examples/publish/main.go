@@ -11,6 +11,7 @@
 //	publish refresh-timestamp -dir REPO -keys KEYDIR
 //	publish renew -dir REPO -keys KEYDIR -role root|targets|snapshot|timestamp
 //	publish rotate-key -dir REPO -keys KEYDIR -role root|targets|snapshot|timestamp [-old KEYID]
+//	publish approve -dir REPO -keys KEYDIR -vendor-root FILE -vendor-url URL -target PATH [-file FILE] [-vendor-state DIR]
 //
 // Every command also takes -root-expiry, -targets-expiry, -snapshot-expiry
 // and -timestamp-expiry (defaults 365d, 90d, 7d and 1d; a number with the
@@ -103,6 +104,24 @@
 // while the rotation is being written), with the roles above it. The old
 // private key is no longer trusted by anyone once root N+1 is published:
 // destroy it.
+//
+// approve is for an organisation that runs a repository of its own to
+// approve another party's releases (a vendor's): its machines use a map
+// file (TAP 4, see package client's Multi) that needs both repositories to
+// list a release with the same length and hashes, so they install only
+// what the vendor signed and the organisation approved, and a stolen key
+// of either party alone installs nothing. approve refreshes the vendor's
+// repository at -vendor-url (the base of its metadata/ and targets/) with
+// latch, from the vendor's root -vendor-root, keeping what it trusted in
+// -vendor-state (so that a later approve refuses a rolled-back vendor
+// repository); looks -target up there; with -file, refuses unless that
+// file (the copy your team vetted) is the vendor's release byte for byte;
+// downloads it, verified; and signs a new version of targets (with
+// snapshot and timestamp) that lists the target with the vendor's length,
+// hashes and custom data, with the file under targets/ for clients that
+// fetch it from here. Approving a target listed already with the same
+// information changes nothing; one listed with other information is
+// refused.
 //
 // # Keys
 //
