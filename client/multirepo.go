@@ -227,6 +227,13 @@ var (
 	// repositories lies or is out of step; the search ends there, whatever
 	// the mapping's terminating flag, since any answer would be a guess.
 	ErrConflictingTargets = errors.New("repositories agree on different targets")
+	// ErrUndecided: a mapping's repositories did not agree, but those that
+	// failed to answer (unreachable, expired, ...) were enough to have met
+	// the threshold. A repository that can't be reached has not said no,
+	// so the search ends there, whatever the mapping's terminating flag:
+	// otherwise whoever can block a repository could steer the search to
+	// the mappings after it.
+	ErrUndecided = errors.New("repositories that failed could have agreed on the target")
 	// ErrUnmapped: no mapping of the map file matches the target path.
 	ErrUnmapped = errors.New("no mapping matches the target path")
 )
@@ -310,6 +317,9 @@ type MappingOutcome struct {
 	Repositories []RepositoryOutcome // in the mapping's order
 	// Conflict: two different targets each met the threshold.
 	Conflict bool
+	// Undecided: no agreement, but the repositories that failed could have
+	// made one (ErrUndecided).
+	Undecided bool
 }
 
 func (o MappingOutcome) String() string {
@@ -318,7 +328,14 @@ func (o MappingOutcome) String() string {
 		term = "terminating"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "mapping %d (%d of %s, %s):", o.Index, o.Mapping.Threshold, strings.Join(o.Mapping.Repositories, ", "), term)
+	fmt.Fprintf(&b, "mapping %d (%d of %s, %s", o.Index, o.Mapping.Threshold, strings.Join(o.Mapping.Repositories, ", "), term)
+	switch {
+	case o.Conflict:
+		b.WriteString(", conflict")
+	case o.Undecided:
+		b.WriteString(", undecided")
+	}
+	b.WriteString("):")
 	for _, r := range o.Repositories {
 		fmt.Fprintf(&b, " [%s]", r)
 	}
@@ -327,8 +344,9 @@ func (o MappingOutcome) String() string {
 
 // ConsensusError reports a target that the map's repositories did not
 // agree on: every mapping consulted, in order, with every repository's
-// answer. It wraps ErrNoConsensus, ErrConflictingTargets or ErrUnmapped,
-// and every failed repository's error (so errors.Is(err, ErrExpired) tells
+// answer. It wraps ErrUnmapped, or ErrNoConsensus and, for the mapping that
+// ended the search, ErrConflictingTargets or ErrUndecided; and every failed
+// repository's error (so errors.Is(err, ErrExpired) tells
 // that some repository was expired, errors.As finds its *ExpiredError). It
 // wraps ErrUnknownTarget only when every repository consulted found no role
 // that lists the target, the one answer that means "no such target".
@@ -336,19 +354,24 @@ type ConsensusError struct {
 	Mappings []MappingOutcome // empty when no mapping matches the path
 }
 
-func (e *ConsensusError) sentinel() error {
-	switch {
-	case len(e.Mappings) == 0:
-		return ErrUnmapped
-	case e.Mappings[len(e.Mappings)-1].Conflict:
-		return ErrConflictingTargets
+func (e *ConsensusError) sentinels() []error {
+	if len(e.Mappings) == 0 {
+		return []error{ErrUnmapped}
 	}
-	return ErrNoConsensus
+	out := []error{ErrNoConsensus}
+	switch last := e.Mappings[len(e.Mappings)-1]; {
+	case last.Conflict:
+		out = append(out, ErrConflictingTargets)
+	case last.Undecided:
+		out = append(out, ErrUndecided)
+	}
+	return out
 }
 
 func (e *ConsensusError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.sentinel().Error())
+	s := e.sentinels()
+	b.WriteString(s[len(s)-1].Error())
 	for _, m := range e.Mappings {
 		fmt.Fprintf(&b, "; %s", m)
 	}
@@ -356,7 +379,7 @@ func (e *ConsensusError) Error() string {
 }
 
 func (e *ConsensusError) Unwrap() []error {
-	out := []error{e.sentinel()}
+	out := e.sentinels()
 	unknown := len(e.Mappings) > 0
 	for _, m := range e.Mappings {
 		for _, r := range m.Repositories {
@@ -414,8 +437,11 @@ func (a *AgreedTarget) Mapping() MappingOutcome {
 // order, that it matches; the target is trusted when one group has at least
 // the mapping's threshold of repositories. Otherwise a terminating mapping
 // ends the search, and a non-terminating one passes it to the next mapping
-// that matches. Two groups that both meet the threshold are a conflict
-// (ErrConflictingTargets), which ends the search.
+// that matches. Two exceptions end the search whatever the flag: two
+// groups that both meet the threshold (a conflict, ErrConflictingTargets),
+// and repositories that failed to answer in numbers that could have met it
+// (ErrUndecided): falling through then would let whoever can block a
+// repository choose a weaker mapping.
 //
 // Every repository of a mapping is asked, even once the threshold is met,
 // so that a repository that contradicts the others is seen: it is logged,
@@ -437,7 +463,7 @@ func (m *Multi) Target(ctx context.Context, path string) (*AgreedTarget, error) 
 			return a, nil
 		}
 		cerr.Mappings = append(cerr.Mappings, out)
-		if out.Conflict || mp.Terminating {
+		if out.Conflict || out.Undecided || mp.Terminating {
 			break
 		}
 	}
@@ -482,6 +508,16 @@ func (m *Multi) consult(ctx context.Context, i int, mp Mapping, path string) (*A
 		}
 	}
 	out.Conflict = len(won) > 1
+	failed, largest := 0, 0
+	for _, r := range out.Repositories {
+		if r.Outcome == OutcomeFailed {
+			failed++
+		}
+	}
+	for _, g := range groups {
+		largest = max(largest, len(g.members))
+	}
+	out.Undecided = len(won) == 0 && failed > 0 && largest+failed >= mp.Threshold
 	for _, g := range groups {
 		outcome := OutcomeDisagreed
 		switch {

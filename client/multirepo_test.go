@@ -391,6 +391,27 @@ func TestMultiTerminating(t *testing.T) {
 	}
 }
 
+// A mapping whose failed repositories could have met the threshold is
+// undecided: the search ends there even if the mapping is not terminating,
+// so blocking a repository can't steer the search to a weaker mapping.
+func TestMultiUndecidedEndsSearch(t *testing.T) {
+	t.Parallel()
+	repos := newRepos(t, simulator.Options{}, "vendor", "org")
+	publish(repos, "app/x.bin", []byte("x"), nil, "vendor")
+	e := newMultiEnv(t, repos, []string{"vendor", "org"},
+		mapping([]string{"app/*"}, 2, false, "vendor", "org"),
+		mapping([]string{"app/*"}, 1, true, "vendor"))
+	repos["org"].Server().Close()
+	e.open()
+	e.m.Refresh(context.Background())
+	ce := e.noConsensus("app/x.bin", client.ErrUndecided)
+	if len(ce.Mappings) != 1 || !ce.Mappings[0].Undecided {
+		t.Fatalf("mappings consulted: %v", ce.Mappings)
+	}
+	wantOutcomes(t, outcomes(ce, 0), "vendor:listed", "org:failed")
+	wantIs(t, ce, client.ErrNoConsensus)
+}
+
 // TAP 4 "paths": patterns match like delegation paths, one segment per
 // wildcard; a path no mapping matches is ErrUnmapped, and a mapping is
 // consulted only for paths it matches.
