@@ -16,7 +16,9 @@ func TestRun(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	report := out.String()
-	for _, want := range []string{"app on disk myapp 1.0.0 -> myapp 2.0.0", "8 of 8 attacks stopped", "hash chain verified up to the anchor", "download      {", "\"outcome\":\"verified\""} {
+	for _, want := range []string{"app on disk myapp 1.0.0 -> myapp 2.0.0", "8 of 8 attacks stopped", "hash chain verified up to the anchor", "download      {", "\"outcome\":\"verified\"",
+		"vendor releases 2.0.0, not approved yet          device runs myapp 1.0.0", "org: not listed",
+		"org approves 2.0.0 (the same length and hashes)  device runs myapp 2.0.0", "the approval gate held"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}

@@ -30,6 +30,13 @@
 //   - an endless timestamp and an endless binary: ErrTooLarge, after
 //     reading no more than the limit.
 //
+// Last, the approval gate: an organisation runs a repository of its own
+// (its own keys) in which it approves the vendor's releases, and its device
+// uses a map file (TAP 4) that needs both repositories to list a release
+// with the same length and hashes. The vendor releases 2.0.0; the device
+// stays on 1.0.0, and the report shows each repository's answer; once the
+// organisation approves 2.0.0, the device installs it.
+//
 // For each, the report says what the attacker did, what latch concluded
 // (the typed error, matched with errors.Is, and its message) and whether the
 // application on disk was left untouched. The exit status is 0 only if the
@@ -99,14 +106,23 @@ func run(out io.Writer) error {
 	}
 	failed := report(out, outcomes)
 
+	ctx, cancel = context.WithTimeout(context.Background(), sceneTimeout)
+	gerr := gate(ctx, filepath.Join(dir, "gate"), out)
+	cancel()
+	if gerr != nil {
+		fmt.Fprintf(out, "approval gate FAILED: %v\n", gerr)
+	}
+
 	fmt.Fprintln(out)
 	switch {
 	case herr != nil:
 		return fmt.Errorf("the honest update failed: %w", herr)
 	case failed > 0:
 		return fmt.Errorf("%d of %d attacks not stopped", failed, len(scenes))
+	case gerr != nil:
+		return fmt.Errorf("the approval gate failed: %w", gerr)
 	}
-	fmt.Fprintf(out, "honest update done, %d of %d attacks stopped, the app on disk never changed by an attack\n", len(scenes), len(scenes))
+	fmt.Fprintf(out, "honest update done, %d of %d attacks stopped, the app on disk never changed by an attack, the approval gate held\n", len(scenes), len(scenes))
 	return nil
 }
 

@@ -74,16 +74,20 @@ type repo struct {
 	timestamps [][]byte          // every timestamp.json published, by version-1
 }
 
-// newRepo creates the repository and publishes root v1. Nothing else exists
-// until the first release.
-func newRepo(now time.Time) (*repo, error) {
+// newRepo creates the vendor's repository and publishes root v1. Nothing
+// else exists until the first release.
+func newRepo(now time.Time) (*repo, error) { return newKeyedRepo(now, "") }
+
+// newKeyedRepo is newRepo with the keys of owner (their labels begin with
+// it): another party's repository.
+func newKeyedRepo(now time.Time, owner string) (*repo, error) {
 	r := &repo{
 		now: now,
 		keys: map[string][]ed25519.PrivateKey{
-			metadata.ROOT:      {demoKey("root")},
-			metadata.TIMESTAMP: {demoKey("timestamp")},
-			metadata.SNAPSHOT:  {demoKey("snapshot")},
-			metadata.TARGETS:   {demoKey("targets-1"), demoKey("targets-2")},
+			metadata.ROOT:      {demoKey(owner + "root")},
+			metadata.TIMESTAMP: {demoKey(owner + "timestamp")},
+			metadata.SNAPSHOT:  {demoKey(owner + "snapshot")},
+			metadata.TARGETS:   {demoKey(owner + "targets-1"), demoKey(owner + "targets-2")},
 		},
 		root:      metadata.Root(now.Add(rootLife)),
 		targets:   metadata.Targets(now.Add(targetsLife)),
