@@ -1,0 +1,476 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tufmeta "github.com/theupdateframework/go-tuf/v2/metadata"
+	"github.com/theupdateframework/go-tuf/v2/metadata/config"
+	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
+
+	"github.com/latchsec/latch/client"
+	"github.com/latchsec/latch/internal/simulator"
+)
+
+// goTUF is go-tuf v2's updater used as an oracle the way an application
+// uses it: each refresh is a new updater over one metadata directory,
+// starting from the root it persisted (the embedded one on a first run).
+type goTUF struct {
+	t                   *testing.T
+	dir                 string
+	embedded            []byte
+	metaURL, targetsURL string
+}
+
+func newGoTUF(t *testing.T, repo *simulator.Repo) *goTUF {
+	metaURL, targetsURL := repo.Serve()
+	return &goTUF{t: t, dir: t.TempDir(), embedded: repo.TrustedRoot(), metaURL: metaURL, targetsURL: targetsURL}
+}
+
+// refresh runs one refresh with reference time ref.
+func (g *goTUF) refresh(ref time.Time) (*updater.Updater, error) {
+	g.t.Helper()
+	root := g.embedded
+	if b, err := os.ReadFile(filepath.Join(g.dir, "metadata", "root.json")); err == nil {
+		root = b
+	}
+	cfg, err := config.New(g.metaURL, root)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	cfg.RemoteTargetsURL = g.targetsURL
+	cfg.LocalMetadataDir = filepath.Join(g.dir, "metadata")
+	cfg.LocalTargetsDir = filepath.Join(g.dir, "targets")
+	up, err := updater.New(cfg)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	up.UnsafeSetRefTime(ref)
+	return up, up.Refresh()
+}
+
+// goTUFVersions returns the versions of the top-level roles go-tuf trusts.
+func goTUFVersions(up *updater.Updater) map[string]int64 {
+	tm := up.GetTrustedMetadataSet()
+	v := map[string]int64{}
+	if tm.Root != nil {
+		v["root"] = tm.Root.Signed.Version
+	}
+	if tm.Timestamp != nil {
+		v["timestamp"] = tm.Timestamp.Signed.Version
+	}
+	if tm.Snapshot != nil {
+		v["snapshot"] = tm.Snapshot.Signed.Version
+	}
+	if tg := tm.Targets["targets"]; tg != nil {
+		v["targets"] = tg.Signed.Version
+	}
+	return v
+}
+
+// lookupResult is what a client answered for a target path: the length
+// and SHA-256 it trusts, or that it refused.
+type lookupResult struct {
+	length int64
+	sha256 string
+	err    error
+}
+
+func (r lookupResult) String() string {
+	if r.err != nil {
+		return "error: " + r.err.Error()
+	}
+	return fmt.Sprintf("%d bytes, sha256 %.12s", r.length, r.sha256)
+}
+
+func (r lookupResult) same(o lookupResult) bool {
+	return (r.err == nil) == (o.err == nil) && r.length == o.length && r.sha256 == o.sha256
+}
+
+func latchLookup(c *client.Client, path string) lookupResult {
+	tg, err := c.Target(context.Background(), path)
+	if err != nil {
+		return lookupResult{err: err}
+	}
+	return lookupResult{length: tg.Length(), sha256: hexOf(tg.Hashes()["sha256"])}
+}
+
+func goTUFLookup(up *updater.Updater, path string) lookupResult {
+	tf, err := up.GetTargetInfo(path)
+	if err != nil {
+		return lookupResult{err: err}
+	}
+	return lookupResult{length: tf.Length, sha256: hexOf(tf.Hashes["sha256"])}
+}
+
+// pair is latch and go-tuf following one repository with one clock.
+type pair struct {
+	t    *testing.T
+	repo *simulator.Repo
+	e    *env
+	g    *goTUF
+	now  time.Time
+	up   *updater.Updater // go-tuf's updater of the last refresh
+}
+
+func newPair(t *testing.T, repo *simulator.Repo) *pair {
+	e := newEnv(t, repo)
+	e.open()
+	return &pair{t: t, repo: repo, e: e, g: newGoTUF(t, repo), now: repo.Now()}
+}
+
+// refresh refreshes both clients at p.now.
+func (p *pair) refresh() (latchErr, goTUFErr error) {
+	p.e.clock.Set(p.now)
+	latchErr = p.e.c.Refresh(context.Background())
+	p.up, goTUFErr = p.g.refresh(p.now)
+	return latchErr, goTUFErr
+}
+
+// agree refreshes both clients and fails the test unless both succeed and
+// trust the same versions and, for each path, the same target.
+func (p *pair) agree(paths ...string) {
+	p.t.Helper()
+	lerr, gerr := p.refresh()
+	if lerr != nil || gerr != nil {
+		p.t.Fatalf("latch: %v\ngo-tuf: %v", lerr, gerr)
+	}
+	if l, g := versions(p.e.c.View()), goTUFVersions(p.up); fmt.Sprint(l) != fmt.Sprint(g) {
+		p.t.Fatalf("latch trusts %v, go-tuf %v", l, g)
+	}
+	for _, path := range paths {
+		if l, g := latchLookup(p.e.c, path), goTUFLookup(p.up, path); !l.same(g) || l.err != nil {
+			p.t.Fatalf("%s: latch %v, go-tuf %v", path, l, g)
+		}
+	}
+}
+
+// After a fast-forward attack on the timestamp and the recovery by a new
+// timestamp key, the repository signs snapshot v3 again: two different
+// snapshot v3 files exist, and the one the clients trust has expired
+// meanwhile. The new file is what spec §5.5 checks: fetched and verified,
+// it is valid, and latch agrees with go-tuf. The same holds without a
+// fast-forward, and for targets and delegated roles (§5.6).
+func TestExpiredTrustedRefetched(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		role        string // signed again at its version, with a fresh expiry
+		fastForward bool
+	}{
+		{"snapshot after a fast-forward", "snapshot", true},
+		{"snapshot", "snapshot", false},
+		{"targets", "targets", false},
+		{"delegated", "d", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			repo := simulator.New(t, simulator.Options{ConsistentSnapshot: true})
+			repo.Delegate("targets", "d", simulator.DelegationOpts{Paths: []string{"d/*"}})
+			repo.AddDelegatedTarget("d", "d/x", []byte("x"), nil)
+			repo.AddTarget("a", []byte("a"), nil)
+			repo.SetExpires(tc.role, repo.Now().Add(7*day))
+			repo.Publish()
+			repo.Snapshot()
+			repo.Publish() // snapshot v3
+			p := newPair(t, repo)
+			p.agree("a", "d/x")
+			if tc.fastForward {
+				repo.Timestamp().Signed.Version = 1000
+				repo.Publish()
+				p.agree("a", "d/x")
+			}
+
+			p.now = p.now.Add(8 * day) // what the clients trust of tc.role has expired
+			v := repo.Version(tc.role)
+			bump := func() {
+				if tc.role == "snapshot" {
+					repo.Snapshot()
+				} else {
+					repo.Targets(tc.role)
+				}
+			}
+			bump()
+			repo.Publish()
+			bump()
+			if tc.role == "snapshot" {
+				repo.Snapshot().Signed.Version = v
+			} else {
+				repo.Targets(tc.role).Signed.Version = v
+			}
+			repo.SetExpires(tc.role, p.now.Add(7*day))
+			repo.SetExpires("snapshot", p.now.Add(7*day))
+			repo.SetExpires("timestamp", p.now.Add(day))
+			if tc.fastForward {
+				rotateKey(repo, "timestamp")
+				repo.Timestamp().Signed.Version = 1
+			}
+			repo.Publish()
+			if got := repo.Version(tc.role); got != v {
+				t.Fatalf("%s v%d published, want v%d again", tc.role, got, v)
+			}
+			p.agree("a", "d/x")
+		})
+	}
+}
+
+// TestDifferential runs latch and go-tuf side by side over random
+// repository histories: new targets, timestamps and snapshots, rotations
+// of the timestamp, snapshot, targets, delegated and root keys, recoveries
+// that lower versions, fast-forwards, re-signed versions, replays, and time
+// passing until metadata expires. After each step both refresh and must
+// agree: both fail, or both trust the same versions and answer every
+// lookup alike. Histories are seeded: a failure names its seed and steps,
+// and -run 'TestDifferential/seed=N' replays it.
+//
+// One divergence is by design: a repository that lowers the snapshot
+// version after rotating the snapshot keys but not the timestamp keys.
+// latch discards the trusted timestamp with the snapshot (so it recovers
+// from a fast-forwarded snapshot version); go-tuf keeps a timestamp that
+// still verifies and refuses the lower snapshot version it lists. A history
+// stops there, logged.
+func TestDifferential(t *testing.T) {
+	t.Parallel()
+	const histories, steps = 32, 16
+	for seed := range uint64(histories) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel()
+			runHistory(t, seed, steps)
+		})
+	}
+}
+
+// history is one random repository history with the two clients.
+type history struct {
+	*pair
+	rng        *rand.Rand
+	steps      []string
+	paths      []string // target paths published so far
+	timestamps []int64  // timestamp versions published so far
+	// snapshotOnly: since the last rotation of the timestamp keys, the
+	// snapshot keys were rotated (the divergence above is possible).
+	snapshotOnly bool
+}
+
+type op struct {
+	name   string
+	weight int
+	do     func(h *history) string // returns a description of what it did
+}
+
+const day = 24 * time.Hour
+
+var ops = []op{
+	{"add target", 4, func(h *history) string {
+		path := fmt.Sprintf("t%d", len(h.paths))
+		role := "targets"
+		if h.rng.IntN(2) == 0 {
+			path, role = "d/"+path, "d"
+		}
+		h.paths = append(h.paths, path)
+		h.repo.AddDelegatedTarget(role, path, []byte(path), nil)
+		h.freshTargets(role)
+		h.publish(true)
+		return path + " in " + role
+	}},
+	{"timestamp", 3, func(h *history) string { h.publish(false); return "" }},
+	{"snapshot", 2, func(h *history) string { h.publish(true); return "" }},
+	{"time passes", 3, func(h *history) string {
+		d := time.Duration(1+h.rng.IntN(96)) * time.Hour
+		h.now = h.now.Add(d)
+		return d.String()
+	}},
+	{"rotate timestamp key", 1, func(h *history) string {
+		rotateKey(h.repo, "timestamp")
+		h.snapshotOnly = false
+		desc := ""
+		if h.rng.IntN(2) == 0 {
+			v := 1 + h.rng.Int64N(h.repo.Version("timestamp"))
+			h.repo.Timestamp().Signed.Version = v
+			desc = fmt.Sprintf("timestamp v%d", v)
+		}
+		h.publish(false)
+		return desc
+	}},
+	{"rotate snapshot key", 1, func(h *history) string {
+		rotateKey(h.repo, "snapshot")
+		h.snapshotOnly = true
+		return h.lower()
+	}},
+	{"rotate timestamp and snapshot keys", 1, func(h *history) string {
+		rotateKey(h.repo, "timestamp")
+		rotateKey(h.repo, "snapshot")
+		h.snapshotOnly = false
+		return h.lower()
+	}},
+	{"rotate targets key", 1, func(h *history) string {
+		rotateKey(h.repo, "targets")
+		h.freshTargets("targets")
+		h.publish(true)
+		return ""
+	}},
+	{"rotate delegated key", 1, func(h *history) string {
+		rotateKey(h.repo, "d")
+		h.freshTargets("d")
+		h.freshTargets("targets")
+		h.publish(true)
+		return ""
+	}},
+	{"rotate root key", 1, func(h *history) string {
+		rotateKey(h.repo, "root")
+		h.publish(false)
+		return ""
+	}},
+	{"fast-forward", 2, func(h *history) string {
+		role := []string{"timestamp", "snapshot", "targets", "d"}[h.rng.IntN(4)]
+		switch role {
+		case "timestamp":
+			h.repo.Timestamp().Signed.Version += 1000
+		case "snapshot":
+			h.repo.Snapshot().Signed.Version += 1000
+		default:
+			h.repo.Targets(role).Signed.Version += 1000
+			h.freshTargets(role)
+		}
+		h.publish(role != "timestamp")
+		return role
+	}},
+	{"re-sign a version", 2, func(h *history) string {
+		role := []string{"snapshot", "targets", "d"}[h.rng.IntN(3)]
+		v := h.repo.Version(role)
+		if role == "snapshot" {
+			h.repo.Snapshot()
+			h.repo.Publish()
+			h.repo.Snapshot().Signed.Version = v
+		} else {
+			h.repo.Targets(role)
+			h.repo.Publish()
+			h.repo.Targets(role).Signed.Version = v
+			h.freshTargets(role)
+		}
+		h.publish(true)
+		return fmt.Sprintf("%s v%d", role, v)
+	}},
+	{"replay a timestamp", 1, func(h *history) string {
+		v := h.timestamps[h.rng.IntN(len(h.timestamps))]
+		h.repo.SetFault("timestamp.json", simulator.Fault{OldVersion: v})
+		return fmt.Sprintf("v%d", v)
+	}},
+}
+
+// publish publishes with a fresh timestamp (and snapshot).
+func (h *history) publish(snapshot bool) {
+	if snapshot {
+		h.repo.SetExpires("snapshot", h.now.Add(time.Duration(2+h.rng.IntN(6))*day))
+	}
+	h.repo.SetExpires("timestamp", h.now.Add(day))
+	h.repo.Publish()
+	h.timestamps = append(h.timestamps, h.repo.Version("timestamp"))
+}
+
+// freshTargets gives a targets role that is about to be published a new
+// expiry, some days ahead.
+func (h *history) freshTargets(role string) {
+	h.repo.SetExpires(role, h.now.Add(time.Duration(2+h.rng.IntN(20))*day))
+}
+
+// lower publishes after a snapshot key rotation, lowering versions as a
+// repository recovering from a fast-forward would.
+func (h *history) lower() string {
+	var desc []string
+	if h.rng.IntN(2) == 0 {
+		v := 1 + h.rng.Int64N(h.repo.Version("snapshot"))
+		h.repo.Snapshot().Signed.Version = v
+		desc = append(desc, fmt.Sprintf("snapshot v%d", v))
+	}
+	for _, role := range []string{"targets", "d"} {
+		if h.rng.IntN(2) == 0 {
+			v := 1 + h.rng.Int64N(h.repo.Version(role))
+			h.repo.Targets(role).Signed.Version = v
+			h.freshTargets(role)
+			desc = append(desc, fmt.Sprintf("%s v%d", role, v))
+		}
+	}
+	h.publish(true)
+	return strings.Join(desc, ", ")
+}
+
+func runHistory(t *testing.T, seed uint64, steps int) {
+	rng := rand.New(rand.NewPCG(seed, 0x1a7c4))
+	repo := simulator.New(t, simulator.Options{
+		ConsistentSnapshot: rng.IntN(2) == 0,
+		SnapshotHashes:     rng.IntN(2) == 0,
+		TimestampHashes:    rng.IntN(2) == 0,
+		Seed:               fmt.Sprint(seed),
+	})
+	repo.Delegate("targets", "d", simulator.DelegationOpts{Paths: []string{"d/*"}})
+	repo.Publish()
+	h := &history{pair: newPair(t, repo), rng: rng, timestamps: []int64{repo.Version("timestamp")}}
+	total := 0
+	for _, o := range ops {
+		total += o.weight
+	}
+	if h.compare("start") {
+		return
+	}
+	for range steps {
+		n := rng.IntN(total)
+		var o op
+		for _, o = range ops {
+			if n < o.weight {
+				break
+			}
+			n -= o.weight
+		}
+		step := o.name
+		if desc := o.do(h); desc != "" {
+			step += " (" + desc + ")"
+		}
+		if rng.IntN(2) == 0 {
+			h.e.open() // latch as a new process; go-tuf always is one
+			step += ", new process"
+		}
+		if h.compare(step) {
+			return
+		}
+	}
+}
+
+// compare refreshes both clients after step and checks that they agree. It
+// reports whether the history must stop at a divergence by design.
+func (h *history) compare(step string) bool {
+	h.t.Helper()
+	h.steps = append(h.steps, step)
+	lerr, gerr := h.refresh()
+	h.repo.ClearFaults()
+	fail := func(format string, args ...any) bool {
+		h.t.Helper()
+		h.t.Fatalf("steps:\n  %s\n%s", strings.Join(h.steps, "\n  "), fmt.Sprintf(format, args...))
+		return true
+	}
+	switch {
+	case lerr == nil && gerr != nil && h.snapshotOnly && errors.Is(gerr, &tufmeta.ErrBadVersionNumber{}):
+		h.t.Logf("by design after %d steps: latch recovers from the snapshot key rotation, go-tuf keeps its timestamp: %v", len(h.steps), gerr)
+		return true
+	case (lerr == nil) != (gerr == nil):
+		return fail("latch: %v\ngo-tuf: %v", lerr, gerr)
+	case lerr != nil:
+		return false
+	}
+	if l, g := versions(h.e.c.View()), goTUFVersions(h.up); fmt.Sprint(l) != fmt.Sprint(g) {
+		return fail("latch trusts %v, go-tuf %v", l, g)
+	}
+	for _, path := range h.paths {
+		if l, g := latchLookup(h.e.c, path), goTUFLookup(h.up, path); !l.same(g) {
+			return fail("%s: latch %v, go-tuf %v", path, l, g)
+		}
+	}
+	return false
+}
