@@ -219,13 +219,13 @@ func TestStoreRefusesInvalid(t *testing.T) {
 		st := open()
 		must(t, st.Save(baseState(t)))
 		for name, change := range map[string]func(s *State){
-			"version 0":                   func(s *State) { s.Roles["new"] = RoleRecord{SHA256: hash(1)} },
-			"bad hash":                    func(s *State) { s.Roles["targets"] = RoleRecord{Version: 30, SHA256: "x"} },
-			"bad install":                 func(s *State) { s.Installed["app"] = Install{Version: "v2", SHA256: hash(1)} },
-			"bad failed hash":             func(s *State) { s.Failed["app"] = []string{"x"} },
-			"fast-forward after the root": func(s *State) { s.FastForwardRoot = 6 },
+			"version 0":                      func(s *State) { s.Roles["new"] = RoleRecord{SHA256: hash(1)} },
+			"bad hash":                       func(s *State) { s.Roles["targets"] = RoleRecord{Version: 30, SHA256: "x"} },
+			"bad install":                    func(s *State) { s.Installed["app"] = Install{Version: "v2", SHA256: hash(1)} },
+			"bad failed hash":                func(s *State) { s.Failed["app"] = []string{"x"} },
+			"fast-forward after the root":    func(s *State) { s.FastForwardRoot = 6 },
 			"timestamp reset after the root": func(s *State) { s.TimestampResetRoot = 6 },
-			"empty role name":             func(s *State) { s.Roles[""] = rec(1) },
+			"empty role name":                func(s *State) { s.Roles[""] = rec(1) },
 		} {
 			s := load(t, st)
 			change(s)
