@@ -2,11 +2,14 @@ package client_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,10 +123,12 @@ type pair struct {
 	up   *updater.Updater // go-tuf's updater of the last refresh
 }
 
+// newPair starts the clock half an hour after the repository's: see
+// ahead.
 func newPair(t *testing.T, repo *simulator.Repo) *pair {
 	e := newEnv(t, repo)
 	e.open()
-	return &pair{t: t, repo: repo, e: e, g: newGoTUF(t, repo), now: repo.Now()}
+	return &pair{t: t, repo: repo, e: e, g: newGoTUF(t, repo), now: repo.Now().Add(30 * time.Minute)}
 }
 
 // refresh refreshes both clients at p.now.
@@ -228,7 +233,8 @@ func TestExpiredTrustedRefetched(t *testing.T) {
 // passing until metadata expires. After each step both refresh and must
 // agree: both fail, or both trust the same versions and answer every
 // lookup alike. Histories are seeded: a failure names its seed and steps,
-// and -run 'TestDifferential/seed=N' replays it.
+// and -run 'TestDifferential/seed=N' replays it (with -differential
+// above N).
 //
 // One divergence is by design: a repository that lowers the snapshot
 // version after rotating the snapshot keys but not the timestamp keys.
@@ -238,22 +244,29 @@ func TestExpiredTrustedRefetched(t *testing.T) {
 // stops there, logged.
 func TestDifferential(t *testing.T) {
 	t.Parallel()
-	const histories, steps = 32, 16
-	for seed := range uint64(histories) {
+	for seed := range *differentialHistories {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			runHistory(t, seed, steps)
+			runHistory(t, seed, 16)
 		})
 	}
 }
+
+// differentialHistories is how many histories TestDifferential runs: a
+// few by default, to stay quick; more for a campaign, as in
+// go test -run TestDifferential ./client -differential 2000.
+var differentialHistories = flag.Uint64("differential", 10, "number of random histories TestDifferential runs")
 
 // history is one random repository history with the two clients.
 type history struct {
 	*pair
 	rng        *rand.Rand
 	steps      []string
-	paths      []string // target paths published so far
-	timestamps []int64  // timestamp versions published so far
+	paths      []string                    // target paths published so far
+	timestamps []int64                     // timestamp versions published so far
+	files      map[string]map[int64][]byte // published files of targets and d by version
+	repair     func()                      // undoes an attack after the clients saw it
+	consistent bool
 	// snapshotOnly: since the last rotation of the timestamp keys, the
 	// snapshot keys were rotated (the divergence above is possible).
 	snapshotOnly bool
@@ -358,6 +371,55 @@ var ops = []op{
 		h.publish(true)
 		return fmt.Sprintf("%s v%d", role, v)
 	}},
+	{"expire and re-sign", 3, func(h *history) string {
+		role := []string{"snapshot", "targets", "d"}[h.rng.IntN(3)]
+		v := h.repo.Version(role)
+		var expires time.Time
+		if role == "snapshot" {
+			expires = h.repo.Snapshot().Signed.Expires
+			h.repo.Publish()
+			h.repo.Snapshot().Signed.Version = v
+		} else {
+			expires = h.repo.Targets(role).Signed.Expires
+			h.repo.Publish()
+			h.repo.Targets(role).Signed.Version = v
+			h.freshTargets(role)
+		}
+		h.now = later(h.now, expires.Add(90*time.Minute))
+		h.publish(true)
+		return fmt.Sprintf("%s v%d", role, v)
+	}},
+	{"snapshot lists an older version", 3, func(h *history) string {
+		// The holder of the snapshot key, maybe while the timestamp key
+		// is rotated.
+		role := []string{"targets", "d"}[h.rng.IntN(2)]
+		cur := h.repo.Version(role)
+		var older []int64
+		for v := range h.files[role] {
+			if v < cur {
+				older = append(older, v)
+			}
+		}
+		if len(older) == 0 {
+			h.publish(false)
+			return "no older " + role
+		}
+		slices.Sort(older)
+		old := older[h.rng.IntN(len(older))]
+		desc := fmt.Sprintf("%s v%d", role, old)
+		if h.rng.IntN(2) == 0 {
+			rotateKey(h.repo, "timestamp")
+			h.snapshotOnly = false
+			desc += ", timestamp key rotated"
+		}
+		h.listVersion(role, old)
+		h.publish(true)
+		if !h.consistent {
+			h.repo.SetFault(role+".json", simulator.Fault{OldVersion: old})
+		}
+		h.repair = func() { h.listVersion(role, cur); h.publish(true) }
+		return desc
+	}},
 	{"replay a timestamp", 1, func(h *history) string {
 		v := h.timestamps[h.rng.IntN(len(h.timestamps))]
 		h.repo.SetFault("timestamp.json", simulator.Fault{OldVersion: v})
@@ -365,20 +427,61 @@ var ops = []op{
 	}},
 }
 
+// ahead returns an expiry n days ahead. Expiries fall on the hour, the
+// clock on the half hour: a reference time never equals an expiry, the
+// one instant where go-tuf (expired after it) and the spec (metadata must
+// expire later than the reference time) differ.
+func (h *history) ahead(n int) time.Time {
+	return h.now.Add(time.Duration(n)*day + 30*time.Minute)
+}
+
 // publish publishes with a fresh timestamp (and snapshot).
 func (h *history) publish(snapshot bool) {
 	if snapshot {
-		h.repo.SetExpires("snapshot", h.now.Add(time.Duration(2+h.rng.IntN(6))*day))
+		h.repo.SetExpires("snapshot", h.ahead(2+h.rng.IntN(6)))
 	}
-	h.repo.SetExpires("timestamp", h.now.Add(day))
+	h.repo.SetExpires("timestamp", h.ahead(1))
 	h.repo.Publish()
+	h.record()
+}
+
+// record notes the timestamp version and the files of the targets roles
+// that are published now.
+func (h *history) record() {
 	h.timestamps = append(h.timestamps, h.repo.Version("timestamp"))
+	for _, role := range []string{"targets", "d"} {
+		v := h.repo.Version(role)
+		name := role + ".json"
+		if h.consistent {
+			name = fmt.Sprintf("%d.%s", v, name)
+		}
+		h.files[role][v] = h.repo.Bytes(name)
+	}
+}
+
+// listVersion makes the snapshot list version v of a targets role, with
+// its length and hashes if the repository lists them.
+func (h *history) listVersion(role string, v int64) {
+	mf := h.repo.Snapshot().Signed.Meta[role+".json"]
+	mf.Version = v
+	if mf.Hashes != nil {
+		b := h.files[role][v]
+		sum := sha256.Sum256(b)
+		mf.Length, mf.Hashes = int64(len(b)), tufmeta.Hashes{"sha256": sum[:]}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // freshTargets gives a targets role that is about to be published a new
 // expiry, some days ahead.
 func (h *history) freshTargets(role string) {
-	h.repo.SetExpires(role, h.now.Add(time.Duration(2+h.rng.IntN(20))*day))
+	h.repo.SetExpires(role, h.ahead(2+h.rng.IntN(20)))
 }
 
 // lower publishes after a snapshot key rotation, lowering versions as a
@@ -404,15 +507,18 @@ func (h *history) lower() string {
 
 func runHistory(t *testing.T, seed uint64, steps int) {
 	rng := rand.New(rand.NewPCG(seed, 0x1a7c4))
-	repo := simulator.New(t, simulator.Options{
+	opts := simulator.Options{
 		ConsistentSnapshot: rng.IntN(2) == 0,
 		SnapshotHashes:     rng.IntN(2) == 0,
 		TimestampHashes:    rng.IntN(2) == 0,
 		Seed:               fmt.Sprint(seed),
-	})
+	}
+	repo := simulator.New(t, opts)
 	repo.Delegate("targets", "d", simulator.DelegationOpts{Paths: []string{"d/*"}})
 	repo.Publish()
-	h := &history{pair: newPair(t, repo), rng: rng, timestamps: []int64{repo.Version("timestamp")}}
+	h := &history{pair: newPair(t, repo), rng: rng, consistent: opts.ConsistentSnapshot,
+		files: map[string]map[int64][]byte{"targets": {}, "d": {}}}
+	h.record()
 	total := 0
 	for _, o := range ops {
 		total += o.weight
@@ -450,6 +556,9 @@ func (h *history) compare(step string) bool {
 	h.steps = append(h.steps, step)
 	lerr, gerr := h.refresh()
 	h.repo.ClearFaults()
+	if h.repair != nil {
+		defer func() { h.repair(); h.repair = nil }()
+	}
 	fail := func(format string, args ...any) bool {
 		h.t.Helper()
 		h.t.Fatalf("steps:\n  %s\n%s", strings.Join(h.steps, "\n  "), fmt.Sprintf(format, args...))
