@@ -138,10 +138,20 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		store.Close()
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	c.stateLost = len(c.state.Roles) == 0 && c.cacheExists()
-	if c.stateLost {
+	// The audit log first: what follows may record trust decisions.
+	if err := c.openAudit(); err != nil {
+		if err := c.auditFailed("open", err); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("client: %w", err)
+		}
+	}
+	if c.stateLost = len(c.state.Roles) == 0 && c.cacheExists(); c.stateLost {
 		c.log.Warn("trusted state missing while metadata is cached: starting over as on a first run, from the embedded root; every version floor was lost",
 			"state", filepath.Join(cfg.StateDir, stateSubdir))
+		if err := c.record(audit.KindStateLost, map[string]any{"embedded_root": embedded.Version()}); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("client: %w", err)
+		}
 	}
 	set := c.loadCache()
 	// The embedded root is the starting point when it is newer than the
@@ -150,30 +160,19 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	// so that the cache and the trusted state describe the starting root.
 	if set.root == nil || embedded.Version() > set.root.Version() {
 		if err := c.trustRoot(set, embedded, cfg.TrustedRoot); err != nil {
-			store.Close()
+			c.Close()
 			return nil, fmt.Errorf("client: trusting the embedded root: %w", err)
 		}
 	}
 	c.trusted.Store(set)
-	if err := c.openAudit(); err != nil {
-		if err := c.auditFailed("open", err); err != nil {
-			store.Close()
-			return nil, fmt.Errorf("client: %w", err)
-		}
-	}
-	if c.stateLost {
-		if err := c.record(audit.KindStateLost, map[string]any{"root": set.root.Version()}); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("client: %w", err)
-		}
-	}
 	return c, nil
 }
 
-// cacheExists reports whether the metadata of any top-level role is
-// cached.
+// cacheExists reports whether timestamp, snapshot or targets metadata is
+// cached: written only after the trusted state recorded a root (a crash
+// during a first start leaves at most the root's).
 func (c *Client) cacheExists() bool {
-	for _, role := range []string{metadata.RoleRoot, metadata.RoleTimestamp, metadata.RoleSnapshot, metadata.RoleTargets} {
+	for _, role := range []string{metadata.RoleTimestamp, metadata.RoleSnapshot, metadata.RoleTargets} {
 		p, err := c.cachePath(role)
 		if err != nil {
 			continue

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,6 +100,12 @@ func TestEmbeddedRootRecovery(t *testing.T) {
 	repo.Publish() // root v2, timestamp v2 with the new key
 	e.cfg.TrustedRoot = repo.Bytes("2.root.json")
 	e.open() // the new build of the application
+	if err := e.c.Status().AuditError; err != nil {
+		t.Errorf("trusting the embedded root: %v", err)
+	}
+	if kinds := auditKinds(t, e.cfg.StateDir); !slices.Contains(kinds, "root-rotation") {
+		t.Errorf("audit records %q, want a root-rotation", kinds)
+	}
 	e.refresh()
 	e.wantVersions(top(2, 2, 1, 1))
 	if st := e.state(); st.TimestampResetRoot != 2 {
