@@ -226,6 +226,71 @@ func TestExpiredTrustedRefetched(t *testing.T) {
 	}
 }
 
+// The two divergences from go-tuf in fast-forward recovery, by design:
+// after a rotation of the snapshot key alone latch accepts a lowered
+// snapshot version (it discards the trusted timestamp that listed the
+// higher one; go-tuf keeps it, as it still verifies); after a rotation of
+// the timestamp key alone latch refuses one (the trusted snapshot, kept
+// for its targets and delegated floors, keeps its own version as a floor;
+// go-tuf accepts it).
+func TestFastForwardDivergence(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rotate     string
+		latchTakes bool
+	}{
+		{"snapshot", true},
+		{"timestamp", false},
+	} {
+		t.Run(tc.rotate, func(t *testing.T) {
+			t.Parallel()
+			repo := simulator.New(t, simulator.Options{})
+			for range 4 {
+				repo.Snapshot()
+				repo.Publish()
+			} // snapshot v5
+			p := newPair(t, repo)
+			p.agree()
+			rotateKey(repo, tc.rotate)
+			repo.Snapshot().Signed.Version = 2
+			repo.Publish()
+			lerr, gerr := p.refresh()
+			if tc.latchTakes {
+				if lerr != nil || !errors.Is(gerr, &tufmeta.ErrBadVersionNumber{}) {
+					t.Fatalf("latch: %v (want nil)\ngo-tuf: %v (want a bad version number)", lerr, gerr)
+				}
+				if got := versions(p.e.c.View())["snapshot"]; got != 2 {
+					t.Errorf("latch trusts snapshot v%d, want v2", got)
+				}
+				return
+			}
+			if se := wantAs[*client.StaleError](t, lerr); se.Role != "snapshot" || se.Got != 2 || se.Trusted != 5 {
+				t.Errorf("StaleError %+v", se)
+			}
+			if gerr != nil {
+				t.Fatalf("go-tuf: %v, want it to take the lower snapshot version", gerr)
+			}
+		})
+	}
+}
+
+// Metadata whose expiry is the reference time is expired: the spec wants
+// an expiry later than the reference time. go-tuf accepts it for that
+// instant; TestDifferential keeps its clock off such instants.
+func TestExpiryInstant(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{})
+	repo.SetExpires("timestamp", repo.Now().Add(time.Hour))
+	repo.Publish()
+	p := newPair(t, repo)
+	p.now = repo.Now().Add(time.Hour)
+	lerr, gerr := p.refresh()
+	wantIs(t, lerr, client.ErrExpired)
+	if gerr != nil {
+		t.Errorf("go-tuf: %v, want it to accept the timestamp at its expiry", gerr)
+	}
+}
+
 // TestDifferential runs latch and go-tuf side by side over random
 // repository histories: new targets, timestamps and snapshots, rotations
 // of the timestamp, snapshot, targets, delegated and root keys, recoveries
