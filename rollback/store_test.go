@@ -79,6 +79,14 @@ func TestStoreRoundTrip(t *testing.T) {
 }
 
 func TestStoreRefusesRegression(t *testing.T) {
+	// A timestamp reset discards the timestamp only: the snapshot, targets
+	// and delegated floors stay.
+	afterTimestampReset := func(change func(s *State)) func(*testing.T, *State) {
+		return func(t *testing.T, s *State) {
+			must(t, s.ResetTimestamp(5))
+			change(s)
+		}
+	}
 	for _, tc := range []struct {
 		name                    string
 		change                  func(t *testing.T, s *State)
@@ -100,24 +108,10 @@ func TestStoreRefusesRegression(t *testing.T) {
 		{"snapshot dropped without reset", func(t *testing.T, s *State) { delete(s.Roles, "snapshot") }, "snapshot", "", "v30", ""},
 		{"fast-forward root lowered", func(t *testing.T, s *State) { s.FastForwardRoot = 1 }, "root", "", "fast-forward reset at v2", "fast-forward reset at v1"},
 		{"timestamp reset root lowered", func(t *testing.T, s *State) { s.TimestampResetRoot = 2 }, "root", "", "fast-forward reset at v3", "fast-forward reset at v2"},
-		// A timestamp reset discards the timestamp only: the snapshot,
-		// targets and delegated floors stay.
-		{"snapshot lowered with a timestamp reset", func(t *testing.T, s *State) {
-			must(t, s.ResetTimestamp(5))
-			s.Roles["snapshot"] = rec(29)
-		}, "snapshot", "", "v30", "v29"},
-		{"snapshot dropped with a timestamp reset", func(t *testing.T, s *State) {
-			must(t, s.ResetTimestamp(5))
-			delete(s.Roles, "snapshot")
-		}, "snapshot", "", "v30", ""},
-		{"targets lowered with a timestamp reset", func(t *testing.T, s *State) {
-			must(t, s.ResetTimestamp(5))
-			s.Roles["targets"] = rec(19)
-		}, "targets", "", "v20", "v19"},
-		{"delegated lowered with a timestamp reset", func(t *testing.T, s *State) {
-			must(t, s.ResetTimestamp(5))
-			s.Roles["bins/0"] = rec(1)
-		}, "bins/0", "", "v3", "v1"},
+		{"snapshot lowered with a timestamp reset", afterTimestampReset(func(s *State) { s.Roles["snapshot"] = rec(29) }), "snapshot", "", "v30", "v29"},
+		{"snapshot dropped with a timestamp reset", afterTimestampReset(func(s *State) { delete(s.Roles, "snapshot") }), "snapshot", "", "v30", ""},
+		{"targets lowered with a timestamp reset", afterTimestampReset(func(s *State) { s.Roles["targets"] = rec(19) }), "targets", "", "v20", "v19"},
+		{"delegated lowered with a timestamp reset", afterTimestampReset(func(s *State) { s.Roles["bins/0"] = rec(1) }), "bins/0", "", "v3", "v1"},
 		{"install lowered", func(t *testing.T, s *State) { s.Installed["app"] = Install{Version: "v1.9.0", SHA256: hash(1)} }, "", "app", "v1.10.0", "v1.9.0"},
 		{"install dropped", func(t *testing.T, s *State) { delete(s.Installed, "app") }, "", "app", "v1.10.0", ""},
 		{"time moved back", func(t *testing.T, s *State) { s.LastTime = t0.Add(-time.Nanosecond) }, "", "",
