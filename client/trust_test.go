@@ -47,9 +47,12 @@ func TestTimestampRotationKeepsFloors(t *testing.T) {
 	for _, tc := range []struct {
 		name, role string
 		old        int64
+		restart    bool
 	}{
-		{"targets", "targets.json", 2},
-		{"delegated", "d.json", 1},
+		{"targets", "targets.json", 2, false},
+		{"delegated", "d.json", 1, false},
+		{"targets after a restart", "targets.json", 2, true},
+		{"delegated after a restart", "d.json", 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -58,6 +61,15 @@ func TestTimestampRotationKeepsFloors(t *testing.T) {
 			// The repository rotates the timestamp key; the snapshot key
 			// holder signs a snapshot that lists an older version.
 			rotateKey(repo, "timestamp")
+			if tc.restart {
+				// The refresh that trusts the new root gets no timestamp,
+				// and the client starts again without one.
+				repo.Publish()
+				repo.SetFault("timestamp.json", simulator.Fault{Status: 503})
+				e.refreshErr()
+				repo.ClearFaults()
+				e.open()
+			}
 			repo.Snapshot().Signed.Meta[tc.role].Version = tc.old
 			repo.Publish()
 			err := e.refreshErr()
@@ -66,8 +78,10 @@ func TestTimestampRotationKeepsFloors(t *testing.T) {
 				t.Errorf("StaleError %+v", se)
 			}
 			e.sameDisk(before, "snapshot.json", "targets.json", "d.json")
-			if got := e.target("d/x"); got.Length() != 2 {
-				t.Errorf("d/x has length %d after the refused snapshot, want 2", got.Length())
+			if !tc.restart { // a process that never refreshed answers no lookup
+				if got := e.target("d/x"); got.Length() != 2 {
+					t.Errorf("d/x has length %d after the refused snapshot, want 2", got.Length())
+				}
 			}
 			e.wantVersions(map[string]int64{"root": 2, "snapshot": 3, "targets": 3})
 			st := e.state()
@@ -127,6 +141,17 @@ func TestRevokedTargetsKey(t *testing.T) {
 
 	rotateKey(repo, "targets")
 	repo.Publish() // root v2, targets re-signed with the new key
+	// An application shipped with root v2 does not answer from the cached
+	// targets either, even offline.
+	cfg := e.cfg
+	cfg.TrustedRoot = repo.Bytes("2.root.json")
+	view, err := client.Offline(cfg, e.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := view.Target("a"); err == nil {
+		t.Error("the offline view of a new build answers from the revoked targets")
+	}
 	// A mirror keeps serving the trusted timestamp: the snapshot and the
 	// targets it lists are the old ones.
 	repo.SetFault("timestamp.json", simulator.Fault{OldVersion: ts})
