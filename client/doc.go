@@ -93,6 +93,16 @@
 // can say of any file, a delegated role the search needs included; treat it
 // as a failure to retry, never as "no update".
 //
+// # Multiple repositories
+//
+// [Multi] is a client of several repositories with independent roots of
+// trust that trusts a target only when enough of them agree on it (TAP 4):
+// a map file ([ParseMap]) lists the repositories and, for target path
+// patterns, which of them must list a target with matching length and
+// hashes. Each repository is a full Client with its own state; lookups,
+// downloads and [Multi.Resolve] go through the map, and a failure is a
+// *ConsensusError with every repository's answer.
+//
 // # Compatibility
 //
 // latch is v0: the API may change until it settles, and changes are noted

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,4 +156,58 @@ func wantConsensusError(t *testing.T, err error) *client.ConsensusError {
 		t.Fatalf("error %v: want a *client.ConsensusError", err)
 	}
 	return ce
+}
+
+// TestReadmeApprovalGate runs the README's approval commands as written,
+// against a vendor repository on loopback (its URL in place of the
+// README's), then resolves and downloads the release through both
+// repositories with latch.
+func TestReadmeApprovalGate(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC().Truncate(time.Second)
+	vendor := newFixture(t)
+	vendor.mustPublish(now, "init", "-root-keys", "1", "-root-threshold", "1")
+	app := vendor.release(now, "1.4.2", "myapp", "stable")
+	dir := t.TempDir()
+	root, err := os.ReadFile(filepath.Join(vendor.repo, "metadata", "1.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"vendor.root.json": root, "myapp-1.4.2": app} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runReadmeBlock(t, "## Multiple repositories", dir, strings.NewReplacer("https://updates.vendor.example/", vendor.srv.URL+"/"))
+
+	org := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(dir, "org-repo"))))
+	defer org.Close()
+	orgRoot, err := os.ReadFile(filepath.Join(dir, "org-repo", "metadata", "1.root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := client.ParseMap([]byte(`{"repositories": {"vendor": ["` + vendor.srv.URL + `"], "org": ["` + org.URL + `"]},
+		"mapping": [{"paths": ["myapp/*/*"], "repositories": ["vendor", "org"], "threshold": 2, "terminating": true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := client.NewMulti(client.MultiConfig{Map: m, TrustedRoots: map[string][]byte{"vendor": root, "org": orgRoot}, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	if err := mc.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	info, err := mc.Resolve(t.Context(), client.Release{App: "myapp", OS: "linux", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "myapp")
+	if err := mc.DownloadFile(t.Context(), info.Agreed, dest); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dest); info.Version != "1.4.2" || string(got) != string(app) {
+		t.Errorf("resolved %s, downloaded %q", info.Version, got)
+	}
 }
