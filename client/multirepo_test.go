@@ -6,6 +6,8 @@ import (
 	"crypto/sha512"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -731,4 +733,50 @@ func TestMultiTargetURLs(t *testing.T) {
 	if oe := wantAs[*client.OptionError](t, err); oe.Option != "MultiConfig.TargetURLs" {
 		t.Errorf("option %q", oe.Option)
 	}
+}
+
+// fetcherFunc adapts a function to client.Fetcher.
+type fetcherFunc func(ctx context.Context, url string, offset, maxLength int64) (io.ReadCloser, error)
+
+func (f fetcherFunc) Fetch(ctx context.Context, url string, offset, maxLength int64) (io.ReadCloser, error) {
+	return f(ctx, url, offset, maxLength)
+}
+
+// A download through a consistent-snapshot repository names the file by
+// that repository's own hashes, not by an algorithm only another agreeing
+// repository lists.
+func TestMultiDownloadNamesByOwnHashes(t *testing.T) {
+	t.Parallel()
+	repos := newRepos(t, simulator.Options{}, "vendor")
+	for n, r := range newRepos(t, simulator.Options{ConsistentSnapshot: true}, "org") {
+		repos[n] = r
+	}
+	data := []byte("payload")
+	sum := sha512.Sum512(data)
+	publish(repos, "app.bin", data, nil, "vendor", "org")
+	repos["vendor"].Targets("targets").Signed.Targets["app.bin"].Hashes["sha512"] = sum[:]
+	repos["vendor"].Publish()
+	h := repos["org"].Targets("targets").Signed.Targets["app.bin"].Hashes
+	h["sha512"] = sum[:]
+	delete(h, "sha256")
+	repos["org"].Publish()
+	e := newMultiEnv(t, repos, []string{"vendor", "org"}, mapping(all, 2, true, "vendor", "org"))
+	// The organisation's mirror has the file under its sha512 name only,
+	// as a repository that lists sha512 alone would.
+	_, orgTargets := repos["org"].Serve()
+	real := fastFetcher()
+	e.opts = append(e.opts, client.WithFetcher(fetcherFunc(func(ctx context.Context, url string, offset, maxLength int64) (io.ReadCloser, error) {
+		switch url {
+		case orgTargets + hexOf(sum[:]) + ".app.bin":
+			return io.NopCloser(bytes.NewReader(data[offset:])), nil
+		case orgTargets + hexSHA256(data) + ".app.bin":
+			return nil, fmt.Errorf("%w: %s", client.ErrNotFound, url)
+		}
+		return real.Fetch(ctx, url, offset, maxLength)
+	})))
+	e.open()
+	e.refresh()
+	a := e.agreed("app.bin", "vendor", "org")
+	repos["vendor"].SetFault("targets/app.bin", simulator.Fault{Status: 404})
+	e.download(a, data)
 }
