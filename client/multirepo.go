@@ -404,7 +404,7 @@ func (e *ConsensusError) Unwrap() []error {
 //     the mapping's order. Custom metadata is exempt from agreement (TAP 4)
 //     and may differ between repositories; the mapping's order is the
 //     priority its author gave the repositories, so the first one's is
-//     shown. Every repository's own listing is in Outcomes.
+//     shown. Every repository's own listing is in Mapping().
 type AgreedTarget struct {
 	*Target
 	mapping  MappingOutcome
