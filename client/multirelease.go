@@ -134,3 +134,25 @@ func agreedRelease(a *AgreedTarget, cand candidate) (*ReleaseInfo, *InvalidRelea
 	info.Agreed = a
 	return info, nil
 }
+
+// Apply is Client.Apply through the map's repositories: it refreshes every
+// repository (leaving out those that fail while one refreshed; Resolve
+// decides whether they could change the answer), resolves the newest
+// release the repositories agree on (Multi.Resolve), and installs it with
+// every check Client.Apply makes, the download checked against the agreed
+// length and hashes.
+//
+// The installed-version floor, the memory of builds whose health check
+// failed, the self-update journal and the audit log of installs belong to
+// the application, not to any repository: they are kept in
+// MultiConfig.StateDir/app.state and reported by Status.
+func (m *Multi) Apply(ctx context.Context, rel Release, exePath string, opts ...ApplyOption) (*ApplyResult, error) {
+	return m.app.Apply(ctx, rel, exePath, opts...)
+}
+
+// Recover is Client.Recover for an application updated with Multi.Apply.
+func (m *Multi) Recover(app, exePath string) error { return m.app.Recover(app, exePath) }
+
+// RevertUnsafe is Client.RevertUnsafe for an application updated with
+// Multi.Apply.
+func (m *Multi) RevertUnsafe(app, exePath string) error { return m.app.RevertUnsafe(app, exePath) }

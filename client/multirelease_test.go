@@ -1,7 +1,9 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -124,4 +126,67 @@ func TestMultiResolveFailures(t *testing.T) {
 		wantIs(t, err, client.ErrNotFound)
 		wantIsNot(t, err, client.ErrNoRelease)
 	})
+}
+
+// Apply through the gate: a build the vendor alone signs is not installed;
+// once the organisation approves it, it is. The floor is the application's:
+// a repository rolled back can't lower it, and a build whose health check
+// failed is remembered across both repositories.
+func TestMultiApply(t *testing.T) {
+	t.Parallel()
+	repos := newRepos(t, simulator.Options{}, "vendor", "org")
+	for _, n := range []string{"vendor", "org"} {
+		publishApp(repos[n], "1.0.0", "", buildV1)
+		publishApp(repos[n], "2.0.0", "", buildV2)
+		repos[n].Publish()
+	}
+	publishApp(repos["vendor"], "3.0.0", "", buildV3)
+	repos["vendor"].Publish()
+	e := newMultiEnv(t, repos, []string{"vendor", "org"}, mapping([]string{"app/*/*"}, 2, true, "vendor", "org"))
+	e.open()
+	exe := filepath.Join(t.TempDir(), "app")
+	if err := os.WriteFile(exe, buildV1, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	apply := func(opts ...client.ApplyOption) (*client.ApplyResult, error) {
+		return e.m.Apply(context.Background(), client.Release{App: "app"}, exe, opts...)
+	}
+	res, err := apply(client.CurrentVersion("1.0.0"))
+	if err != nil || !res.Updated || res.Release.Version != "2.0.0" || res.Release.Agreed == nil {
+		t.Fatalf("Apply = %+v, %v; want 2.0.0, agreed", res, err)
+	}
+	if got, _ := os.ReadFile(exe); !bytes.Equal(got, buildV2) {
+		t.Fatalf("executable holds %q", got)
+	}
+	if in := e.m.Status().Installed["app"]; in.Version != "2.0.0" {
+		t.Errorf("installed %+v", in)
+	}
+	if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "app.state", "state")); err != nil {
+		t.Errorf("application state: %v", err)
+	}
+
+	// 3.0.0 is approved, but its health check fails: not installed, and
+	// remembered.
+	publishApp(repos["org"], "3.0.0", "", buildV3)
+	repos["org"].Publish()
+	_, err = apply(client.HealthCheck(func(context.Context, string) error { return errors.New("broken") }))
+	wantIs(t, err, client.ErrHealthCheck)
+	// Passed over: 2.0.0 is the newest release left, installed already.
+	if res, err := apply(); err != nil || res.Updated || res.Release.Version != "2.0.0" {
+		t.Fatalf("Apply after a failed check = %+v, %v; want 2.0.0 up to date", res, err)
+	}
+	if got, _ := os.ReadFile(exe); !bytes.Equal(got, buildV2) {
+		t.Fatalf("executable holds %q", got)
+	}
+
+	// A new process, whose organisation repository is rolled back to before
+	// 2.0.0 was approved: it can't refresh it, and nothing is installed or
+	// lowered.
+	e.open()
+	repos["org"].SetFault("timestamp.json", simulator.Fault{OldVersion: 1})
+	_, err = apply()
+	wantIs(t, err, client.ErrRollback)
+	if in := e.m.Status().Installed["app"]; in.Version != "2.0.0" {
+		t.Errorf("installed %+v after a rolled-back repository", in)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/latchsec/latch/metadata"
+	"github.com/latchsec/latch/rollback"
 	"github.com/latchsec/latch/verify"
 )
 
@@ -29,7 +30,9 @@ type MultiConfig struct {
 	// StateDir holds one state directory per repository, in the
 	// subdirectory named by the repository's name encoded like a role name
 	// (metadata.EncodeRoleName: "vendor" stays "vendor", "Vendor" becomes
-	// "%56endor"), with what Config.StateDir holds for one repository.
+	// "%56endor"), with what Config.StateDir holds for one repository; and
+	// the application's own state (installed versions, failed builds, the
+	// self-update journal, the audit log of installs) in "app.state".
 	// Required.
 	StateDir string
 	// TargetURLs, if set, are the target mirrors of every repository,
@@ -55,7 +58,17 @@ type Multi struct {
 	repos  []*repository // in the map's order
 	byName map[string]*repository
 	log    *slog.Logger
+	// app keeps the application's state: the installed-version floor and
+	// failed builds, the self-update journal and the audit log of
+	// installs. It has no repository of its own: it takes releases from
+	// the Multi (Client.source).
+	app *Client
 }
+
+// appStateDir is the subdirectory of MultiConfig.StateDir that holds the
+// application's state. No repository's can be named so: the encoding of
+// repository names never leaves a ".".
+const appStateDir = "app.state"
 
 // repository is one repository of a Multi.
 type repository struct {
@@ -76,17 +89,18 @@ type repository struct {
 // If another client holds a repository's state directory, NewMulti fails at
 // once with an error matching ErrLocked; OpenMulti waits instead.
 func NewMulti(cfg MultiConfig, opts ...Option) (*Multi, error) {
-	return newMulti(cfg, opts, New)
+	return newMulti(cfg, opts, rollback.OpenFileStore)
 }
 
 // OpenMulti is NewMulti, except that it waits, until ctx ends, for each
 // repository's state directory that another client holds (see Open).
 func OpenMulti(ctx context.Context, cfg MultiConfig, opts ...Option) (*Multi, error) {
-	return newMulti(cfg, opts, func(cfg Config, opts ...Option) (*Client, error) { return Open(ctx, cfg, opts...) })
+	return newMulti(cfg, opts, func(dir string) (*rollback.FileStore, error) { return rollback.OpenFileStoreWait(ctx, dir) })
 }
 
-// newMulti is NewMulti with open to open each repository's client.
-func newMulti(cfg MultiConfig, opts []Option, open func(Config, ...Option) (*Client, error)) (*Multi, error) {
+// newMulti is NewMulti with openStore to open and lock each state
+// directory's store.
+func newMulti(cfg MultiConfig, opts []Option, openStore func(dir string) (*rollback.FileStore, error)) (*Multi, error) {
 	if cfg.Map == nil {
 		return nil, &OptionError{Option: "MultiConfig.Map", Reason: "required"}
 	}
@@ -123,7 +137,7 @@ func newMulti(cfg MultiConfig, opts []Option, open func(Config, ...Option) (*Cli
 	}
 	m := &Multi{m: cfg.Map, byName: make(map[string]*repository), log: o.logger}
 	for _, r := range cfg.Map.Repositories {
-		c, err := open(repositoryConfig(cfg, r), append(slices.Clip(opts), WithLogger(o.logger.With("repository", r.Name)))...)
+		c, err := openClient(repositoryConfig(cfg, r), append(slices.Clip(opts), WithLogger(o.logger.With("repository", r.Name))), openStore)
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("client: repository %q: %w", r.Name, err), m.Close())
 		}
@@ -131,6 +145,12 @@ func newMulti(cfg MultiConfig, opts []Option, open func(Config, ...Option) (*Cli
 		m.repos = append(m.repos, rc)
 		m.byName[r.Name] = rc
 	}
+	app := &Client{cfg: Config{StateDir: filepath.Join(cfg.StateDir, appStateDir)}, opts: o, log: o.logger, source: m}
+	app.trusted.Store(&trustedSet{})
+	if err := app.openState(openStore); err != nil {
+		return nil, errors.Join(fmt.Errorf("client: application state: %w", err), m.Close())
+	}
+	m.app = app
 	return m, nil
 }
 
@@ -151,9 +171,14 @@ func repositoryConfig(cfg MultiConfig, r MapRepository) Config {
 	return rc
 }
 
-// Close closes every repository's client.
+// Close closes every repository's client and the application's state.
 func (m *Multi) Close() error {
 	var errs []error
+	if m.app != nil {
+		if err := m.app.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("application state: %w", err))
+		}
+	}
 	for _, r := range m.repos {
 		if err := r.c.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("repository %q: %w", r.name, err))
@@ -629,9 +654,15 @@ func (m *Multi) Cached(a *AgreedTarget, p string) (bool, error) {
 	return m.byName[a.agreed[0]].c.Cached(a.download[0], p)
 }
 
-// MultiStatus is the Status of every repository, in the map's order.
+// MultiStatus is the Status of every repository, in the map's order, and
+// the application's installed releases.
 type MultiStatus struct {
 	Repositories []RepositoryStatus
+	// Installed is the committed release of each application updated
+	// with Multi.Apply (the installed-version floor), with its SHA-256.
+	Installed map[string]rollback.Install
+	// AuditError is the last failure to write the audit log of installs.
+	AuditError error
 }
 
 // RepositoryStatus is one repository's Status.
@@ -643,6 +674,7 @@ type RepositoryStatus struct {
 // Status reports every repository's Status. It does no I/O.
 func (m *Multi) Status() MultiStatus {
 	var st MultiStatus
+	st.Installed, st.AuditError = m.app.installs()
 	for _, r := range m.repos {
 		st.Repositories = append(st.Repositories, RepositoryStatus{Name: r.name, Status: r.c.Status()})
 	}
