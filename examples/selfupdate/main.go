@@ -8,6 +8,7 @@
 //	selfupdate --version
 //	selfupdate --update --root FILE --metadata-url URL --target-url URL \
 //		--state-dir DIR [--channel NAME] [--now TIME] [-v]
+//	selfupdate --update --map FILE --roots DIR --state-dir DIR [--channel NAME] [--now TIME] [-v]
 //
 // --version prints the version the binary was built with:
 //
@@ -20,6 +21,12 @@
 // {"version": "<version>", "channels": [...]}. The health check runs the
 // new executable with --version; if it fails, the old build is put back.
 // The running process keeps its old code: the next start runs the new one.
+//
+// With --map, the application updates through several repositories that
+// must agree (TAP 4): FILE is a map file, and DIR holds each repository's
+// trusted root as <name>.root.json. With a map that needs the vendor's
+// repository and the organisation's own to agree, it installs only the
+// builds both signed: an approval gate (see publish approve).
 //
 // A real application embeds its trusted root (go:embed) instead of --root,
 // and uses the real clock. --now sets a fixed reference time (RFC 3339) for
@@ -71,6 +78,7 @@ type options struct {
 	version, update                        bool
 	root, metadataURL, targetURL, stateDir string
 	channel, now                           string
+	mapFile, roots                         string // --map
 	verbose                                bool
 }
 
@@ -85,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.targetURL, "target-url", "", "base `URL` of the repository's targets")
 	fs.StringVar(&o.stateDir, "state-dir", "", "`DIR` for latch's trusted state")
 	fs.StringVar(&o.channel, "channel", "stable", "release channel `NAME`")
+	fs.StringVar(&o.mapFile, "map", "", "map `FILE` (TAP 4) of repositories that must agree, instead of --root and the URLs")
+	fs.StringVar(&o.roots, "roots", "", "`DIR` of the map's trusted roots, <name>.root.json")
 	fs.StringVar(&o.now, "now", "", "fixed reference `TIME` (RFC 3339), for tests only")
 	fs.BoolVar(&o.verbose, "v", false, "log each step")
 	if err := fs.Parse(args); err != nil {
@@ -100,7 +110,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case !o.update:
 		fmt.Fprintf(stdout, "selfupdate %s: run with --update to update\n", version)
 		return 0
-	case o.root == "" || o.metadataURL == "" || o.targetURL == "" || o.stateDir == "":
+	case o.mapFile != "" && (o.roots == "" || o.stateDir == "" || o.root != "" || o.metadataURL != "" || o.targetURL != ""):
+		fmt.Fprintln(stderr, "selfupdate: --update --map needs --roots and --state-dir, and replaces --root and the URLs")
+		return 2
+	case o.mapFile == "" && (o.root == "" || o.metadataURL == "" || o.targetURL == "" || o.stateDir == ""):
 		fmt.Fprintln(stderr, "selfupdate: --update needs --root, --metadata-url, --target-url and --state-dir")
 		return 2
 	}
@@ -109,6 +122,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitCode(err)
 	}
 	return 0
+}
+
+// updater is what update needs: a client of one repository, or of several
+// (--map).
+type updater interface {
+	Apply(ctx context.Context, rel client.Release, exePath string, opts ...client.ApplyOption) (*client.ApplyResult, error)
+	Close() error
+}
+
+// openClient opens the client of the repository o names.
+func openClient(o options, opts ...client.Option) (updater, error) {
+	root, err := os.ReadFile(o.root)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(client.Config{
+		TrustedRoot:  root,
+		MetadataURLs: []string{o.metadataURL},
+		TargetURLs:   []string{o.targetURL},
+		StateDir:     o.stateDir,
+	}, opts...)
 }
 
 // exitCode maps the reason of a failed update to the documented status.
@@ -125,10 +159,6 @@ func exitCode(err error) int {
 }
 
 func update(ctx context.Context, o options, stdout, stderr io.Writer) error {
-	root, err := os.ReadFile(o.root)
-	if err != nil {
-		return err
-	}
 	level := slog.LevelWarn
 	if o.verbose {
 		level = slog.LevelInfo
@@ -141,12 +171,11 @@ func update(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		opts = append(opts, client.WithClock(func() time.Time { return at }))
 	}
-	c, err := client.New(client.Config{
-		TrustedRoot:  root,
-		MetadataURLs: []string{o.metadataURL},
-		TargetURLs:   []string{o.targetURL},
-		StateDir:     o.stateDir,
-	}, opts...)
+	open := openClient
+	if o.mapFile != "" {
+		open = openMulti
+	}
+	c, err := open(o, opts...)
 	if err != nil {
 		return err
 	}
