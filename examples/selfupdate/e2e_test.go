@@ -22,15 +22,7 @@ import (
 // the channel, below the installed 2.0.0) are both refused, and the
 // executable stays 2.0.0.
 func TestSelfUpdate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the application twice")
-	}
-	dir := t.TempDir()
-	exeName := "selfupdate"
-	if runtime.GOOS == "windows" {
-		exeName += ".exe"
-	}
-	builds := buildVersions(t, dir, exeName, "1.0.0", "2.0.0")
+	dir, exeName, builds := buildVersions(t, "1.0.0", "2.0.0")
 
 	repo := simulator.New(t, simulator.Options{ConsistentSnapshot: true})
 	platform := runtime.GOOS + "-" + runtime.GOARCH
@@ -122,11 +114,19 @@ func TestSelfUpdate(t *testing.T) {
 	}
 }
 
-// buildVersions builds the application once for each version, as exeName
-// below dir, and returns the executables' bytes by version.
-func buildVersions(t *testing.T, dir, exeName string, versions ...string) map[string][]byte {
+// buildVersions builds the application once for each version, in a
+// temporary directory, and returns that directory, the executable's file
+// name and the executables' bytes by version. It skips the test in -short
+// mode.
+func buildVersions(t *testing.T, versions ...string) (dir, exeName string, builds map[string][]byte) {
 	t.Helper()
-	builds := map[string][]byte{}
+	if testing.Short() {
+		t.Skip("builds the application")
+	}
+	dir, exeName, builds = t.TempDir(), "selfupdate", map[string][]byte{}
+	if runtime.GOOS == "windows" {
+		exeName += ".exe"
+	}
 	for _, v := range versions {
 		out := filepath.Join(dir, "build-"+v, exeName)
 		cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+v, "-o", out, ".")
@@ -139,7 +139,7 @@ func buildVersions(t *testing.T, dir, exeName string, versions ...string) map[st
 		}
 		builds[v] = b
 	}
-	return builds
+	return dir, exeName, builds
 }
 
 // runExe runs exe with args and returns its exit status and output.

@@ -18,15 +18,7 @@ import (
 // vendor alone is not installed; once the organisation lists the same
 // build, it is.
 func TestSelfUpdateGate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the application twice")
-	}
-	dir := t.TempDir()
-	exeName := "selfupdate"
-	if runtime.GOOS == "windows" {
-		exeName += ".exe"
-	}
-	builds := buildVersions(t, dir, exeName, "1.0.0", "2.0.0")
+	dir, exeName, builds := buildVersions(t, "1.0.0", "2.0.0")
 	platform := runtime.GOOS + "-" + runtime.GOARCH
 	repos := map[string]*simulator.Repo{
 		"vendor": simulator.New(t, simulator.Options{Seed: "vendor", ConsistentSnapshot: true}),
