@@ -100,8 +100,8 @@
 // a map file ([ParseMap]) lists the repositories and, for target path
 // patterns, which of them must list a target with matching length and
 // hashes. Each repository is a full Client with its own state; lookups,
-// downloads and [Multi.Resolve] go through the map, and a failure is a
-// *ConsensusError with every repository's answer.
+// downloads, [Multi.Resolve] and [Multi.Apply] go through the map, and a
+// failure is a *ConsensusError with every repository's answer.
 //
 // # Compatibility
 //
