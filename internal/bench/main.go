@@ -87,6 +87,7 @@ func dispatch(args []string) error {
 	if err != nil {
 		return err
 	}
+	s.command = strings.Join(append([]string{"go run ./internal/bench"}, args...), " ")
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -105,25 +106,34 @@ type settings struct {
 	reps       int   // runs per client and row
 	dlReps     int   // runs per client of the large download
 	lookups    int   // lookups timed per lookup run
+	idle       int   // idle refreshes per idle run; 0: none
+	fleet      int   // clients of the fleet; 0: none
 	dir        string
 	jsonOut    string
+	markdown   string // write the tables as Markdown to this file
+	readme     string // replace the block between the markers in this file
 	cpuprofile string
 	keep       bool
+	command    string // how the benchmark was started, for the tables
 }
 
 func parseSettings(args []string) (settings, error) {
 	var s settings
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.BoolVar(&s.quick, "quick", false, "quick mode: 256 MiB target, 3 runs per row (2 downloads), no pretty-printed repository")
+	fs.BoolVar(&s.quick, "quick", false, "quick mode, about a minute: flat 1,000 and 10,000, 10,000 in bins, 64 MiB target, 3 runs per row, a fleet of 100, no pretty-printed repository")
 	size := fs.String("size", "1GiB", "size of the large target (B, KiB, MiB, GiB)")
 	flat := fs.String("flat", "1000,10000,100000", "entries of the flat targets.json repositories, comma-separated")
 	fs.BoolVar(&s.pretty, "pretty", true, "also measure the largest flat repository pretty-printed")
 	fs.IntVar(&s.bins, "bins", 100000, "targets in 256 succinct bins (0: no succinct repository)")
 	fs.IntVar(&s.reps, "reps", 5, "runs per client and row")
-	fs.IntVar(&s.dlReps, "dlreps", 3, "runs per client of the large download")
+	fs.IntVar(&s.dlReps, "dlreps", 5, "runs per client of the large download")
 	fs.IntVar(&s.lookups, "lookups", 10000, "lookups timed per lookup run")
+	fs.IntVar(&s.idle, "idle", 10, "idle refreshes timed per run of one long-lived client (0: none)")
+	fs.IntVar(&s.fleet, "fleet", 1000, "long-lived latch clients that refresh at once, in one process (0: none); each holds about three file descriptors")
 	fs.StringVar(&s.dir, "dir", "", "parent of the temporary directory (default /var/tmp if present, else the system's)")
-	fs.StringVar(&s.jsonOut, "json", "", "also write the table as JSON to this file")
+	fs.StringVar(&s.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&s.markdown, "markdown", "", "also write the tables as Markdown to this file")
+	fs.StringVar(&s.readme, "readme", "", "replace the lines between "+beginMarker+" and "+endMarker+" in this file (README.md) with the tables")
 	fs.StringVar(&s.cpuprofile, "cpuprofile", "", "write a CPU profile of one extra latch cold refresh + lookup of the largest flat repository")
 	fs.BoolVar(&s.keep, "keep", false, "keep the temporary directory")
 	if err := fs.Parse(args); err != nil {
@@ -135,17 +145,18 @@ func parseSettings(args []string) (settings, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if s.quick {
-		if !set["size"] {
-			*size = "256MiB"
-		}
-		if !set["reps"] {
-			s.reps = 3
-		}
-		if !set["dlreps"] {
-			s.dlReps = 2
-		}
-		if !set["pretty"] {
-			s.pretty = false
+		for name, v := range map[string]func(){
+			"size":   func() { *size = "64MiB" },
+			"flat":   func() { *flat = "1000,10000" },
+			"bins":   func() { s.bins = 10000 },
+			"reps":   func() { s.reps = 3 },
+			"dlreps": func() { s.dlReps = 3 },
+			"pretty": func() { s.pretty = false },
+			"fleet":  func() { s.fleet = 100 },
+		} {
+			if !set[name] {
+				v()
+			}
 		}
 	}
 	var err error
@@ -159,8 +170,8 @@ func parseSettings(args []string) (settings, error) {
 		}
 		s.flat = append(s.flat, n)
 	}
-	if s.reps < 1 || s.dlReps < 1 || s.lookups < 1 || s.bins < 0 {
-		return s, errors.New("-reps, -dlreps and -lookups must be at least 1, -bins at least 0")
+	if s.reps < 1 || s.dlReps < 1 || s.lookups < 1 || s.bins < 0 || s.idle < 0 || s.fleet < 0 {
+		return s, errors.New("-reps, -dlreps and -lookups must be at least 1, -bins, -idle and -fleet at least 0")
 	}
 	if s.dir == "" {
 		s.dir = os.TempDir()
