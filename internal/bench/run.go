@@ -186,35 +186,31 @@ func (r *runner) refreshRows(t tufRepo, info repoInfo) error {
 	common := []string{"-repo", t.spec.name, "-target", target, fmt.Sprintf("-bins=%v", t.spec.bins)}
 	for rep := range r.s.reps {
 		for _, cl := range alternate([]string{clientLatch, clientGoTUF}, rep) {
-			state, err := os.MkdirTemp(r.work, cl+"-")
-			if err != nil {
-				return err
-			}
-			args := append([]string{"-state", state}, common...)
-			steps := []step{{cold, cl, opCold}}
-			if cl == clientLatch && !t.spec.pretty {
-				// Pretty-printed signed bytes aren't canonical: a signature
-				// check needs a canonical copy, no floor's best case.
-				steps = append(steps, step{cold, clientPlain, opColdFloor})
-			}
-			steps = append(steps, step{warm, cl, opWarm})
-			if cl == clientLatch {
-				steps = append(steps, step{warm, clientPlain, opWarmFloor})
-			}
-			steps = append(steps, step{live, cl, opLive})
-			for _, m := range steps {
-				if err := r.measure(m.row, m.cl, m.op, args...); err != nil {
-					return err
+			err := r.withState(cl, func(state string) error {
+				args := append([]string{"-state", state}, common...)
+				steps := []step{{cold, cl, opCold}}
+				if cl == clientLatch && !t.spec.pretty {
+					// Pretty-printed signed bytes aren't canonical: a signature
+					// check needs a canonical copy, no floor's best case.
+					steps = append(steps, step{cold, clientPlain, opColdFloor})
 				}
-			}
-			if t.lookup != "" {
-				lr := r.row(t.lookup, kindLookup)
+				steps = append(steps, step{warm, cl, opWarm})
+				if cl == clientLatch {
+					steps = append(steps, step{warm, clientPlain, opWarmFloor})
+				}
+				steps = append(steps, step{live, cl, opLive})
+				for _, m := range steps {
+					if err := r.measure(m.row, m.cl, m.op, args...); err != nil {
+						return err
+					}
+				}
+				if t.lookup == "" {
+					return nil
+				}
 				la := append(args, "-targets", fmt.Sprint(t.spec.targets), "-lookups", fmt.Sprint(r.s.lookups))
-				if err := r.measure(lr, cl, opLookup, la...); err != nil {
-					return err
-				}
-			}
-			if err := os.RemoveAll(state); err != nil {
+				return r.measure(r.row(t.lookup, kindLookup), cl, opLookup, la...)
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -234,15 +230,11 @@ func (r *runner) downloadRows(large repoSpec, info repoInfo) error {
 	dl.bytes, get.bytes, sum.bytes = s.size, s.size, s.size
 	for rep := range s.dlReps {
 		for _, m := range alternate([]step{{dl, clientLatch, opDownload}, {dl, clientGoTUF, opDownload}, {dl, clientPlain, opGetSync}, {get, clientPlain, opGet}}, rep) {
-			state, err := os.MkdirTemp(r.work, m.cl+"-")
+			err := r.withState(m.cl, func(state string) error {
+				return r.measure(m.row, m.cl, m.op, "-repo", large.name, "-state", state,
+					"-size", fmt.Sprint(s.size), "-sha256", info.LargeSHA256)
+			})
 			if err != nil {
-				return err
-			}
-			if err := r.measure(m.row, m.cl, m.op, "-repo", large.name, "-state", state,
-				"-size", fmt.Sprint(s.size), "-sha256", info.LargeSHA256); err != nil {
-				return err
-			}
-			if err := os.RemoveAll(state); err != nil {
 				return err
 			}
 		}
@@ -265,14 +257,10 @@ func (r *runner) fleetRows(t tufRepo) error {
 		idle := r.row(fmt.Sprintf("idle refresh, long-lived client, %s (per refresh)", t.label), kindIdle)
 		for rep := range s.reps {
 			for _, cl := range alternate([]string{clientLatch, clientGoTUF}, rep) {
-				state, err := os.MkdirTemp(r.work, cl+"-")
+				err := r.withState(cl, func(state string) error {
+					return r.measure(idle, cl, opIdle, append([]string{"-state", state, "-refreshes", fmt.Sprint(s.idle)}, common...)...)
+				})
 				if err != nil {
-					return err
-				}
-				if err := r.measure(idle, cl, opIdle, append([]string{"-state", state, "-refreshes", fmt.Sprint(s.idle)}, common...)...); err != nil {
-					return err
-				}
-				if err := os.RemoveAll(state); err != nil {
 					return err
 				}
 			}
@@ -282,19 +270,30 @@ func (r *runner) fleetRows(t tufRepo) error {
 		return nil
 	}
 	fl := r.row(fmt.Sprintf("%s long-lived latch clients refresh at once, %s", count(s.fleet), t.label), kindFleet)
-	state, err := os.MkdirTemp(r.work, "fleet-")
+	return r.withState("fleet", func(state string) error {
+		res, rss, err := r.child(clientLatch, opFleet, append([]string{"-state", state, "-clients", fmt.Sprint(s.fleet), "-rounds", fmt.Sprint(s.reps)}, common...)...)
+		if err != nil {
+			return err
+		}
+		for _, round := range res.Rounds {
+			r.add(fl, clientLatch, &round, rss)
+		}
+		return nil
+	})
+}
+
+// withState runs f on a new state directory, named after cl, and removes
+// it after.
+func (r *runner) withState(cl string, f func(state string) error) error {
+	state, err := os.MkdirTemp(r.work, cl+"-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(state)
-	res, rss, err := r.child(clientLatch, opFleet, append([]string{"-state", state, "-clients", fmt.Sprint(s.fleet), "-rounds", fmt.Sprint(s.reps)}, common...)...)
-	if err != nil {
+	if err := f(state); err != nil {
+		os.RemoveAll(state)
 		return err
 	}
-	for _, round := range res.Rounds {
-		r.add(fl, clientLatch, &round, rss)
-	}
-	return nil
+	return os.RemoveAll(state)
 }
 
 // tufRepo is a generated repository that both clients refresh from, with
@@ -381,17 +380,17 @@ const profileRuns = 10
 // profile runs latch cold refresh + lookup profileRuns times in one child,
 // with a CPU profile.
 func (r *runner) profile(repo string, n int) (string, error) {
-	state, err := os.MkdirTemp(r.work, "profile-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(state)
-	res, _, err := r.child(clientLatch, opCold, "-repo", repo, "-state", state, "-target", targetPath(n/2),
-		"-cpuprofile", r.s.cpuprofile, "-repeat", fmt.Sprint(profileRuns))
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s: %d latch cold refreshes + lookups, %s, %s each", r.s.cpuprofile, profileRuns, repo, seconds(res.Seconds/profileRuns)), nil
+	var desc string
+	err := r.withState("profile", func(state string) error {
+		res, _, err := r.child(clientLatch, opCold, "-repo", repo, "-state", state, "-target", targetPath(n/2),
+			"-cpuprofile", r.s.cpuprofile, "-repeat", fmt.Sprint(profileRuns))
+		if err != nil {
+			return err
+		}
+		desc = fmt.Sprintf("%s: %d latch cold refreshes + lookups, %s, %s each", r.s.cpuprofile, profileRuns, repo, seconds(res.Seconds/profileRuns))
+		return nil
+	})
+	return desc, err
 }
 
 // alternate rotates xs by rep, so that no client always runs first.
