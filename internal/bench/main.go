@@ -1,10 +1,17 @@
-// Command bench measures latch against go-tuf v2's updater in the same run,
-// on repositories it generates, and prints one table of medians with the
-// latch/go-tuf ratio per row.
+// Command bench measures latch against go-tuf v2's updater and against
+// floors (what any client must do for the same result, done the cheapest way)
+// in the same run, on repositories it generates, and prints the machine it
+// ran on and tables of medians with their spread (min–max).
 //
-//	go run ./internal/bench                 # full run: 1 GiB target, 5 runs per row
-//	go run ./internal/bench -quick          # a couple of minutes: 256 MiB, 3 runs
-//	go run ./internal/bench -json out.json -cpuprofile latch-cold.pprof
+//	go run ./internal/bench                    # full run: 1 GiB target, 5 runs per row, a fleet of 1,000
+//	go run ./internal/bench -quick             # about a minute (CI's smoke test)
+//	go run ./internal/bench -readme README.md  # full run, tables written into the README
+//	go run ./internal/bench -json out.json -markdown out.md -cpuprofile latch-cold.pprof
+//
+// -readme replaces the lines between <!-- bench:begin --> and
+// <!-- bench:end --> in the file with the tables as Markdown (-markdown
+// writes them to a file of their own), headed by the command, the commit and
+// the machine, so that no figure is copied by hand.
 //
 // -cpuprofile profiles ten more latch cold refreshes + lookups of the largest
 // flat repository, run in one child after the measurements (one run is too
@@ -27,31 +34,46 @@
 //
 // A separate process (this binary's "serve" subcommand) serves the
 // repositories over loopback HTTP, so the server's memory never counts as the
-// client's. Each measured operation runs in a child process of its own (the
-// "bench-op" subcommand); the child times the operation itself, excluding
-// process start-up, and the parent reads the child's peak RSS (getrusage
-// ru_maxrss). latch and go-tuf runs alternate, and each row reports medians:
+// client's; it counts requests, bytes (HTTP headers included) and TCP
+// connections on its accepted connections, and answers a control endpoint
+// on a listener of its own. Each measured operation runs in a child process
+// of its own (the "bench-op" subcommand); the child times the operation
+// itself, excluding process start-up, and the parent reads the child's peak
+// RSS (getrusage ru_maxrss). latch, go-tuf and the floors alternate, and
+// each row reports the median with min and max:
 //
-//   - cold refresh + one lookup: a new client on an empty state directory;
-//   - warm refresh + one lookup, new process: a new client on the state a cold
-//     run left, nothing changed on the server;
+//   - cold refresh + lookup: a new client on an empty state directory; its
+//     floor makes the same requests, hashes each document with SHA-256 as it
+//     arrives, and checks its ed25519 signature beside one json.Valid scan
+//     (two cores), knowing the keys and file names, writing nothing;
+//   - warm refresh + lookup, new process: a new client on the state a cold
+//     run left, nothing changed on the server; its floor reads the small
+//     state files (trusted state, cached root, timestamp and snapshot) and
+//     makes the same two requests (next root, 404; timestamp);
 //   - warm refresh, long-lived client: latch refreshes a second time on the
 //     same client; go-tuf's Updater can refresh only once in its lifetime, so
 //     its column is a new Updater on the warm cache in the same process;
 //   - lookups, flat and delegated: in-process time per lookup after a refresh
 //     (the delegated bin already fetched);
-//   - download + verify of the large target to a file;
-//   - floors: a plain GET + sha256 + file write of the large target (with and
-//     without fsync, which latch does before its rename), and sha256 of
-//     in-memory bytes.
+//   - download + verify of the large target to a file; its floor is a plain
+//     GET + sha256 + file write + fsync (latch fsyncs before its rename);
+//     beside it the same without fsync, and sha256 of in-memory bytes;
+//   - fleet cost, on the smallest flat repository: one long-lived client's
+//     idle refreshes (-idle of them per run: time, requests, bytes and new
+//     TCP connections per refresh), and -fleet long-lived latch clients in
+//     one process, each on a state directory of its own and refreshed once,
+//     all refreshing at once, once per run (wall time, requests, bytes, new
+//     and peak open connections as the server sees them).
+//
+// A ratio (latch/go-tuf, latch/floor) is taken run by run, each pair
+// measured one after the other, and reported as median (min–max).
 //
 // RSS is the whole child's peak: Go runtime, both libraries' code and the
-// operation (the table's header gives the peak of a child that does
-// nothing); for the long-lived and lookup rows it would include the untimed
-// first refresh, so it is not shown there. On Linux a child's ru_maxrss
-// never reads below its parent's peak (until exec the child runs in the
-// parent's memory), so the parent stays small: a "gen" child writes the
-// repositories.
+// operation (the table's notes give the peak of a child that does nothing);
+// for the long-lived and lookup rows it would include the untimed first
+// refresh, so it is not shown there. On Linux a child's ru_maxrss never
+// reads below its parent's peak (until exec the child runs in the parent's
+// memory), so the parent stays small: a "gen" child writes the repositories.
 package main
 
 import (
