@@ -133,7 +133,7 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 	for accepted := 0; ; accepted++ {
 		n := set.root.Version() + 1
 		name := fmt.Sprintf("%d.root.json", n) // §5.3.3: always versioned
-		if accepted == c.opts.maxRootRotation {
+		if accepted >= c.opts.maxRootRotation {
 			_, notFound, _ := c.fetchVerified(ctx, c.metaURLs, name, c.opts.limits.Root, func([]byte) error { return nil })
 			if notFound {
 				break

@@ -539,7 +539,7 @@ func TestFailures(t *testing.T) {
 	f.mustRun([]string{"FAKETIME="}, "--metadata-dir", f.metaDir, "init", f.rootFile)
 
 	// A target the metadata does not list.
-	f.mustFail(nil, "not found", f.downloadArgs("missing.txt")...)
+	f.mustFail(nil, "no trusted role lists", f.downloadArgs("missing.txt")...)
 	f.checkTargets(nil)
 	f.checkMetadataDir(topLevel...)
 }

@@ -227,6 +227,10 @@ func New(opts Options) *HTTP {
 	return h
 }
 
+// Err returns the error, wrapping [ErrInvalidOptions], that every Fetch
+// returns because New could not honour its options; nil if there is none.
+func (h *HTTP) Err() error { return h.optErr }
+
 // newTransport returns a transport with the settings of
 // http.DefaultTransport, the timeouts, roots and pins (if not nil) of opts,
 // and no transparent decompression, so that lengths are those of the bytes
