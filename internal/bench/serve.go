@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // statsPath is the control endpoint of the serve process: GET returns the
@@ -33,15 +34,23 @@ type wireStats struct {
 
 // counter keeps the wireStats of the client-facing listener.
 type counter struct {
-	mu sync.Mutex
-	st wireStats
+	mu      sync.Mutex
+	st      wireStats
+	writing int // writes under way: their bytes are counted when they return
 }
 
 // take returns the counts since the last take and starts again, with the
-// connections open now as the starting peak.
+// connections open now as the starting peak. It first waits (up to a
+// second) for the writes under way: a client may have read a response
+// before the write that sent it has returned and been counted.
 func (c *counter) take() wireStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for i := 0; c.writing > 0 && i < 1000; i++ {
+		c.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		c.mu.Lock()
+	}
 	out := c.st
 	out.NRequests = len(out.Requests)
 	c.st = wireStats{OpenConns: out.OpenConns, PeakConns: out.OpenConns}
@@ -52,6 +61,19 @@ func (c *counter) update(f func(*wireStats)) {
 	c.mu.Lock()
 	f(&c.st)
 	c.mu.Unlock()
+}
+
+// write counts the bytes that w writes to a client.
+func (c *counter) write(w func() (int64, error)) (int64, error) {
+	c.mu.Lock()
+	c.writing++
+	c.mu.Unlock()
+	n, err := w()
+	c.mu.Lock()
+	c.writing--
+	c.st.BytesOut += n
+	c.mu.Unlock()
+	return n, err
 }
 
 // countingListener counts the connections it accepts and their bytes.
@@ -88,20 +110,18 @@ func (cc *countingConn) Read(p []byte) (int, error) {
 }
 
 func (cc *countingConn) Write(p []byte) (int, error) {
-	n, err := cc.Conn.Write(p)
-	if n > 0 {
-		cc.c.update(func(s *wireStats) { s.BytesOut += int64(n) })
-	}
-	return n, err
+	n, err := cc.c.write(func() (int64, error) {
+		n, err := cc.Conn.Write(p)
+		return int64(n), err
+	})
+	return int(n), err
 }
 
 // ReadFrom keeps the kernel's sendfile path that net/http takes for files
 // on a plain TCP connection: without it, wrapping the connection would make
 // the server copy the large target through user space.
 func (cc *countingConn) ReadFrom(r io.Reader) (int64, error) {
-	n, err := io.Copy(cc.Conn, r)
-	cc.c.update(func(s *wireStats) { s.BytesOut += n })
-	return n, err
+	return cc.c.write(func() (int64, error) { return io.Copy(cc.Conn, r) })
 }
 
 func (cc *countingConn) Close() error {
