@@ -155,7 +155,7 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("fleet tables lack %q", name)
 		}
 	}
-	if m := rep.Machine; m.CPUs < 1 || m.Go == "" || m.Commit == "" || !strings.Contains(out.String(), "machine: "+m.String()) {
+	if m := rep.Machine; m.CPUs < 1 || m.Go == "" || m.Commit == "" || !strings.Contains(out.String(), "machine: "+m.String()+"\ncommit: "+m.Commit+"\n") {
 		t.Errorf("machine %+v, not printed", m)
 	}
 

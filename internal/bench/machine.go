@@ -12,8 +12,8 @@ import (
 	"strings"
 )
 
-// machineInfo is where the benchmark ran. Fields this system doesn't tell
-// are empty.
+// machineInfo is where the benchmark ran, and what it ran (Commit, which
+// String leaves out). Fields this system doesn't tell are empty.
 type machineInfo struct {
 	CPU        string `json:"cpu"`
 	CPUs       int    `json:"cpus"`
@@ -37,7 +37,7 @@ func (m machineInfo) String() string {
 	if m.Filesystem != "" {
 		parts = append(parts, m.Filesystem)
 	}
-	parts = append(parts, m.Go, "commit "+m.Commit)
+	parts = append(parts, m.Go)
 	return strings.Join(parts, ", ")
 }
 
@@ -61,6 +61,21 @@ func machine(dir string) machineInfo {
 		m.Filesystem = mountType(b, dir)
 	}
 	return m
+}
+
+// loadAverage is the system's load average over the last minute, from
+// /proc/loadavg; ok is false where there is none.
+func loadAverage() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	l, err := strconv.ParseFloat(f[0], 64)
+	return l, err == nil
 }
 
 // procField returns the value of the first "key: value" line of a /proc

@@ -242,7 +242,11 @@ func spreadString(st stat, n int, format unitFormat) string {
 }
 
 func printText(out io.Writer, rep *report) error {
-	fmt.Fprintf(out, "machine: %s\nsettings: %s\nmax RSS of a child that does nothing: %s", rep.Machine, rep.Settings, mib(rep.BaselineRSS))
+	fmt.Fprintf(out, "machine: %s\ncommit: %s\n", rep.Machine, rep.Machine.Commit)
+	if l := loadString(rep); l != "" {
+		fmt.Fprintf(out, "%s\n", l)
+	}
+	fmt.Fprintf(out, "settings: %s\nmax RSS of a child that does nothing: %s", rep.Settings, mib(rep.BaselineRSS))
 	if rep.ParentRSS > 0 {
 		fmt.Fprintf(out, " (no child's reads below this process's peak, %s)", mib(rep.ParentRSS))
 	}
@@ -269,11 +273,23 @@ func printText(out io.Writer, rep *report) error {
 	return nil
 }
 
+// loadString describes the load on the machine during the run, if known.
+func loadString(rep *report) string {
+	if len(rep.Load) != 2 {
+		return ""
+	}
+	return fmt.Sprintf("load average (1 minute) was %.1f at the start of the run, %.1f at the end, on %d CPUs", rep.Load[0], rep.Load[1], rep.Machine.CPUs)
+}
+
 // markdown writes the tables as Markdown, headed by the command, commit and
 // machine that produced them.
 func markdown(rep *report) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Written by `%s` at commit %s, on %s.\nSettings: %s.\n", rep.Command, rep.Machine.Commit, rep.Machine, rep.Settings)
+	fmt.Fprintf(&b, "Written by `%s` at commit %s, on %s.\n", rep.Command, rep.Machine.Commit, rep.Machine)
+	if l := loadString(rep); l != "" {
+		fmt.Fprintf(&b, "The %s.\n", l)
+	}
+	fmt.Fprintf(&b, "Settings: %s.\n", rep.Settings)
 	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 	for _, t := range tables(rep) {
 		b.WriteString("\n")

@@ -76,8 +76,12 @@ type report struct {
 	// ParentRSS is this process's peak RSS (Linux only): on Linux no
 	// child's max RSS reads below it, since until exec a child runs in its
 	// parent's memory. That is why the repositories are generated in a child.
-	ParentRSS int64  `json:"parent_max_rss_bytes,omitempty"`
-	Rows      []*row `json:"rows"`
+	ParentRSS int64 `json:"parent_max_rss_bytes,omitempty"`
+	// Load is the system's load average over a minute at the start and at
+	// the end of the run, where the system tells: other work on the machine
+	// inflates every time and widens every spread.
+	Load []float64 `json:"load_average,omitempty"`
+	Rows []*row    `json:"rows"`
 	// FleetRepo is the repository of the idle and fleet rows, Idle the
 	// refreshes of each idle run, Clients the size of the fleet.
 	FleetRepo string `json:"fleet_repo,omitempty"`
@@ -117,6 +121,8 @@ func run(s settings, exe string, out, progress io.Writer) (*report, error) {
 	} else {
 		defer os.RemoveAll(base)
 	}
+	m := machine(s.dir) // now: the commit is that of the code being measured
+	loadStart, hasLoad := loadAverage()
 	r := &runner{s: s, exe: exe, repos: filepath.Join(base, "repos"), work: filepath.Join(base, "work"), progress: progress}
 	if err := os.MkdirAll(r.work, 0o755); err != nil {
 		return nil, err
@@ -142,17 +148,16 @@ func run(s settings, exe string, out, progress io.Writer) (*report, error) {
 	if err := r.downloadRows(large, infos[large.name]); err != nil {
 		return nil, err
 	}
-	rep := &report{Command: s.command, Machine: machine(s.dir), Settings: describe(s), Rows: r.rows}
-	if s.fleet > 0 || s.idle > 0 {
-		// The smallest flat repository: an idle refresh fetches no targets,
-		// and the fleet's clients each hold theirs.
-		i := slices.IndexFunc(tufRepos, func(t tufRepo) bool { return t.spec.name == fmt.Sprintf("flat-%d", slices.Min(s.flat)) })
-		smallest := tufRepos[i]
-		rep.FleetRepo, rep.Idle, rep.Clients = smallest.label, s.idle, s.fleet
-		if err := r.fleetRows(smallest); err != nil {
-			return nil, err
-		}
-		rep.Rows = r.rows
+	// The fleet's repository is the smallest flat one: an idle refresh
+	// fetches no targets, and the fleet's clients each hold theirs.
+	smallest := tufRepos[slices.IndexFunc(tufRepos, func(t tufRepo) bool { return t.spec.name == fmt.Sprintf("flat-%d", slices.Min(s.flat)) })]
+	if err := r.fleetRows(smallest); err != nil {
+		return nil, err
+	}
+	rep := &report{Command: s.command, Machine: m, Settings: describe(s), Rows: r.rows,
+		FleetRepo: smallest.label, Idle: s.idle, Clients: s.fleet}
+	if loadEnd, ok := loadAverage(); hasLoad && ok {
+		rep.Load = []float64{loadStart, loadEnd}
 	}
 	if _, rep.BaselineRSS, err = r.child(clientPlain, opNoop); err != nil {
 		return nil, err
@@ -247,9 +252,10 @@ func (r *runner) downloadRows(large repoSpec, info repoInfo) error {
 	return nil
 }
 
-// fleetRows measures the fleet cost on repository t: idle refreshes of one
-// long-lived client of each kind on a warm state, then s.fleet latch clients refreshing at
-// once, s.reps rounds in one child.
+// fleetRows measures the fleet cost on repository t: s.idle idle refreshes
+// of one long-lived client of each kind on a warm state, then s.fleet latch
+// clients refreshing at once, s.reps rounds in one child. Either may be 0:
+// not measured.
 func (r *runner) fleetRows(t tufRepo) error {
 	s := r.s
 	common := []string{"-repo", t.spec.name, "-target", targetPath(t.spec.targets / 2)}
