@@ -9,9 +9,9 @@
 // (Config.TrustedRoot); every other document must be signed by a threshold
 // of the keys its delegator assigns, be the version its referrer lists, be
 // no older than what was trusted before and not be expired. Mirrors, the
-// network, DNS and HTTPS are untrusted: a mirror that fails or serves bytes
-// that fail a check is skipped, and the next one tried. Verification can't
-// be switched off.
+// network, DNS and HTTPS are untrusted: a mirror that fails, times out (see
+// WithMetadataTimeouts) or serves bytes that fail a check is skipped, and the
+// next one tried. Verification can't be switched off.
 //
 // What the client trusted is persisted in Config.StateDir: the metadata
 // cache (<role>.json, exactly the bytes received) and, in its "state"
@@ -53,6 +53,15 @@
 //
 // For start-up without network, [Offline] returns a read-only [View] of the
 // last verified state that reports stale roles instead of failing.
+//
+// # Several processes
+//
+// One Client at a time holds a state directory: a second [New] fails with
+// an error matching [ErrLocked] that names the holder's process ID, and
+// [Open] waits for the lock until its context is done. [Offline] needs no
+// lock and writes nothing, so it works beside a holder in any process. The
+// documentation of Open shows the patterns for command-line tools invoked
+// concurrently and for a daemon with a command-line tool beside it.
 //
 // # Errors
 //
