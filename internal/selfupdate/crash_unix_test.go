@@ -293,7 +293,7 @@ func (f *fixture) recovered(sc crashScenario) {
 
 // copyTree replaces the contents of dst with a copy of src (files and
 // directories with their modes).
-func copyTree(t *testing.T, src, dst string) {
+func copyTree(t testing.TB, src, dst string) {
 	t.Helper()
 	entries, err := os.ReadDir(dst)
 	if err != nil {
@@ -325,4 +325,59 @@ func copyTree(t *testing.T, src, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// crashIn runs op and, at the moment hook is called inside it, takes a copy
+// of the fixture's directory; once op returns, the copy replaces the
+// directory: what a crash at that instant leaves behind.
+func (f *fixture) crashIn(op func(hook func())) {
+	f.t.Helper()
+	snapshot := f.t.TempDir()
+	taken := false
+	op(func() {
+		copyTree(f.t, f.dir, snapshot)
+		taken = true
+	})
+	if !taken {
+		f.t.Fatal("the operation never reached the crash point")
+	}
+	copyTree(f.t, snapshot, f.dir)
+}
+
+// journalNames is a directory holding an entry for every name a journal
+// can list, and the name of the health-check copy.
+func journalNames(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"new", "backup-1", "backup-2", "backup-3", "old-1", "old-2", "old-3", "." + app + ".latch-check", app} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestRecoverIgnoresWorkingDirectory: recovery finds the journal's files
+// beside the executable, never in the working directory, even when that
+// holds an entry of every name the journal uses.
+func TestRecoverIgnoresWorkingDirectory(t *testing.T) {
+	f := newFixture(t, t.TempDir(), selfupdate.RenameOver)
+	f.setUp()
+	u := f.updater(selfupdate.OS{})
+	f.stage(u, "2.0.0")
+	// A crash during the health check, with v2 in place.
+	f.crashIn(func(crash func()) {
+		_, err := u.Install(build("2.0.0"), build("1.0.0"), false, 1, func() error { crash(); return nil }, f.hooks())
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Chdir(journalNames(t))
+	if _, err := u.Recover(f.hooks()); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	if v := f.exeVersion(); v != "1.0.0" || f.floor() != "1.0.0" {
+		t.Errorf("after Recover: executable v%q, floor %q; want the checked v1.0.0 back", v, f.floor())
+	}
+	f.checkClean(u)
 }
