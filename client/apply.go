@@ -496,8 +496,12 @@ func (c *Client) updater(app, exePath string) (*selfupdate.Updater, error) {
 	if err != nil {
 		return nil, fmt.Errorf("self-update of %s: %w", app, err)
 	}
-	return selfupdate.New(exe, filepath.Join(c.cfg.StateDir, "selfupdate", app), c.log), nil
+	return selfupdate.New(exe, filepath.Join(c.journalDir(), app), c.log), nil
 }
+
+// journalDir holds the self-update journal of each application, named
+// after it.
+func (c *Client) journalDir() string { return filepath.Join(c.cfg.StateDir, "selfupdate") }
 
 // recoverUpdate runs the self-updater's recovery with the client's hooks.
 func (c *Client) recoverUpdate(u *selfupdate.Updater, app string) error {

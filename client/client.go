@@ -127,6 +127,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	c.store, c.closeStore = store, store.Close
+	c.sweepTemps()
 	if c.state, err = c.store.Load(); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("client: %w", err)
