@@ -9,11 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/rollback"
 )
 
 // Tests of what self-update records and does after crashes, interrupted
@@ -113,6 +115,9 @@ func TestApplyRecordsTruthAfterCrash(t *testing.T) {
 	c.restore()
 	e.mustApply(client.CurrentVersion("3.0.0"))
 	e.wantExe(buildV3)
+	if b, err := e.c.Builds("app", e.exe); err != nil || len(b.Kept) != 1 || b.Kept[0].Version != "1.0.0" || b.Kept[0].ExecutableSHA256 != hexSHA256(buildV1) {
+		t.Errorf("Builds = %+v, %v; want v1 kept as 1.0.0", b, err)
+	}
 	if err := e.c.RevertUnsafe("app", e.exe); err != nil {
 		t.Fatalf("RevertUnsafe: %v", err)
 	}
@@ -138,7 +143,15 @@ func TestApplyFirstFloor(t *testing.T) {
 		repo.Publish()
 		e := newAppEnv(t, repo)
 		writeExe(t, e.exe, buildV2)
-		e.applyErr(client.CurrentVersion("2.0.0"))
+		repo.ResetRequests()
+		err := e.applyErr(client.CurrentVersion("2.0.0"))
+		wantIs(t, err, client.ErrRollback)
+		if rb := wantAs[*rollback.RollbackError](t, err); rb.Trusted != "2.0.0" || rb.Got != "1.0.0" {
+			t.Errorf("RollbackError %+v", rb)
+		}
+		if got := e.targetRequests(); len(got) != 0 {
+			t.Errorf("downloaded %v", got)
+		}
 	})
 	t.Run("equal, other bytes", func(t *testing.T) {
 		repo := simulator.New(t, simulator.Options{})
@@ -151,6 +164,9 @@ func TestApplyFirstFloor(t *testing.T) {
 			t.Errorf("Apply = %+v, want up to date", res)
 		}
 		e.wantExe(buildV2)
+		if fl := e.floor(); fl.Version != "" {
+			t.Errorf("recorded %+v for bytes that are not the release", fl)
+		}
 	})
 	t.Run("unknown", func(t *testing.T) {
 		repo := simulator.New(t, simulator.Options{})
@@ -226,11 +242,14 @@ func TestApplyRefusesUnsafeWorkDir(t *testing.T) {
 			repo.Publish()
 			e := newAppEnv(t, repo)
 			setUp(t, e.workDir())
-			res, err := e.apply()
-			if err == nil {
-				t.Fatalf("Apply = %+v, want a refusal", res)
+			err := e.applyErr()
+			wantIs(t, err, client.ErrUnsafeWorkDir)
+			if wde := wantAs[*client.WorkDirError](t, err); wde.Path != e.workDir() {
+				t.Errorf("WorkDirError %+v", wde)
 			}
-			e.wantExe(buildV1)
+			if fl := e.floor(); fl.Version != "" {
+				t.Errorf("floor %+v", fl)
+			}
 		})
 	}
 }
@@ -285,6 +304,7 @@ func TestApplyCheckKilled(t *testing.T) {
 		repo.Publish()
 		e := newAppEnv(t, repo)
 		err := e.applyErr(check)
+		wantIs(t, err, client.ErrHealthCheckInterrupted)
 		if errors.Is(err, client.ErrHealthCheck) {
 			t.Errorf("a killed check failed the build: %v", err)
 		}
@@ -300,14 +320,41 @@ func TestApplyCheckKilled(t *testing.T) {
 		publishApp(repo, "2.0.0", "", always)
 		repo.Publish()
 		e := newAppEnv(t, repo)
-		if err := e.applyErr(check); errors.Is(err, client.ErrHealthCheck) {
-			t.Errorf("a killed check failed the build: %v", err)
+		if err := e.applyErr(check); errors.Is(err, client.ErrHealthCheck) || !errors.Is(err, client.ErrHealthCheckInterrupted) {
+			t.Errorf("first killed check: %v, want ErrHealthCheckInterrupted only", err)
 		}
-		wantIs(t, e.applyErr(check), client.ErrHealthCheck)
+		err := e.applyErr(check)
+		wantIs(t, err, client.ErrHealthCheck)
+		wantIs(t, err, client.ErrHealthCheckInterrupted)
+		wantAs[*client.HealthCheckError](t, err)
 		wantIs(t, e.applyErr(check), client.ErrKnownBad)
 		if n := runs(); n != 2 {
 			t.Errorf("%d checks, want 2", n)
 		}
+		want := []string{"install:check-interrupted", "install:rolled-back", "install:refused"}
+		if got := installAudit(t, e.cfg.StateDir); !slices.Equal(got, want) {
+			t.Errorf("audit log %q, want %q", got, want)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		repo := simulator.New(t, simulator.Options{})
+		publishApp(repo, "2.0.0", "", buildV2)
+		repo.Publish()
+		e := newAppEnv(t, repo)
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := e.c.Apply(ctx, client.Release{App: "app"}, e.exe, client.HealthCheck(func(ctx context.Context, _ string) error {
+			cancel()
+			<-ctx.Done()
+			return errors.New("interrupted by the user")
+		}))
+		wantIs(t, err, client.ErrHealthCheckInterrupted)
+		wantIs(t, err, context.Canceled)
+		if errors.Is(err, client.ErrHealthCheck) {
+			t.Errorf("a cancelled check failed the build: %v", err)
+		}
+		e.wantExe(buildV1)
+		e.mustApply()
+		e.wantExe(buildV2)
 	})
 	t.Run("updater crashes", func(t *testing.T) {
 		repo := simulator.New(t, simulator.Options{})
@@ -328,4 +375,76 @@ func TestApplyCheckKilled(t *testing.T) {
 			t.Error("a build whose check was interrupted twice was checked a third time")
 		}
 	})
+}
+
+// TestApplyCheckAfterSwap: HealthCheckAfterSwapUnsafe checks the new build
+// at the executable's path, after the swap; a failure puts the previous
+// build back.
+func TestApplyCheckAfterSwap(t *testing.T) {
+	repo := simulator.New(t, simulator.Options{})
+	publishApp(repo, "2.0.0", "", buildV2)
+	repo.Publish()
+	e := newAppEnv(t, repo)
+	errBroken := errors.New("broken")
+	var saw []string
+	err := e.applyErr(client.HealthCheckAfterSwapUnsafe(), client.HealthCheck(func(_ context.Context, p string) error {
+		b, _ := os.ReadFile(p)
+		saw = append(saw, p, string(b))
+		return errBroken
+	}))
+	wantIs(t, err, client.ErrHealthCheck)
+	wantIs(t, err, errBroken)
+	if len(saw) != 2 || saw[0] != e.exe || saw[1] != string(buildV2) {
+		t.Errorf("health check saw %q, want the executable's path holding v2", saw)
+	}
+}
+
+// TestBuilds (issue 10 item 6): the installed build and the kept ones are
+// listed with version, hashes and install time, from the records and the
+// bytes on disk.
+func TestBuilds(t *testing.T) {
+	repo := simulator.New(t, simulator.Options{})
+	publishApp(repo, "2.0.0", "", buildV2)
+	repo.Publish()
+	e := newAppEnv(t, repo)
+	b, err := e.c.Builds("app", e.exe)
+	if err != nil || b.Known || b.Installed.ExecutableSHA256 != hexSHA256(buildV1) || b.Installed.Version != "" || len(b.Kept) != 0 || b.Pending {
+		t.Fatalf("Builds before any update = %+v, %v", b, err)
+	}
+	e.mustApply(client.CurrentVersion("1.0.0"))
+	publishApp(repo, "3.0.0", ".tar.gz", tarGz(t, map[string][]byte{"app": buildV3}))
+	repo.Publish()
+	e.clock.Set(repo.Now().Add(time.Hour))
+	e.mustApply(client.KeepPrevious(2))
+	b, err = e.c.Builds("app", e.exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archiveSum := hexSHA256(repo.Bytes(repo.TargetName("app/3.0.0/" + buildPlat + ".tar.gz")))
+	want := client.BuildInfo{Path: e.exe, Version: "3.0.0", SHA256: archiveSum, ExecutableSHA256: hexSHA256(buildV3), Installed: repo.Now().Add(time.Hour).UTC()}
+	if !b.Known || b.Installed != want || b.Pending {
+		t.Errorf("installed %+v (known %v), want %+v", b.Installed, b.Known, want)
+	}
+	if len(b.Kept) != 2 {
+		t.Fatalf("kept %+v, want two", b.Kept)
+	}
+	wantKept := []client.BuildInfo{
+		{Path: b.Kept[0].Path, Version: "2.0.0", SHA256: hexSHA256(buildV2), ExecutableSHA256: hexSHA256(buildV2), Installed: repo.Now().UTC()},
+		{Path: b.Kept[1].Path, Version: "1.0.0", ExecutableSHA256: hexSHA256(buildV1)},
+	}
+	for i, k := range b.Kept {
+		if k != wantKept[i] {
+			t.Errorf("kept[%d] = %+v, want %+v", i, k, wantKept[i])
+		}
+		if got, err := os.ReadFile(k.Path); err != nil || hexSHA256(got) != k.ExecutableSHA256 {
+			t.Errorf("kept[%d] at %s: %v; its bytes are not what Builds says", i, k.Path, err)
+		}
+	}
+	// Replaced by other means: not known.
+	writeExe(t, e.exe, buildV15)
+	if b, err := e.c.Builds("app", e.exe); err != nil || b.Known || b.Installed.ExecutableSHA256 != hexSHA256(buildV15) {
+		t.Errorf("Builds after a replacement outside latch = %+v, %v", b, err)
+	}
+	_, err = e.c.Builds("../app", e.exe)
+	wantIs(t, err, fs.ErrInvalid)
 }
