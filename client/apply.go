@@ -621,15 +621,22 @@ func (c *Client) journalDir() string { return filepath.Join(c.cfg.StateDir, "sel
 
 // recoverUpdate runs the self-updater's recovery with the client's hooks.
 func (c *Client) recoverUpdate(u *selfupdate.Updater, app string) error {
+	op, err := u.Interrupted()
+	if err != nil {
+		return fmt.Errorf("recovering the self-update of %s: %w", app, err)
+	}
 	out, err := u.Recover(c.installHooks(app))
 	if err != nil {
 		return fmt.Errorf("recovering the self-update of %s: %w", app, err)
 	}
-	if out == selfupdate.Clean {
+	if out == selfupdate.Clean || op == nil {
 		return nil
 	}
-	c.log.Warn("finished a self-update that was interrupted", "app", app, "exe", u.Exe, "outcome", out.String())
-	return c.record(audit.KindInstall, map[string]any{"app": app, "exe": u.Exe, "outcome": "recovered: " + out.String()})
+	c.log.Warn("finished a self-update that was interrupted", "app", app, "exe", u.Exe, "version", op.Build.Version, "outcome", out.String())
+	return c.record(audit.KindInstall, map[string]any{
+		"app": app, "exe": u.Exe, "version": op.Build.Version, "sha256": op.Build.SHA256, "previous": op.Prev.Version,
+		"outcome": "recovered: " + out.String(),
+	})
 }
 
 // installHooks record commits, reverts and failed builds of app in the

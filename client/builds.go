@@ -75,9 +75,11 @@ func (c *Client) Builds(app, exePath string) (*Builds, error) {
 	for _, k := range kept {
 		out.Kept = append(out.Kept, buildInfo(k.Path, k.Build))
 	}
-	if out.Pending, err = u.Pending(); err != nil {
+	op, err := u.Interrupted()
+	if err != nil {
 		return nil, fmt.Errorf("builds of %s: %w", app, err)
 	}
+	out.Pending = op != nil
 	return out, nil
 }
 

@@ -362,8 +362,8 @@ func TestPending(t *testing.T) {
 		if _, err := pending.Install(request("2.0.0", build("1.0.0"), 1, nil), f.hooks()); !errors.Is(err, selfupdate.ErrPending) {
 			t.Errorf("Install during an install = %v, want ErrPending", err)
 		}
-		if p, err := pending.Pending(); !p || err != nil {
-			t.Errorf("Pending during an install = %v, %v", p, err)
+		if op, err := pending.Interrupted(); op == nil || op.Build.Version != "2.0.0" || err != nil {
+			t.Errorf("Interrupted during an install = %+v, %v", op, err)
 		}
 		return stop
 	}), f.hooks())
