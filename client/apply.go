@@ -392,8 +392,12 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 	switch {
 	case errors.Is(err, ErrHealthCheck):
 		c.log.Error("health check failed; the previous build stays", "app", rel.App, "version", info.Version, "err", err)
+		outcome := "rolled-back"
+		if errors.Is(err, ErrHealthCheckInterrupted) {
+			outcome = "check-interrupted: marked failed"
+		}
 		err = &HealthCheckError{App: rel.App, Version: info.Version, SHA256: sum, Err: err}
-		return nil, c.auditInstall(u, rel.App, info, cur.Version, "rolled-back", err)
+		return nil, c.auditInstall(u, rel.App, info, cur.Version, outcome, err)
 	case errors.Is(err, ErrHealthCheckInterrupted):
 		c.log.Warn("health check did not finish; the build is checked once more at the next Apply", "app", rel.App, "version", info.Version, "err", err)
 		err = fmt.Errorf("apply: %s %s: %w", rel.App, info.Version, err)

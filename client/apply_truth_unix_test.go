@@ -331,7 +331,7 @@ func TestApplyCheckKilled(t *testing.T) {
 		if n := runs(); n != 2 {
 			t.Errorf("%d checks, want 2", n)
 		}
-		want := []string{"install:check-interrupted", "install:rolled-back", "install:refused"}
+		want := []string{"install:check-interrupted", "install:check-interrupted: marked failed", "install:refused"}
 		if got := installAudit(t, e.cfg.StateDir); !slices.Equal(got, want) {
 			t.Errorf("audit log %q, want %q", got, want)
 		}
