@@ -159,6 +159,9 @@ func TestApplyCrashCampaign(t *testing.T) {
 		}
 		seed = n
 	}
+	if only >= 0 {
+		runs = only + 1
+	}
 	updater, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +266,7 @@ type scenario struct {
 	// release (from the audit log); installs and failures count the
 	// installs and failed checks per release.
 	interrupts, installs, failures map[string]int
+	counted                        map[int64]bool // operations counted by countCrashInCheck
 	auditSeen                      int
 	killedSince                    bool // a run was killed since the last one that completed
 	figures                        campaignFigures
@@ -273,6 +277,7 @@ func newScenario(t *testing.T, updater string, seed uint64, i int) *scenario {
 	s := &scenario{
 		t: t, rng: rand.New(rand.NewPCG(seed, uint64(i))), updater: updater,
 		builds: map[string]campaignBuild{}, interrupts: map[string]int{}, installs: map[string]int{}, failures: map[string]int{},
+		counted: map[int64]bool{},
 	}
 	s.figures.scenarios = 1
 	s.repo = simulator.New(t, simulator.Options{Seed: fmt.Sprintf("campaign-%d-%d", seed, i), ConsistentSnapshot: s.rng.IntN(2) == 0})
@@ -502,6 +507,9 @@ func (s *scenario) runApp(p campaignPlan) (runResult, error) {
 	}
 	if r.killed {
 		s.killedSince = true
+		if err := s.countCrashInCheck(); err != nil {
+			return r, err
+		}
 	} else if !r.cannotStart {
 		s.killedSince = false
 	}
@@ -664,6 +672,37 @@ func (s *scenario) checkRecords(p campaignPlan, b campaignBuild) error {
 	return nil
 }
 
+// countCrashInCheck counts, after a kill, a health check that the kill
+// interrupted: the journal (a file of the state directory, read here as
+// the next recovery will) describes an install in its check phase. The
+// audit record of the recovery that counts it can be lost to a kill
+// right after the recovery, so the journal is the witness; each
+// operation counts once, however many recoveries of it are killed.
+func (s *scenario) countCrashInCheck() error {
+	b, err := os.ReadFile(filepath.Join(s.job.StateDir, "selfupdate", "app"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var j struct {
+		Seq int64
+		Op  *struct {
+			Phase string
+			Build struct{ SHA256 string }
+		}
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if j.Op != nil && j.Op.Phase == "check" && !s.counted[j.Seq] {
+		s.counted[j.Seq] = true
+		s.interrupts[j.Op.Build.SHA256]++
+	}
+	return nil
+}
+
 // release returns the release b was published as, if any.
 func (s *scenario) release(b campaignBuild) (campaignRelease, bool) {
 	for _, r := range s.releases {
@@ -701,14 +740,15 @@ func (s *scenario) readAudit(p campaignPlan) error {
 		s.auditSeen = i + 1
 		o := rec.Fields.Outcome
 		switch {
-		case strings.HasPrefix(o, "check-interrupted") || strings.HasPrefix(o, "recovered: health check interrupted"):
-			if p.killCheck == "" && !s.killedSince {
+		case strings.HasPrefix(o, "check-interrupted"):
+			// The check's process was killed, the updater was not.
+			if p.killCheck != "self" {
 				return fmt.Errorf("a health check of %s was interrupted without a kill", rec.Fields.Version)
 			}
 			s.interrupts[rec.Fields.SHA256]++
-			if p.killCheck == "self" && strings.HasPrefix(o, "check-interrupted") {
-				s.figures.checkKills++
-			}
+			s.figures.checkKills++
+		case strings.HasPrefix(o, "recovered: health check interrupted") && !s.killedSince:
+			return fmt.Errorf("a health check of %s was interrupted without a kill", rec.Fields.Version)
 		case o == "installed":
 			if s.installs[rec.Fields.SHA256]++; s.installs[rec.Fields.SHA256] > 1 {
 				return fmt.Errorf("%s installed twice: an install loop", rec.Fields.Version)
