@@ -46,7 +46,7 @@ import (
 // directory, one of them full of the journal's names. After every run and
 // after the application settles, the invariants below are checked.
 //
-//	LATCH_CAMPAIGN_RUNS      scenarios to run (default 12; the long mode is
+//	LATCH_CAMPAIGN_RUNS      scenarios to run (default 8; the long mode is
 //	                         LATCH_CAMPAIGN_RUNS=400, over 1,000 kills)
 //	LATCH_CAMPAIGN_SEED      seed (default 1)
 //	LATCH_CAMPAIGN_SCENARIO  run only this scenario of the seed
@@ -142,7 +142,7 @@ func TestApplyCrashCampaign(t *testing.T) {
 	if os.Getenv(campaignJobEnv) != "" {
 		t.Skip("in a child process")
 	}
-	runs, seed, only := 12, uint64(1), -1
+	runs, seed, only := 8, uint64(1), -1
 	for name, p := range map[string]*int{"LATCH_CAMPAIGN_RUNS": &runs, "LATCH_CAMPAIGN_SCENARIO": &only} {
 		if v := os.Getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
@@ -602,8 +602,7 @@ func (s *scenario) labelOf(b campaignBuild) string {
 // checkRecords checks the records against the bytes on disk, the floor's
 // monotony and the failures and interruptions the audit log shows.
 func (s *scenario) checkRecords(p campaignPlan, b campaignBuild) error {
-	c, err := client.New(client.Config{TrustedRoot: s.repo.TrustedRoot(), MetadataURLs: []string{s.job.MetaURL}, TargetURLs: []string{s.job.TargetURL}, StateDir: s.job.StateDir},
-		client.WithClock(s.repo.Now))
+	c, err := s.open()
 	if err != nil {
 		return err
 	}
@@ -655,12 +654,7 @@ func (s *scenario) checkRecords(p campaignPlan, b campaignBuild) error {
 	if err := s.readAudit(p); err != nil {
 		return err
 	}
-	st, err := rollback.OpenFileStore(filepath.Join(s.job.StateDir, "state"))
-	if err != nil {
-		return err
-	}
-	state, err := st.Load()
-	st.Close()
+	state, err := s.state()
 	if err != nil {
 		return err
 	}
@@ -798,12 +792,7 @@ func (s *scenario) settle() error {
 		return err
 	}
 	want := s.settled
-	st, err := rollback.OpenFileStore(filepath.Join(s.job.StateDir, "state"))
-	if err != nil {
-		return err
-	}
-	state, err := st.Load()
-	st.Close()
+	state, err := s.state()
 	if err != nil {
 		return err
 	}
@@ -827,8 +816,7 @@ func (s *scenario) settle() error {
 // recoverOutside runs Recover from another process than the application,
 // as the documentation of HealthCheckAfterSwapUnsafe asks.
 func (s *scenario) recoverOutside() error {
-	c, err := client.New(client.Config{TrustedRoot: s.repo.TrustedRoot(), MetadataURLs: []string{s.job.MetaURL}, TargetURLs: []string{s.job.TargetURL}, StateDir: s.job.StateDir},
-		client.WithClock(s.repo.Now))
+	c, err := s.open()
 	if err != nil {
 		return err
 	}
@@ -836,4 +824,21 @@ func (s *scenario) recoverOutside() error {
 	s.figures.outsideRecovers++
 	s.logf("recovered from outside")
 	return c.Recover("app", s.job.Exe)
+}
+
+// open opens a client of the application's state directory in this
+// process (no application run may be running).
+func (s *scenario) open() (*client.Client, error) {
+	return client.New(client.Config{TrustedRoot: s.repo.TrustedRoot(), MetadataURLs: []string{s.job.MetaURL}, TargetURLs: []string{s.job.TargetURL}, StateDir: s.job.StateDir},
+		client.WithClock(s.repo.Now))
+}
+
+// state loads the trusted state (no application run may be running).
+func (s *scenario) state() (*rollback.State, error) {
+	st, err := rollback.OpenFileStore(filepath.Join(s.job.StateDir, "state"))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Load()
 }

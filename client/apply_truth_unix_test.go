@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/internal/testdir"
 	"github.com/latchsec/latch/rollback"
 )
 
@@ -37,7 +38,7 @@ func (e *appEnv) newCrash() *crash {
 // take copies the directories, as they are now.
 func (c *crash) take() {
 	for dir, cp := range c.dirs {
-		copyDir(c.e.t, dir, cp)
+		testdir.Replace(c.e.t, cp, dir)
 	}
 	c.taken = true
 }
@@ -52,48 +53,9 @@ func (c *crash) restore() {
 	c.e.c.Close()
 	c.e.c = nil
 	for dir, cp := range c.dirs {
-		copyDir(c.e.t, cp, dir)
+		testdir.Replace(c.e.t, dir, cp)
 	}
 	c.e.open()
-}
-
-// copyDir replaces the contents of dst with a copy of src (regular files
-// and directories, with their modes; hard links become copies).
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	entries, err := os.ReadDir(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(dst, e.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == src {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.Mkdir(filepath.Join(dst, rel), info.Mode().Perm())
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm()); err != nil {
-			return err
-		}
-		return os.Chmod(filepath.Join(dst, rel), info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestApplyRecordsTruthAfterCrash (issue 9 item 11): 1.0.0 was installed

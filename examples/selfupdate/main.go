@@ -147,11 +147,32 @@ func exitCode(err error) int {
 	return 1
 }
 
-func update(ctx context.Context, o options, stdout, stderr io.Writer) error {
+// open opens the client of o's state directory and returns it with this
+// executable's path.
+func open(o options, opts ...client.Option) (*client.Client, string, error) {
 	root, err := os.ReadFile(o.root)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
+	cfg := client.Config{TrustedRoot: root, StateDir: o.stateDir}
+	if o.metadataURL != "" {
+		cfg.MetadataURLs = []string{o.metadataURL}
+	}
+	if o.targetURL != "" {
+		cfg.TargetURLs = []string{o.targetURL}
+	}
+	c, err := client.New(cfg, opts...)
+	if err != nil {
+		return nil, "", err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, "", errors.Join(err, c.Close())
+	}
+	return c, exe, nil
+}
+
+func update(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	level := slog.LevelWarn
 	if o.verbose {
 		level = slog.LevelInfo
@@ -164,20 +185,11 @@ func update(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		opts = append(opts, client.WithClock(func() time.Time { return at }))
 	}
-	c, err := client.New(client.Config{
-		TrustedRoot:  root,
-		MetadataURLs: []string{o.metadataURL},
-		TargetURLs:   []string{o.targetURL},
-		StateDir:     o.stateDir,
-	}, opts...)
+	c, exe, err := open(o, opts...)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	res, err := c.Apply(ctx, client.Release{App: app, Channel: o.channel}, exe,
 		client.HealthCheckCommand(30*time.Second, "--version"),
 		client.CurrentVersion(version))
@@ -194,19 +206,11 @@ func update(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 // builds prints the installed build and the kept ones.
 func builds(o options, stdout io.Writer) error {
-	root, err := os.ReadFile(o.root)
-	if err != nil {
-		return err
-	}
-	c, err := client.New(client.Config{TrustedRoot: root, StateDir: o.stateDir})
+	c, exe, err := open(o)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	b, err := c.Builds(app, exe)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/latchsec/latch/internal/selfupdate"
+	"github.com/latchsec/latch/internal/testdir"
 )
 
 // The crash tests run the test binary again as a child process that makes
@@ -226,10 +227,10 @@ func TestCrash(t *testing.T) {
 				// Interrupt the recovery of this crash at every change,
 				// starting each time from a copy of what the crash left.
 				snapshot := t.TempDir()
-				copyTree(t, f.dir, snapshot)
+				testdir.Replace(t, snapshot, f.dir)
 				for m := 0; ; m++ {
 					if m > 0 {
-						copyTree(t, snapshot, f.dir)
+						testdir.Replace(t, f.dir, snapshot)
 					}
 					if !runChild(t, crashJob{Dir: f.dir, Strategy: sc.strategy, Op: "recover", Kill: m}) {
 						f.recovered(sc)
@@ -343,42 +344,6 @@ func (f *fixture) recovered(sc crashScenario) {
 	}
 }
 
-// copyTree replaces the contents of dst with a copy of src (files and
-// directories with their modes).
-func copyTree(t testing.TB, src, dst string) {
-	t.Helper()
-	entries, err := os.ReadDir(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(dst, e.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == src {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.Mkdir(filepath.Join(dst, rel), info.Mode().Perm())
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // crashIn runs op and, at the moment hook is called inside it, takes a copy
 // of the fixture's directory; once op returns, the copy replaces the
 // directory: what a crash at that instant leaves behind.
@@ -387,13 +352,13 @@ func (f *fixture) crashIn(op func(hook func())) {
 	snapshot := f.t.TempDir()
 	taken := false
 	op(func() {
-		copyTree(f.t, f.dir, snapshot)
+		testdir.Replace(f.t, snapshot, f.dir)
 		taken = true
 	})
 	if !taken {
 		f.t.Fatal("the operation never reached the crash point")
 	}
-	copyTree(f.t, snapshot, f.dir)
+	testdir.Replace(f.t, f.dir, snapshot)
 }
 
 // journalNames is a directory holding an entry for every name a journal

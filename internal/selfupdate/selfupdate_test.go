@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/latchsec/latch/internal/selfupdate"
+	"github.com/latchsec/latch/internal/testdir"
 )
 
 var strategies = []selfupdate.Strategy{selfupdate.RenameOver, selfupdate.RenameAside}
@@ -566,7 +567,7 @@ func TestWorkDirUnsafe(t *testing.T) {
 		},
 		"symbolic link": func(t *testing.T, work string) {
 			target := t.TempDir()
-			copyDirFiles(t, work, target)
+			testdir.Replace(t, target, work)
 			if err := errors.Join(os.RemoveAll(work), os.Symlink(target, work)); err != nil {
 				t.Fatal(err)
 			}
@@ -614,23 +615,5 @@ func TestWorkDirUnsafe(t *testing.T) {
 				t.Errorf("after the refusals: executable v%q, floor %q", v, f.floor())
 			}
 		})
-	}
-}
-
-// copyDirFiles copies the regular files of src into dst.
-func copyDirFiles(t *testing.T, src, dst string) {
-	t.Helper()
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o755); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
