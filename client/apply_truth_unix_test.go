@@ -130,6 +130,21 @@ func TestApplyFirstFloor(t *testing.T) {
 			t.Errorf("recorded %+v for bytes that are not the release", fl)
 		}
 	})
+	t.Run("replaced by other means", func(t *testing.T) {
+		// latch installed 1.0.0; then a 3.0.0 build was copied over it.
+		repo := simulator.New(t, simulator.Options{})
+		publishApp(repo, "1.0.0", "", buildV1)
+		repo.Publish()
+		e := newAppEnv(t, repo)
+		e.mustApply()
+		writeExe(t, e.exe, buildV3)
+		publishApp(repo, "2.0.0", "", buildV2)
+		repo.Publish()
+		err := e.applyErr(client.CurrentVersion("3.0.0"))
+		if rb := wantAs[*rollback.RollbackError](t, err); rb.Trusted != "3.0.0" || rb.Got != "2.0.0" {
+			t.Errorf("RollbackError %+v", rb)
+		}
+	})
 	t.Run("unknown", func(t *testing.T) {
 		repo := simulator.New(t, simulator.Options{})
 		publishApp(repo, "1.0.0", "", buildV1)
