@@ -81,15 +81,17 @@ func (e *ReleaseChangedError) Error() string {
 
 func (e *ReleaseChangedError) Unwrap() error { return ErrReleaseChanged }
 
-// HealthCheckError reports a new build that failed its health check. The
-// previous build was put back and the failed one remembered (by hash).
+// HealthCheckError reports a new build that failed its health check (or
+// whose check did not finish twice). The previous build stays in place
+// (checked after the swap: was put back) and the failed one is remembered
+// (by hash).
 type HealthCheckError struct {
 	App, Version, SHA256 string
 	Err                  error // wraps ErrHealthCheck and the check's error
 }
 
 func (e *HealthCheckError) Error() string {
-	return fmt.Sprintf("%s %s installed, then rolled back: %v", e.App, e.Version, e.Err)
+	return fmt.Sprintf("%s %s not installed: %v", e.App, e.Version, e.Err)
 }
 
 func (e *HealthCheckError) Unwrap() error { return e.Err }
