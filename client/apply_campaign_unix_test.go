@@ -713,6 +713,9 @@ func (s *scenario) release(b campaignBuild) (campaignRelease, bool) {
 // most once (no install loop) and fails its check at most once.
 func (s *scenario) readAudit(p campaignPlan) error {
 	f, err := os.Open(filepath.Join(s.job.StateDir, "audit", "audit.log"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing recorded yet
+	}
 	if err != nil {
 		return err
 	}
