@@ -59,7 +59,9 @@ type State struct {
 	// Failed maps an application name to the SHA-256 of releases whose
 	// health check failed, in the order they were marked.
 	Failed map[string][]string
-	// AuditAnchor is the hash of the last audit record, "" if none.
+	// AuditAnchor is the audit log's anchor as the client writes it: the
+	// seq and hash of the last record and, while one is being written,
+	// that record's hash; "" if there are no records.
 	AuditAnchor string
 
 	// forced holds the applications whose installed-version floor was

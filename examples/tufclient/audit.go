@@ -25,15 +25,15 @@ func verifyAudit(cmd *command, stdout io.Writer) error {
 		if !st.IsDir() {
 			dir = filepath.Dir(dir)
 		}
-		head, err := auditAnchor(cmd.metadataDir)
+		mark, err := auditAnchor(cmd.metadataDir)
 		if err != nil {
 			return err
 		}
-		sum, err = audit.VerifyAnchored(dir, head)
+		sum, err = audit.VerifyAnchored(dir, mark)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "anchored at %s (trusted state of %s)\n", head, cmd.metadataDir)
+		fmt.Fprintf(stdout, "anchored at %s (trusted state of %s)\n", mark.Head, cmd.metadataDir)
 	case st.IsDir():
 		if sum, err = audit.Verify(cmd.auditPath); err != nil {
 			return err
@@ -45,25 +45,25 @@ func verifyAudit(cmd *command, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "ok: %d records in %d file(s), chain from %s to %s\n", sum.Records, len(sum.Files), sum.Start, sum.Last)
 	if sum.Unanchored > 0 {
-		fmt.Fprintf(stdout, "note: %d record(s) beyond the anchor (a crash before the anchor was stored)\n", sum.Unanchored)
+		fmt.Fprintln(stdout, "note: the last record is the one being written when the anchor was last stored (a crash); the next start settles the anchor")
 	}
 	return nil
 }
 
 // auditAnchor reads the audit anchor from the trusted state of a metadata
 // directory.
-func auditAnchor(metadataDir string) (audit.Head, error) {
+func auditAnchor(metadataDir string) (audit.Mark, error) {
 	store, err := rollback.OpenFileStore(filepath.Join(metadataDir, stateSubdir))
 	if err != nil {
-		return audit.Head{}, err
+		return audit.Mark{}, err
 	}
 	defer store.Close()
 	s, err := store.Load()
 	if err != nil {
-		return audit.Head{}, err
+		return audit.Mark{}, err
 	}
 	if s.AuditAnchor == "" {
-		return audit.Head{}, fmt.Errorf("%s has no audit anchor: no record was written", metadataDir)
+		return audit.Mark{}, fmt.Errorf("%s has no audit anchor: no record was written", metadataDir)
 	}
-	return audit.ParseHead(s.AuditAnchor)
+	return audit.ParseMark(s.AuditAnchor)
 }

@@ -30,22 +30,29 @@
 // # Anchor
 //
 // A chain alone shows edits, deletions and reordering, but not records cut
-// from the end or a chain rewritten with new hashes. So the [Head] of the
-// log (seq and hash of the last line) is kept by an [Anchor] outside the
-// log: the client keeps it in its rollback state. [Log.Append] writes and
-// fsyncs the record, then stores the anchor; a crash between the two
-// leaves the log one record ahead of its anchor, which [Open] accepts and
-// repairs. A crash during the write may leave an incomplete last line,
+// from the end, records added at the end, or a chain rewritten with new
+// hashes. So a [Mark] of the log is kept by an [Anchor] outside the log
+// (the client keeps it in its trusted state, which the audit directory's
+// writers can't change): the seq and hash of the last line, and while a
+// record is being written, that record's hash. [Log.Append] stores the new
+// record's hash, writes and fsyncs the record, then stores it as the last
+// line. A log then matches its anchor in exactly two ways: it ends at the
+// last line the anchor names, or at the one record whose hash the anchor
+// holds (a crash before the second store), which [Open] accepts and
+// settles. A crash during the write may leave an incomplete last line,
 // which Open cuts off when the records before it agree with the anchor.
-// Anything else is reported, never repaired.
+// Anything else is reported, never repaired: apart from the record being
+// written when a crash came, no record can be added, removed or changed,
+// and no audit-drop record (below) forged, without changing the anchor.
 //
 // # Rotation
 //
 // When a record would take audit.log beyond [Options.MaxBytes], the files
-// are renamed one place older and a new audit.log is started. Of the
-// rotated files, MaxFiles-1 are kept. Deleting the oldest is itself
-// recorded first, in an "audit-drop" record in audit.log whose fields name
-// the file and its first and last record:
+// are renamed one place older and a new audit.log is started. The oldest
+// rotated file is deleted once the others hold (MaxFiles-1)*MaxBytes
+// bytes, and only from a log that verifies against its anchor. Deleting
+// it is itself recorded first, in an "audit-drop" record in audit.log
+// whose fields name the file and its first and last record:
 //
 //	{"file":"audit.8.log","first_seq":9001,"last_hash":"…","last_seq":10342}
 //

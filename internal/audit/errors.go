@@ -13,14 +13,14 @@ var (
 	ErrBroken = errors.New("audit log broken")
 
 	// ErrAnchorMismatch means the chain itself is intact but does not end
-	// at the anchored record: records were removed from the end, the chain
-	// was rewritten, or records were added beyond the anchor. It comes with
-	// [ErrBroken] in a [*BrokenError].
+	// where the anchor says: records were removed from the end, the chain
+	// was rewritten, or records were added after the anchored one. It
+	// comes with [ErrBroken] in a [*BrokenError].
 	ErrAnchorMismatch = errors.New("audit log does not end at its anchor")
 
 	// ErrInvalid means the caller passed a malformed value: a bad event
 	// kind, fields that are not a JSON object or are too large, bad
-	// options, or an anchor value that is not a [Head]. Nothing was
+	// options, or an anchor value that is not a valid [Mark]. Nothing was
 	// written.
 	ErrInvalid = errors.New("invalid audit input")
 
@@ -28,8 +28,10 @@ var (
 	ErrClosed = errors.New("audit log closed")
 
 	// ErrNotAnchored means that Append wrote the record durably but the
-	// [Anchor] failed to store its hash. The record is in the log and must
-	// not be appended again; the next Append stores the anchor first.
+	// [Anchor] failed to store it as the Head (it holds the record's hash
+	// as the one being written, which is enough to verify the log). The
+	// record is in the log and must not be appended again; the next Append
+	// or Open stores the anchor.
 	ErrNotAnchored = errors.New("audit record written but its anchor not stored")
 )
 
@@ -48,7 +50,8 @@ const (
 	// ReasonDeleted: sequence numbers are missing and do not appear later
 	// [the first record after the gap; the first record of the oldest file
 	// when records before it are missing and no audit-drop record accounts
-	// for them].
+	// for them: with an anchor, only audit-drop records up to the anchored
+	// end count].
 	ReasonDeleted Reason = "deleted"
 	// ReasonReordered: a record appears before one with a lower seq, or a
 	// seq appears twice [the first record out of place, which may be the
@@ -65,9 +68,10 @@ const (
 	// ReasonRewritten: the record with the anchored seq hashes to another
 	// value, or is no longer in the log [that record, or the last one].
 	ReasonRewritten Reason = "rewritten"
-	// ReasonExtended: more than one record follows the anchored record (one
-	// is a crash between writing a record and storing its anchor)
-	// [the second record after the anchored one].
+	// ReasonExtended: records follow the anchored record that the anchor
+	// doesn't hold as the one being written (which a crash between
+	// writing a record and storing it as the anchor's Head leaves) [the
+	// first such record].
 	ReasonExtended Reason = "extended"
 )
 

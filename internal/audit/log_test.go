@@ -34,7 +34,7 @@ func TestAppendFormat(t *testing.T) {
 		t.Errorf("record %+v", rec)
 	}
 	head := Head{Seq: 1, Hash: lineHash(b)}
-	if got, _ := a.Load(); got != head || l.Head() != head {
+	if got, _ := a.Load(); got != (Mark{Head: head}) || l.Head() != head {
 		t.Errorf("anchor %v, Head %v, want %v", got, l.Head(), head)
 	}
 	rec2, err := l.Append(KindDownload, nil)
@@ -96,7 +96,7 @@ func TestAppendInvalid(t *testing.T) {
 	if l.Head() != head {
 		t.Errorf("head moved")
 	}
-	if got, _ := a.Load(); got != head {
+	if got, _ := a.Load(); got != (Mark{Head: head}) {
 		t.Errorf("anchor moved")
 	}
 }
@@ -111,8 +111,9 @@ func TestOpenInvalid(t *testing.T) {
 		{Options{Dir: dir, MaxBytes: -1}, &MemAnchor{}},
 		{Options{Dir: dir, MaxFiles: -1}, &MemAnchor{}},
 		{Options{Dir: dir}, nil},
-		{Options{Dir: dir}, &MemAnchor{head: Head{Seq: 3, Hash: "abc"}}},
-		{Options{Dir: dir}, &MemAnchor{head: Head{Seq: 0, Hash: Genesis}}},
+		{Options{Dir: dir}, &MemAnchor{mark: Mark{Head: Head{Seq: 3, Hash: "abc"}}}},
+		{Options{Dir: dir}, &MemAnchor{mark: Mark{Head: Head{Seq: 0, Hash: Genesis}}}},
+		{Options{Dir: dir}, &MemAnchor{mark: Mark{Head: Head{Seq: 3, Hash: Genesis}, Next: "abc"}}},
 	} {
 		if _, err := Open(tt.opts, tt.a); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Open(%+v): %v, want ErrInvalid", tt.opts, err)
@@ -145,7 +146,7 @@ func TestReopen(t *testing.T) {
 	fill(t, l, 11, 12)
 	head, _ := a.Load()
 	sum, err := VerifyAnchored(dir, head)
-	if err != nil || sum.Records != 12 || head.Seq != 12 {
+	if err != nil || sum.Records != 12 || head != (Mark{Head: l.Head()}) || l.Head().Seq != 12 {
 		t.Fatalf("%+v, %v", sum, err)
 	}
 }
@@ -166,31 +167,36 @@ func TestOpenChecksOnlyTheEnd(t *testing.T) {
 
 func TestOpenEmptyLogWithAnchor(t *testing.T) {
 	dir := t.TempDir()
-	a := &MemAnchor{head: Head{Seq: 4, Hash: Genesis}}
+	a := &MemAnchor{mark: Mark{Head: Head{Seq: 4, Hash: Genesis}}}
 	refusesOpen(t, dir, a, currentName, 0, 0, ReasonTruncated, true)
 }
 
-// A crash after a record was written and before its anchor was stored
-// leaves the log one record ahead: Open accepts it and moves the anchor.
-func TestOpenCrashBeforeAnchorStore(t *testing.T) {
+// A crash after a record was written and before it was stored as the
+// anchor's Head leaves the log one record ahead, at the record whose hash
+// the anchor holds in Next: Open accepts it and moves the anchor. A crash
+// before the record was written leaves the log at the anchor's Head: Open
+// accepts it and forgets Next.
+func TestOpenCrashDuringAppend(t *testing.T) {
 	for _, n := range []int{1, 10} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			dir := t.TempDir()
 			a := &MemAnchor{}
 			l := openLog(t, Options{Dir: dir}, a)
 			fill(t, l, 1, n-1)
-			before, _ := a.Load()
+			before := l.Head()
 			fill(t, l, n, n)
 			after := l.Head()
 			l.Close()
-			a.Store(before) // the crash: the anchor never got the last record
+			// The crash: the anchor holds the last record only as Next.
+			crash := Mark{Head: before, Next: after.Hash}
+			a.Store(crash)
 
-			sum, err := VerifyAnchored(dir, before)
+			sum, err := VerifyAnchored(dir, crash)
 			if err != nil || sum.Unanchored != 1 {
 				t.Fatalf("VerifyAnchored: %+v, %v", sum, err)
 			}
 			l = openLog(t, Options{Dir: dir}, a)
-			if got, _ := a.Load(); got != after || l.Head() != after {
+			if got, _ := a.Load(); got != (Mark{Head: after}) || l.Head() != after {
 				t.Fatalf("anchor %v, head %v, want %v", got, l.Head(), after)
 			}
 			fill(t, l, n+1, n+1)
@@ -200,6 +206,15 @@ func TestOpenCrashBeforeAnchorStore(t *testing.T) {
 			}
 		})
 	}
+	t.Run("before the write", func(t *testing.T) {
+		dir, a := newTenLog(t)
+		head, _ := a.Load()
+		a.Store(Mark{Head: head.Head, Next: Genesis})
+		l := openLog(t, Options{Dir: dir}, a)
+		if got, _ := a.Load(); got != head || l.Head() != head.Head {
+			t.Fatalf("anchor %v, head %v, want %v", got, l.Head(), head)
+		}
+	})
 }
 
 func appendBytes(t *testing.T, path, s string) {
@@ -235,10 +250,10 @@ func TestOpenTornLine(t *testing.T) {
 	t.Run("beyond a record one ahead", func(t *testing.T) {
 		dir, a := newTenLog(t)
 		lines := readLines(t, filepath.Join(dir, currentName))
-		a.Store(Head{Seq: 9, Hash: lineHash(lines[8])})
+		a.Store(Mark{Head: Head{Seq: 9, Hash: lineHash(lines[8])}, Next: lineHash(lines[9])})
 		appendBytes(t, filepath.Join(dir, currentName), `{"seq":11`)
 		l := openLog(t, Options{Dir: dir}, a)
-		if got, _ := a.Load(); got.Seq != 10 || l.Head() != got {
+		if got, _ := a.Load(); got.Head.Seq != 10 || got.Next != "" || l.Head() != got.Head {
 			t.Fatalf("anchor %v", got)
 		}
 	})
@@ -275,17 +290,19 @@ func TestOpenTornLine(t *testing.T) {
 	})
 }
 
-// failingAnchor is a MemAnchor whose Store fails while fail is set.
+// failingAnchor is a MemAnchor whose Store fails while fail says so: for
+// every Mark, or only for one without Next (storing a written record as
+// the Head).
 type failingAnchor struct {
 	MemAnchor
-	fail bool
+	failAll, failHead bool
 }
 
-func (a *failingAnchor) Store(h Head) error {
-	if a.fail {
+func (a *failingAnchor) Store(m Mark) error {
+	if a.failAll || a.failHead && m.Next == "" {
 		return errors.New("disk full")
 	}
-	return a.MemAnchor.Store(h)
+	return a.MemAnchor.Store(m)
 }
 
 func TestAppendAnchorStoreFails(t *testing.T) {
@@ -293,28 +310,41 @@ func TestAppendAnchorStoreFails(t *testing.T) {
 	a := &failingAnchor{}
 	l := openLog(t, Options{Dir: dir}, a)
 	fill(t, l, 1, 2)
-	a.fail = true
+	two := l.Head()
+
+	// Storing the written record fails: it is in the log, and the anchor
+	// holds its hash as the one being written.
+	a.failHead = true
 	rec, err := l.Append(KindRefresh, nil)
 	if !errors.Is(err, ErrNotAnchored) || rec.Seq != 3 {
 		t.Fatalf("Append: %+v, %v; want seq 3 and ErrNotAnchored", rec, err)
 	}
-	if got, _ := a.Load(); got.Seq != 2 {
+	got, _ := a.Load()
+	if got != (Mark{Head: two, Next: l.Head().Hash}) {
 		t.Fatalf("anchor %v", got)
 	}
-	// Still failing: the next Append stores the anchor first and writes
-	// nothing.
+	if sum, err := VerifyAnchored(dir, got); err != nil || sum.Unanchored != 1 {
+		t.Fatalf("%+v, %v", sum, err)
+	}
+
+	// Storing fails altogether: nothing is written.
+	a.failAll = true
 	before := snapshot(t, dir)
 	if _, err := l.Append(KindRefresh, nil); err == nil || errors.Is(err, ErrNotAnchored) {
-		t.Fatalf("Append with the anchor still failing: %v", err)
+		t.Fatalf("Append with the anchor failing: %v", err)
 	}
 	assertSnapshot(t, dir, before)
-	a.fail = false
+	if again, _ := a.Load(); again != got {
+		t.Fatalf("anchor %v, want %v", again, got)
+	}
+
+	a.failAll, a.failHead = false, false
 	rec, err = l.Append(KindRefresh, nil)
 	if err != nil || rec.Seq != 4 {
 		t.Fatalf("Append: %+v, %v", rec, err)
 	}
 	head, _ := a.Load()
-	if sum, err := VerifyAnchored(dir, head); err != nil || sum.Records != 4 || head != l.Head() {
+	if sum, err := VerifyAnchored(dir, head); err != nil || sum.Records != 4 || head != (Mark{Head: l.Head()}) {
 		t.Fatalf("%+v, %v", sum, err)
 	}
 }
@@ -341,7 +371,7 @@ func TestAppendConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Records != workers*each || head.Seq != workers*each || len(sum.Files) < 3 {
+	if sum.Records != workers*each || head.Head.Seq != workers*each || len(sum.Files) < 3 {
 		t.Fatalf("summary %+v, anchor %v", sum, head)
 	}
 }

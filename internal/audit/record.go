@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -50,17 +51,15 @@ type Record struct {
 	Prev   string          `json:"prev"`   // SHA-256 (hex) of the previous line, or Genesis
 }
 
-// Head identifies the last record of a log: its seq and the SHA-256 (hex)
-// of its line, newline included. The zero Head stands for a log without
-// records. It is what an [Anchor] keeps.
+// Head identifies a record of a log, usually the last one: its seq and
+// the SHA-256 (hex) of its line, newline included. The zero Head stands
+// for the point before the first record (a log without records).
 type Head struct {
 	Seq  uint64
 	Hash string
 }
 
-// String returns h as "seq:hash", or "" for the zero Head; [ParseHead]
-// reads it back. It is the form to keep in a text field such as
-// rollback.State.AuditAnchor.
+// String returns h as "seq:hash", or "" for the zero Head.
 func (h Head) String() string {
 	if h == (Head{}) {
 		return ""
@@ -68,34 +67,61 @@ func (h Head) String() string {
 	return strconv.FormatUint(h.Seq, 10) + ":" + h.Hash
 }
 
-// ParseHead reads the form written by [Head.String]. An invalid string is
-// an error matching [ErrInvalid].
-func ParseHead(s string) (Head, error) {
-	if s == "" {
-		return Head{}, nil
-	}
-	seqText, hash, ok := strings.Cut(s, ":")
-	if !ok {
-		return Head{}, invalid(fmt.Errorf("anchor %q is not seq:hash", s))
-	}
-	seq, err := strconv.ParseUint(seqText, 10, 64)
-	if err != nil || strconv.FormatUint(seq, 10) != seqText {
-		return Head{}, invalid(fmt.Errorf("anchor %q: bad seq", s))
-	}
-	h := Head{Seq: seq, Hash: hash}
-	if err := h.check(); err != nil {
-		return Head{}, err
-	}
-	return h, nil
+// Mark is what an [Anchor] keeps: the Head of the log (its last record)
+// and, while [Log.Append] writes a record, the hash of that record's line.
+// A log that matches its Mark ends exactly at Head, or at the record after
+// it whose line hashes to Next: nothing else can be added, and the record
+// being written is the only one that may be missing after a crash.
+type Mark struct {
+	Head Head
+	// Next is the SHA-256 (hex) of the line being appended after Head, ""
+	// when no Append is under way.
+	Next string
 }
 
-// check validates h as an anchor value.
-func (h Head) check() error {
-	if h == (Head{}) {
-		return nil
+// String returns m as "seq:hash", followed by "+next" while a record is
+// being written ("+next" alone for a log without records), or "" for the
+// zero Mark. [ParseMark] reads it back. It is the form to keep in a text
+// field such as rollback.State.AuditAnchor.
+func (m Mark) String() string {
+	if m.Next == "" {
+		return m.Head.String()
 	}
-	if h.Seq == 0 || !validHash(h.Hash) {
-		return invalid(fmt.Errorf("anchor %q: seq must be at least 1 and hash 64 lowercase hex digits", h.String()))
+	return m.Head.String() + "+" + m.Next
+}
+
+// ParseMark reads the form written by [Mark.String]. An invalid string is
+// an error matching [ErrInvalid].
+func ParseMark(s string) (Mark, error) {
+	headText, next, pending := strings.Cut(s, "+")
+	if pending && next == "" {
+		return Mark{}, invalid(fmt.Errorf("anchor %q: empty hash after +", s))
+	}
+	m := Mark{Next: next}
+	if headText != "" {
+		seqText, hash, ok := strings.Cut(headText, ":")
+		if !ok {
+			return Mark{}, invalid(fmt.Errorf("anchor %q is not seq:hash", s))
+		}
+		seq, err := strconv.ParseUint(seqText, 10, 64)
+		if err != nil || strconv.FormatUint(seq, 10) != seqText {
+			return Mark{}, invalid(fmt.Errorf("anchor %q: bad seq", s))
+		}
+		m.Head = Head{Seq: seq, Hash: hash}
+	}
+	if err := m.check(); err != nil {
+		return Mark{}, err
+	}
+	return m, nil
+}
+
+// check validates m as an anchor value.
+func (m Mark) check() error {
+	if h := m.Head; h != (Head{}) && (h.Seq == 0 || !validHash(h.Hash)) {
+		return invalid(fmt.Errorf("anchor %q: seq must be at least 1 and hash 64 lowercase hex digits", m))
+	}
+	if m.Next != "" && (!validHash(m.Next) || m.Head.Seq == math.MaxUint64) {
+		return invalid(fmt.Errorf("anchor %q: the next record's hash must be 64 lowercase hex digits", m))
 	}
 	return nil
 }

@@ -8,25 +8,33 @@ import (
 	"time"
 )
 
-func TestHeadString(t *testing.T) {
+func TestMarkString(t *testing.T) {
 	h := Head{Seq: 42, Hash: strings.Repeat("ab", 32)}
-	s := h.String()
-	if s != "42:"+h.Hash {
-		t.Fatalf("String %q", s)
-	}
-	for _, in := range []Head{h, {}} {
-		got, err := ParseHead(in.String())
-		if err != nil || got != in {
-			t.Errorf("ParseHead(%q) = %v, %v", in.String(), got, err)
+	next := strings.Repeat("cd", 32)
+	for _, tt := range []struct {
+		m    Mark
+		want string
+	}{
+		{Mark{}, ""},
+		{Mark{Head: h}, "42:" + h.Hash},
+		{Mark{Head: h, Next: next}, "42:" + h.Hash + "+" + next},
+		{Mark{Next: next}, "+" + next},
+	} {
+		if s := tt.m.String(); s != tt.want {
+			t.Errorf("String %q, want %q", s, tt.want)
+		}
+		if got, err := ParseMark(tt.want); err != nil || got != tt.m {
+			t.Errorf("ParseMark(%q) = %v, %v", tt.want, got, err)
 		}
 	}
 	for _, bad := range []string{
 		"42", ":" + h.Hash, "042:" + h.Hash, "+4:" + h.Hash, "0:" + h.Hash, "x:" + h.Hash,
 		"42:" + strings.ToUpper(h.Hash), "42:" + h.Hash[1:], "42:" + h.Hash + "0",
-		"18446744073709551616:" + h.Hash,
+		"18446744073709551616:" + h.Hash, "42:" + h.Hash + "+", "42:" + h.Hash + "+" + next[1:],
+		"42:" + h.Hash + "+" + next + "+" + next, "+", "18446744073709551615:" + h.Hash + "+" + next,
 	} {
-		if got, err := ParseHead(bad); !errors.Is(err, ErrInvalid) || got != (Head{}) {
-			t.Errorf("ParseHead(%q) = %v, %v; want ErrInvalid", bad, got, err)
+		if got, err := ParseMark(bad); !errors.Is(err, ErrInvalid) || got != (Mark{}) {
+			t.Errorf("ParseMark(%q) = %v, %v; want ErrInvalid", bad, got, err)
 		}
 	}
 }
