@@ -26,10 +26,10 @@ var ErrAudit = errors.New("audit log not written")
 // block a security update; the failure is logged and shown in Status.
 func WithAuditRequired() Option { return func(o *options) { o.auditRequired = true } }
 
-// stateAnchor keeps the audit log's anchor (the seq and hash of its last
-// record, and of the one being written) in the trusted state, so that
-// someone who can write the audit directory but not the state can't
-// truncate, extend or rewrite the log unseen.
+// stateAnchor keeps the audit log's anchor (its last record: seq, hash and
+// line) in the trusted state, so that someone who can write the audit
+// directory but not the state can't truncate, extend or rewrite the log
+// unseen.
 type stateAnchor struct{ c *Client }
 
 func (a stateAnchor) Load() (audit.Mark, error) {

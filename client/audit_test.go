@@ -101,11 +101,12 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("VerifyAnchored: %+v, %v", sum, err)
 	}
 
-	// Cut the last record: the anchor in the trusted state shows it.
+	// Cut the last two records: the anchor in the trusted state shows it
+	// (it holds the last record in full, which would restore that one).
 	logPath := filepath.Join(dir, "audit.log")
 	b, _ := os.ReadFile(logPath)
 	lines := bytes.SplitAfter(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
-	if err := os.WriteFile(logPath, bytes.Join(lines[:len(lines)-1], nil), 0o600); err != nil {
+	if err := os.WriteFile(logPath, bytes.Join(lines[:len(lines)-2], nil), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := audit.VerifyAnchored(dir, head)
@@ -140,7 +141,8 @@ func forgeRecord(t *testing.T, seq uint64, prev []byte, kind, fields string) []b
 // Someone who can write the audit directory but not the trusted state
 // tampers with the log between two runs. The next start reports the broken
 // log (in Status; New fails with WithAuditRequired) and neither adopts the
-// tampered log nor moves the anchor, whatever the client does next.
+// tampered log nor moves the anchor, whatever the client does next. (The
+// last record alone removed is written back: TestAuditLastRecordRestored.)
 func TestAuditTamperedBetweenRuns(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -156,8 +158,8 @@ func TestAuditTamperedBetweenRuns(t *testing.T) {
 		{"forged record appended", func(t *testing.T, lines [][]byte) [][]byte {
 			return append(lines, forgeRecord(t, uint64(len(lines)+1), lines[len(lines)-1], "install", `{"app":"evil"}`))
 		}},
-		{"last record removed", func(t *testing.T, lines [][]byte) [][]byte {
-			return lines[:len(lines)-1]
+		{"last two records removed", func(t *testing.T, lines [][]byte) [][]byte {
+			return lines[:len(lines)-2]
 		}},
 		{"chain rewritten", func(t *testing.T, lines [][]byte) [][]byte {
 			var first audit.Record
@@ -249,4 +251,32 @@ func auditFiles(t *testing.T, dir string) map[string]string {
 		out[en.Name()] = string(b)
 	}
 	return out
+}
+
+// The trusted state holds the last audit record in full: removed from the
+// log (or lost in a crash before it was written), it is written back at the
+// next start.
+func TestAuditLastRecordRestored(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{})
+	e := refreshed(t, repo)
+	e.refresh()
+	e.c.Close()
+	e.c = nil
+	logPath := filepath.Join(e.cfg.StateDir, "audit", "audit.log")
+	full, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := bytes.LastIndexByte(full[:len(full)-1], '\n') + 1
+	if err := os.WriteFile(logPath, full[:cut], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := e.open()
+	if st := c.Status(); st.AuditError != nil {
+		t.Fatalf("Status().AuditError = %v", st.AuditError)
+	}
+	if b, err := os.ReadFile(logPath); err != nil || !bytes.Equal(b, full) {
+		t.Fatalf("audit.log not restored: %v\n%s", err, b)
+	}
 }

@@ -8,7 +8,7 @@
 // the root version that allowed the last fast-forward reset; the latest
 // trusted reference time; per application the release committed last
 // ([Install]) and the hashes of releases that failed their health check;
-// and the audit log's anchor (seq and hash of its last record). Metadata
+// and the audit log's anchor (its last record). Metadata
 // files cached elsewhere are copies: one whose hash does not match its record
 // is treated as absent.
 //

@@ -60,8 +60,8 @@ type State struct {
 	// health check failed, in the order they were marked.
 	Failed map[string][]string
 	// AuditAnchor is the audit log's anchor as the client writes it: the
-	// seq and hash of the last record and, while one is being written,
-	// that record's hash; "" if there are no records.
+	// last audit record's line ("seq:hash" from earlier versions); "" if
+	// there are no records.
 	AuditAnchor string
 
 	// forced holds the applications whose installed-version floor was

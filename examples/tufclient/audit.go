@@ -44,8 +44,8 @@ func verifyAudit(cmd *command, stdout io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "ok: %d records in %d file(s), chain from %s to %s\n", sum.Records, len(sum.Files), sum.Start, sum.Last)
-	if sum.Unanchored > 0 {
-		fmt.Fprintln(stdout, "note: the last record is the one being written when the anchor was last stored (a crash); the next start settles the anchor")
+	if sum.Missing != "" {
+		fmt.Fprintf(stdout, "note: the log lacks its last record, which the trusted state holds (a crash before it was written, or it was removed); the next start writes it back:\n%s\n", sum.Missing)
 	}
 	return nil
 }

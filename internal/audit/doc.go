@@ -32,18 +32,17 @@
 // A chain alone shows edits, deletions and reordering, but not records cut
 // from the end, records added at the end, or a chain rewritten with new
 // hashes. So a [Mark] of the log is kept by an [Anchor] outside the log
-// (the client keeps it in its trusted state, which the audit directory's
-// writers can't change): the seq and hash of the last line, and while a
-// record is being written, that record's hash. [Log.Append] stores the new
-// record's hash, writes and fsyncs the record, then stores it as the last
-// line. A log then matches its anchor in exactly two ways: it ends at the
-// last line the anchor names, or at the one record whose hash the anchor
-// holds (a crash before the second store), which [Open] accepts and
-// settles. A crash during the write may leave an incomplete last line,
-// which Open cuts off when the records before it agree with the anchor.
-// Anything else is reported, never repaired: apart from the record being
-// written when a crash came, no record can be added, removed or changed,
-// and no audit-drop record (below) forged, without changing the anchor.
+// (the client keeps it in its trusted state, which those who can write
+// the audit directory can't change): the seq, hash and whole line of the
+// last record. [Log.Append] stores the new record's Mark, then writes and
+// fsyncs the record. A log then matches its anchor in exactly two ways: it
+// ends at the anchored record, or just before it (a crash before the
+// record reached the log, or the record removed since), and then [Open]
+// writes the anchored line back. A crash during the write may leave an
+// incomplete last line, which Open cuts off when the records before it
+// agree with the anchor. Anything else is reported, never repaired: no
+// record can be added, removed or changed, and no audit-drop record
+// (below) forged, without changing the anchor.
 //
 // # Rotation
 //

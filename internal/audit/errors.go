@@ -26,13 +26,6 @@ var (
 
 	// ErrClosed means the [Log] was closed.
 	ErrClosed = errors.New("audit log closed")
-
-	// ErrNotAnchored means that Append wrote the record durably but the
-	// [Anchor] failed to store it as the Head (it holds the record's hash
-	// as the one being written, which is enough to verify the log). The
-	// record is in the log and must not be appended again; the next Append
-	// or Open stores the anchor.
-	ErrNotAnchored = errors.New("audit record written but its anchor not stored")
 )
 
 // Reason says what kind of damage a [BrokenError] found.
@@ -62,16 +55,15 @@ const (
 	// newline at the end of a file other than the newest) [that line; Seq
 	// is 0].
 	ReasonMalformed Reason = "malformed"
-	// ReasonTruncated: the log ends before the anchored record [the last
-	// record; Line 0 if the log is empty].
+	// ReasonTruncated: the log ends before the anchored record, and not
+	// just before a record whose line the anchor holds [the last record;
+	// Line 0 if the log is empty].
 	ReasonTruncated Reason = "truncated"
 	// ReasonRewritten: the record with the anchored seq hashes to another
 	// value, or is no longer in the log [that record, or the last one].
 	ReasonRewritten Reason = "rewritten"
-	// ReasonExtended: records follow the anchored record that the anchor
-	// doesn't hold as the one being written (which a crash between
-	// writing a record and storing it as the anchor's Head leaves) [the
-	// first such record].
+	// ReasonExtended: records follow the anchored record [the first of
+	// them].
 	ReasonExtended Reason = "extended"
 )
 

@@ -49,11 +49,10 @@ type Options struct {
 // the log files can't change: the client keeps it in its crash-safe state
 // store (rollback.State.AuditAnchor, as [Mark.String]).
 //
-// [Log.Append] stores a Mark twice per record: with the new record's hash
-// in Next before writing it, and with the record as Head once it is
-// durable. Load is called only from [Open]; calls never overlap. Store
-// must be durable when it returns (a crash after it must not lose the
-// value) and atomic (a crash during it leaves the old value or the new).
+// [Log.Append] stores the Mark of each record before it writes the record.
+// Load is called only from [Open]; calls never overlap. Store must be
+// durable when it returns (a crash after it must not lose the value) and
+// atomic (a crash during it leaves the old value or the new).
 type Anchor interface {
 	// Load returns the Mark stored last, or the zero Mark if none was.
 	Load() (Mark, error)
@@ -107,9 +106,9 @@ type Log struct {
 // rotation before it deletes a file, not here):
 //
 //   - the last record is the anchor's Head: the log is ready;
-//   - the last record is the one after Head whose hash the anchor holds
-//     in Next: a crash between writing a record and storing its anchor;
-//     the anchor is moved to it;
+//   - the log ends one record before the Head and the anchor's Line
+//     follows on: a crash before the record reached the log (or the record
+//     removed since); Open verifies the whole log and writes the Line;
 //   - an incomplete last line (a crash while writing) after records that
 //     pass one of the checks above is a crash artefact and is cut off; if
 //     they don't, it is part of the error below;
@@ -164,7 +163,7 @@ func Open(opts Options, anchor Anchor) (*Log, error) {
 }
 
 // openTail finds the last record, checks it against the anchor m, cuts off
-// a torn line and settles the anchor after a crash.
+// a torn line and writes the anchor's record if the log lacks it.
 func (l *Log) openTail(m Mark) error {
 	files, err := listFiles(l.dir)
 	if err != nil {
@@ -205,9 +204,9 @@ func (l *Log) openTail(m Mark) error {
 		}
 		h = Head{Seq: lastRec.Seq, Hash: lineHash(last)}
 	}
-	committed := m.Next != "" && h.Seq == m.Head.Seq+1 && h.Hash == m.Next
-	if h != m.Head && !committed {
-		return broken(fmt.Errorf("audit: log ends at %q but its anchor is %q", h, m))
+	missing := m.follows(h)
+	if h != m.Head && !missing {
+		return broken(fmt.Errorf("audit: log ends at %q but its anchor is %q", h, m.Head))
 	}
 	if torn > 0 {
 		if err := cutTorn(tornPath, torn); err != nil {
@@ -215,16 +214,19 @@ func (l *Log) openTail(m Mark) error {
 		}
 	}
 	l.head, l.last = h, lastRec
-	if m.Next != "" {
-		// The record being written is in the log, or will never be.
-		if err := l.storeHead(); err != nil {
-			return err
-		}
-	}
 	if st, err := os.Stat(filepath.Join(l.dir, currentName)); err == nil {
 		l.size = st.Size()
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("audit: %w", err)
+	}
+	if missing {
+		// Only to a log that is otherwise the chain Append wrote.
+		if _, err := VerifyAnchored(l.dir, m); err != nil {
+			return err
+		}
+		// The anchor holds a valid line: Mark.check parsed it.
+		rec, _ := parseRecord([]byte(m.Line))
+		return l.commit([]byte(m.Line), rec)
 	}
 	return nil
 }
@@ -263,15 +265,13 @@ func (l *Log) Head() Head {
 // and "-", and not [KindDrop]; fields may take at most [MaxFieldsSize]
 // bytes. Bad input matches [ErrInvalid] and writes nothing.
 //
-// The record's hash is stored in the anchor (as [Mark.Next]), the record
-// is written and fsynced, then it is stored as the anchor's Head, before
-// Append returns. If storing the hash first fails, nothing is written. If
-// storing the Head fails, the error matches [ErrNotAnchored] and the
-// returned Record is valid: it is in the log, and the next Append or Open
-// stores the anchor. If writing or fsyncing fails, nothing is returned but
-// the error; after a failed fsync the Log refuses further records until it
-// is reopened, because whether the record reached the disk is unknown
-// (Open finds out).
+// The record is stored in the anchor, then written and fsynced, before
+// Append returns. If storing it fails, nothing is written. If writing or
+// fsyncing fails, nothing is returned but the error; the record may still
+// appear in the log, as Open writes the anchor's record when the log lacks
+// it. After a failed fsync the Log refuses further records until it is
+// reopened, because whether the record reached the disk is unknown (Open
+// finds out).
 func (l *Log) Append(kind string, fields any) (Record, error) {
 	if !validKind(kind) {
 		return Record{}, invalid(fmt.Errorf("bad event kind %q", kind))
@@ -323,30 +323,20 @@ func (l *Log) build(kind string, fields []byte, t time.Time) ([]byte, Record, er
 	return line, rec, nil
 }
 
-// write appends line, the encoding of rec, under the anchor's protection:
-// its hash is stored as the anchor's Next, the line is written and
-// fsynced, and the record is stored as the anchor's Head. The error
-// matches [ErrNotAnchored] when only the last step failed.
+// write stores the Mark of rec, whose encoding is line, in the anchor, then
+// appends line to the log.
 func (l *Log) write(line []byte, rec Record) error {
-	if err := l.anchor.Store(Mark{Head: l.head, Next: lineHash(line)}); err != nil {
-		return fmt.Errorf("audit: store anchor before seq %d: %w", rec.Seq, err)
+	if err := l.anchor.Store(lineMark(rec.Seq, line)); err != nil {
+		return fmt.Errorf("audit: store anchor of seq %d: %w", rec.Seq, err)
 	}
-	if err := l.commit(line, rec); err != nil {
-		return err
-	}
-	if err := l.storeHead(); err != nil {
-		return fmt.Errorf("audit: seq %d: %w: %w", rec.Seq, ErrNotAnchored, err)
-	}
-	return nil
+	return l.commit(line, rec)
 }
 
 // commit appends line, the encoding of rec, to audit.log and fsyncs it.
 //
-// The fsync is what makes the anchor trustworthy: the record is stored as
-// the anchor's Head only once it is on stable storage, so after a crash or
-// power loss the log never ends before its anchor's Head (which would look
-// like truncation and lose the record of a trust decision); at most it
-// ends at the record the anchor holds in Next, which Open accepts. A crash
+// The anchor already holds the record, so after a crash or power loss the
+// log ends at it or just before it, which Open repairs from the anchor;
+// the fsync makes the record durable before Append returns. A crash
 // during the write can leave an incomplete line, which Open removes. The
 // directory is fsynced after audit.log is created so that the file itself
 // survives too.
@@ -383,14 +373,6 @@ func (l *Log) commit(line []byte, rec Record) error {
 	l.size += int64(len(line))
 	l.head = Head{Seq: rec.Seq, Hash: lineHash(line)}
 	l.last = rec
-	return nil
-}
-
-// storeHead stores the head as the anchor, with no record under way.
-func (l *Log) storeHead() error {
-	if err := l.anchor.Store(Mark{Head: l.head}); err != nil {
-		return fmt.Errorf("audit: store anchor: %w", err)
-	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +35,7 @@ func TestAppendFormat(t *testing.T) {
 		t.Errorf("record %+v", rec)
 	}
 	head := Head{Seq: 1, Hash: lineHash(b)}
-	if got, _ := a.Load(); got != (Mark{Head: head}) || l.Head() != head {
+	if got, _ := a.Load(); got != (Mark{Head: head, Line: string(b)}) || l.Head() != head {
 		t.Errorf("anchor %v, Head %v, want %v", got, l.Head(), head)
 	}
 	rec2, err := l.Append(KindDownload, nil)
@@ -70,6 +71,7 @@ func TestAppendInvalid(t *testing.T) {
 	fill(t, l, 1, 2)
 	before := snapshot(t, dir)
 	head := l.Head()
+	mark, _ := a.Load()
 	tests := []struct {
 		kind   string
 		fields any
@@ -96,7 +98,7 @@ func TestAppendInvalid(t *testing.T) {
 	if l.Head() != head {
 		t.Errorf("head moved")
 	}
-	if got, _ := a.Load(); got != (Mark{Head: head}) {
+	if got, _ := a.Load(); got != mark {
 		t.Errorf("anchor moved")
 	}
 }
@@ -113,7 +115,7 @@ func TestOpenInvalid(t *testing.T) {
 		{Options{Dir: dir}, nil},
 		{Options{Dir: dir}, &MemAnchor{mark: Mark{Head: Head{Seq: 3, Hash: "abc"}}}},
 		{Options{Dir: dir}, &MemAnchor{mark: Mark{Head: Head{Seq: 0, Hash: Genesis}}}},
-		{Options{Dir: dir}, &MemAnchor{mark: Mark{Head: Head{Seq: 3, Hash: Genesis}, Next: "abc"}}},
+		{Options{Dir: dir}, &MemAnchor{mark: Mark{Head: Head{Seq: 3, Hash: Genesis}, Line: "{}\n"}}},
 	} {
 		if _, err := Open(tt.opts, tt.a); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Open(%+v): %v, want ErrInvalid", tt.opts, err)
@@ -146,7 +148,7 @@ func TestReopen(t *testing.T) {
 	fill(t, l, 11, 12)
 	head, _ := a.Load()
 	sum, err := VerifyAnchored(dir, head)
-	if err != nil || sum.Records != 12 || head != (Mark{Head: l.Head()}) || l.Head().Seq != 12 {
+	if err != nil || sum.Records != 12 || head.Head != l.Head() || l.Head().Seq != 12 {
 		t.Fatalf("%+v, %v", sum, err)
 	}
 }
@@ -171,49 +173,50 @@ func TestOpenEmptyLogWithAnchor(t *testing.T) {
 	refusesOpen(t, dir, a, currentName, 0, 0, ReasonTruncated, true)
 }
 
-// A crash after a record was written and before it was stored as the
-// anchor's Head leaves the log one record ahead, at the record whose hash
-// the anchor holds in Next: Open accepts it and moves the anchor. A crash
-// before the record was written leaves the log at the anchor's Head: Open
-// accepts it and forgets Next.
-func TestOpenCrashDuringAppend(t *testing.T) {
+// A crash after the anchor stored a record and before the record reached
+// the log leaves the log one record short of its anchor, which holds the
+// whole line: Open writes it. The same happens when someone who can't
+// change the anchor removes the last record.
+func TestOpenMissingLastRecord(t *testing.T) {
 	for _, n := range []int{1, 10} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			dir := t.TempDir()
 			a := &MemAnchor{}
 			l := openLog(t, Options{Dir: dir}, a)
-			fill(t, l, 1, n-1)
-			before := l.Head()
-			fill(t, l, n, n)
-			after := l.Head()
+			fill(t, l, 1, n)
+			head := l.Head()
 			l.Close()
-			// The crash: the anchor holds the last record only as Next.
-			crash := Mark{Head: before, Next: after.Hash}
-			a.Store(crash)
+			mark, _ := a.Load()
+			path := filepath.Join(dir, currentName)
+			lines := readLines(t, path)
+			writeLines(t, path, lines[:n-1])
 
-			sum, err := VerifyAnchored(dir, crash)
-			if err != nil || sum.Unanchored != 1 {
+			sum, err := VerifyAnchored(dir, mark)
+			if err != nil || sum.Records != n-1 || sum.Missing+"\n" != mark.Line {
 				t.Fatalf("VerifyAnchored: %+v, %v", sum, err)
 			}
 			l = openLog(t, Options{Dir: dir}, a)
-			if got, _ := a.Load(); got != (Mark{Head: after}) || l.Head() != after {
-				t.Fatalf("anchor %v, head %v, want %v", got, l.Head(), after)
+			if got, _ := a.Load(); got != mark || l.Head() != head {
+				t.Fatalf("anchor %v, head %v, want %v", got, l.Head(), head)
+			}
+			if got := readLines(t, path); !slices.EqualFunc(got, lines, bytes.Equal) {
+				t.Fatal("the last record was not written back")
 			}
 			fill(t, l, n+1, n+1)
-			head, _ := a.Load()
-			if sum, err := VerifyAnchored(dir, head); err != nil || sum.Records != n+1 || sum.Unanchored != 0 {
+			mark, _ = a.Load()
+			if sum, err := VerifyAnchored(dir, mark); err != nil || sum.Records != n+1 || sum.Missing != "" {
 				t.Fatalf("after: %+v, %v", sum, err)
 			}
 		})
 	}
-	t.Run("before the write", func(t *testing.T) {
+	t.Run("anchor of an earlier version", func(t *testing.T) {
+		// A "seq:hash" anchor holds no line: nothing to restore.
 		dir, a := newTenLog(t)
-		head, _ := a.Load()
-		a.Store(Mark{Head: head.Head, Next: Genesis})
-		l := openLog(t, Options{Dir: dir}, a)
-		if got, _ := a.Load(); got != head || l.Head() != head.Head {
-			t.Fatalf("anchor %v, head %v, want %v", got, l.Head(), head)
-		}
+		mark, _ := a.Load()
+		a.Store(Mark{Head: mark.Head})
+		path := filepath.Join(dir, currentName)
+		writeLines(t, path, readLines(t, path)[:9])
+		refusesOpen(t, dir, a, currentName, 9, 9, ReasonTruncated, true)
 	})
 }
 
@@ -247,14 +250,18 @@ func TestOpenTornLine(t *testing.T) {
 			t.Fatalf("%+v, %v", sum, err)
 		}
 	})
-	t.Run("beyond a record one ahead", func(t *testing.T) {
+	t.Run("the anchored record", func(t *testing.T) {
+		// Torn while being written: cut off, and written again from the
+		// anchor.
 		dir, a := newTenLog(t)
-		lines := readLines(t, filepath.Join(dir, currentName))
-		a.Store(Mark{Head: Head{Seq: 9, Hash: lineHash(lines[8])}, Next: lineHash(lines[9])})
-		appendBytes(t, filepath.Join(dir, currentName), `{"seq":11`)
-		l := openLog(t, Options{Dir: dir}, a)
-		if got, _ := a.Load(); got.Head.Seq != 10 || got.Next != "" || l.Head() != got.Head {
-			t.Fatalf("anchor %v", got)
+		path := filepath.Join(dir, currentName)
+		intact, _ := os.ReadFile(path)
+		if err := os.WriteFile(path, intact[:len(intact)-20], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		openLog(t, Options{Dir: dir}, a)
+		if b, _ := os.ReadFile(path); !bytes.Equal(b, intact) {
+			t.Fatal("the anchored record was not restored")
 		}
 	})
 	t.Run("alone in a new file", func(t *testing.T) {
@@ -270,14 +277,12 @@ func TestOpenTornLine(t *testing.T) {
 			t.Fatalf("%+v, %v", sum, err)
 		}
 	})
-	t.Run("the anchored record", func(t *testing.T) {
+	t.Run("the record before the anchored one", func(t *testing.T) {
 		dir, a := newTenLog(t)
 		path := filepath.Join(dir, currentName)
-		b, _ := os.ReadFile(path)
-		if err := os.WriteFile(path, b[:len(b)-20], 0o600); err != nil {
-			t.Fatal(err)
-		}
-		refusesOpen(t, dir, a, currentName, 9, 9, ReasonTruncated, true)
+		lines := readLines(t, path)
+		writeLines(t, path, append(lines[:8], lines[8][:20]))
+		refusesOpen(t, dir, a, currentName, 8, 8, ReasonTruncated, true)
 	})
 	t.Run("in an older file", func(t *testing.T) {
 		dir, a := newTenLog(t)
@@ -290,61 +295,42 @@ func TestOpenTornLine(t *testing.T) {
 	})
 }
 
-// failingAnchor is a MemAnchor whose Store fails while fail says so: for
-// every Mark, or only for one without Next (storing a written record as
-// the Head).
+// failingAnchor is a MemAnchor whose Store fails while fail is set.
 type failingAnchor struct {
 	MemAnchor
-	failAll, failHead bool
+	fail bool
 }
 
 func (a *failingAnchor) Store(m Mark) error {
-	if a.failAll || a.failHead && m.Next == "" {
+	if a.fail {
 		return errors.New("disk full")
 	}
 	return a.MemAnchor.Store(m)
 }
 
+// A record whose anchor can't be stored is not written.
 func TestAppendAnchorStoreFails(t *testing.T) {
 	dir := t.TempDir()
 	a := &failingAnchor{}
 	l := openLog(t, Options{Dir: dir}, a)
 	fill(t, l, 1, 2)
-	two := l.Head()
-
-	// Storing the written record fails: it is in the log, and the anchor
-	// holds its hash as the one being written.
-	a.failHead = true
-	rec, err := l.Append(KindRefresh, nil)
-	if !errors.Is(err, ErrNotAnchored) || rec.Seq != 3 {
-		t.Fatalf("Append: %+v, %v; want seq 3 and ErrNotAnchored", rec, err)
-	}
-	got, _ := a.Load()
-	if got != (Mark{Head: two, Next: l.Head().Hash}) {
-		t.Fatalf("anchor %v", got)
-	}
-	if sum, err := VerifyAnchored(dir, got); err != nil || sum.Unanchored != 1 {
-		t.Fatalf("%+v, %v", sum, err)
-	}
-
-	// Storing fails altogether: nothing is written.
-	a.failAll = true
+	mark, _ := a.Load()
 	before := snapshot(t, dir)
-	if _, err := l.Append(KindRefresh, nil); err == nil || errors.Is(err, ErrNotAnchored) {
-		t.Fatalf("Append with the anchor failing: %v", err)
+	a.fail = true
+	if _, err := l.Append(KindRefresh, nil); err == nil {
+		t.Fatal("Append succeeded without its anchor")
 	}
 	assertSnapshot(t, dir, before)
-	if again, _ := a.Load(); again != got {
-		t.Fatalf("anchor %v, want %v", again, got)
+	if got, _ := a.Load(); got != mark {
+		t.Fatalf("anchor %v, want %v", got, mark)
 	}
-
-	a.failAll, a.failHead = false, false
-	rec, err = l.Append(KindRefresh, nil)
-	if err != nil || rec.Seq != 4 {
+	a.fail = false
+	rec, err := l.Append(KindRefresh, nil)
+	if err != nil || rec.Seq != 3 {
 		t.Fatalf("Append: %+v, %v", rec, err)
 	}
-	head, _ := a.Load()
-	if sum, err := VerifyAnchored(dir, head); err != nil || sum.Records != 4 || head != (Mark{Head: l.Head()}) {
+	mark, _ = a.Load()
+	if sum, err := VerifyAnchored(dir, mark); err != nil || sum.Records != 3 || mark.Head != l.Head() {
 		t.Fatalf("%+v, %v", sum, err)
 	}
 }

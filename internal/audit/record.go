@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -67,41 +66,51 @@ func (h Head) String() string {
 	return strconv.FormatUint(h.Seq, 10) + ":" + h.Hash
 }
 
-// Mark is what an [Anchor] keeps: the Head of the log (its last record)
-// and, while [Log.Append] writes a record, the hash of that record's line.
-// A log that matches its Mark ends exactly at Head, or at the record after
-// it whose line hashes to Next: nothing else can be added, and the record
-// being written is the only one that may be missing after a crash.
+// Mark is what an [Anchor] keeps: the Head of the log and the whole line
+// of that record, which [Log.Append] stores before it writes the line. A
+// log matches its Mark when it ends at Head, or when it ends one record
+// before and Line follows on from there (a crash before the line reached
+// the log, or the line removed since: [Open] writes it back).
 type Mark struct {
 	Head Head
-	// Next is the SHA-256 (hex) of the line being appended after Head, ""
-	// when no Append is under way.
-	Next string
+	// Line is the record at Head, newline included. It is "" in the zero
+	// Mark and in the "seq:hash" anchors of earlier versions, which hold
+	// only Head: with those, the log must end exactly at Head.
+	Line string
 }
 
-// String returns m as "seq:hash", followed by "+next" while a record is
-// being written ("+next" alone for a log without records), or "" for the
-// zero Mark. [ParseMark] reads it back. It is the form to keep in a text
-// field such as rollback.State.AuditAnchor.
+// lineMark returns the Mark of line, the line of the record with seq.
+func lineMark(seq uint64, line []byte) Mark {
+	return Mark{Head: Head{Seq: seq, Hash: lineHash(line)}, Line: string(line)}
+}
+
+// String returns m's Line without its newline, or, for a Mark without a
+// Line, its Head as "seq:hash" ("" for the zero Mark). [ParseMark] reads
+// it back. It is the form to keep in a text field such as
+// rollback.State.AuditAnchor.
 func (m Mark) String() string {
-	if m.Next == "" {
-		return m.Head.String()
+	if m.Line != "" {
+		return strings.TrimSuffix(m.Line, "\n")
 	}
-	return m.Head.String() + "+" + m.Next
+	return m.Head.String()
 }
 
 // ParseMark reads the form written by [Mark.String]. An invalid string is
 // an error matching [ErrInvalid].
 func ParseMark(s string) (Mark, error) {
-	headText, next, pending := strings.Cut(s, "+")
-	if pending && next == "" {
-		return Mark{}, invalid(fmt.Errorf("anchor %q: empty hash after +", s))
+	if strings.HasPrefix(s, "{") {
+		line := []byte(s + "\n")
+		r, err := parseRecord(line)
+		if err != nil {
+			return Mark{}, invalid(fmt.Errorf("anchor: %w", err))
+		}
+		return lineMark(r.Seq, line), nil
 	}
-	m := Mark{Next: next}
-	if headText != "" {
-		seqText, hash, ok := strings.Cut(headText, ":")
+	var m Mark
+	if s != "" {
+		seqText, hash, ok := strings.Cut(s, ":")
 		if !ok {
-			return Mark{}, invalid(fmt.Errorf("anchor %q is not seq:hash", s))
+			return Mark{}, invalid(fmt.Errorf("anchor %q is neither a record nor seq:hash", s))
 		}
 		seq, err := strconv.ParseUint(seqText, 10, 64)
 		if err != nil || strconv.FormatUint(seq, 10) != seqText {
@@ -118,12 +127,29 @@ func ParseMark(s string) (Mark, error) {
 // check validates m as an anchor value.
 func (m Mark) check() error {
 	if h := m.Head; h != (Head{}) && (h.Seq == 0 || !validHash(h.Hash)) {
-		return invalid(fmt.Errorf("anchor %q: seq must be at least 1 and hash 64 lowercase hex digits", m))
+		return invalid(fmt.Errorf("anchor %q: seq must be at least 1 and hash 64 lowercase hex digits", m.Head))
 	}
-	if m.Next != "" && (!validHash(m.Next) || m.Head.Seq == math.MaxUint64) {
-		return invalid(fmt.Errorf("anchor %q: the next record's hash must be 64 lowercase hex digits", m))
+	if m.Line == "" {
+		return nil
+	}
+	r, err := parseRecord([]byte(m.Line))
+	if err != nil {
+		return invalid(fmt.Errorf("anchor: %w", err))
+	}
+	if lineMark(r.Seq, []byte(m.Line)) != m {
+		return invalid(fmt.Errorf("anchor %q: the line is not that of the record named", m.Head))
 	}
 	return nil
+}
+
+// follows reports whether the log ending at h lacks only m's record: m has
+// a Line, and it is the record after h.
+func (m Mark) follows(h Head) bool {
+	if m.Line == "" || m.Head.Seq != h.Seq+1 {
+		return false
+	}
+	r, err := parseRecord([]byte(m.Line))
+	return err == nil && r.Prev == h.next()
 }
 
 // next is the prev value of the record that follows h.

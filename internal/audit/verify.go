@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Summary describes a log that verified.
@@ -23,11 +24,11 @@ type Summary struct {
 	// TornBytes is the length of an incomplete line at the end of the
 	// newest file: a crash while appending, removed by the next Open.
 	TornBytes int64
-	// Unanchored is 1 when the last record is the one the anchor holds in
-	// Next (a crash between writing it and storing it as the anchor's
-	// Head; the next Open moves the anchor), 0 otherwise. Set by
-	// VerifyAnchored only.
-	Unanchored int
+	// Missing is the anchor's record, its line without the newline, when
+	// the log ends just before it: a crash before the record reached the
+	// log, or the record removed since; the next Open writes it back.
+	// Otherwise "". Set by VerifyAnchored only.
+	Missing string
 }
 
 // Verify checks every log file in dir, oldest first: each line is a record
@@ -48,12 +49,11 @@ func Verify(dir string) (Summary, error) {
 }
 
 // VerifyAnchored is [Verify] and also checks the log against the anchor's
-// Mark: the chain ends at m.Head, or at the record after it whose line
-// hashes to m.Next (what a crash between writing a record and storing it
-// as the anchor's Head leaves); the zero Mark means the log should have no
-// records. A mismatch is a [*BrokenError] matching [ErrAnchorMismatch].
-// Only audit-drop records up to that end count: one that someone added
-// after it can't account for deleted files.
+// Mark: the chain ends at m.Head, or just before it with m.Line following
+// on (reported in [Summary.Missing]); the zero Mark means the log should
+// have no records. A mismatch is a [*BrokenError] matching
+// [ErrAnchorMismatch]. Only audit-drop records up to that end count: one
+// that someone added after it can't account for deleted files.
 func VerifyAnchored(dir string, m Mark) (Summary, error) {
 	if err := m.check(); err != nil {
 		return Summary{}, err
@@ -134,7 +134,7 @@ type scanner struct {
 	anchorHash  string    // hash of the record with the anchor's seq
 	anchorFound bool      // whether that hash is known
 	anchorRec   *position // the record with the anchor's seq, if read
-	extra       *position // the first record after the anchor's that it doesn't hold in Next
+	extra       *position // the first record after the anchor's
 }
 
 // drop is an audit-drop record as the scanner remembers it.
@@ -222,16 +222,10 @@ func (s *scanner) record(path string, n int, line []byte) {
 		switch {
 		case r.Seq == a.Head.Seq:
 			s.anchorHash, s.anchorFound, s.anchorRec = pos.hash, true, pos
-		case r.Seq > a.Head.Seq && s.extra == nil && !a.holds(pos.seq, pos.hash):
+		case r.Seq > a.Head.Seq && s.extra == nil:
 			s.extra = pos
 		}
 	}
-}
-
-// holds reports whether the record seq with line hash hash is the one
-// being written according to m.
-func (m Mark) holds(seq uint64, hash string) bool {
-	return m.Next != "" && seq == m.Head.Seq+1 && hash == m.Next
 }
 
 // link checks that r follows p.
@@ -300,11 +294,10 @@ func (s *scanner) startError() error {
 }
 
 // anchored reports whether the audit-drop record d is covered by the
-// anchor: at or before its Head, or the record it holds in Next. Without
-// an anchor every record is believed.
+// anchor, at or before its Head. Without an anchor every record is
+// believed.
 func (s *scanner) anchored(d drop) bool {
-	a := s.anchor
-	return a == nil || d.seq <= a.Head.Seq || a.holds(d.seq, d.hash)
+	return s.anchor == nil || d.seq <= s.anchor.Head.Seq
 }
 
 func (s *scanner) summary() Summary {
@@ -324,26 +317,26 @@ func (s *scanner) anchorError(current string, sum *Summary) error {
 		torn = fmt.Sprintf("; an incomplete line of %d bytes follows", s.torn)
 	}
 	last := s.prev
-	if last == nil {
-		if a.Head == (Head{}) {
-			return nil
-		}
-		return &BrokenError{File: current, Reason: ReasonTruncated,
-			Detail: fmt.Sprintf("the log has no records but its anchor is at seq %d%s", a.Head.Seq, torn)}
+	end := Head{}
+	if last != nil {
+		end = Head{Seq: last.seq, Hash: last.hash}
 	}
 	switch {
-	case last.seq == a.Head.Seq && last.hash == a.Head.Hash:
+	case end == a.Head:
 		return nil
-	case a.holds(last.seq, last.hash):
-		sum.Unanchored = 1
+	case a.follows(end):
+		sum.Missing = strings.TrimSuffix(a.Line, "\n")
 		return nil
+	case last == nil:
+		return &BrokenError{File: current, Reason: ReasonTruncated,
+			Detail: fmt.Sprintf("the log has no records but its anchor is at seq %d%s", a.Head.Seq, torn)}
 	case last.seq < a.Head.Seq:
 		return &BrokenError{File: last.file, Line: last.line, Seq: last.seq, Reason: ReasonTruncated,
 			Detail: fmt.Sprintf("the log ends at seq %d but its anchor is at seq %d: records were removed from the end%s", last.seq, a.Head.Seq, torn)}
 	case s.anchorFound && s.anchorHash == a.Head.next() && s.extra != nil:
 		x := s.extra
 		return &BrokenError{File: x.file, Line: x.line, Seq: x.seq, Reason: ReasonExtended,
-			Detail: fmt.Sprintf("the log goes on to seq %d after the anchored seq %d, and the anchor does not hold this record's hash %s as the one being written: records were added", last.seq, a.Head.Seq, x.hash)}
+			Detail: fmt.Sprintf("the log goes on to seq %d after the anchored seq %d: records were added", last.seq, a.Head.Seq)}
 	case s.anchorRec != nil:
 		r := s.anchorRec
 		return &BrokenError{File: r.file, Line: r.line, Seq: r.seq, Reason: ReasonRewritten,

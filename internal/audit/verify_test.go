@@ -21,12 +21,12 @@ func TestVerifyNormalRun(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if sum.Records != 10 || sum.Last != head.Head || sum.Start != (Head{0, Genesis}) || sum.TornBytes != 0 || sum.Unanchored != 0 {
+		if sum.Records != 10 || sum.Last != head.Head || sum.Start != (Head{0, Genesis}) || sum.TornBytes != 0 || sum.Missing != "" {
 			t.Errorf("%s: summary %+v, anchor %v", name, sum, head)
 		}
 	}
-	if head.Head.Seq != 10 || head.Next != "" {
-		t.Errorf("anchor %v, want seq 10 and no record being written", head)
+	if head.Head.Seq != 10 || head.Line != string(readLines(t, filepath.Join(dir, currentName))[9]) {
+		t.Errorf("anchor %v, want record 10", head)
 	}
 }
 
@@ -231,18 +231,12 @@ func TestVerifyAnchorDetects(t *testing.T) {
 		if sum.Records != 0 {
 			t.Errorf("summary %+v returned with an error", sum)
 		}
-		// As if the anchor store had been rolled back two records, with
-		// the first of them being written.
+		// As if the anchor store had been rolled back two records.
 		lines := readLines(t, filepath.Join(dir, currentName))
-		if err := a.Store(Mark{Head: Head{Seq: 8, Hash: lineHash(lines[7])}, Next: lineHash(lines[8])}); err != nil {
+		if err := a.Store(lineMark(8, lines[7])); err != nil {
 			t.Fatal(err)
 		}
-		refusesOpen(t, dir, a, currentName, 10, 10, ReasonExtended, true)
-		// One record beyond, but not the one being written.
-		if err := a.Store(Mark{Head: Head{Seq: 9, Hash: lineHash(lines[8])}, Next: Genesis}); err != nil {
-			t.Fatal(err)
-		}
-		refusesOpen(t, dir, a, currentName, 10, 10, ReasonExtended, true)
+		refusesOpen(t, dir, a, currentName, 9, 9, ReasonExtended, true)
 	})
 	t.Run("anchored hash differs", func(t *testing.T) {
 		dir, _ := newTenLog(t)
