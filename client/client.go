@@ -15,7 +15,6 @@ import (
 
 	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/internal/audit"
-	"github.com/latchsec/latch/internal/fetch"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
 )
@@ -84,27 +83,16 @@ const stateSubdir = "state"
 // New returns a client for the repository described by cfg. It takes the
 // lock on cfg.StateDir (one client per state directory, across processes),
 // and loads the last verified metadata from the cache, verifying it again;
-// it does not touch the network. Close releases the lock.
+// it does not touch the network. Close releases the lock. A Config field or
+// option it cannot honour is an *OptionError (errors.Is ErrInvalidOptions),
+// returned before anything is written.
 func New(cfg Config, opts ...Option) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	o := options{maxRootRotation: 256, maxDelegations: 32, clockTolerance: DefaultClockTolerance}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	o.limits = o.limits.withDefaults()
-	if o.clock == nil {
-		o.clock = time.Now
-	}
-	if o.logger == nil {
-		o.logger = slog.New(slog.DiscardHandler)
-	}
-	switch {
-	case o.fetcher != nil && o.transportSet:
-		return nil, errors.New("client: WithRootCAs, WithSPKIPins, WithTransferLimits and WithPlainHTTPUnsafe configure the default transport; with WithFetcher, configure your own")
-	case o.fetcher == nil:
-		o.fetcher = fetch.New(o.transport)
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	c := &Client{cfg: cfg, opts: o, log: o.logger, memo: make(map[memoKey]*metadata.Targets)}
 	for _, u := range cfg.MetadataURLs {

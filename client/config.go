@@ -26,9 +26,12 @@ type Fetcher interface {
 	// offset). The reader must return an error wrapping ErrTooLarge once more
 	// than maxLength bytes would be read from it. A missing resource is an
 	// error wrapping ErrNotFound (for HTTP: 404 and 403). Fetch must honour
-	// ctx, and so must the reader. A reader may also have a method
-	// Size() int64 returning the length the server declared (-1 if none): a
-	// hint the client uses to size buffers, never trusted.
+	// ctx, and so must the reader: the client ends ctx to enforce its
+	// timeouts (see WithMetadataTimeouts). Fetch should return as soon as
+	// the server starts answering (for HTTP: the response headers), leaving
+	// the body to the reader. A reader may also have a method Size() int64
+	// returning the length the server declared (-1 if none): a hint the
+	// client uses to size buffers, never trusted.
 	Fetch(ctx context.Context, url string, offset, maxLength int64) (io.ReadCloser, error)
 }
 
@@ -75,17 +78,22 @@ func (l Limits) withDefaults() Limits {
 }
 
 type options struct {
-	fetcher         Fetcher
-	clock           func() time.Time
-	logger          *slog.Logger
-	limits          Limits
-	maxRootRotation int
-	maxDelegations  int
-	clockTolerance  time.Duration
-	progress        func(Progress)
-	auditRequired   bool
-	transport       fetch.Options // for the default fetcher
-	transportSet    bool          // a transport option was given
+	fetcher           Fetcher
+	fetcherSet        bool // WithFetcher was given, perhaps with nil
+	metaHeaderTimeout time.Duration
+	metaFileTimeout   time.Duration
+	clock             func() time.Time
+	logger            *slog.Logger
+	limits            Limits
+	maxRootRotation   int
+	maxDelegations    int
+	clockTolerance    time.Duration
+	progress          func(Progress)
+	auditRequired     bool
+	transport         fetch.Options // for the default fetcher
+	transportSet      bool          // a transport option was given
+	pinsSet           bool          // WithSPKIPins was given
+	transferSet       bool          // WithTransferLimits was given
 }
 
 // WithRootCAs makes the default HTTP transport trust these certificate
@@ -98,9 +106,10 @@ func WithRootCAs(pool *x509.CertPool) Option {
 // default transport, redirects included, must present a leaf certificate
 // whose SubjectPublicKeyInfo hashes (SHA-256) to one of pins, given as hex or
 // as "sha256/<base64>". Give the next key's pin before rotating it. Pinning
-// is defence in depth: the signed metadata stays the trust root.
+// is defence in depth: the signed metadata stays the trust root. New refuses
+// an empty list and a pin in neither form.
 func WithSPKIPins(pins ...string) Option {
-	return func(o *options) { o.transport.SPKIPins, o.transportSet = pins, true }
+	return func(o *options) { o.transport.SPKIPins, o.transportSet, o.pinsSet = pins, true, true }
 }
 
 // WithTransferLimits sets the slow-retrieval guard of the default transport:
@@ -108,11 +117,36 @@ func WithSPKIPins(pins ...string) Option {
 // average throughput over a sliding window (default 1024 bytes per second
 // over 30 seconds). A mirror that drips, stalls after the headers or streams
 // endlessly is cut off with ErrSlowRetrieval and the next mirror is tried.
+// All three must be positive.
 func WithTransferLimits(timeout time.Duration, minBytesPerSecond int64, window time.Duration) Option {
 	return func(o *options) {
 		o.transport.TransferTimeout, o.transport.MinBytesPerSecond, o.transport.SlowWindow = timeout, minBytesPerSecond, window
-		o.transportSet = true
+		o.transportSet, o.transferSet = true, true
 	}
+}
+
+// Defaults of WithMetadataTimeouts.
+const (
+	DefaultMetadataHeaderTimeout = 10 * time.Second
+	DefaultMetadataFileTimeout   = 30 * time.Second
+)
+
+// WithMetadataTimeouts bounds each request for a metadata file to one
+// mirror: the mirror must start answering (the response headers) within
+// header, and the whole file must arrive within perFile (defaults
+// DefaultMetadataHeaderTimeout and DefaultMetadataFileTimeout). A request
+// that runs out of either fails with ErrSlowRetrieval and is not repeated
+// on that mirror: the next mirror is tried, and for the rest of the refresh
+// (and the lookups after it) the mirror that timed out is tried last, so a
+// mirror that accepts connections and never answers costs one header
+// timeout per Refresh. Both must be positive, and header at most perFile:
+// New refuses anything else with ErrInvalidOptions, since a metadata request
+// without a bound would let one mirror hold every refresh. They hold for any Fetcher that honours
+// its context: header bounds the Fetch call, perFile the Fetch call and
+// reading the file. Target downloads are bounded by WithTransferLimits
+// instead: a large file may take long, as long as it keeps arriving.
+func WithMetadataTimeouts(header, perFile time.Duration) Option {
+	return func(o *options) { o.metaHeaderTimeout, o.metaFileTimeout = header, perFile }
 }
 
 // WithPlainHTTPUnsafe lets the default transport use http:// mirrors that
@@ -146,7 +180,7 @@ const DefaultClockTolerance = 10 * time.Minute
 // DefaultClockTolerance). A wider tolerance lets an attacker who sets the
 // clock back replay metadata that expired in between: widen it only for
 // devices whose clocks are known to jump, never to work around a clock that
-// is wrong (fix the clock instead).
+// is wrong (fix the clock instead). d must not be negative.
 func WithClockToleranceUnsafe(d time.Duration) Option {
 	return func(o *options) { o.clockTolerance = d }
 }
@@ -169,38 +203,64 @@ func WithProgress(fn func(Progress)) Option { return func(o *options) { o.progre
 // Option adjusts a client.
 type Option func(*options)
 
-// WithFetcher replaces the default HTTP transport.
-func WithFetcher(f Fetcher) Option { return func(o *options) { o.fetcher = f } }
+// WithFetcher replaces the default HTTP transport. f must not be nil.
+func WithFetcher(f Fetcher) Option { return func(o *options) { o.fetcher, o.fetcherSet = f, true } }
 
 // WithClock sets the source of reference times (spec §5.1); the default is
-// time.Now. Each Refresh reads it once, at its start.
+// time.Now. Each Refresh reads it once, at its start. now must not be nil.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
 
-// WithLogger sends the client's structured log to l; by default it is
-// discarded.
+// WithLogger sends the client's structured log to l; by default (or with
+// nil) it is discarded.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithLimits sets the size caps of metadata files without a listed length.
+// A zero field keeps its default; a negative one is refused.
 func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 
 // WithMaxRootRotations sets how many new root versions one Refresh accepts
 // (default 256). Reaching it while newer roots are still served is an error.
+// n must be 1 or more: there is no unlimited setting.
 func WithMaxRootRotations(n int) Option { return func(o *options) { o.maxRootRotation = n } }
 
-// WithMaxDelegations sets how many targets roles one lookup may visit
-// (default 32, spec §5.6.7).
+// WithMaxDelegations sets how many targets roles one lookup, or one release
+// resolution, may visit (default 32, spec §5.6.7). n must be 1 or more: there
+// is no unlimited setting.
 func WithMaxDelegations(n int) Option { return func(o *options) { o.maxDelegations = n } }
+
+// ErrInvalidOptions: New was given a Config field or an option it cannot
+// honour (a required field missing, a count below 1, a negative limit or
+// tolerance, a malformed pin, ...). See *OptionError. No option switches a
+// check or a cap off.
+var ErrInvalidOptions = errors.New("invalid client options")
+
+// OptionError reports the Config field or option New refused, and why.
+type OptionError struct {
+	Option string // "WithMaxDelegations", "Config.StateDir", ...
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("client: %v: %s: %s", ErrInvalidOptions, e.Option, e.Reason)
+}
+
+func (e *OptionError) Unwrap() error { return ErrInvalidOptions }
 
 func (c Config) validate() error {
 	if len(c.TrustedRoot) == 0 {
-		return errors.New("client: Config.TrustedRoot is required")
+		return &OptionError{Option: "Config.TrustedRoot", Reason: "required"}
 	}
 	if c.StateDir == "" {
-		return errors.New("client: Config.StateDir is required")
+		return &OptionError{Option: "Config.StateDir", Reason: "required"}
 	}
-	for _, u := range append(append([]string{}, c.MetadataURLs...), c.TargetURLs...) {
-		if _, err := baseURL(u); err != nil {
-			return err
+	for _, f := range []struct {
+		name string
+		urls []string
+	}{{"Config.MetadataURLs", c.MetadataURLs}, {"Config.TargetURLs", c.TargetURLs}} {
+		for _, u := range f.urls {
+			if _, err := baseURL(u); err != nil {
+				return &OptionError{Option: f.name, Reason: err.Error()}
+			}
 		}
 	}
 	return nil
@@ -210,13 +270,64 @@ func (c Config) validate() error {
 func baseURL(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", fmt.Errorf("client: mirror %q is not an absolute http(s) URL", s)
+		return "", fmt.Errorf("mirror %q is not an absolute http(s) URL", s)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("client: mirror %q must not have a query or fragment", s)
+		return "", fmt.Errorf("mirror %q must not have a query or fragment", s)
 	}
 	if !strings.HasSuffix(s, "/") {
 		s += "/"
 	}
 	return s, nil
+}
+
+// newOptions applies opts over the defaults and checks the result: every
+// value must mean something, and none may lift a cap or a check.
+func newOptions(opts []Option) (options, error) {
+	o := options{maxRootRotation: 256, maxDelegations: 32, clockTolerance: DefaultClockTolerance,
+		metaHeaderTimeout: DefaultMetadataHeaderTimeout, metaFileTimeout: DefaultMetadataFileTimeout,
+		clock: time.Now, logger: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	bad := func(option, format string, args ...any) (options, error) {
+		return options{}, &OptionError{Option: option, Reason: fmt.Sprintf(format, args...)}
+	}
+	l := o.limits
+	switch {
+	case o.maxDelegations < 1:
+		return bad("WithMaxDelegations", "%d roles per lookup: want 1 or more", o.maxDelegations)
+	case o.maxRootRotation < 1:
+		return bad("WithMaxRootRotations", "%d rotations per refresh: want 1 or more", o.maxRootRotation)
+	case l.Root < 0 || l.Timestamp < 0 || l.Snapshot < 0 || l.Targets < 0:
+		return bad("WithLimits", "negative size in %+v (0 means the default)", l)
+	case o.clockTolerance < 0:
+		return bad("WithClockToleranceUnsafe", "negative tolerance %s", o.clockTolerance)
+	case o.metaHeaderTimeout <= 0 || o.metaFileTimeout <= 0 || o.metaHeaderTimeout > o.metaFileTimeout:
+		return bad("WithMetadataTimeouts", "header %s, per file %s: both must be positive, the header timeout at most the per-file one",
+			o.metaHeaderTimeout, o.metaFileTimeout)
+	case o.clock == nil:
+		return bad("WithClock", "nil clock")
+	case o.fetcherSet && o.fetcher == nil:
+		return bad("WithFetcher", "nil Fetcher")
+	case o.fetcher != nil && o.transportSet:
+		return bad("WithFetcher", "WithRootCAs, WithSPKIPins, WithTransferLimits and WithPlainHTTPUnsafe configure the default transport; with WithFetcher, configure your own")
+	case o.pinsSet && len(o.transport.SPKIPins) == 0:
+		return bad("WithSPKIPins", "no pins given")
+	}
+	if t := o.transport; o.transferSet && (t.TransferTimeout <= 0 || t.MinBytesPerSecond <= 0 || t.SlowWindow <= 0) {
+		return bad("WithTransferLimits", "timeout %s, %d bytes/s over %s: each must be positive", t.TransferTimeout, t.MinBytesPerSecond, t.SlowWindow)
+	}
+	o.limits = o.limits.withDefaults()
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	if o.fetcher == nil {
+		h := fetch.New(o.transport)
+		if err := h.Err(); err != nil {
+			return bad("WithSPKIPins", "%v", err)
+		}
+		o.fetcher = h
+	}
+	return o, nil
 }

@@ -2,9 +2,11 @@ package client_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,7 +70,7 @@ func TestDelegations(t *testing.T) {
 		repo.AddDelegatedTarget("b", "u", []byte("b"), nil)
 		repo.Publish()
 		e := refreshed(t, repo)
-		wantIs(t, e.targetErr("t/h"), client.ErrNotFound)
+		wantIs(t, e.targetErr("t/h"), client.ErrUnknownTarget)
 		if got := repo.Requests(); !slices.Equal(got, []string{"a.json"}) {
 			t.Errorf("requests %q, want a only", got)
 		}
@@ -116,8 +118,8 @@ func TestDelegations(t *testing.T) {
 			t.Errorf("plugins/p.so from %s", tg.Role())
 		}
 		repo.ResetRequests()
-		wantIs(t, e.targetErr("plugins/sub/q.so"), client.ErrNotFound)
-		wantIs(t, e.targetErr("plugins/p.dll"), client.ErrNotFound)
+		wantIs(t, e.targetErr("plugins/sub/q.so"), client.ErrUnknownTarget)
+		wantIs(t, e.targetErr("plugins/p.dll"), client.ErrUnknownTarget)
 		if got := repo.Requests(); len(got) != 0 {
 			t.Errorf("requests %q for paths no role is trusted for", got)
 		}
@@ -177,7 +179,7 @@ func TestDelegations(t *testing.T) {
 		repo.Delegate("b", "a", simulator.DelegationOpts{Paths: []string{"*"}})
 		repo.Publish()
 		e := refreshed(t, repo, client.WithMaxDelegations(100))
-		wantIs(t, e.targetErr("missing"), client.ErrNotFound)
+		wantIs(t, e.targetErr("missing"), client.ErrUnknownTarget)
 		if got := repo.Requests(); !slices.Equal(got, []string{"a.json", "b.json"}) {
 			t.Errorf("requests %q, want a and b once", got)
 		}
@@ -335,4 +337,62 @@ func TestDelegationKeysPerPath(t *testing.T) {
 		wantRefused(t, e)
 		e.sameDisk(before, "x.json")
 	})
+}
+
+// TestWithheldRoleIsNotUnknownTarget: "no trusted role lists this target"
+// (ErrUnknownTarget) and "a mirror has no such file" (ErrNotFound) are two
+// answers. A mirror that withholds a delegated role must not make a lookup,
+// a release resolution or an update look like "no update": an app that
+// treats ErrUnknownTarget or ErrNoRelease as fine would accept a freeze.
+func TestWithheldRoleIsNotUnknownTarget(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{})
+	repo.Delegate("targets", "apps", simulator.DelegationOpts{Paths: []string{"app/*/*"}})
+	listed := "app/2.0.0/" + buildPlat
+	repo.AddDelegatedTarget("apps", listed, buildV2, map[string]any{"version": "2.0.0", "channels": []string{"stable"}})
+	repo.Publish()
+	e := newAppEnv(t, repo)
+	e.refresh()
+
+	// Listed by no trusted role: the search is complete, and the answer
+	// comes from signed metadata alone.
+	err := e.targetErr("other/x")
+	wantIs(t, err, client.ErrUnknownTarget)
+	if ute := wantAs[*client.UnknownTargetError](t, err); ute.Path != "other/x" || ute.Visited != 1 {
+		t.Errorf("UnknownTargetError %+v", ute)
+	}
+	wantIsNot(t, err, client.ErrNotFound)
+
+	// The mirror withholds the delegated role that lists releases of app.
+	repo.SetFault("apps.json", simulator.Fault{Status: 404})
+	before := e.disk()
+	for _, path := range []string{listed, "app/9.9.9/unlisted"} {
+		err := e.targetErr(path)
+		wantIs(t, err, client.ErrNotFound)
+		wantAs[*client.MirrorError](t, err)
+		wantIsNot(t, err, client.ErrUnknownTarget)
+		var ute *client.UnknownTargetError
+		if errors.As(err, &ute) {
+			t.Errorf("Target(%q): %v is an *UnknownTargetError", path, err)
+		}
+	}
+	_, err = e.c.Resolve(context.Background(), client.Release{App: "app"})
+	wantIs(t, err, client.ErrNotFound)
+	wantIsNot(t, err, client.ErrUnknownTarget, client.ErrNoRelease)
+	err = e.applyErr()
+	wantIs(t, err, client.ErrNotFound)
+	wantIsNot(t, err, client.ErrUnknownTarget, client.ErrNoRelease)
+	e.sameDisk(before)
+
+	// Offline, a delegated role that was never cached is not an answer
+	// either.
+	_, err = e.c.View().Target(listed)
+	wantIs(t, err, client.ErrNotFound)
+	wantIsNot(t, err, client.ErrUnknownTarget)
+
+	// Served again, the release is found.
+	repo.ClearFaults()
+	if res := e.mustApply(); !res.Updated || res.Release.Version != "2.0.0" {
+		t.Errorf("Apply = %+v", res)
+	}
 }

@@ -9,9 +9,9 @@
 // (Config.TrustedRoot); every other document must be signed by a threshold
 // of the keys its delegator assigns, be the version its referrer lists, be
 // no older than what was trusted before and not be expired. Mirrors, the
-// network, DNS and HTTPS are untrusted: a mirror that fails or serves bytes
-// that fail a check is skipped, and the next one tried. Verification can't
-// be switched off.
+// network, DNS and HTTPS are untrusted: a mirror that fails, times out (see
+// WithMetadataTimeouts) or serves bytes that fail a check is skipped, and the
+// next one tried. Verification can't be switched off.
 //
 // What the client trusted is persisted in Config.StateDir: the metadata
 // cache (<role>.json, exactly the bytes received) and, in its "state"
@@ -57,10 +57,18 @@
 // # Errors
 //
 // Failures wrap a sentinel (ErrExpired, ErrRollback, ErrThreshold,
-// ErrHashMismatch, ErrVersionMismatch, ErrNotFound, ErrTooLarge, ...) in a
-// typed error with the evidence: *ExpiredError, *rollback.RollbackError,
-// *verify.ThresholdError, *VersionError, *metadata.Error, and *MirrorError,
-// which lists each mirror's reason.
+// ErrHashMismatch, ErrVersionMismatch, ErrNotFound, ErrUnknownTarget,
+// ErrTooLarge, ...) in a typed error with the evidence: *ExpiredError,
+// *rollback.RollbackError, *verify.ThresholdError, *VersionError,
+// *metadata.Error, *UnknownTargetError, and *MirrorError, which lists each
+// mirror's reason.
+//
+// "Not listed" and "not served" are two answers. ErrUnknownTarget means a
+// complete search of the verified targets roles found no role that lists
+// the path: the one answer that means "there is no such target". ErrNotFound
+// means a mirror (or the Fetcher) said it has no such file, which a mirror
+// can say of any file, a delegated role the search needs included; treat it
+// as a failure to retry, never as "no update".
 //
 // # Compatibility
 //

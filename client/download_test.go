@@ -117,7 +117,7 @@ func TestDownload(t *testing.T) {
 		t.Parallel()
 		e, _, _ := setup(t, false)
 		err := e.targetErr("dir/other.bin")
-		wantIs(t, err, client.ErrNotFound)
+		wantIs(t, err, client.ErrUnknownTarget)
 		if te := wantAs[*client.TargetError](t, err); te.Path != "dir/other.bin" {
 			t.Errorf("TargetError %+v", te)
 		}

@@ -30,9 +30,18 @@ var (
 	// ErrVersionMismatch: a version differs from the one its referrer lists
 	// (mix-and-match), or a new root is not exactly trusted+1.
 	ErrVersionMismatch = errors.New("version differs from the referring metadata")
-	// ErrNotFound: a target is not listed by any trusted role; also what a
-	// Fetcher returns for a missing file.
+	// ErrNotFound: a file the client needs could not be had because a
+	// mirror (or the Fetcher) says it has no such file (HTTP 404 and 403),
+	// or, in the offline View, because a delegated role is not in the cache.
+	// It never means that no trusted role lists a target (ErrUnknownTarget):
+	// a mirror can withhold any file, and a caller that took this for "no
+	// such target, no update" would let the mirror freeze it.
 	ErrNotFound = fetch.ErrNotFound
+	// ErrUnknownTarget: a complete search of the trusted targets roles,
+	// delegations included, found no role that lists the target path. See
+	// *UnknownTargetError. A mirror can't cause it by withholding a file:
+	// that fails the search with ErrNotFound instead.
+	ErrUnknownTarget = errors.New("no trusted role lists the target")
 	// ErrTooLarge: a file is larger than its signed length or size limit
 	// (endless data attack).
 	ErrTooLarge = fetch.ErrTooLarge
@@ -168,14 +177,15 @@ func staleErr(role string, got, trusted int64) error {
 }
 
 // UnknownTargetError reports a target path that no trusted role lists
-// (errors.Is ErrNotFound), as opposed to a file a mirror could not serve.
+// (errors.Is ErrUnknownTarget), as opposed to a file a mirror could not
+// serve (ErrNotFound).
 type UnknownTargetError struct {
 	Path    string
 	Visited int // targets roles searched
 }
 
 func (e *UnknownTargetError) Error() string {
-	return fmt.Sprintf("not found: no trusted role lists %q (%d role(s) searched)", e.Path, e.Visited)
+	return fmt.Sprintf("no trusted role lists %q (%d role(s) searched)", e.Path, e.Visited)
 }
 
-func (e *UnknownTargetError) Unwrap() error { return ErrNotFound }
+func (e *UnknownTargetError) Unwrap() error { return ErrUnknownTarget }

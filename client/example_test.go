@@ -132,7 +132,7 @@ func Example() {
 	fmt.Print(string(b))
 
 	_, err = c.Target(ctx, "app/2.0/linux-amd64")
-	fmt.Println("2.0 not found:", errors.Is(err, client.ErrNotFound))
+	fmt.Println("2.0 listed by no role:", errors.Is(err, client.ErrUnknownTarget))
 	// Output:
 	// root v1
 	// timestamp v2
@@ -140,5 +140,5 @@ func Example() {
 	// targets v2
 	// app/1.0/linux-amd64 19 {"version":"1.0.0"}
 	// hello from app 1.0
-	// 2.0 not found: true
+	// 2.0 listed by no role: true
 }

@@ -314,6 +314,25 @@ func badSig(b []byte) []byte {
 	return out
 }
 
+// dupSig lists the document's first signature twice, as
+// tuf-conformance's test_duplicate_sig_keyids does.
+func dupSig(b []byte) []byte {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(b, &doc); err != nil {
+		panic(err)
+	}
+	var sigs []json.RawMessage
+	if err := json.Unmarshal(doc["signatures"], &sigs); err != nil || len(sigs) == 0 {
+		panic("dupSig: no signature")
+	}
+	doc["signatures"], _ = json.Marshal(append(sigs, sigs[0]))
+	out, err := json.Marshal(doc)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
 // truncate drops the last byte.
 func truncate(b []byte) []byte { return bytes.Clone(b[:len(b)-1]) }
 
@@ -334,6 +353,16 @@ func wantAs[T error](t *testing.T, err error) T {
 		t.Fatalf("error %q (%T) has no %T in its chain", err, err, target)
 	}
 	return target
+}
+
+// wantIsNot fails the test if errors.Is(err, target) for any target.
+func wantIsNot(t *testing.T, err error, targets ...error) {
+	t.Helper()
+	for _, target := range targets {
+		if errors.Is(err, target) {
+			t.Errorf("error %q: want not errors.Is %q", err, target)
+		}
+	}
 }
 
 // wantIs fails the test unless errors.Is(err, target).

@@ -159,8 +159,8 @@ func TestInteropPythonTUF(t *testing.T) {
 		}
 		wantTarget(t, c, "file2.txt", "targets", 39, file2SHA, true)
 		wantTarget(t, c, "file3.txt", "role1", 28, file3SHA, true)
-		if _, err := c.Target(context.Background(), "file4.txt"); !errors.Is(err, client.ErrNotFound) {
-			t.Errorf("file4.txt: %v, want ErrNotFound", err)
+		if _, err := c.Target(context.Background(), "file4.txt"); !errors.Is(err, client.ErrUnknownTarget) {
+			t.Errorf("file4.txt: %v, want ErrUnknownTarget", err)
 		}
 		if !slices.Contains(srv.requests(), "/repository_data/repository/metadata/2.root.json") {
 			t.Error("no probe for 2.root.json")
@@ -178,8 +178,8 @@ func TestInteropPythonTUF(t *testing.T) {
 		refreshOK(t, c)
 		wantTop(t, c, top(1, 2, 2, 1))
 		_, err := c.Target(context.Background(), "anything")
-		if !errors.Is(err, client.ErrNotFound) {
-			t.Fatalf("Target: %v, want ErrNotFound", err)
+		if err == nil {
+			t.Fatal("Target(anything) succeeded")
 		}
 		for _, p := range srv.requests() {
 			if strings.HasSuffix(p, "/1.a.json") || strings.Contains(p, "/../") {
@@ -193,6 +193,9 @@ func TestInteropPythonTUF(t *testing.T) {
 	t.Run("fishy role names", func(t *testing.T) {
 		t.Parallel()
 		_, srv, state, err := fishy(t, nil)
+		// The search could not be completed: not an unknown target.
+		wantIs(t, err, client.ErrNotFound)
+		wantIsNot(t, err, client.ErrUnknownTarget)
 		me := wantAs[*client.MirrorError](t, err)
 		if me.File != "1...%2Fa.json" {
 			t.Errorf("MirrorError for %q, want the encoded name of ../a", me.File)
@@ -213,6 +216,7 @@ func TestInteropPythonTUF(t *testing.T) {
 	t.Run("fishy role names served encoded", func(t *testing.T) {
 		t.Parallel()
 		_, srv, state, err := fishy(t, map[string]string{dotdotA: "repository_data/fishy_rolenames/1.a.json"})
+		wantIs(t, err, client.ErrUnknownTarget)
 		var me *client.MirrorError
 		if errors.As(err, &me) {
 			t.Errorf("a role failed to load: %v", err)
@@ -249,8 +253,8 @@ func TestInteropGoTUF(t *testing.T) {
 		if ch := tg.Chain(); len(ch) != 2 || ch[1].Version != 1 {
 			t.Errorf("file3.txt chain %+v", ch)
 		}
-		if _, err := c.Target(context.Background(), "file2.txt"); !errors.Is(err, client.ErrNotFound) {
-			t.Errorf("file2.txt: %v, want ErrNotFound", err)
+		if _, err := c.Target(context.Background(), "file2.txt"); !errors.Is(err, client.ErrUnknownTarget) {
+			t.Errorf("file2.txt: %v, want ErrUnknownTarget", err)
 		}
 	})
 

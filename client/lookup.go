@@ -103,33 +103,82 @@ type visit struct {
 	chain  []RoleStatus
 }
 
-// walk is the pre-order depth-first search of spec §5.6.7.2, bounded by the
-// maximum number of roles visited. load returns a delegated role verified
-// with the keys of the delegator on this path.
+// roleWalk is the one walk over targets roles, shared by lookups and release
+// resolution so that the cap on roles visited lives in one place: pre-order
+// depth first from the top-level targets role (spec §5.6.7.2), each role at
+// most once (§5.6.7.1), at most maxDelegations roles. Reaching the cap with
+// a role still to visit is ErrDelegationLimit.
+type roleWalk struct {
+	top     *metadata.Targets
+	now     time.Time
+	load    func(visit) (*metadata.Targets, error)
+	limit   int
+	stack   []visit
+	visited map[string]bool
+}
+
+// walkRoles starts a walk from the top-level targets of set. load returns a
+// delegated role verified with the keys of the delegator on this path.
+func (c *Client) walkRoles(set *trustedSet, now time.Time, load func(visit) (*metadata.Targets, error)) *roleWalk {
+	return &roleWalk{
+		top: set.targets, now: now, load: load, limit: c.opts.maxDelegations,
+		stack:   []visit{{keys: metadata.RoleKeys{Name: metadata.RoleTargets}}},
+		visited: make(map[string]bool),
+	}
+}
+
+// next returns the next role to search and the chain of roles from the
+// top-level targets role down to it; a nil document once no role is left.
+func (w *roleWalk) next() (*metadata.Targets, []RoleStatus, error) {
+	for len(w.stack) > 0 {
+		v := w.stack[len(w.stack)-1]
+		w.stack = w.stack[:len(w.stack)-1]
+		if w.visited[v.keys.Name] {
+			continue
+		}
+		if len(w.visited) >= w.limit {
+			return nil, nil, fmt.Errorf("%w: %d roles visited and more to visit", ErrDelegationLimit, len(w.visited))
+		}
+		w.visited[v.keys.Name] = true
+		doc := w.top
+		if v.parent != nil {
+			var err error
+			if doc, err = w.load(v); err != nil {
+				return nil, nil, err
+			}
+		}
+		chain := append(slices.Clip(v.chain), RoleStatus{Role: doc.Name(), Version: doc.Version(), Expires: doc.Expires(), Stale: doc.Expired(w.now)})
+		return doc, chain, nil
+	}
+	return nil, nil, nil
+}
+
+// descend schedules roles, delegated by doc and given in priority order,
+// to be searched next, before the rest (pre-order: deep before wide).
+func (w *roleWalk) descend(doc *metadata.Targets, chain []RoleStatus, roles []metadata.RoleKeys) {
+	for i := len(roles) - 1; i >= 0; i-- {
+		w.stack = append(w.stack, visit{keys: roles[i], parent: doc, chain: chain})
+	}
+}
+
+// stop drops every role still to visit but those descend schedules next: a
+// terminating delegation matched (§5.6.7.2.1).
+func (w *roleWalk) stop() { w.stack = w.stack[:0] }
+
+// walk is the search of spec §5.6.7.2 for path.
 func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(visit) (*metadata.Targets, error)) (*Target, error) {
 	if set.targets == nil {
 		return nil, ErrNotRefreshed
 	}
-	stack := []visit{{keys: metadata.RoleKeys{Name: metadata.RoleTargets}}}
-	visited := make(map[string]bool)
-	for len(stack) > 0 {
-		v := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if visited[v.keys.Name] {
-			continue
+	w := c.walkRoles(set, now, load)
+	for {
+		doc, chain, err := w.next()
+		if err != nil {
+			return nil, err
 		}
-		if len(visited) == c.opts.maxDelegations {
-			return nil, fmt.Errorf("%w: visited %d roles looking for %q", ErrDelegationLimit, len(visited), path)
+		if doc == nil {
+			return nil, &UnknownTargetError{Path: path, Visited: len(w.visited)}
 		}
-		visited[v.keys.Name] = true
-		doc := set.targets
-		if v.parent != nil {
-			var err error
-			if doc, err = load(v); err != nil {
-				return nil, err
-			}
-		}
-		chain := append(slices.Clip(v.chain), RoleStatus{Role: doc.Name(), Version: doc.Version(), Expires: doc.Expires(), Stale: doc.Expired(now)})
 		if tf, ok := doc.Target(path); ok {
 			return &Target{tf: tf, role: doc.Name(), chain: chain}, nil
 		}
@@ -137,18 +186,16 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 		if d == nil {
 			continue
 		}
-		var children []visit
+		var children []metadata.RoleKeys
 		for _, ch := range d.Children(path) {
-			children = append(children, visit{keys: ch.RoleKeys, parent: doc, chain: chain})
+			children = append(children, ch.RoleKeys)
 			if ch.Terminating { // §5.6.7.2.1: nothing after a terminating match
-				stack = stack[:0]
+				w.stop()
 				break
 			}
 		}
-		slices.Reverse(children)
-		stack = append(stack, children...)
+		w.descend(doc, chain, children)
 	}
-	return nil, &UnknownTargetError{Path: path, Visited: len(visited)}
 }
 
 // delegated returns the metadata of the delegated role v, verified with the

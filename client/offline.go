@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/latchsec/latch/metadata"
@@ -73,7 +74,7 @@ func (v *View) Stale() bool {
 // Target looks up path in the cached metadata only, delegations included.
 // The result's Chain says which roles it relied on and whether each is
 // stale. A delegated role that is not in the cache makes the lookup fail with
-// ErrNotFound.
+// ErrNotFound (not ErrUnknownTarget: the search could not be completed).
 func (v *View) Target(path string) (*Target, error) {
 	if v.set.snapshot == nil || v.set.targets == nil {
 		return nil, &TargetError{Path: path, Err: ErrNotRefreshed}
@@ -85,7 +86,7 @@ func (v *View) Target(path string) (*Target, error) {
 		}
 		doc := v.c.cachedDelegated(vis.keys, meta)
 		if doc == nil {
-			return nil, ErrNotFound
+			return nil, fmt.Errorf("%w: delegated role %q is not in the cache", ErrNotFound, vis.keys.Name)
 		}
 		return doc, nil
 	})

@@ -119,7 +119,7 @@ func TestUnusualRoleNames(t *testing.T) {
 			repo.Publish()
 			e := refreshed(t, repo)
 			repo.ResetRequests()
-			wantIs(t, e.targetErr("nonexistent"), client.ErrNotFound)
+			wantIs(t, e.targetErr("nonexistent"), client.ErrUnknownTarget)
 			name := itoa(repo.Version(role)) + "." + role + ".json"
 			if got := repo.Requests(); !slices.Contains(got, name) {
 				t.Errorf("requests = %q, want %q among them", got, name)

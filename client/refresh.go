@@ -29,6 +29,7 @@ func (c *Client) Refresh(ctx context.Context) error {
 		return errors.New("refresh: Config.MetadataURLs has no mirror")
 	}
 	ref := c.opts.clock().UTC()
+	c.health.forgetTimeouts() // each refresh gives every mirror its turn again
 	set := *c.trusted.Load()
 	set.refreshed = false
 	err := c.checkClock(ref)
@@ -133,7 +134,7 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 	for accepted := 0; ; accepted++ {
 		n := set.root.Version() + 1
 		name := fmt.Sprintf("%d.root.json", n) // §5.3.3: always versioned
-		if accepted == c.opts.maxRootRotation {
+		if accepted >= c.opts.maxRootRotation {
 			_, notFound, _ := c.fetchVerified(ctx, c.metaURLs, name, c.opts.limits.Root, func([]byte) error { return nil })
 			if notFound {
 				break

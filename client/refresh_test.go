@@ -436,7 +436,7 @@ func TestTimestampUpdate(t *testing.T) {
 		repo.Publish() // root v2, timestamp v2 signed by both keys
 		e := refreshed(t, repo)
 		before := e.disk()
-		repo.Sign("timestamp", 0, 0) // one key, twice
+		repo.Sign("timestamp", 0) // one key (listing it twice is refused before: TestSnapshotUpdate)
 		repo.Publish()
 		err := e.refreshErr()
 		te := wantAs[*verify.ThresholdError](t, err)
@@ -608,6 +608,20 @@ func TestSnapshotUpdate(t *testing.T) {
 		if te := wantAs[*verify.ThresholdError](t, err); te.Role != "snapshot" {
 			t.Errorf("ThresholdError %+v", te)
 		}
+		failed(e, before)
+	})
+
+	// §4.2: a key ID may appear once in "signatures", even when the
+	// signatures meet the threshold (tuf-conformance
+	// test_duplicate_sig_keyids).
+	t.Run("duplicate signature key ID", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, simulator.Options{})
+		before := e.disk()
+		e.repo.SetFault("snapshot.json", simulator.Fault{Mutate: dupSig})
+		err := e.refreshErr()
+		wantIs(t, err, metadata.ErrDuplicateSignature)
+		wantIs(t, err, client.ErrMalformed)
 		failed(e, before)
 	})
 

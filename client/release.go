@@ -18,7 +18,9 @@ import (
 )
 
 var (
-	// ErrNoRelease: no release matches the selector. See *ReleaseError.
+	// ErrNoRelease: no release matches the selector, after every role that
+	// could list one was read (a role a mirror withholds fails resolution
+	// with ErrNotFound instead). See *ReleaseError.
 	ErrNoRelease = errors.New("no matching release")
 	// ErrInvalidRelease: a release target breaks the release convention
 	// (its signed version is missing, malformed or differs from its path;
@@ -177,7 +179,7 @@ func (c *Client) resolve(ctx context.Context, rel Release, skip func(*ReleaseInf
 	for _, cand := range cands {
 		t, err := c.Target(ctx, cand.path)
 		if err != nil {
-			if unlisted(err) {
+			if errors.Is(err, ErrUnknownTarget) {
 				if !cand.guessed {
 					c.log.Info("release candidate not chosen by the delegations for its path", "target", cand.path)
 				}
@@ -203,13 +205,6 @@ func (c *Client) resolve(ctx context.Context, rel Release, skip func(*ReleaseInf
 	}
 	rerr.Err = ErrNoRelease
 	return nil, skipped, rerr
-}
-
-// unlisted reports whether a lookup failed because no trusted role lists
-// the path (rather than a role that could not be fetched).
-func unlisted(err error) bool {
-	var ute *UnknownTargetError
-	return errors.As(err, &ute)
 }
 
 func (r Release) withDefaults() Release {
@@ -333,8 +328,8 @@ func parseReleasePath(p, app, platform string) (candidate, bool) {
 // releaseCandidates lists the paths that could be releases for rel within
 // p, newest first: from the top-level targets role and from every role
 // reachable through delegations whose path patterns could match a release
-// of the app, visiting at most maxDelegations roles; for an exact pin also
-// the paths the pin names.
+// of the app, in the walk lookups use (roleWalk, with its cap on roles
+// visited); for an exact pin also the paths the pin names.
 func (c *Client) releaseCandidates(ctx context.Context, set *trustedSet, rel Release, p pin) ([]candidate, error) {
 	platform := rel.OS + "-" + rel.Arch
 	seen := map[string]bool{}
@@ -350,25 +345,17 @@ func (c *Client) releaseCandidates(ctx context.Context, set *trustedSet, rel Rel
 		}
 	}
 	now := c.opts.clock().UTC()
-	queue := []visit{{keys: metadata.RoleKeys{Name: metadata.RoleTargets}}}
-	visited := map[string]bool{}
+	w := c.walkRoles(set, now, func(v visit) (*metadata.Targets, error) {
+		return c.delegated(ctx, set, v, now)
+	})
 	hashed := 0
-	for len(queue) > 0 {
-		v := queue[0]
-		queue = queue[1:]
-		if visited[v.keys.Name] {
-			continue
+	for {
+		doc, chain, err := w.next()
+		if err != nil {
+			return nil, err
 		}
-		if len(visited) == c.opts.maxDelegations {
-			return nil, fmt.Errorf("%w: visited %d roles listing releases of %s", ErrDelegationLimit, len(visited), rel.App)
-		}
-		visited[v.keys.Name] = true
-		doc := set.targets
-		if v.parent != nil {
-			var err error
-			if doc, err = c.delegated(ctx, set, v, now); err != nil {
-				return nil, err
-			}
+		if doc == nil {
+			break
 		}
 		for tp := range doc.Paths() {
 			if strings.HasPrefix(tp, rel.App+"/") {
@@ -384,15 +371,17 @@ func (c *Client) releaseCandidates(ctx context.Context, set *trustedSet, rel Rel
 			continue
 		}
 		keys := d.Keys()
+		var children []metadata.RoleKeys
 		for _, r := range d.Roles() {
 			if r.PathHashPrefixes != nil {
 				hashed++
 				continue
 			}
 			if slices.ContainsFunc(r.Paths, func(pat string) bool { return couldMatchRelease(pat, rel.App) }) {
-				queue = append(queue, visit{keys: delegatedKeys(r, keys), parent: doc})
+				children = append(children, delegatedKeys(r, keys))
 			}
 		}
+		w.descend(doc, chain, children)
 	}
 	if hashed > 0 && p.parts < 3 {
 		c.log.Debug("releases in hash-prefix or hash-bin delegations are found only with an exact pin", "app", rel.App, "delegations", hashed)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -249,4 +251,45 @@ func TestResolveErrors(t *testing.T) {
 	e2.clock.Set(repo.Now().Add(400 * 24 * time.Hour))
 	_, err = c2.Resolve(context.Background(), rel)
 	wantIs(t, err, client.ErrExpired)
+}
+
+// The delegation cap is one: a lookup and a release resolution over the same
+// chain of roles stop at the same count, and neither fetches a role beyond
+// it.
+func TestDelegationCapSharedByLookupAndResolve(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{})
+	all := simulator.DelegationOpts{Paths: []string{"app/*/*"}}
+	repo.Delegate("targets", "r1", all)
+	repo.Delegate("r1", "r2", all)
+	repo.Delegate("r2", "r3", all)
+	path := "app/1.0.0/linux-amd64"
+	release(repo, "r3", path, "1.0.0", "stable")
+	repo.Publish()
+	rel := client.Release{App: "app", OS: "linux", Arch: "amd64"}
+	for _, tc := range []struct {
+		max int
+		ok  bool
+	}{{4, true}, {3, false}, {1, false}} {
+		t.Run(fmt.Sprint(tc.max), func(t *testing.T) {
+			t.Parallel()
+			lookup := refreshed(t, repo, client.WithMaxDelegations(tc.max))
+			resolver := refreshed(t, repo, client.WithMaxDelegations(tc.max))
+			_, lerr := lookup.c.Target(context.Background(), path)
+			_, rerr := resolver.c.Resolve(context.Background(), rel)
+			for _, e := range []*env{lookup, resolver} {
+				if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "r3.json")); (err == nil) != tc.ok {
+					t.Errorf("max %d: r3.json cached: %v", tc.max, err == nil)
+				}
+			}
+			if tc.ok {
+				if lerr != nil || rerr != nil {
+					t.Fatalf("max %d: Target: %v; Resolve: %v", tc.max, lerr, rerr)
+				}
+				return
+			}
+			wantIs(t, lerr, client.ErrDelegationLimit)
+			wantIs(t, rerr, client.ErrDelegationLimit)
+		})
+	}
 }

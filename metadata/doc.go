@@ -8,8 +8,9 @@
 // [OpenTimestamp], [OpenSnapshot], [OpenTargets]), which share one chokepoint:
 //
 //  1. split the envelope strictly: the raw bytes of "signed" and the list of
-//     "signatures" (at most [MaxSignatures]); duplicate JSON keys at any depth,
-//     nesting deeper than 64 and invalid UTF-8 are refused;
+//     "signatures" (at most [MaxSignatures], no key ID twice:
+//     [ErrDuplicateSignature], even when the threshold is met); duplicate JSON
+//     keys at any depth, nesting deeper than 64 and invalid UTF-8 are refused;
 //  2. compute the canonical form (OLPC canonical JSON, as the spec requires) of
 //     the received "signed" bytes, without decoding and re-encoding them, so
 //     unknown fields and integers beyond 2^53 are signed exactly as received;

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"slices"
 
 	"github.com/latchsec/latch/internal/cjson"
 	"github.com/latchsec/latch/verify"
@@ -41,8 +42,9 @@ type envelope struct {
 }
 
 // splitEnvelope splits a document strictly (spec §4.2): exactly one "signed"
-// object and one "signatures" array; other top-level members are ignored, as
-// the spec asks of unrecognised fields, but are still validated as JSON.
+// object and one "signatures" array in which no key ID appears twice; other
+// top-level members are ignored, as the spec asks of unrecognised fields, but
+// are still validated as JSON.
 //
 // The whole document is canonicalised once, which validates every byte
 // (duplicate keys, depth, UTF-8, numbers) and costs one pass when it arrives
@@ -80,10 +82,9 @@ func splitEnvelope(data []byte) (*envelope, error) {
 	if sigsRaw == nil || sigsRaw[0] != '[' {
 		return nil, malformed(`envelope: "signatures" must be an array`)
 	}
-	n := 0
+	var keyIDs []string // every entry's, skipped signatures included
 	err = cjson.ElementsValid(sigsRaw, func(e []byte) error {
-		n++
-		if n > MaxSignatures {
+		if len(keyIDs) == MaxSignatures {
 			return malformed("more than %d signatures", MaxSignatures)
 		}
 		o, err := parseObject(e, "signature")
@@ -98,6 +99,13 @@ func splitEnvelope(data []byte) (*envelope, error) {
 		if err != nil {
 			return err
 		}
+		// §4.2: a key ID is unique in "signatures", even where a signature
+		// under it is a placeholder. At most MaxSignatures entries, so a
+		// linear search is cheaper than a map.
+		if slices.Contains(keyIDs, keyID) {
+			return fmt.Errorf("%w: %w %q", ErrMalformed, ErrDuplicateSignature, keyID)
+		}
+		keyIDs = append(keyIDs, keyID)
 		// A signature that is not hex (or empty, as Sigstore's placeholder
 		// signatures are) can never verify: it is skipped, not an error.
 		if sig, err := hex.DecodeString(sigHex); err == nil && len(sig) > 0 {

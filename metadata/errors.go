@@ -12,6 +12,11 @@ var (
 	// ErrMalformed: not JSON of the form TUF metadata has (envelope, field
 	// types, missing required fields, duplicate keys, nesting too deep).
 	ErrMalformed = errors.New("malformed metadata")
+	// ErrDuplicateSignature: a key ID appears more than once in
+	// "signatures" (spec §4.2 forbids it). Such a document is refused even
+	// if its signatures meet the threshold; the error also wraps
+	// ErrMalformed.
+	ErrDuplicateSignature = errors.New("key ID appears twice in signatures")
 	// ErrType: the "_type" field names another role type than expected.
 	ErrType = errors.New("wrong metadata type")
 	// ErrSpecVersion: a spec_version whose major version is not 1.

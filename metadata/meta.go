@@ -16,10 +16,22 @@ type MetaFile struct {
 }
 
 // Check verifies b against the length and hashes listed, where they are
-// listed (spec §5.5.2, §5.6.2); with hashes listed but none supported it
-// fails (DESIGN.md: never a fallback).
+// listed (spec §5.5.2, §5.6.2). In snapshot and timestamp listings both are
+// optional (spec §4.4, §4.6): what is not listed binds nothing, and the
+// version, checked once the signatures are, is then the only link. Hashes
+// listed with none supported fail: there is no fallback.
 func (m MetaFile) Check(b []byte) error {
-	return verify.CheckBytes(b, m.Length, m.Hashes)
+	if len(m.Hashes) == 0 {
+		if m.Length >= 0 && int64(len(b)) != m.Length {
+			return &verify.LengthError{Want: m.Length, Got: int64(len(b))}
+		}
+		return nil
+	}
+	length := m.Length
+	if length < 0 {
+		length = int64(len(b)) // not listed: the hashes alone bind the bytes
+	}
+	return verify.CheckBytes(b, length, m.Hashes)
 }
 
 // clone copies m deeply, so that callers cannot change verified metadata

@@ -22,7 +22,11 @@ func TestMetaFileCheck(t *testing.T) {
 		data []byte
 		want error // nil or a sentinel of package verify
 	}{
+		// §4.4: length and hashes are optional in snapshot and timestamp
+		// listings; what is not listed binds nothing.
 		{"version only", MetaFile{Version: 1, Length: -1}, doc, nil},
+		{"version only, empty hashes", MetaFile{Version: 1, Length: -1, Hashes: map[string][]byte{}}, doc, nil},
+		{"length only, empty hashes, longer data", MetaFile{Version: 1, Length: int64(len(doc)), Hashes: map[string][]byte{}}, append(bytes.Clone(doc), ' '), verify.ErrLengthMismatch},
 		{"length", MetaFile{Version: 1, Length: int64(len(doc))}, doc, nil},
 		{"length, longer data", MetaFile{Version: 1, Length: int64(len(doc))}, append(bytes.Clone(doc), ' '), verify.ErrLengthMismatch},
 		{"length, shorter data", MetaFile{Version: 1, Length: int64(len(doc))}, doc[1:], verify.ErrLengthMismatch},

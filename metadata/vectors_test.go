@@ -14,6 +14,7 @@ import (
 // sentinels are the names an "expect:" header may use.
 var sentinels = map[string]error{
 	"ErrMalformed":          ErrMalformed,
+	"ErrDuplicateSignature": ErrDuplicateSignature,
 	"ErrType":               ErrType,
 	"ErrSpecVersion":        ErrSpecVersion,
 	"ErrInvalid":            ErrInvalid,

@@ -49,8 +49,12 @@
 // The supported hash algorithms are "sha256" and "sha512". An unknown
 // algorithm is ignored when at least one supported algorithm is listed, and
 // every supported algorithm listed must match. A hash set that lists no
-// supported algorithm is [ErrNoSupportedHash]: there is no fallback, and
-// such data is refused. Digests are compared in constant time.
+// supported algorithm, or none at all, is [ErrNoSupportedHash]: there is no
+// fallback, and such data is refused. Checks fail closed: this package never
+// treats a missing length or missing hashes as "nothing to check" (where a
+// format makes them optional, as TUF does for snapshot and timestamp
+// listings, the caller decides what to check). Digests are compared in
+// constant time.
 //
 // [HashWriter] checks data as it streams to disk: it never hashes, or passes
 // on through [HashWriter.Tee], a byte beyond the expected length, and

@@ -31,7 +31,7 @@ var (
 	ErrInvalidThreshold = errors.New("invalid threshold")
 
 	// ErrInvalidLength reports a negative expected length given to
-	// [NewHashWriter].
+	// [NewHashWriter] or [CheckBytes].
 	ErrInvalidLength = errors.New("invalid length")
 
 	// ErrLengthMismatch reports data whose length differs from the expected one.
@@ -41,7 +41,8 @@ var (
 	ErrHashMismatch = errors.New("hash mismatch")
 
 	// ErrNoSupportedHash reports a set of hashes that names no algorithm this
-	// package supports. There is no fallback: such data cannot be verified.
+	// package supports, or no algorithm at all. There is no fallback: such
+	// data cannot be verified.
 	ErrNoSupportedHash = errors.New("no supported hash algorithm")
 )
 

@@ -168,24 +168,25 @@ func (t *teeWriter) Write(p []byte) (int, error) {
 	return n, lerr
 }
 
-// CheckBytes checks b against an expected length and hashes. A negative
-// length means no length is given and skips that check; empty hashes mean no
-// hashes are given and skip that check. The length is checked first (a
-// *[LengthError]), then every supported hash (a *[HashError]). Hashes that
-// list no supported algorithm give an error wrapping [ErrNoSupportedHash].
+// CheckBytes checks b against an expected length and hashes, as
+// [NewHashWriter] does for a stream: both must be given. A negative length
+// gives an error wrapping [ErrInvalidLength]; hashes that list no supported
+// algorithm, an empty or nil set included, an error wrapping
+// [ErrNoSupportedHash] (nothing to check against is never a match). Then the
+// length is checked (a *[LengthError]) and every supported hash (a
+// *[HashError]).
+//
+// Where the metadata makes a length or hashes optional (snapshot and
+// timestamp listings), deciding what to check is the caller's: package
+// metadata's MetaFile.Check does it for TUF listings.
 func CheckBytes(b []byte, length int64, hashes map[string][]byte) error {
-	if length >= 0 && int64(len(b)) != length {
-		return &LengthError{Want: length, Got: int64(len(b))}
-	}
-	if len(hashes) == 0 {
-		return nil
-	}
-	states, err := newHashStates(hashes)
+	w, err := NewHashWriter(length, hashes)
 	if err != nil {
 		return err
 	}
-	for _, s := range states {
-		s.h.Write(b)
+	if int64(len(b)) != length {
+		return &LengthError{Want: length, Got: int64(len(b))}
 	}
-	return checkHashes(states)
+	w.hash(b)
+	return w.Verify()
 }

@@ -279,16 +279,19 @@ func TestCheckBytes(t *testing.T) {
 		want   error
 	}{
 		{"length and hashes", hashLen, map[string][]byte{"sha256": sha256Good, "sha512": sha512Good}, nil},
-		{"no length", -1, map[string][]byte{"sha512": sha512Good}, nil},
-		{"no hashes", hashLen, nil, nil},
-		{"nothing given", -1, map[string][]byte{}, nil},
+		{"one hash", hashLen, map[string][]byte{"sha512": sha512Good}, nil},
+		// Fail closed: nothing to check against is never a match.
+		{"no hashes", hashLen, nil, verify.ErrNoSupportedHash},
+		{"empty hashes", hashLen, map[string][]byte{}, verify.ErrNoSupportedHash},
+		{"no length", -1, map[string][]byte{"sha512": sha512Good}, verify.ErrInvalidLength},
+		{"nothing given", -1, nil, verify.ErrInvalidLength},
 		{"unknown ignored", hashLen, map[string][]byte{"sha256": sha256Good, "sha3-256": {1}}, nil},
 		{"short length", hashLen - 1, map[string][]byte{"sha256": sha256Good}, verify.ErrLengthMismatch},
-		{"long length", hashLen + 1, nil, verify.ErrLengthMismatch},
+		{"long length", hashLen + 1, map[string][]byte{"sha256": sha256Good}, verify.ErrLengthMismatch},
 		{"length before hash", 0, map[string][]byte{"sha256": sha256Bad}, verify.ErrLengthMismatch},
 		{"hash mismatch", hashLen, map[string][]byte{"sha256": sha256Good, "sha512": sha512Bad}, verify.ErrHashMismatch},
-		{"hash mismatch without length", -1, map[string][]byte{"sha256": sha256Bad}, verify.ErrHashMismatch},
 		{"only unknown", hashLen, map[string][]byte{"md5": {1}}, verify.ErrNoSupportedHash},
+		{"only unknown, long length", hashLen + 1, map[string][]byte{"md5": {1}}, verify.ErrNoSupportedHash},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

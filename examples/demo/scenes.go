@@ -248,6 +248,7 @@ var sentinels = []struct {
 	{"ErrThreshold", client.ErrThreshold},
 	{"ErrTooLarge", client.ErrTooLarge},
 	{"ErrNotFound", client.ErrNotFound},
+	{"ErrUnknownTarget", client.ErrUnknownTarget},
 }
 
 func sentinelName(err error) string {

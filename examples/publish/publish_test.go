@@ -243,8 +243,8 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 	f.check(t0.Add(time.Minute))
-	if _, err := f.client.Target(ctx, "myapp/1.0.0/linux-amd64"); !errors.Is(err, client.ErrNotFound) {
-		t.Errorf("target before any release: %v, want ErrNotFound", err)
+	if _, err := f.client.Target(ctx, "myapp/1.0.0/linux-amd64"); !errors.Is(err, client.ErrUnknownTarget) {
+		t.Errorf("target before any release: %v, want ErrUnknownTarget", err)
 	}
 
 	// add: two releases; the second is an archive on two channels.

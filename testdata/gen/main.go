@@ -460,6 +460,10 @@ func buildRoots() {
 		note: "2-of-3 root keys, one signature",
 		body: envelope(v1, signAll(v1, root1))})
 	tampered := bytes.Replace(v1, []byte(`"expires":"2031-01-01T00:00:00Z"`), []byte(`"expires":"2039-01-01T00:00:00Z"`), 1)
+	all := signAll(v1, root1, root2, root3)
+	add(&vector{file: "root-v1-duplicate-keyid.vec", expect: "ErrMalformed ErrDuplicateSignature", role: "root", version: 0,
+		note: "root-v1.vec with root1's signature listed twice: three valid signers, one key ID repeated",
+		body: envelope(v1, append(all, all[0]))})
 	add(&vector{file: "root-v1-tampered.vec", expect: "ErrThreshold", role: "root", version: 1,
 		note: "signatures of root-v1.vec over a changed expiry",
 		body: envelope(tampered, signAll(v1, root1, root2, root3))})
@@ -728,11 +732,20 @@ func buildEnvelopes() {
 	ts := timestampDoc([]byte("{}"))
 	c := canonical(ts.Signed)
 	good := signAll(c, timestamp1)
-	withPlaceholder := append(slices.Clone(good), sig{"placeholder", ""}, sig{timestamp1.id, "zz"})
+	withPlaceholder := append(slices.Clone(good), sig{"placeholder", ""}, sig{"not-hex", "zz"})
 	add(&vector{file: "envelope-placeholder-sig.vec", expect: "ok", role: "timestamp", version: 1, trustedRoot: trusted,
 		note:         `a valid signature plus an empty "sig" (as Sigstore's tuf-on-ci writes for absent signers) and a non-hex one: both skipped`,
 		gotufRejects: "its parser refuses the non-hex sig",
 		body:         envelope(c, withPlaceholder)})
+
+	// A key ID may appear once in "signatures" (spec §4.2), whatever the
+	// signatures are: the document is refused even when the threshold is met.
+	add(&vector{file: "envelope-duplicate-keyid.vec", expect: "ErrMalformed ErrDuplicateSignature", role: "timestamp", version: 0, trustedRoot: trusted,
+		note: "the one valid signature twice (tuf-conformance test_duplicate_sig_keyids)",
+		body: envelope(c, append(slices.Clone(good), good[0]))})
+	add(&vector{file: "envelope-duplicate-keyid-placeholder.vec", expect: "ErrMalformed ErrDuplicateSignature", role: "timestamp", version: 0, trustedRoot: trusted,
+		note: `a valid signature and an empty "sig" under the same key ID`,
+		body: envelope(c, append(slices.Clone(good), sig{timestamp1.id, ""}))})
 
 	many := slices.Clone(good)
 	for len(many) < 256 {
