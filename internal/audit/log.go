@@ -310,7 +310,10 @@ func (l *Log) Append(kind string, fields any) (Record, error) {
 			return Record{}, err
 		}
 	}
-	return rec, l.write(line, rec)
+	if err := l.write(line, rec); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
 }
 
 // build makes the record that follows the head.
@@ -376,8 +379,8 @@ func (l *Log) commit(line []byte, rec Record) error {
 	return nil
 }
 
-// rotate moves audit.log aside and deletes files beyond MaxFiles, with
-// audit-drop records dated now.
+// rotate moves audit.log aside and deletes the oldest files as retain
+// says, with audit-drop records dated now.
 func (l *Log) rotate(now time.Time) error {
 	if err := l.closeFile(); err != nil {
 		return err

@@ -140,8 +140,7 @@ type scanner struct {
 // drop is an audit-drop record as the scanner remembers it.
 type drop struct {
 	dropFields
-	seq  uint64 // of the record
-	hash string // of its line
+	seq uint64 // of the record
 }
 
 // file reads one file; newest says whether an incomplete last line is
@@ -196,7 +195,7 @@ func (s *scanner) record(path string, n int, line []byte) {
 	}
 	if r.Kind == KindDrop {
 		if d, ok := parseDrop(r.Fields); ok {
-			s.drops = append(s.drops, drop{dropFields: d, seq: r.Seq, hash: lineHash(line)})
+			s.drops = append(s.drops, drop{dropFields: d, seq: r.Seq})
 		}
 	}
 	if s.err != nil {
