@@ -62,7 +62,8 @@
 //
 // [Verify] and [VerifyAnchored] check a whole directory and report the first
 // broken link as a [*BrokenError] whose [Reason] tells an edit, a deletion,
-// a reordering, a malformed line, truncation and a rewritten chain apart;
+// a reordering, a malformed line, truncation, records added at the end and
+// a rewritten chain apart;
 // [VerifyFile] checks a single file. By hand, with jq and sha256sum, for a
 // file whose lines are all complete:
 //
@@ -72,7 +73,7 @@
 //	  got=$(sed -n "$((i-1))p" audit.log | sha256sum | cut -d' ' -f1)
 //	  [ "$want" = "$got" ] || echo "broken link before line $i"
 //	done
-//	tail -n 1 audit.log | sha256sum   # the hash part of the anchor
+//	tail -n 1 audit.log   # the record the anchor holds (audit_anchor in the trusted state)
 //
 // and check that each seq is one more than the one before
 // (jq -s '[.[].seq] | . as $s | [range(1; length) | select($s[.] != $s[.-1] + 1)]').
