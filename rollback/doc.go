@@ -5,7 +5,7 @@
 //
 // A [State] holds, for every trusted metadata file, its version and the
 // SHA-256 and length of the exact bytes that were verified ([RoleRecord]);
-// the root version that allowed the last fast-forward reset; the latest
+// the root versions that allowed the last fast-forward resets; the latest
 // trusted reference time; per application the release committed last
 // ([Install]) and the hashes of releases that failed their health check;
 // and the audit log's anchor (its last record). Metadata
@@ -21,11 +21,14 @@
 // subject and both versions and matches [ErrRollback]. An equal version is
 // accepted: whether it means "no change" is the client's decision.
 //
-// There are two sanctioned exceptions, each explicit. [State.FastForward]
-// is the recovery of spec 5.3.11: after a root that rotated the timestamp or
-// snapshot keys, their records are dropped and the root version that
-// allowed it is recorded. [State.ForceInstallUnsafe] lowers an installed
-// version for a revert that a person asked for.
+// The sanctioned exceptions are explicit. The recovery of spec 5.3.11
+// follows the keys: after a root that rotated the timestamp keys,
+// [State.ResetTimestamp] drops the timestamp record alone (the trusted
+// snapshot still holds the targets and delegated versions down); after one
+// that rotated the snapshot keys, [State.FastForward] drops every record
+// but root's. Each records the root version that allowed it.
+// [State.ForceInstallUnsafe] lowers an installed version for a revert that
+// a person asked for.
 //
 // A [Store] does not rely on the State methods alone: [Store.Save] compares
 // the new state with the stored one and refuses any regression the
@@ -36,7 +39,7 @@
 //
 // [FileStore] keeps the state in one JSON file with a format version,
 // replaced atomically: temporary file in the same directory, fsync, rename,
-// fsync of the directory (see internal/atomicfile). A crash at any instant
+// fsync of the directory. A crash at any instant
 // leaves the previous state or the new one. The client writes a metadata
 // cache file first and then the record of its hash, so after a crash
 // between the two the record still describes the previous file, and the
@@ -48,9 +51,12 @@
 //
 // An exclusive lock on a file in the state directory, held from
 // [OpenFileStore] to [FileStore.Close], keeps two processes (or two stores
-// in one process) from interleaving their updates; the loser gets
-// [ErrLocked] at once. The lock uses flock on Unix systems and LockFileEx
-// on Windows, and is released by the system if the process dies.
+// in one process) from interleaving their updates; the loser gets a
+// [*LockedError] (matching [ErrLocked]) at once that names the holder's
+// process, or waits for the lock with [OpenFileStoreWait]. The lock uses
+// flock on Unix systems and LockFileEx on Windows, and is released by the
+// system if the process dies. Readers need no lock: [ReadFileState] returns
+// the state as last saved, whoever holds the store.
 //
 // # Concurrency
 //

@@ -25,12 +25,8 @@ func verifyAudit(cmd *command, stdout io.Writer) error {
 		if !st.IsDir() {
 			dir = filepath.Dir(dir)
 		}
-		mark, err := auditAnchor(cmd.metadataDir)
-		if err != nil {
-			return err
-		}
-		sum, err = audit.VerifyAnchored(dir, mark)
-		if err != nil {
+		var mark audit.Mark
+		if mark, sum, err = verifyAnchored(cmd.metadataDir, dir); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "anchored at %s (trusted state of %s)\n", mark.Head, cmd.metadataDir)
@@ -50,15 +46,33 @@ func verifyAudit(cmd *command, stdout io.Writer) error {
 	return nil
 }
 
-// auditAnchor reads the audit anchor from the trusted state of a metadata
-// directory.
-func auditAnchor(metadataDir string) (audit.Mark, error) {
-	store, err := rollback.OpenFileStore(filepath.Join(metadataDir, stateSubdir))
-	if err != nil {
-		return audit.Mark{}, err
+// verifyAnchored checks the log in dir against the anchor in the trusted
+// state of metadataDir. A client may be appending meanwhile (the anchor is
+// read without the lock), so the anchor is read before and after the log:
+// a result counts only if the anchor did not move in between.
+func verifyAnchored(metadataDir, dir string) (audit.Mark, audit.Summary, error) {
+	const attempts = 3
+	for range attempts {
+		before, err := auditAnchor(metadataDir)
+		if err != nil {
+			return audit.Mark{}, audit.Summary{}, err
+		}
+		sum, verr := audit.VerifyAnchored(dir, before)
+		after, err := auditAnchor(metadataDir)
+		if err != nil {
+			return audit.Mark{}, audit.Summary{}, err
+		}
+		if after == before {
+			return before, sum, verr
+		}
 	}
-	defer store.Close()
-	s, err := store.Load()
+	return audit.Mark{}, audit.Summary{}, fmt.Errorf("the audit log of %s changed during each of %d attempts to verify it: a client is writing it; try again", metadataDir, attempts)
+}
+
+// auditAnchor reads the audit anchor from the trusted state of a metadata
+// directory, without its lock: a refresh may run beside it.
+func auditAnchor(metadataDir string) (audit.Mark, error) {
+	s, err := rollback.ReadFileState(filepath.Join(metadataDir, stateSubdir))
 	if err != nil {
 		return audit.Mark{}, err
 	}

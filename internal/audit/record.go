@@ -35,6 +35,7 @@ const (
 	KindInstall      = "install"       // an install or self-update and its outcome
 	KindRevert       = "revert"        // a revert to a kept previous version
 	KindAuditError   = "audit-error"   // records that could not be written earlier
+	KindStateLost    = "state-lost"    // a start without trusted state beside cached metadata
 	// KindDrop is written by the log itself when rotation deletes the
 	// oldest file; its fields describe that file (see the package doc).
 	KindDrop = "audit-drop"
