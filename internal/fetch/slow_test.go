@@ -11,14 +11,14 @@ import (
 	"time"
 )
 
-// dripServer starts a loopback server that sends the headers, then one byte
-// every interval until the client goes away; the channel it returns is
-// closed when the handler has seen the client go.
-func dripServer(t *testing.T, interval time.Duration) (url string, gone <-chan struct{}) {
+// dripServer starts a loopback server that sends the headers with status
+// code, then one byte every interval until the client goes away; the channel
+// it returns is closed when the handler has seen the client go.
+func dripServer(t *testing.T, code int, interval time.Duration) (url string, gone <-chan struct{}) {
 	t.Helper()
 	done := make(chan struct{})
 	srv := blockingServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(code)
 		w.(http.Flusher).Flush()
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
@@ -50,7 +50,7 @@ func readTimed(rc io.Reader) ([]byte, time.Duration, error) {
 
 func TestSlowDripCut(t *testing.T) {
 	t.Parallel()
-	url, gone := dripServer(t, 50*time.Millisecond)
+	url, gone := dripServer(t, http.StatusOK, 50*time.Millisecond)
 	h := New(Options{MinBytesPerSecond: 1000, SlowWindow: 300 * time.Millisecond})
 	rc, err := h.Fetch(t.Context(), url, 0, 1<<40)
 	if err != nil {
@@ -75,6 +75,28 @@ func TestSlowDripCut(t *testing.T) {
 	// The error sticks, and the server sees the connection closed.
 	if n, err := rc.Read(make([]byte, 10)); n != 0 || !errors.Is(err, ErrSlowRetrieval) {
 		t.Errorf("read after the cut: %d, %v", n, err)
+	}
+	select {
+	case <-gone:
+	case <-time.After(2 * time.Second):
+		t.Error("the server still sends after the cut")
+	}
+}
+
+// TestNotFoundDripCut: the body of a 404 is read (so that its connection can
+// serve the next request) under the same watchdog as any body: a server that
+// drips it doesn't hold the refresh, and the error stays the 404.
+func TestNotFoundDripCut(t *testing.T) {
+	t.Parallel()
+	url, gone := dripServer(t, http.StatusNotFound, 50*time.Millisecond)
+	h := New(Options{MinBytesPerSecond: 1000, SlowWindow: 300 * time.Millisecond})
+	start := time.Now()
+	rc, err := h.Fetch(t.Context(), url, 0, 100)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Fetch returned after %v, want the drain cut within [300ms, 2s]", took)
+	}
+	if rc != nil || !errors.Is(err, ErrNotFound) {
+		t.Errorf("Fetch = %v, %v, want ErrNotFound", rc, err)
 	}
 	select {
 	case <-gone:
@@ -269,7 +291,7 @@ func TestEndlessStream(t *testing.T) {
 	})
 	t.Run("slow: stopped by the watchdog", func(t *testing.T) {
 		t.Parallel()
-		url, _ := dripServer(t, 20*time.Millisecond)
+		url, _ := dripServer(t, http.StatusOK, 20*time.Millisecond)
 		h := New(Options{MinBytesPerSecond: 1000, SlowWindow: 200 * time.Millisecond})
 		start := time.Now()
 		_, err := fetchAll(t.Context(), h, url, 0, 1<<40)
