@@ -171,7 +171,8 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 }
 
 // openState creates the state directory, opens and locks its store with
-// openStore, loads the trusted state and opens the audit log.
+// openStore, removes the temporary files of interrupted writes, loads the
+// trusted state and opens the audit log.
 func (c *Client) openState(openStore func(dir string) (*rollback.FileStore, error)) error {
 	if err := os.MkdirAll(c.cfg.StateDir, 0o755); err != nil {
 		return fmt.Errorf("client: %w", err)
@@ -184,6 +185,7 @@ func (c *Client) openState(openStore func(dir string) (*rollback.FileStore, erro
 		return fmt.Errorf("client: %w", err)
 	}
 	c.store, c.closeStore = store, store.Close
+	c.sweepTemps()
 	if c.state, err = c.store.Load(); err != nil {
 		store.Close()
 		return fmt.Errorf("client: %w", err)

@@ -156,3 +156,6 @@ func (m *Multi) Recover(app, exePath string) error { return m.app.Recover(app, e
 // RevertUnsafe is Client.RevertUnsafe for an application updated with
 // Multi.Apply.
 func (m *Multi) RevertUnsafe(app, exePath string) error { return m.app.RevertUnsafe(app, exePath) }
+
+// Builds is Client.Builds for an application updated with Multi.Apply.
+func (m *Multi) Builds(app, exePath string) (*Builds, error) { return m.app.Builds(app, exePath) }

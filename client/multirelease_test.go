@@ -161,6 +161,9 @@ func TestMultiApply(t *testing.T) {
 	if in := e.m.Status().Installed["app"]; in.Version != "2.0.0" {
 		t.Errorf("installed %+v", in)
 	}
+	if b, err := e.m.Builds("app", exe); err != nil || b.Installed.Version != "2.0.0" || len(b.Kept) != 1 {
+		t.Errorf("Builds = %+v, %v", b, err)
+	}
 	if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "app.state", "state")); err != nil {
 		t.Errorf("application state: %v", err)
 	}

@@ -29,5 +29,9 @@ func openMulti(o options, opts ...client.Option) (updater, error) {
 			return nil, err
 		}
 	}
-	return client.NewMulti(client.MultiConfig{Map: m, TrustedRoots: roots, StateDir: o.stateDir}, opts...)
+	mc, err := client.NewMulti(client.MultiConfig{Map: m, TrustedRoots: roots, StateDir: o.stateDir}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return mc, nil
 }
