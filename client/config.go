@@ -26,9 +26,12 @@ type Fetcher interface {
 	// offset). The reader must return an error wrapping ErrTooLarge once more
 	// than maxLength bytes would be read from it. A missing resource is an
 	// error wrapping ErrNotFound (for HTTP: 404 and 403). Fetch must honour
-	// ctx, and so must the reader. A reader may also have a method
-	// Size() int64 returning the length the server declared (-1 if none): a
-	// hint the client uses to size buffers, never trusted.
+	// ctx, and so must the reader: the client ends ctx to enforce its
+	// timeouts (see WithMetadataTimeouts). Fetch should return as soon as
+	// the server starts answering (for HTTP: the response headers), leaving
+	// the body to the reader. A reader may also have a method Size() int64
+	// returning the length the server declared (-1 if none): a hint the
+	// client uses to size buffers, never trusted.
 	Fetch(ctx context.Context, url string, offset, maxLength int64) (io.ReadCloser, error)
 }
 
@@ -75,20 +78,22 @@ func (l Limits) withDefaults() Limits {
 }
 
 type options struct {
-	fetcher         Fetcher
-	fetcherSet      bool // WithFetcher was given, perhaps with nil
-	clock           func() time.Time
-	logger          *slog.Logger
-	limits          Limits
-	maxRootRotation int
-	maxDelegations  int
-	clockTolerance  time.Duration
-	progress        func(Progress)
-	auditRequired   bool
-	transport       fetch.Options // for the default fetcher
-	transportSet    bool          // a transport option was given
-	pinsSet         bool          // WithSPKIPins was given
-	transferSet     bool          // WithTransferLimits was given
+	fetcher           Fetcher
+	fetcherSet        bool // WithFetcher was given, perhaps with nil
+	metaHeaderTimeout time.Duration
+	metaFileTimeout   time.Duration
+	clock             func() time.Time
+	logger            *slog.Logger
+	limits            Limits
+	maxRootRotation   int
+	maxDelegations    int
+	clockTolerance    time.Duration
+	progress          func(Progress)
+	auditRequired     bool
+	transport         fetch.Options // for the default fetcher
+	transportSet      bool          // a transport option was given
+	pinsSet           bool          // WithSPKIPins was given
+	transferSet       bool          // WithTransferLimits was given
 }
 
 // WithRootCAs makes the default HTTP transport trust these certificate
@@ -118,6 +123,30 @@ func WithTransferLimits(timeout time.Duration, minBytesPerSecond int64, window t
 		o.transport.TransferTimeout, o.transport.MinBytesPerSecond, o.transport.SlowWindow = timeout, minBytesPerSecond, window
 		o.transportSet, o.transferSet = true, true
 	}
+}
+
+// Defaults of WithMetadataTimeouts.
+const (
+	DefaultMetadataHeaderTimeout = 10 * time.Second
+	DefaultMetadataFileTimeout   = 30 * time.Second
+)
+
+// WithMetadataTimeouts bounds each request for a metadata file to one
+// mirror: the mirror must start answering (the response headers) within
+// header, and the whole file must arrive within perFile (defaults
+// DefaultMetadataHeaderTimeout and DefaultMetadataFileTimeout). A request
+// that runs out of either fails with ErrSlowRetrieval and is not repeated
+// on that mirror: the next mirror is tried, and for the rest of the refresh
+// (and the lookups after it) the mirror that timed out is tried last, so a
+// mirror that accepts connections and never answers costs one header
+// timeout per Refresh. Both must be positive, and header at most perFile:
+// New refuses anything else with ErrInvalidOptions, since a metadata request
+// without a bound would let one mirror hold every refresh. They hold for any Fetcher that honours
+// its context: header bounds the Fetch call, perFile the Fetch call and
+// reading the file. Target downloads are bounded by WithTransferLimits
+// instead: a large file may take long, as long as it keeps arriving.
+func WithMetadataTimeouts(header, perFile time.Duration) Option {
+	return func(o *options) { o.metaHeaderTimeout, o.metaFileTimeout = header, perFile }
 }
 
 // WithPlainHTTPUnsafe lets the default transport use http:// mirrors that
@@ -256,6 +285,7 @@ func baseURL(s string) (string, error) {
 // value must mean something, and none may lift a cap or a check.
 func newOptions(opts []Option) (options, error) {
 	o := options{maxRootRotation: 256, maxDelegations: 32, clockTolerance: DefaultClockTolerance,
+		metaHeaderTimeout: DefaultMetadataHeaderTimeout, metaFileTimeout: DefaultMetadataFileTimeout,
 		clock: time.Now, logger: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
@@ -273,6 +303,9 @@ func newOptions(opts []Option) (options, error) {
 		return bad("WithLimits", "negative size in %+v (0 means the default)", l)
 	case o.clockTolerance < 0:
 		return bad("WithClockToleranceUnsafe", "negative tolerance %s", o.clockTolerance)
+	case o.metaHeaderTimeout <= 0 || o.metaFileTimeout <= 0 || o.metaHeaderTimeout > o.metaFileTimeout:
+		return bad("WithMetadataTimeouts", "header %s, per file %s: both must be positive, the header timeout at most the per-file one",
+			o.metaHeaderTimeout, o.metaFileTimeout)
 	case o.clock == nil:
 		return bad("WithClock", "nil clock")
 	case o.fetcherSet && o.fetcher == nil:

@@ -9,9 +9,9 @@
 // (Config.TrustedRoot); every other document must be signed by a threshold
 // of the keys its delegator assigns, be the version its referrer lists, be
 // no older than what was trusted before and not be expired. Mirrors, the
-// network, DNS and HTTPS are untrusted: a mirror that fails or serves bytes
-// that fail a check is skipped, and the next one tried. Verification can't
-// be switched off.
+// network, DNS and HTTPS are untrusted: a mirror that fails, times out (see
+// WithMetadataTimeouts) or serves bytes that fail a check is skipped, and the
+// next one tried. Verification can't be switched off.
 //
 // What the client trusted is persisted in Config.StateDir: the metadata
 // cache (<role>.json, exactly the bytes received) and, in its "state"

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
+
+	"github.com/latchsec/latch/internal/fetch"
 )
 
 // fetchVerified fetches name from each mirror in turn until one serves bytes
 // that accept takes (accept runs every check of the spec for that file). A
 // mirror that fails for any reason, a failed check included, is skipped
-// (DESIGN.md "Mirrors"). notFound reports that no mirror served the file and
+// (DESIGN.md "Mirrors"); mirrors that timed out since the last Refresh
+// began come last. notFound reports that no mirror served the file and
 // at least one answered that it does not exist: for the root probe (spec
 // §5.3.3) a mirror that is down or serves bad bytes must not hide the answer
 // "no newer root here" of the next one (DESIGN.md: the first mirror that
@@ -18,7 +22,7 @@ import (
 func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name string, limit int64, accept func([]byte) error) (data []byte, notFound bool, err error) {
 	merr := &MirrorError{File: name}
 	missing := 0
-	for _, base := range mirrors {
+	for _, base := range c.health.order(mirrors) {
 		start := time.Now()
 		b, err := c.fetchBytes(ctx, base+name, limit)
 		if err == nil {
@@ -53,25 +57,61 @@ func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name strin
 	return nil, missing > 0, merr
 }
 
-// fetchBytes reads a whole file of at most limit bytes. A reader that
-// declares its size (as the default transport does with Content-Length)
-// gets one buffer of that size instead of a growing one: large targets
-// metadata is read without copies. The declared size is only a hint; the
-// limit is the Fetcher's to enforce.
+// fetchBytes reads a whole metadata file of at most limit bytes from url,
+// within the metadata timeouts: the Fetch call (until the response headers,
+// for HTTP) within the header timeout, the whole file within the per-file
+// timeout. Either ends the request with a *fetch.TimeoutError and no retry
+// on this mirror. The timeouts reach the Fetcher through ctx, so they hold
+// for any Fetcher that honours it.
 func (c *Client) fetchBytes(ctx context.Context, url string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timeout := func(d time.Duration, headers bool) *time.Timer {
+		return time.AfterFunc(d, func() { cancel(&fetch.TimeoutError{URL: url, Timeout: d, Headers: headers}) })
+	}
+	file := timeout(c.opts.metaFileTimeout, false)
+	defer file.Stop()
+	headers := timeout(c.opts.metaHeaderTimeout, true)
 	rc, err := c.opts.fetcher.Fetch(ctx, url, 0, limit)
-	if err != nil {
-		return nil, err
+	headers.Stop()
+	var b []byte
+	if err == nil {
+		b, err = readAll(rc, url, limit)
+		_ = rc.Close() // the bytes are all read, or err says why not
 	}
-	defer rc.Close()
-	size := int64(512)
-	if s, ok := rc.(interface{ Size() int64 }); ok && s.Size() > 0 {
-		size = min(s.Size(), limit) + 1 // +1: the read that sees EOF needs room
+	var te *fetch.TimeoutError
+	if err != nil && errors.As(context.Cause(ctx), &te) {
+		return nil, te // whatever the Fetcher made of the cancellation
 	}
-	b := make([]byte, 0, size)
+	return b, err
+}
+
+// maxPresize is the most a metadata buffer is sized to before any byte
+// arrives. A length in signed metadata or in a Content-Length header is an
+// upper bound to enforce, never a size to allocate: a key holder (or a
+// mirror) naming 1 TiB must cost no more than the bytes actually sent.
+const maxPresize = 4 << 20
+
+// readAll reads rc to its end, at most limit bytes. The buffer starts at the
+// size the reader declares (as the default transport does with
+// Content-Length), the limit or maxPresize, whichever is smallest, and then
+// doubles with the bytes received, up to the declared size: large targets
+// metadata from an honest mirror is read with few copies, and memory never
+// exceeds about twice what arrived. The declared size is only a hint; the
+// limit is enforced here as well as by the Fetcher.
+func readAll(rc io.Reader, url string, limit int64) ([]byte, error) {
+	want := limit // the most bytes expected
+	if s, ok := rc.(interface{ Size() int64 }); ok && s.Size() >= 0 {
+		want = min(want, s.Size())
+	}
+	// +1: the read that sees EOF needs room. want+1 can't overflow here.
+	b := make([]byte, 0, min(want, maxPresize)+1)
 	for {
 		n, err := rc.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			return nil, &fetch.TooLargeError{URL: url, Limit: limit}
+		}
 		if err == io.EOF {
 			return b, nil
 		}
@@ -79,7 +119,11 @@ func (c *Client) fetchBytes(ctx context.Context, url string, limit int64) ([]byt
 			return nil, err
 		}
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // grow
+			more := len(b) // double
+			if left := want - int64(len(b)); left >= 0 && left < int64(more) {
+				more = int(left) + 1 // the rest as declared, and room for EOF
+			}
+			b = slices.Grow(b, more)
 		}
 	}
 }

@@ -41,6 +41,11 @@ func TestNewRefusesInvalidOptions(t *testing.T) {
 		{"zero throughput", nil, []client.Option{client.WithTransferLimits(time.Minute, 0, time.Second)}, "WithTransferLimits"},
 		{"negative throughput", nil, []client.Option{client.WithTransferLimits(time.Minute, -1, time.Second)}, "WithTransferLimits"},
 		{"zero window", nil, []client.Option{client.WithTransferLimits(time.Minute, 1024, 0)}, "WithTransferLimits"},
+		{"zero header timeout", nil, []client.Option{client.WithMetadataTimeouts(0, time.Second)}, "WithMetadataTimeouts"},
+		{"negative header timeout", nil, []client.Option{client.WithMetadataTimeouts(-time.Second, time.Second)}, "WithMetadataTimeouts"},
+		{"zero per-file timeout", nil, []client.Option{client.WithMetadataTimeouts(time.Second, 0)}, "WithMetadataTimeouts"},
+		{"negative per-file timeout", nil, []client.Option{client.WithMetadataTimeouts(time.Second, -1)}, "WithMetadataTimeouts"},
+		{"header timeout above per-file", nil, []client.Option{client.WithMetadataTimeouts(2*time.Second, time.Second)}, "WithMetadataTimeouts"},
 		{"no pins", nil, []client.Option{client.WithSPKIPins()}, "WithSPKIPins"},
 		{"malformed pin", nil, []client.Option{client.WithSPKIPins(pin, "sha256/AAAA")}, "WithSPKIPins"},
 		{"nil fetcher", nil, []client.Option{client.WithFetcher(nil)}, "WithFetcher"},
@@ -79,7 +84,7 @@ func TestNewRefusesInvalidOptions(t *testing.T) {
 	cfg := good
 	cfg.StateDir = t.TempDir()
 	c, err := client.New(cfg, client.WithMaxDelegations(1), client.WithMaxRootRotations(1),
-		client.WithLimits(client.Limits{Root: 1 << 10}), client.WithClockToleranceUnsafe(0),
+		client.WithLimits(client.Limits{Root: 1 << 10}), client.WithClockToleranceUnsafe(0), client.WithMetadataTimeouts(time.Second, time.Second),
 		client.WithLogger(nil), client.WithProgress(nil), client.WithRootCAs(nil))
 	if err != nil {
 		t.Fatalf("New with the smallest meaningful values: %v", err)

@@ -29,6 +29,7 @@ func (c *Client) Refresh(ctx context.Context) error {
 		return errors.New("refresh: Config.MetadataURLs has no mirror")
 	}
 	ref := c.opts.clock().UTC()
+	c.health.forgetTimeouts() // each refresh gives every mirror its turn again
 	set := *c.trusted.Load()
 	set.refreshed = false
 	err := c.checkClock(ref)

@@ -1,6 +1,8 @@
 package client
 
 import (
+	"errors"
+	"net"
 	"reflect"
 	"slices"
 	"sync"
@@ -69,6 +71,9 @@ func (c *Client) Status() Status {
 type mirrorHealth struct {
 	mu sync.Mutex
 	m  map[string]*MirrorHealth
+	// timedOut holds the mirrors whose last request timed out or was cut
+	// as too slow, since the last forgetTimeouts.
+	timedOut map[string]bool
 }
 
 func (h *mirrorHealth) record(url string, now time.Time, err error) {
@@ -84,10 +89,44 @@ func (h *mirrorHealth) record(url string, now time.Time, err error) {
 	}
 	if err == nil {
 		mh.LastSuccess, mh.ConsecutiveFailures = now, 0
+		delete(h.timedOut, url)
 		return
 	}
 	mh.LastFailure, mh.LastError = now, err.Error()
 	mh.ConsecutiveFailures++
+	var netErr net.Error
+	if errors.Is(err, ErrSlowRetrieval) || (errors.As(err, &netErr) && netErr.Timeout()) {
+		if h.timedOut == nil {
+			h.timedOut = make(map[string]bool)
+		}
+		h.timedOut[url] = true
+	}
+}
+
+// order returns mirrors in the given order, except that those that timed
+// out since the last forgetTimeouts come last.
+func (h *mirrorHealth) order(mirrors []string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.timedOut) == 0 {
+		return mirrors
+	}
+	var out, last []string
+	for _, m := range mirrors {
+		if h.timedOut[m] {
+			last = append(last, m)
+		} else {
+			out = append(out, m)
+		}
+	}
+	return append(out, last...)
+}
+
+// forgetTimeouts puts every mirror back in its configured place.
+func (h *mirrorHealth) forgetTimeouts() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.timedOut)
 }
 
 func (h *mirrorHealth) snapshot(urls []string) []MirrorHealth {

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"crypto/x509"
+	"io"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -107,7 +108,7 @@ func TestSlowMirror(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("refresh took %v with a 300 ms slow-retrieval window", d)
 	}
-	// The slow mirror failed the timestamp and served the rest.
+	// The slow mirror failed the timestamp; the good one served the rest.
 	h := c.Status().Mirrors[0]
 	if h.LastFailure.IsZero() || !strings.Contains(h.LastError, "timestamp.json") || !strings.Contains(h.LastError, "minimum") {
 		t.Errorf("slow mirror health %+v", h)
@@ -132,5 +133,119 @@ func TestTransportPolicy(t *testing.T) {
 		client.WithFetcher(fastFetcher()), client.WithSPKIPins("sha256/AAAA"))
 	if err == nil || !strings.Contains(err.Error(), "WithFetcher") {
 		t.Errorf("New with WithFetcher and WithSPKIPins: %v", err)
+	}
+}
+
+// A mirror that accepts connections and never answers costs one header
+// timeout, with the defaults (10 s), and the next mirror serves the whole
+// refresh: the stalled one is neither asked again for the same file nor
+// first for the next ones.
+func TestStalledMirror(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{})
+	repo.AddTarget("a", appV1, nil)
+	repo.Publish()
+	stalled := simulator.NewStalled(t)
+	stalledMeta, _ := stalled.URLs()
+	good, _ := repo.Serve()
+	c, err := client.New(client.Config{TrustedRoot: repo.TrustedRoot(), MetadataURLs: []string{stalledMeta, good}, StateDir: t.TempDir()},
+		client.WithClock(repo.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A liveness bound, not a measurement: one 10 s timeout, then loopback.
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatalf("Refresh with a stalled and a good mirror: %v", err)
+	}
+	if n := stalled.Accepted(); n > 1 {
+		t.Errorf("the stalled mirror got %d connections, want 1", n)
+	}
+	h := c.Status().Mirrors[0]
+	if h.ConsecutiveFailures != 1 || !strings.Contains(h.LastError, "no response headers within 10s") {
+		t.Errorf("stalled mirror health %+v", h)
+	}
+}
+
+// The metadata timeouts hold around a caller's Fetcher too, through its
+// context: a Fetch call that doesn't return within the header timeout, and
+// a file that doesn't arrive within the per-file timeout, fail the mirror
+// with ErrSlowRetrieval and nothing is trusted.
+func TestMetadataTimeoutsCustomFetcher(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		f       client.Fetcher
+		headers bool
+		timeout time.Duration
+	}{
+		{"Fetch never returns", stallingFetcher{inFetch: true}, true, 100 * time.Millisecond},
+		{"body never ends", stallingFetcher{}, false, 300 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			repo := simulator.New(t, simulator.Options{})
+			e := newEnv(t, repo)
+			e.opts = append(e.opts, client.WithFetcher(tc.f), client.WithMetadataTimeouts(100*time.Millisecond, 300*time.Millisecond))
+			e.open()
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			err := e.c.Refresh(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("Refresh ran into the test's own deadline: %v", err)
+			}
+			wantIs(t, err, client.ErrSlowRetrieval)
+			if te := wantAs[*fetch.TimeoutError](t, err); te.Headers != tc.headers || te.Timeout != tc.timeout {
+				t.Errorf("TimeoutError %+v, want headers %v, timeout %v", te, tc.headers, tc.timeout)
+			}
+			if roles := e.c.View().Roles(); len(roles) != 1 {
+				t.Errorf("trusted roles after timeouts: %+v, want the root only", roles)
+			}
+		})
+	}
+}
+
+// stallingFetcher never delivers: its Fetch, or its reader, blocks until
+// the context ends, as a Fetcher that honours its context does.
+type stallingFetcher struct{ inFetch bool }
+
+func (f stallingFetcher) Fetch(ctx context.Context, _ string, _, _ int64) (io.ReadCloser, error) {
+	if f.inFetch {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return io.NopCloser(ctxReader{ctx}), nil
+}
+
+type ctxReader struct{ ctx context.Context }
+
+func (r ctxReader) Read([]byte) (int, error) {
+	<-r.ctx.Done()
+	return 0, r.ctx.Err()
+}
+
+// A mirror that timed out is tried last for the rest of the refresh and the
+// lookups after it, and first again at the next refresh.
+func TestTimedOutMirrorTriedLast(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{})
+	repo.Delegate(simulator.RoleTargets, "team", simulator.DelegationOpts{Paths: []string{"team/*"}})
+	repo.AddDelegatedTarget("team", "team/a", appV1, nil)
+	repo.Publish()
+	stalled := simulator.NewStalled(t)
+	stalledMeta, _ := stalled.URLs()
+	e := newEnv(t, repo, client.WithMetadataTimeouts(200*time.Millisecond, time.Second))
+	e.cfg.MetadataURLs = append([]string{stalledMeta}, e.cfg.MetadataURLs...)
+	e.open()
+	e.refresh()
+	e.target("team/a")
+	if h := e.c.Status().Mirrors[0]; h.ConsecutiveFailures != 1 {
+		t.Errorf("after a refresh and a lookup, the stalled mirror failed %d times, want once: %+v", h.ConsecutiveFailures, h)
+	}
+	e.refresh()
+	if h := e.c.Status().Mirrors[0]; h.ConsecutiveFailures != 2 {
+		t.Errorf("the next refresh did not try the stalled mirror first: %+v", h)
 	}
 }

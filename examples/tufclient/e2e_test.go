@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -87,7 +88,13 @@ func fakeTime(at time.Time) string {
 // and standard error.
 func (f *fixture) run(env []string, args ...string) (int, string) {
 	f.t.Helper()
-	cmd := exec.CommandContext(f.t.Context(), binary, args...)
+	return f.runCtx(f.t.Context(), env, args...)
+}
+
+// runCtx is run, killing tufclient when ctx ends (exit status -1).
+func (f *fixture) runCtx(ctx context.Context, env []string, args ...string) (int, string) {
+	f.t.Helper()
+	cmd := exec.CommandContext(ctx, binary, args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "FAKETIME=") && !strings.HasPrefix(kv, "TZ=") {
 			cmd.Env = append(cmd.Env, kv)
@@ -542,6 +549,31 @@ func TestFailures(t *testing.T) {
 	f.mustFail(nil, "no trusted role lists", f.downloadArgs("missing.txt")...)
 	f.checkTargets(nil)
 	f.checkMetadataDir(topLevel...)
+}
+
+// A mirror that accepts connections and never answers fails the refresh
+// after one header timeout (10 s), not after minutes of retries.
+func TestStalledMirror(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, simulator.Options{Seed: "stalled"})
+	f.serve()
+	f.mustRun(nil, f.initArgs()...)
+	stalled := simulator.NewStalled(t)
+	f.metaURL, _ = stalled.URLs()
+	// A liveness bound, not a measurement.
+	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
+	defer cancel()
+	code, stderr := f.runCtx(ctx, nil, f.refreshArgs()...)
+	if ctx.Err() != nil {
+		t.Fatalf("tufclient refresh with a stalled mirror still running after 45 s\n%s", stderr)
+	}
+	if code != 1 || !strings.Contains(stderr, "no response headers within 10s") {
+		t.Fatalf("tufclient refresh with a stalled mirror: exit status %d, want 1 and the timeout\n%s", code, stderr)
+	}
+	if n := stalled.Accepted(); n > 1 {
+		t.Errorf("the stalled mirror got %d connections, want 1", n)
+	}
+	f.checkMetadataDir(simulator.RoleRoot)
 }
 
 func TestUsageErrors(t *testing.T) {

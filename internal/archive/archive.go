@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"path"
 	"strings"
 
@@ -242,7 +243,11 @@ func (x *extractor) extract(name string, r io.Reader, perm fs.FileMode) error {
 	}
 	x.out = f
 	src := &sourceReader{r: r}
-	n, err := io.Copy(f, io.LimitReader(src, x.maxSize+1))
+	limit := x.maxSize
+	if limit < math.MaxInt64 {
+		limit++ // one byte more than allowed tells "too large" from "exactly full"
+	}
+	n, err := io.Copy(f, io.LimitReader(src, limit))
 	if src.err != nil {
 		return &EntryError{Name: name, Err: fmt.Errorf("%w: %w", ErrFormat, src.err)}
 	}

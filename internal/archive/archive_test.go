@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -300,6 +301,22 @@ func TestExtractSizeLimitBoundary(t *testing.T) {
 			t.Errorf("format %d: one byte over the limit: got %v, want ErrTooLarge", tc.format, err)
 		}
 		assertUntouched(t, root)
+	}
+}
+
+// The largest limit, math.MaxInt64, extracts the member whole: limit+1
+// must not overflow into a limit that reads nothing.
+func TestExtractSizeLimitMaxInt64(t *testing.T) {
+	for _, tc := range []struct {
+		format Format
+		data   []byte
+	}{
+		{FormatTarGz, makeTarGz(t, tarFile("myapp", 0o755, exeBody))},
+		{FormatZip, makeZip(t, zipFile("myapp", 0o755, exeBody))},
+	} {
+		if got, _ := extractAndCommit(t, tc.format, tc.data, "myapp", math.MaxInt64); got != exeBody {
+			t.Errorf("format %d: limit MaxInt64 extracted %d bytes, want %d", tc.format, len(got), len(exeBody))
+		}
 	}
 }
 

@@ -38,9 +38,10 @@ var (
 	ErrPinMismatch = errors.New("server key not pinned")
 
 	// ErrSlowRetrieval means a transfer was cut off because its server sent
-	// fewer bytes per second than [Options.MinBytesPerSecond] or did not
-	// finish within [Options.TransferTimeout]: a slow retrieval attack, or a
-	// network too poor to use. Another mirror may do better.
+	// fewer bytes per second than [Options.MinBytesPerSecond], did not
+	// answer within [Options.HeaderTimeout] or did not finish within
+	// [Options.TransferTimeout]: a slow retrieval attack, or a network too
+	// poor to use. Another mirror may do better.
 	ErrSlowRetrieval = errors.New("slow retrieval")
 
 	// ErrInvalidOptions means [New] was given options it cannot honour.
@@ -132,14 +133,20 @@ func (e *SlowError) Error() string {
 // Unwrap returns [ErrSlowRetrieval].
 func (e *SlowError) Unwrap() error { return ErrSlowRetrieval }
 
-// TimeoutError reports a transfer cut off because it did not finish within
-// [Options.TransferTimeout].
+// TimeoutError reports a transfer cut off because its server did not
+// answer within [Options.HeaderTimeout] (Headers is true) or the transfer did
+// not finish within [Options.TransferTimeout]. The client package uses it
+// for its own per-file timeouts of metadata too.
 type TimeoutError struct {
 	URL     string        // the URL requested, before any redirect
-	Timeout time.Duration // the time allowed for the whole transfer
+	Timeout time.Duration // the time allowed
+	Headers bool          // the time was for the response headers, not the whole transfer
 }
 
 func (e *TimeoutError) Error() string {
+	if e.Headers {
+		return fmt.Sprintf("GET %s: no response headers within %v", e.URL, e.Timeout)
+	}
 	return fmt.Sprintf("GET %s: transfer not finished within %v", e.URL, e.Timeout)
 }
 

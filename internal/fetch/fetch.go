@@ -12,7 +12,11 @@
 //     starting at that offset ([ErrRangeIgnored] otherwise);
 //   - transient faults (network errors before the response headers, 5xx, 429)
 //     are retried with bounded exponential backoff and jitter, honouring
-//     Retry-After; 404, 403, other 4xx, certificate and pin failures are not;
+//     Retry-After; 404, 403, other 4xx, certificate and pin failures are not,
+//     and neither is a request that timed out (no connection within
+//     [Options.ConnectTimeout], no response headers within
+//     [Options.HeaderTimeout]): a server that does not answer is not asked
+//     again, another mirror may do better;
 //   - a slow or stalled server and an endless one are cut off (see below).
 //
 // The body itself is never retried: resuming a broken download from an offset
@@ -43,7 +47,9 @@
 //
 // # Slow retrieval and endless data
 //
-// Every transfer, retries and body included, has a deadline
+// Each request must have its response headers within [Options.HeaderTimeout]
+// (30s by default), connecting included, or the transfer ends with a
+// [*TimeoutError]. Every transfer, retries and body included, has a deadline
 // ([Options.TransferTimeout], 30 minutes by default), after which it fails
 // with a [*TimeoutError]. While the body is read, a watchdog demands a
 // minimum average throughput ([Options.MinBytesPerSecond], 1024 by default)
@@ -112,11 +118,16 @@ type Options struct {
 	// before giving up: 0 means 3, a negative value means never.
 	Retries int
 
-	// ConnectTimeout bounds dialing a connection, HeaderTimeout waiting for
-	// the response headers after the request is sent, and IdleTimeout how long
-	// an idle connection is kept. Zero or negative means 10s, 30s and 90s.
-	// They apply only to the transport that New builds, not to Transport.
-	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
+	// HeaderTimeout bounds each request until its response headers arrive,
+	// connecting and the TLS handshake included; zero or negative means 30s.
+	// It applies to Transport too. A request that runs out of it ends the
+	// Fetch with a *TimeoutError, without a retry.
+	HeaderTimeout time.Duration
+
+	// ConnectTimeout bounds dialing a connection and IdleTimeout how long an
+	// idle connection is kept. Zero or negative means 10s and 90s. They
+	// apply only to the transport that New builds, not to Transport.
+	ConnectTimeout, IdleTimeout time.Duration
 
 	// Transport, if not nil, carries the requests instead of a transport of
 	// this package's own. Requests ask for "Accept-Encoding: identity", so a
@@ -175,6 +186,7 @@ type HTTP struct {
 	retries         int
 	allowInsecure   bool
 	sleep           func(ctx context.Context, d time.Duration) error
+	headerTimeout   time.Duration
 	transferTimeout time.Duration
 	minRate         int64
 	window          time.Duration
@@ -189,6 +201,7 @@ func New(opts Options) *HTTP {
 		retries:         opts.Retries,
 		allowInsecure:   opts.AllowInsecureHTTPUnsafe,
 		sleep:           opts.Sleep,
+		headerTimeout:   positiveOr(opts.HeaderTimeout, defaultHeaderTimeout),
 		transferTimeout: positiveOr(opts.TransferTimeout, defaultTransferTimeout),
 		minRate:         opts.MinBytesPerSecond,
 		window:          max(positiveOr(opts.SlowWindow, defaultSlowWindow), minSlowWindow),
@@ -232,9 +245,9 @@ func New(opts Options) *HTTP {
 func (h *HTTP) Err() error { return h.optErr }
 
 // newTransport returns a transport with the settings of
-// http.DefaultTransport, the timeouts, roots and pins (if not nil) of opts,
-// and no transparent decompression, so that lengths are those of the bytes
-// on the wire.
+// http.DefaultTransport, the connection timeouts, roots and pins (if not
+// nil) of opts, and no transparent decompression, so that lengths are those
+// of the bytes on the wire.
 func newTransport(opts Options, pins *pinSet) *http.Transport {
 	dialer := &net.Dialer{
 		Timeout:   positiveOr(opts.ConnectTimeout, defaultConnectTimeout),
@@ -253,7 +266,6 @@ func newTransport(opts Options, pins *pinSet) *http.Transport {
 		IdleConnTimeout:       positiveOr(opts.IdleTimeout, defaultIdleTimeout),
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 1 * time.Second,
-		ResponseHeaderTimeout: positiveOr(opts.HeaderTimeout, defaultHeaderTimeout),
 		DisableCompression:    true,
 	}
 }
@@ -273,9 +285,9 @@ func positiveOr(d, def time.Duration) time.Duration {
 // ends the transfer and its deadline.
 //
 // A 404 or 403 yields a [*StatusError] wrapping [ErrNotFound], a key not
-// pinned a [*PinError]. Transient faults are retried until the response
-// headers arrive; after that, errors from the reader are the caller's to
-// handle.
+// pinned a [*PinError], no response headers within the header timeout a
+// [*TimeoutError]. Transient faults are retried until the response headers
+// arrive; after that, errors from the reader are the caller's to handle.
 func (h *HTTP) Fetch(ctx context.Context, rawURL string, offset, maxLength int64) (io.ReadCloser, error) {
 	if h.optErr != nil {
 		return nil, h.optErr
@@ -303,7 +315,7 @@ func (h *HTTP) Fetch(ctx context.Context, rawURL string, offset, maxLength int64
 // fetch is Fetch within transfer t, for a valid URL.
 func (h *HTTP) fetch(t *transfer, rawURL, name string, offset, maxLength int64) (io.ReadCloser, error) {
 	for attempt := 0; ; attempt++ {
-		resp, err := h.do(t.ctx, rawURL, offset)
+		resp, err := h.do(t, rawURL, name, offset)
 		var wait time.Duration
 		var lastErr error
 		switch {
@@ -338,8 +350,15 @@ func (h *HTTP) fetch(t *transfer, rawURL, name string, offset, maxLength int64) 
 	}
 }
 
-func (h *HTTP) do(ctx context.Context, rawURL string, offset int64) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+// do sends one request within transfer t. If its response headers don't
+// arrive within the header timeout, the transfer ends: a server that does
+// not answer is not asked again.
+func (h *HTTP) do(t *transfer, rawURL, name string, offset int64) (*http.Response, error) {
+	timer := time.AfterFunc(h.headerTimeout, func() {
+		t.cancel(&TimeoutError{URL: name, Timeout: h.headerTimeout, Headers: true})
+	})
+	defer timer.Stop()
+	req, err := http.NewRequestWithContext(t.ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -412,16 +431,21 @@ func (h *HTTP) checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // retryable reports whether err from http.Client.Do is worth another try: a
-// network fault, not a policy refusal, a certificate or pin error or the end
-// of ctx.
+// network fault, not a policy refusal, a certificate or pin error, a
+// timeout or the end of ctx.
 func retryable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
 	}
 	var certErr *tls.CertificateVerificationError
+	var netErr net.Error
 	switch {
 	case errors.Is(err, ErrInsecureURL), errors.Is(err, ErrTooManyRedirects),
 		errors.Is(err, ErrPinMismatch), errors.As(err, &certErr):
+		return false
+	case errors.As(err, &netErr) && netErr.Timeout():
+		// A dial or TLS handshake that timed out: the server (or the path
+		// to it) is not answering; another mirror may.
 		return false
 	}
 	return true
@@ -580,7 +604,7 @@ func (b *body) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		err = b.t.reason(err)
 	}
-	if b.n+int64(n) > b.max {
+	if int64(n) > b.max-b.n { // not b.n+n > max, which overflows near MaxInt64
 		n = int(b.max - b.n)
 		b.err = &TooLargeError{URL: b.url, Limit: b.max}
 		err = b.err

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -728,18 +730,89 @@ func TestCancelWhileReading(t *testing.T) {
 	}
 }
 
+// A server that accepts the request and never answers ends the transfer
+// after the header timeout, with no retry: it is not answering, and
+// another mirror may be.
 func TestHeaderTimeout(t *testing.T) {
+	var n atomic.Int32
 	srv := blockingServer(t, func(w http.ResponseWriter, r *http.Request, release <-chan struct{}) {
+		n.Add(1)
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	})
-	h := New(Options{HeaderTimeout: 100 * time.Millisecond, Retries: -1})
+	sl := &sleepRecorder{}
+	h := New(Options{HeaderTimeout: 100 * time.Millisecond, Sleep: sl.Sleep})
 	_, err := h.Fetch(t.Context(), srv.URL, 0, 10)
-	var te interface{ Timeout() bool }
-	if !errors.As(err, &te) || !te.Timeout() {
-		t.Errorf("err = %v, want a timeout", err)
+	var te *TimeoutError
+	if !errors.As(err, &te) || !te.Headers || te.Timeout != 100*time.Millisecond || te.URL != srv.URL || !errors.Is(err, ErrSlowRetrieval) {
+		t.Fatalf("err = %v, want a header TimeoutError of 100ms", err)
+	}
+	if n.Load() != 1 || len(sl.get()) != 0 {
+		t.Errorf("%d requests, slept %v: want 1 request, no retry", n.Load(), sl.get())
+	}
+}
+
+// The header timeout applies to a caller's Transport too.
+func TestHeaderTimeoutCustomTransport(t *testing.T) {
+	stalled := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		<-r.Context().Done()
+		return nil, r.Context().Err()
+	})
+	h := New(Options{Transport: stalled, HeaderTimeout: 100 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Fetch(t.Context(), "https://mirror.example/x", 0, 10)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var te *TimeoutError
+		if !errors.As(err, &te) || !te.Headers {
+			t.Errorf("err = %v, want a header TimeoutError", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Fetch through a stalled Transport did not time out")
+	}
+}
+
+// timeoutErr is a net.Error that timed out, as a dial or TLS handshake
+// timeout is.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// A connection that timed out is not tried again.
+func TestConnectTimeoutNotRetried(t *testing.T) {
+	var n atomic.Int32
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		n.Add(1)
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: timeoutErr{}}
+	})
+	sl := &sleepRecorder{}
+	_, err := New(Options{Transport: rt, Sleep: sl.Sleep}).Fetch(t.Context(), "https://mirror.example/x", 0, 10)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("err = %v, want the dial timeout", err)
+	}
+	if n.Load() != 1 || len(sl.get()) != 0 {
+		t.Errorf("%d requests, slept %v: want 1 request, no retry", n.Load(), sl.get())
+	}
+}
+
+// The length check can't overflow: a body a few bytes short of the largest
+// limit stops there.
+func TestBodyLimitNoOverflow(t *testing.T) {
+	tr := newTransfer(t.Context(), "u", time.Hour)
+	b := &body{rc: io.NopCloser(nil), r: strings.NewReader("abcd"), n: math.MaxInt64 - 1, max: math.MaxInt64, url: "u", t: tr,
+		dog: startWatchdog(tr, "u", time.Hour, 1)}
+	defer b.Close()
+	n, err := b.Read(make([]byte, 4))
+	if n != 1 || !errors.Is(err, ErrTooLarge) || b.n != math.MaxInt64 {
+		t.Errorf("Read near MaxInt64: %d bytes, %v, count %d; want 1 byte and ErrTooLarge", n, err, b.n)
 	}
 }
 

@@ -281,11 +281,11 @@ func TestEndlessStream(t *testing.T) {
 
 func TestSlowOptionsDefaults(t *testing.T) {
 	h := New(Options{})
-	if h.transferTimeout != 30*time.Minute || h.minRate != 1024 || h.window != 30*time.Second {
-		t.Errorf("defaults: %v, %d, %v", h.transferTimeout, h.minRate, h.window)
+	if h.transferTimeout != 30*time.Minute || h.minRate != 1024 || h.window != 30*time.Second || h.headerTimeout != 30*time.Second {
+		t.Errorf("defaults: %v, %d, %v, %v", h.transferTimeout, h.minRate, h.window, h.headerTimeout)
 	}
-	h = New(Options{TransferTimeout: -1, MinBytesPerSecond: -1, SlowWindow: time.Millisecond})
-	if h.transferTimeout != 30*time.Minute || h.minRate != 1024 || h.window != 100*time.Millisecond {
-		t.Errorf("negative and tiny: %v, %d, %v", h.transferTimeout, h.minRate, h.window)
+	h = New(Options{TransferTimeout: -1, MinBytesPerSecond: -1, SlowWindow: time.Millisecond, HeaderTimeout: -1})
+	if h.transferTimeout != 30*time.Minute || h.minRate != 1024 || h.window != 100*time.Millisecond || h.headerTimeout != 30*time.Second {
+		t.Errorf("negative and tiny: %v, %d, %v, %v", h.transferTimeout, h.minRate, h.window, h.headerTimeout)
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -373,7 +375,9 @@ func parseRange(header string, n int64) (start, end int64, ok bool) {
 		if err != nil || l < start {
 			return 0, 0, false
 		}
-		end = min(l+1, n)
+		if l < n {
+			end = l + 1 // not min(l+1, n): l+1 overflows for l = 2^63-1
+		}
 	}
 	return start, end, true
 }
@@ -387,3 +391,60 @@ func FlipBit(b []byte) []byte {
 	}
 	return c
 }
+
+// Stalled is a mirror that accepts connections and never answers: not a
+// byte, not even the response headers. Its methods are safe for concurrent
+// use; it closes its listener and connections when the test ends.
+type Stalled struct {
+	ln       net.Listener
+	accepted atomic.Int64
+	mu       sync.Mutex
+	conns    []net.Conn
+	closed   bool
+}
+
+// NewStalled starts a stalled mirror on 127.0.0.1.
+func NewStalled(t testing.TB) *Stalled {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("simulator: %v", err)
+	}
+	s := &Stalled{ln: ln}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // closed by the cleanup
+			}
+			s.accepted.Add(1)
+			s.mu.Lock()
+			if s.closed {
+				conn.Close()
+			} else {
+				s.conns = append(s.conns, conn)
+			}
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.closed = true
+		for _, c := range s.conns {
+			c.Close()
+		}
+	})
+	return s
+}
+
+// URLs returns metadata and targets base URLs on the stalled mirror, as
+// Server.URLs does.
+func (s *Stalled) URLs() (metadataURL, targetsURL string) {
+	base := "http://" + s.ln.Addr().String()
+	return base + "/metadata/", base + "/targets/"
+}
+
+// Accepted returns how many connections the mirror has accepted.
+func (s *Stalled) Accepted() int { return int(s.accepted.Load()) }

@@ -77,6 +77,7 @@ func TestRanges(t *testing.T) {
 	}{
 		{"bytes=10-19", 206, data[10:20]},
 		{"bytes=990-5000", 206, data[990:]},
+		{"bytes=990-9223372036854775807", 206, data[990:]},
 		{"bytes=-10", 206, data[990:]},
 		{"bytes=1000-", 416, nil},
 		{"bytes=0-1,5-6", 416, nil},
@@ -290,5 +291,31 @@ func TestRequestLog(t *testing.T) {
 	r.ResetRequests()
 	if got := r.Requests(); len(got) != 0 {
 		t.Errorf("requests after reset: %q", got)
+	}
+}
+
+func TestStalled(t *testing.T) {
+	t.Parallel()
+	s := NewStalled(t)
+	metadataURL, targetsURL := s.URLs()
+	if !strings.HasSuffix(metadataURL, "/metadata/") || !strings.HasSuffix(targetsURL, "/targets/") {
+		t.Fatalf("URLs %q, %q", metadataURL, targetsURL)
+	}
+	hc := &http.Client{Timeout: 100 * time.Millisecond}
+	resp, err := hc.Get(metadataURL + "timestamp.json")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("stalled mirror answered %d", resp.StatusCode)
+	}
+	var te interface{ Timeout() bool }
+	if !errors.As(err, &te) || !te.Timeout() {
+		t.Errorf("err = %v, want a timeout", err)
+	}
+	// The accepting goroutine may lag behind the kernel's handshake.
+	for deadline := time.Now().Add(10 * time.Second); s.Accepted() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := s.Accepted(); n != 1 {
+		t.Errorf("accepted %d connections, want 1", n)
 	}
 }
