@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -114,6 +115,7 @@ func addFlags(fs *flag.FlagSet, o *options) {
 		o.channels = strings.Split(s, ",")
 		return nil
 	})
+	logFlags(fs, o)
 }
 
 var (
@@ -124,8 +126,9 @@ var (
 
 // releaseInfo is the signed custom data of a release target.
 type releaseInfo struct {
-	Version  string   `json:"version"`
-	Channels []string `json:"channels"`
+	Version  string    `json:"version"`
+	Channels []string  `json:"channels"`
+	TLog     *tlogInfo `json:"tlog,omitempty"` // with a transparency log
 }
 
 // targetName is the target path of a release: <app>/<version>/<os>-<arch>,
@@ -168,7 +171,7 @@ func checkRelease(o *options) error {
 }
 
 // cmdAdd publishes one release file.
-func cmdAdd(o *options, e *env) error {
+func cmdAdd(o *options, e *env) (err error) {
 	if err := checkRelease(o); err != nil {
 		return err
 	}
@@ -192,6 +195,16 @@ func cmdAdd(o *options, e *env) error {
 	if _, err := r.signersFor(u, kr); err != nil {
 		return err // before anything is copied
 	}
+	// With a transparency log, the release's entry goes in once
+	// everything is signed in memory and before anything is written: the
+	// targets metadata names the index the entry will have.
+	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
+	defer cancel()
+	rl, err := openReleaseLog(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, rl.close(ctx)) }()
 
 	// Copy the file into the repository under a temporary name, hashing
 	// what is written: the hash signed is the hash of the bytes served.
@@ -202,7 +215,7 @@ func cmdAdd(o *options, e *env) error {
 	}
 	defer os.Remove(st.tmp)
 
-	custom, err := json.Marshal(releaseInfo{Version: o.version, Channels: o.channels})
+	custom, err := json.Marshal(releaseInfo{Version: o.version, Channels: o.channels, TLog: rl.info()})
 	if err != nil {
 		return err
 	}
@@ -214,6 +227,9 @@ func cmdAdd(o *options, e *env) error {
 	}
 	p, err := r.prepare(u, kr, o)
 	if err != nil {
+		return err
+	}
+	if err := rl.add(ctx, e, name, st); err != nil {
 		return err
 	}
 	// With consistent snapshots a client fetches the file as
