@@ -473,7 +473,7 @@ func (c *Client) RevertUnsafe(app, exePath string) error {
 		return fmt.Errorf("revert %s: %w", app, err)
 	}
 	c.log.Warn("reverted to the kept previous build: RevertUnsafe", "app", app, "from", cur.Version, "to", b.Version, "exe", u.Exe)
-	// DESIGN.md "Version floor": every explicit revert is in the audit log.
+	// docs/decisions.md, "Version floor": every explicit revert is in the audit log.
 	return c.record(audit.KindRevert, map[string]any{
 		"app": app, "from": cur.Version, "from_sha256": cur.SHA256, "to": b.Version, "to_sha256": b.SHA256, "exe": u.Exe,
 	})

@@ -38,6 +38,11 @@ type Client struct {
 	stateMu sync.Mutex      // guards state and every write of it
 	state   *rollback.State // the trusted state as last saved
 
+	// unlocked holds, for an Offline view, the cache files read with state
+	// without the lock (see readUnlocked); nil for a client that holds the
+	// state directory and reads its cache from disk.
+	unlocked map[string][]byte
+
 	memoMu sync.Mutex
 	memo   map[memoKey]*metadata.Targets // delegated roles verified in this process
 
@@ -86,13 +91,24 @@ const stateSubdir = "state"
 // it does not touch the network. Close releases the lock. A Config field or
 // option it cannot honour is an *OptionError (errors.Is ErrInvalidOptions),
 // returned before anything is written.
+//
+// If another client holds cfg.StateDir, in this process or another, New
+// fails at once with an error matching ErrLocked that names the holder's
+// process ID; [Open] waits for the lock instead, and [Offline] reads the
+// state without it.
 func New(cfg Config, opts ...Option) (*Client, error) {
+	return openClient(cfg, opts, rollback.OpenFileStore)
+}
+
+// configure checks cfg, applies opts and returns a client that has no state
+// yet, with the embedded trusted root verified: what New and Offline share.
+func configure(cfg Config, opts []Option) (*Client, *metadata.Root, error) {
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	o, err := newOptions(opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := &Client{cfg: cfg, opts: o, log: o.logger, memo: make(map[memoKey]*metadata.Targets)}
 	for _, u := range cfg.MetadataURLs {
@@ -105,12 +121,25 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	embedded, err := metadata.OpenRoot(cfg.TrustedRoot, nil)
 	if err != nil {
-		return nil, fmt.Errorf("client: embedded trusted root: %w", err)
+		return nil, nil, fmt.Errorf("client: embedded trusted root: %w", err)
+	}
+	return c, embedded, nil
+}
+
+// openClient is New with openStore to open and lock the state directory's
+// store.
+func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback.FileStore, error)) (*Client, error) {
+	c, embedded, err := configure(cfg, opts)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	store, err := rollback.OpenFileStore(filepath.Join(cfg.StateDir, stateSubdir))
+	store, err := openStore(filepath.Join(cfg.StateDir, stateSubdir))
+	if errors.Is(err, ErrLocked) {
+		return nil, fmt.Errorf("client: %w: one client per state directory (Open waits for it, Offline reads without it)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
@@ -121,7 +150,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	set := c.loadCache(embedded)
 	// The embedded root is the starting point when it is newer than what the
-	// cache holds (DESIGN.md "Root at start-up"): cache it, so that the cache
+	// cache holds (docs/decisions.md, "Root at start-up"): cache it, so that the cache
 	// and the trusted state always describe the starting root.
 	if set.root == embedded && c.floor(metadata.RoleRoot) < embedded.Version() {
 		if err := c.persist(metadata.RoleRoot, cfg.TrustedRoot, embedded.Version(), embedded.Version()); err != nil {
@@ -157,15 +186,24 @@ func (c *Client) Close() error {
 // cachePath is where role's metadata is cached: <StateDir>/<role>.json with
 // the role name encoded reversibly (metadata.EncodeRoleName).
 func (c *Client) cachePath(role string) (string, error) {
+	name, err := cacheName(role)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(c.cfg.StateDir, name), nil
+}
+
+// cacheName is the name of role's cache file in the state directory.
+func cacheName(role string) (string, error) {
 	enc, err := metadata.EncodeRoleName(role)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(c.cfg.StateDir, enc+".json"), nil
+	return enc + ".json", nil
 }
 
 // readCache returns the cached bytes of role if they are exactly the ones
-// the trusted state records (DESIGN.md "Local disk": the store is the one
+// the trusted state records (docs/decisions.md, "The local disk": the store is the one
 // authority; a cache file that does not match its record is treated as
 // absent).
 func (c *Client) readCache(role string) ([]byte, rollback.RoleRecord, bool) {
@@ -186,6 +224,10 @@ func (c *Client) readCacheFile(role string) ([]byte, rollback.RoleRecord, bool) 
 	c.stateMu.Unlock()
 	if !ok {
 		return nil, rec, false
+	}
+	if c.unlocked != nil {
+		b, ok := c.unlocked[role]
+		return b, rec, ok
 	}
 	p, err := c.cachePath(role)
 	if err != nil {
@@ -238,8 +280,8 @@ func (c *Client) writeIndex(t *metadata.Targets) {
 
 // reopenTargets reopens the cached top-level targets metadata b through its
 // index, without a second signature check, if the trusted state records
-// that the current root's keys verified exactly these bytes (DESIGN.md
-// "Local disk"); nil otherwise.
+// that the current root's keys verified exactly these bytes (docs/decisions.md,
+// "The local disk"); nil otherwise.
 func (c *Client) reopenTargets(b []byte, rec rollback.RoleRecord, root *metadata.Root) *metadata.Targets {
 	if rec.Root == 0 || rec.Root != root.Version() || int64(len(b)) != rec.Length {
 		return nil
@@ -264,7 +306,7 @@ func (c *Client) reopenTargets(b []byte, rec rollback.RoleRecord, root *metadata
 }
 
 // loadCache builds the starting trusted set: the newer of the embedded root
-// and the cached root (DESIGN.md "Root at start-up"), then the cached
+// and the cached root (docs/decisions.md, "Root at start-up"), then the cached
 // timestamp, snapshot and targets, each verified again with the keys of that
 // root. Expiry is not checked here: Refresh checks it, and the offline view
 // reports it.
@@ -311,7 +353,7 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 }
 
 // persist writes verified metadata to the cache and then records it in the
-// trusted state (DESIGN.md write order: cache file, then record, both
+// trusted state (docs/decisions.md write order: cache file, then record, both
 // atomic). The record is checked first, so a version lower than trusted is
 // refused before anything is written.
 func (c *Client) persist(role string, data []byte, version, root int64) error {

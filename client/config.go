@@ -56,7 +56,7 @@ type Config struct {
 
 // Limits caps the size of metadata files whose referrer does not list a
 // length (a listed length always wins). The zero value of a field means the
-// default of DESIGN.md.
+// default given beside it.
 type Limits struct {
 	Root      int64 // default 512 KiB
 	Timestamp int64 // default 16 KiB

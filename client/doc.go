@@ -54,6 +54,15 @@
 // For start-up without network, [Offline] returns a read-only [View] of the
 // last verified state that reports stale roles instead of failing.
 //
+// # Several processes
+//
+// One Client at a time holds a state directory: a second [New] fails with
+// an error matching [ErrLocked] that names the holder's process ID, and
+// [Open] waits for the lock until its context is done. [Offline] needs no
+// lock and writes nothing, so it works beside a holder in any process. The
+// documentation of Open shows the patterns for command-line tools invoked
+// concurrently and for a daemon with a command-line tool beside it.
+//
 // # Errors
 //
 // Failures wrap a sentinel (ErrExpired, ErrRollback, ErrThreshold,

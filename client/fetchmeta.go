@@ -13,11 +13,11 @@ import (
 // fetchVerified fetches name from each mirror in turn until one serves bytes
 // that accept takes (accept runs every check of the spec for that file). A
 // mirror that fails for any reason, a failed check included, is skipped
-// (DESIGN.md "Mirrors"); mirrors that timed out since the last Refresh
-// began come last. notFound reports that no mirror served the file and
+// (docs/decisions.md, "Mirrors"); mirrors that timed out since the last
+// Refresh began come last. notFound reports that no mirror served the file and
 // at least one answered that it does not exist: for the root probe (spec
 // §5.3.3) a mirror that is down or serves bad bytes must not hide the answer
-// "no newer root here" of the next one (DESIGN.md: the first mirror that
+// "no newer root here" of the next one (docs/decisions.md: the first mirror that
 // yields a fully verified state wins).
 func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name string, limit int64, accept func([]byte) error) (data []byte, notFound bool, err error) {
 	merr := &MirrorError{File: name}

@@ -1,10 +1,17 @@
 package client
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/latchsec/latch/metadata"
+	"github.com/latchsec/latch/rollback"
 )
 
 // View is a read-only view of the last successfully verified state, for
@@ -21,16 +28,113 @@ type View struct {
 	now time.Time
 }
 
-// Offline opens the state directory of cfg, loads and verifies the cached
-// metadata and returns a view of it at the time the clock reads now. It
-// takes the state directory's lock only while loading.
+// Offline returns a read-only view of the last verified state in
+// cfg.StateDir, at the time the clock reads now. It needs no network and no
+// lock: it works while a Client holds the state directory, in this process
+// or another, and it writes nothing, not even the state directory (a
+// missing one is a view of the embedded root alone).
+//
+// A Client replaces each cache file atomically and then the record of its
+// hash, so a reader beside it may catch a file whose record isn't saved
+// yet. Offline reads the trusted state and every cache file it records,
+// and reads them again (after a pause of at most a tenth of a second, about
+// a second in all) until each file matches its record; a file that still
+// doesn't, as after a crash between the two writes, is treated as absent,
+// as New treats it. Every document in the view is then verified again.
 func Offline(cfg Config, opts ...Option) (*View, error) {
-	c, err := New(cfg, opts...)
+	c, embedded, err := configure(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	// The view's client never refreshes, persists or records anything.
+	c.closed.Store(true)
+	if err := c.readUnlocked(pauseBeforeReread); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	c.trusted.Store(c.loadCache(embedded))
 	return c.View(), nil
+}
+
+// pauseBeforeReread sleeps before attempt try+1 of readUnlocked (1 ms,
+// doubling, at most 100 ms) and reports false, not sleeping, once about a
+// second has been spent.
+func pauseBeforeReread(try int) bool {
+	if try >= 16 {
+		return false
+	}
+	time.Sleep(min(time.Millisecond<<try, 100*time.Millisecond))
+	return true
+}
+
+// readUnlocked reads the trusted state and the cache files it records
+// without the state directory's lock, into c.state and c.unlocked. A file
+// is kept only if it matches its record in that state, so the files kept
+// are exactly those of one saved state. When a file is missing or doesn't
+// match, the state is read again: if it changed, or a file didn't match (a
+// writer may be between a cache file and its record), everything is read
+// again after pause(try); a missing file in a state that stays the same
+// (a cache deleted by hand), or pause saying to stop, leaves that file out.
+func (c *Client) readUnlocked(pause func(try int) bool) error {
+	dir := filepath.Join(c.cfg.StateDir, stateSubdir)
+	for try := 0; ; try++ {
+		s, err := rollback.ReadFileState(dir)
+		if err != nil {
+			return err
+		}
+		files, torn, missing := c.readRecorded(s)
+		if len(torn) == 0 && !missing {
+			c.state, c.unlocked = s, files
+			return nil
+		}
+		again, err := rollback.ReadFileState(dir)
+		if err != nil {
+			return err
+		}
+		if maps.Equal(s.Roles, again.Roles) && len(torn) == 0 || !pause(try) {
+			for _, role := range torn {
+				c.log.Warn("metadata cache does not match the trusted state; ignoring it", "role", role)
+			}
+			c.state, c.unlocked = s, files
+			return nil
+		}
+	}
+}
+
+// readRecorded reads the cache file of every role that s records and keeps
+// those that match their record. torn lists the roles whose file doesn't;
+// missing reports a file that can't be read.
+func (c *Client) readRecorded(s *rollback.State) (files map[string][]byte, torn []string, missing bool) {
+	files = make(map[string][]byte, len(s.Roles))
+	if len(s.Roles) == 0 {
+		return files, nil, false
+	}
+	// Through an os.Root, a file is opened on Windows in a way that lets a
+	// writer replace it while it is read.
+	dir, err := os.OpenRoot(c.cfg.StateDir)
+	if err != nil {
+		c.log.Warn("metadata cache unreadable", "err", err)
+		return files, nil, true
+	}
+	defer dir.Close()
+	for _, role := range slices.Sorted(maps.Keys(s.Roles)) {
+		name, err := cacheName(role)
+		var b []byte
+		if err == nil {
+			b, err = dir.ReadFile(name)
+		}
+		switch {
+		case err != nil:
+			if !errors.Is(err, fs.ErrNotExist) {
+				c.log.Warn("metadata cache unreadable", "role", role, "err", err)
+			}
+			missing = true
+		case matchesRecord(b, s.Roles[role]):
+			files[role] = b
+		default:
+			torn = append(torn, role)
+		}
+	}
+	return files, torn, missing
 }
 
 // View returns a read-only view of the client's current trusted metadata.

@@ -224,7 +224,7 @@ func (c *Client) updateTimestamp(ctx context.Context, ref time.Time, set *truste
 	}
 	if trusted != nil && next.Version() == trusted.Version() {
 		// §5.4.3.1: an equal version ends the timestamp update; the trusted
-		// copy stays, and its own expiry must hold too (DESIGN.md).
+		// copy stays, and its own expiry must hold too (docs/decisions.md).
 		return expired(metadata.RoleTimestamp, trusted.Version(), trusted.Expires(), ref)
 	}
 	if err := c.persist(metadata.RoleTimestamp, data, next.Version(), set.root.Version()); err != nil { // §5.4.5

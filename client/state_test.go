@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,20 +208,22 @@ func TestStartRoot(t *testing.T) {
 	}
 }
 
-// TestLocked: one client per state directory.
+// TestLocked: one client per state directory; the second learns who holds
+// it. Reading needs no lock (TestOfflineBesideClient).
 func TestLocked(t *testing.T) {
 	t.Parallel()
 	repo := simulator.New(t, simulator.Options{})
 	e := newEnv(t, repo)
 	e.open()
-	if c, err := client.New(e.cfg, e.opts...); !errors.Is(err, rollback.ErrLocked) {
+	c, err := client.New(e.cfg, e.opts...)
+	if !errors.Is(err, client.ErrLocked) || !errors.Is(err, rollback.ErrLocked) {
 		if c != nil {
 			c.Close()
 		}
 		t.Fatalf("second New: %v, want ErrLocked", err)
 	}
-	if _, err := client.Offline(e.cfg, e.opts...); !errors.Is(err, rollback.ErrLocked) {
-		t.Fatalf("Offline beside a client: %v, want ErrLocked", err)
+	if le := wantAs[*rollback.LockedError](t, err); le.PID != os.Getpid() || !strings.Contains(err.Error(), "this process") {
+		t.Errorf("second New: %v, want the holder named as this process (pid %d)", err, os.Getpid())
 	}
 	if err := e.c.Close(); err != nil {
 		t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"github.com/latchsec/latch/verify"
 )
 
-// MaxSignatures caps the signatures one envelope may carry (DESIGN.md: size
-// limits), so a document cannot make the client spend unbounded time on
+// MaxSignatures caps the signatures one envelope may carry (docs/decisions.md,
+// "Size limits"), so a document cannot make the client spend unbounded time on
 // signature checks.
 const MaxSignatures = 256
 
@@ -154,7 +154,7 @@ func open(data []byte, keys RoleKeys, wantType string) (object, header, []string
 
 // parseKeys decodes a KEYS object (spec §4.3). Keys of unsupported types or
 // schemes, and keys that do not parse, are kept with a nil value so that role
-// key IDs still resolve but never count (DESIGN.md: fail closed).
+// key IDs still resolve but never count: unknown key types fail closed.
 func parseKeys(raw []byte) (map[string]*verify.PublicKey, error) {
 	o, err := parseObject(raw, `"keys"`)
 	if err != nil {

@@ -131,8 +131,8 @@ type header struct {
 	expires     time.Time
 }
 
-// specVersionRE accepts "1", "1.0" and "1.x.y": DESIGN.md decides that any
-// other major version is refused (spec §4.2: clients MUST check spec_version).
+// specVersionRE accepts "1", "1.0" and "1.x.y": any other major version is
+// refused (docs/decisions.md) (spec §4.2: clients MUST check spec_version).
 var specVersionRE = regexp.MustCompile(`^1(\.[0-9]+){0,2}$`)
 
 func parseHeader(o object, wantType string) (header, error) {
@@ -168,7 +168,7 @@ func parseHeader(o object, wantType string) (header, error) {
 
 // parseTime reads an "expires" value: RFC 3339 with optional fractional
 // seconds; "Z" per the spec, other offsets accepted and converted to UTC
-// (DESIGN.md: real repositories carry ".188964Z" and "-06:00").
+// (docs/decisions.md: real repositories carry ".188964Z" and "-06:00").
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // A targets index lets a client reopen cached targets metadata without a
-// second pass over it. DESIGN.md ("Local disk") settles that a cache file
+// second pass over it. docs/decisions.md ("The local disk") settles that a cache file
 // whose hash matches the trusted state's record was verified before and
 // needs no second signature check; the index goes one step further and
 // spares the canonical check and the scan that builds the key offsets, which

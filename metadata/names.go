@@ -73,7 +73,7 @@ func RoleURLName(role string) string {
 }
 
 // LocalPath maps a target path to a file below dir, the one mapping by which
-// target paths become local file names (DESIGN.md). The target path's "/"
+// target paths become local file names (docs/decisions.md). The target path's "/"
 // separated segments become directories; it is refused with ErrUnsafePath if
 // it could escape dir or means something else to some OS: empty, absolute,
 // an empty, "." or ".." segment, a backslash, NUL or other control character,

@@ -35,7 +35,7 @@
 //
 // [FileStore] keeps the state in one JSON file with a format version,
 // replaced atomically: temporary file in the same directory, fsync, rename,
-// fsync of the directory (see internal/atomicfile). A crash at any instant
+// fsync of the directory. A crash at any instant
 // leaves the previous state or the new one. The client writes a metadata
 // cache file first and then the record of its hash, so after a crash
 // between the two the record still describes the previous file, and the
@@ -47,9 +47,12 @@
 //
 // An exclusive lock on a file in the state directory, held from
 // [OpenFileStore] to [FileStore.Close], keeps two processes (or two stores
-// in one process) from interleaving their updates; the loser gets
-// [ErrLocked] at once. The lock uses flock on Unix systems and LockFileEx
-// on Windows, and is released by the system if the process dies.
+// in one process) from interleaving their updates; the loser gets a
+// [*LockedError] (matching [ErrLocked]) at once that names the holder's
+// process, or waits for the lock with [OpenFileStoreWait]. The lock uses
+// flock on Unix systems and LockFileEx on Windows, and is released by the
+// system if the process dies. Readers need no lock: [ReadFileState] returns
+// the state as last saved, whoever holds the store.
 //
 // # Concurrency
 //

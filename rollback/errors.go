@@ -3,6 +3,7 @@ package rollback
 import (
 	"errors"
 	"fmt"
+	"os"
 )
 
 var (
@@ -12,8 +13,9 @@ var (
 	ErrRollback = errors.New("rollback refused")
 
 	// ErrLocked means another process, or another [FileStore] in this
-	// process, holds the state directory.
-	ErrLocked = errors.New("state directory is locked by another store")
+	// process, holds the state directory. The error is a [*LockedError]
+	// that names the holder.
+	ErrLocked = errors.New("state directory is locked")
 
 	// ErrCorrupt means the stored state can't be read: bad JSON, an unknown
 	// format version or an invalid record. The state is the anchor of
@@ -55,6 +57,35 @@ func (e *RollbackError) Error() string {
 }
 
 func (e *RollbackError) Unwrap() error { return e.Err }
+
+// LockedError reports that another store holds a state directory: another
+// process, or another [FileStore] of this process. Its Err is [ErrLocked].
+//
+// The holder is named as it recorded itself in the lock file, which only
+// holders write: PID is its process ID (0 if there is no record, as when
+// the holder is a version of latch that keeps none), Program the base name
+// of its executable. The record is for people; the lock itself
+// is the system's.
+type LockedError struct {
+	Path    string // the lock file
+	PID     int
+	Program string
+	Err     error
+}
+
+func (e *LockedError) Error() string {
+	switch {
+	case e.PID == os.Getpid():
+		return fmt.Sprintf("rollback: %s: %v by another store of this process (pid %d)", e.Path, e.Err, e.PID)
+	case e.PID > 0 && e.Program != "":
+		return fmt.Sprintf("rollback: %s: %v by pid %d (%s)", e.Path, e.Err, e.PID, e.Program)
+	case e.PID > 0:
+		return fmt.Sprintf("rollback: %s: %v by pid %d", e.Path, e.Err, e.PID)
+	}
+	return fmt.Sprintf("rollback: %s: %v (the holder did not record its pid)", e.Path, e.Err)
+}
+
+func (e *LockedError) Unwrap() error { return e.Err }
 
 // invalid marks err, a description of malformed input, with [ErrInvalid].
 func invalid(err error) error {

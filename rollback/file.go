@@ -29,10 +29,13 @@ const (
 )
 
 // FileStore is a [Store] in a directory: the state in trusted-state, written
-// with [atomicfile] (temporary file, fsync, rename, fsync of the directory),
+// atomically (temporary file, fsync, rename, fsync of the directory),
 // and an exclusive lock on the file named lock, held from [OpenFileStore]
 // until [FileStore.Close], so that one process (and one FileStore in it)
-// owns the directory at a time. It is safe for concurrent use.
+// owns the directory at a time; the holder writes its process ID into the
+// lock file, so that a second store's [*LockedError] can name it. Readers
+// that need no lock use [ReadFileState]. A FileStore is safe for concurrent
+// use.
 //
 // Load and Save read trusted-state each time: the file is the authority, and
 // Save checks against what is on disk, not against a copy in memory that a
@@ -57,8 +60,8 @@ var held struct {
 
 // OpenFileStore opens the store in dir, creating dir with permissions 0700
 // if needed, and locks it. If another process or another FileStore of this
-// process holds the lock, it fails at once with an error wrapping
-// [ErrLocked]; it never waits. Temporary files left by a Save that was cut
+// process holds the lock, it fails at once with a [*LockedError] naming the
+// holder (see [OpenFileStoreWait] to wait instead). Temporary files left by a Save that was cut
 // short by a crash are removed. The state itself is read by Load and Save,
 // so a corrupt state file is reported there, and never overwritten.
 func OpenFileStore(dir string) (*FileStore, error) {
@@ -76,19 +79,20 @@ func OpenFileStore(dir string) (*FileStore, error) {
 	return fst, nil
 }
 
-// lockDir opens and locks the lock file at path, records it in held and
-// returns it with its identity. A lock file this process holds already is
-// not opened a second time: with fcntl-style locks, closing that second
-// descriptor would release the first one's lock.
+// lockDir opens and locks the lock file at path, records this process in
+// it and in held, and returns it with its identity. A lock file this
+// process holds already is not opened a second time: with fcntl-style
+// locks, closing that second descriptor would release the first one's
+// lock.
 func lockDir(path string) (*os.File, fs.FileInfo, error) {
 	held.Lock()
 	defer held.Unlock()
 	isHeld := func(fi fs.FileInfo) bool {
 		return slices.ContainsFunc(held.files, func(h fs.FileInfo) bool { return os.SameFile(h, fi) })
 	}
-	locked := fmt.Errorf("rollback: %s: %w (by this process)", path, ErrLocked)
 	if fi, err := os.Stat(path); err == nil && isHeld(fi) {
-		return nil, nil, locked
+		me := self()
+		return nil, nil, &LockedError{Path: path, PID: me.pid, Program: me.program, Err: ErrLocked}
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -100,8 +104,18 @@ func lockDir(path string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, fmt.Errorf("rollback: open store: %w", err)
 	}
 	if err := lockFile(f); err != nil {
+		var h holder
+		if errors.Is(err, ErrLocked) {
+			h = readHolder(f)
+			err = &LockedError{Path: path, PID: h.pid, Program: h.program, Err: ErrLocked}
+		} else {
+			err = fmt.Errorf("rollback: %s: %w", path, err)
+		}
 		f.Close()
-		return nil, nil, fmt.Errorf("rollback: %s: %w", path, err)
+		return nil, nil, err
+	}
+	if _, err := f.WriteAt(self().record(), 0); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("rollback: %s: recording the holder: %w", path, err), unlockFile(f), f.Close())
 	}
 	held.files = append(held.files, fi)
 	return f, fi, nil
@@ -133,9 +147,11 @@ func (f *FileStore) Close() error {
 	if f.lock == nil {
 		return f.closedError("close")
 	}
-	// Closing the file releases the system lock too; unlocking first
-	// makes the release immediate on every system.
-	err := errors.Join(unlockFile(f.lock), f.lock.Close())
+	// The record is blanked while the lock is still held. Closing the file
+	// releases the system lock too; unlocking first makes the release
+	// immediate on every system.
+	_, werr := f.lock.WriteAt(holder{}.record(), 0)
+	err := errors.Join(werr, unlockFile(f.lock), f.lock.Close())
 	f.lock = nil
 	held.Lock()
 	held.files = slices.DeleteFunc(held.files, func(h fs.FileInfo) bool { return os.SameFile(h, f.lockID) })
@@ -201,6 +217,32 @@ func (f *FileStore) Save(s *State) error {
 // read decodes trusted-state. The caller holds f.mu.
 func (f *FileStore) read() (*State, error) {
 	data, err := os.ReadFile(f.path)
+	return parseStateFile(f.path, data, err)
+}
+
+// ReadFileState returns the state that a [FileStore] in dir keeps, without
+// taking its lock and without writing anything (not even dir): for readers
+// beside the store's holder, in this process or another. Save replaces the
+// state file atomically, so what a reader gets is a state that was saved at
+// some moment, or NewState() if none was. On Windows the file is opened so
+// that a Save beside the reader may still replace it. Errors are those of
+// [FileStore.Load].
+func ReadFileState(dir string) (*State, error) {
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return NewState(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rollback: read state: %w", err)
+	}
+	defer root.Close()
+	data, err := root.ReadFile(stateName)
+	return parseStateFile(filepath.Join(dir, stateName), data, err)
+}
+
+// parseStateFile decodes the state file at path given the result of reading
+// it: a missing file is the empty state.
+func parseStateFile(path string, data []byte, err error) (*State, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return NewState(), nil
 	}
@@ -209,7 +251,7 @@ func (f *FileStore) read() (*State, error) {
 	}
 	s, err := decodeState(data)
 	if err != nil {
-		return nil, fmt.Errorf("rollback: %s: %w: %w", f.path, ErrCorrupt, err)
+		return nil, fmt.Errorf("rollback: %s: %w: %w", path, ErrCorrupt, err)
 	}
 	return s, nil
 }

@@ -69,7 +69,8 @@ type options struct {
 	now     time.Time
 	life    map[string]*lifetime // by role
 
-	rootKeys, rootThreshold int // init
+	rootKeys, rootThreshold int    // init
+	onlineKeyDir            string // init
 
 	app, version, os, arch, file string // add
 	channels                     []string
@@ -91,12 +92,12 @@ type command struct {
 }
 
 var commands = []command{
-	{"init", "-dir REPO [-keys KEYDIR] [-root-keys N -root-threshold M]", initFlags, cmdInit},
+	{"init", "-dir REPO [-keys KEYDIR] [-online-keys KEYDIR] [-root-keys N -root-threshold M]", initFlags, cmdInit},
 	{"add", "-dir REPO -keys KEYDIR -app NAME -version SEMVER -os OS -arch ARCH -file BINARY [-channels LIST] [-log DIR]", addFlags, cmdAdd},
 	{"refresh-timestamp", "-dir REPO -keys KEYDIR", nil, cmdRefreshTimestamp},
 	{"renew", "-dir REPO -keys KEYDIR -role ROLE", roleFlags, cmdRenew},
 	{"rotate-key", "-dir REPO -keys KEYDIR -role ROLE [-old KEYID]", rotateFlags, cmdRotateKey},
-	{"log-init", "-dir REPO -keys KEYDIR -origin ORIGIN [-repository NAME] [-log DIR]", logInitFlags, cmdLogInit},
+	{"log-init", "-dir REPO [-keys KEYDIR] -origin ORIGIN [-repository NAME] [-log DIR]", logInitFlags, cmdLogInit},
 }
 
 // run parses args (the command word, then its flags) and runs the command.
@@ -137,7 +138,7 @@ func parseFlags(c command, args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("publish "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.dir, "dir", "", "repository `REPO` (metadata/ and targets/ below it)")
-	fs.Func("keys", "directory `KEYDIR` of private keys; repeat for several (default \"keys\")", func(s string) error {
+	fs.Func("keys", "directory `KEYDIR` of private keys; repeat for several (default: keys and online-keys, where init writes them)", func(s string) error {
 		o.keyDirs = append(o.keyDirs, s)
 		return nil
 	})
@@ -179,7 +180,10 @@ func parseFlags(c command, args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("%w: %s needs -dir REPO", ErrUsage, c.name)
 	}
 	if len(o.keyDirs) == 0 {
-		o.keyDirs = []string{"keys"}
+		o.keyDirs = []string{defaultKeyDir, defaultOnlineKeyDir}
+		if c.name == "init" { // -keys is where init writes the offline keys
+			o.keyDirs = o.keyDirs[:1]
+		}
 	}
 	if o.now.IsZero() {
 		o.now = time.Now()

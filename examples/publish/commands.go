@@ -24,10 +24,22 @@ import (
 
 // ---- init ----
 
+// Where init writes the keys, and where the other commands look for them
+// unless told otherwise.
+const (
+	defaultKeyDir       = "keys"        // root and targets: offline
+	defaultOnlineKeyDir = "online-keys" // snapshot and timestamp: on the update server
+)
+
 func initFlags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.rootKeys, "root-keys", 3, "how many root `keys` to generate")
 	fs.IntVar(&o.rootThreshold, "root-threshold", 2, "how many root keys must sign root")
+	fs.StringVar(&o.onlineKeyDir, "online-keys", defaultOnlineKeyDir, "directory `KEYDIR` for the snapshot and timestamp keys")
 }
+
+// onlineRole reports whether role's keys belong online: snapshot and
+// timestamp are re-signed often, and automatically.
+func onlineRole(role string) bool { return role == metadata.SNAPSHOT || role == metadata.TIMESTAMP }
 
 // cmdInit generates the keys and writes version 1 of every role.
 func cmdInit(o *options, e *env) error {
@@ -35,9 +47,13 @@ func cmdInit(o *options, e *env) error {
 		return fmt.Errorf("%w: -root-threshold %d of -root-keys %d", ErrUsage, o.rootThreshold, o.rootKeys)
 	}
 	if len(o.keyDirs) != 1 {
-		return fmt.Errorf("%w: init writes its keys to one -keys directory; move the offline ones afterwards", ErrUsage)
+		return fmt.Errorf("%w: init writes the root and targets keys to one -keys directory, the snapshot and timestamp keys to -online-keys", ErrUsage)
 	}
-	if err := checkKeyDirs(o.dir, o.keyDirs); err != nil {
+	offline, online := o.keyDirs[0], o.onlineKeyDir
+	if a, b := filepath.Clean(offline), filepath.Clean(online); a == b {
+		return fmt.Errorf("%w: -keys and -online-keys are both %s: the online keys go to the update server, the others must not", ErrUsage, a)
+	}
+	if err := checkKeyDirs(o.dir, []string{offline, online}); err != nil {
 		return err
 	}
 	mdir := filepath.Join(o.dir, metadataDir)
@@ -86,7 +102,11 @@ func cmdInit(o *options, e *env) error {
 		return err
 	}
 	for i := range keys {
-		if err := keys[i].save(o.keyDirs[0], roles[i]); err != nil {
+		dir := offline
+		if onlineRole(roles[i]) {
+			dir = online
+		}
+		if err := keys[i].save(dir, roles[i]); err != nil {
 			return err
 		}
 		e.printf("wrote %s: %s key %s", keys[i].file, roles[i], keys[i].id)
@@ -97,8 +117,9 @@ func cmdInit(o *options, e *env) error {
 	if err := p.write(e); err != nil {
 		return err
 	}
-	e.printf("ship %s with your application as its trusted root; keep the root and targets keys offline",
-		filepath.Join(mdir, fileName(metadata.ROOT, 1)))
+	e.printf("ship %s with your application as its trusted root", filepath.Join(mdir, fileName(metadata.ROOT, 1)))
+	e.printf("keep %s (root and targets keys) offline; %s (snapshot and timestamp keys) goes to the server that runs refresh-timestamp",
+		offline, online)
 	return nil
 }
 

@@ -89,10 +89,13 @@ func writeSecret(name string, data []byte) error {
 type keyring map[string]privateKey
 
 // loadKeys reads every *.pem file in dirs. A directory that does not exist
-// holds no keys.
+// is an error: a mistyped -keys must not read as "no keys here".
 func loadKeys(dirs []string) (keyring, error) {
 	kr := keyring{}
 	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%w: -keys %s is not a directory (init writes the keys to -keys and -online-keys)", ErrUsage, dir)
+		}
 		names, err := filepath.Glob(filepath.Join(dir, "*.pem"))
 		if err != nil {
 			return nil, err

@@ -6,18 +6,19 @@
 //
 // Usage:
 //
-//	publish init -dir REPO [-keys KEYDIR] [-root-keys 3 -root-threshold 2]
+//	publish init -dir REPO [-keys KEYDIR] [-online-keys KEYDIR] [-root-keys 3 -root-threshold 2]
 //	publish add -dir REPO -keys KEYDIR -app NAME -version SEMVER -os OS -arch ARCH -file BINARY [-channels stable,beta]
 //	publish refresh-timestamp -dir REPO -keys KEYDIR
 //	publish renew -dir REPO -keys KEYDIR -role root|targets|snapshot|timestamp
 //	publish rotate-key -dir REPO -keys KEYDIR -role root|targets|snapshot|timestamp [-old KEYID]
-//	publish log-init -dir REPO -keys KEYDIR -origin ORIGIN [-repository NAME] [-log DIR]
+//	publish log-init -dir REPO [-keys KEYDIR] -origin ORIGIN [-repository NAME] [-log DIR]
 //
 // Every command also takes -root-expiry, -targets-expiry, -snapshot-expiry
 // and -timestamp-expiry (defaults 365d, 90d, 7d and 1d; a number with the
 // suffix d, or a Go duration such as 36h): the lifetime given to a role when
 // the command signs it. -keys may be repeated, so that offline keys can stay
-// on their own medium (see "Keys").
+// on their own medium (see "Keys"); without it, the commands after init read
+// the two directories init writes, keys and online-keys.
 //
 // # The repository
 //
@@ -51,9 +52,11 @@
 //
 // init generates the keys (ed25519; -root-keys root keys of which
 // -root-threshold must sign, and one key each for targets, snapshot and
-// timestamp), writes them into KEYDIR (default "keys", which must not be
-// inside REPO), and writes version 1 of root, targets (no releases yet),
-// snapshot and timestamp.
+// timestamp), writes the root and targets keys into -keys (default "keys")
+// and the snapshot and timestamp keys into -online-keys (default
+// "online-keys"; neither may be inside REPO, nor may they be the same), and
+// writes version 1 of root, targets (no releases yet), snapshot and
+// timestamp.
 //
 // add publishes one release file as the target <app>/<version>/<os>-<arch>,
 // with the file name's extension appended when it is .tar.gz, .zip or .exe
@@ -120,12 +123,15 @@
 //     server that runs refresh-timestamp. A stolen timestamp key allows
 //     freeze and fast-forward attacks (below), never a forged release.
 //
+// init splits the keys accordingly: root and targets into -keys, to be kept
+// offline; snapshot and timestamp into -online-keys, for the update server.
 // publish reads every *.pem file in each -keys directory and signs each role
 // with the keys root lists for it, by key ID, so keys can be split across
 // directories: a cron job gets only the online directory
 // (-keys /etc/publish/online), a release adds the targets key
 // (-keys /etc/publish/online -keys /media/offline), a rotation the root keys.
-// A new key is written to the directory of the key it replaces. Private keys
+// A -keys directory that does not exist is an error, not an empty set. A
+// new key is written to the directory of the key it replaces. Private keys
 // are PKCS #8 PEM files with mode 0600 in a 0700 directory; publish refuses
 // key files that others can read. A key directory inside REPO would publish
 // the keys, and is refused.
@@ -156,8 +162,9 @@
 // repository did not sign. A thief must then log the release, where the
 // monitor sees it, or be refused.
 //
-// log-init generates the log's Ed25519 note key (KEYDIR/tlog.key, the
-// "PRIVATE+KEY+..." text form that Tessera's tools read) and creates an
+// log-init generates the log's Ed25519 note key, tlog.key in the first
+// -keys directory (by default keys, beside the targets key), in the
+// "PRIVATE+KEY+..." text form that Tessera's tools read, and creates an
 // empty log in REPO/log (or -log DIR), written with Tessera's POSIX driver
 // (github.com/transparency-dev/tessera): static files in the C2SP tlog-tiles
 // layout (checkpoint, tile/<L>/<N>, tile/entries/<N>), served like the rest

@@ -54,7 +54,8 @@ func (d *entropy) Read(p []byte) (int, error) {
 type fixture struct {
 	t              *testing.T
 	tmp            string
-	repo, keys     string
+	repo           string
+	keys, online   string // where init writes the offline and the online keys
 	rand           *entropy
 	srv            *httptest.Server
 	stdout, stderr bytes.Buffer
@@ -67,18 +68,22 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	tmp := t.TempDir()
-	f := &fixture{t: t, tmp: tmp, repo: filepath.Join(tmp, "repo"), keys: filepath.Join(tmp, "keys"), rand: &entropy{label: t.Name()}}
+	f := &fixture{t: t, tmp: tmp, repo: filepath.Join(tmp, "repo"), keys: filepath.Join(tmp, "keys"), online: filepath.Join(tmp, "online-keys"), rand: &entropy{label: t.Name()}}
 	f.srv = httptest.NewServer(http.FileServer(http.Dir(f.repo)))
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
-// publish runs a publish command at time at, with -dir (and -keys unless
-// given), and returns its error.
+// publish runs a publish command at time at, with -dir (and both key
+// directories unless -keys is given), and returns its error.
 func (f *fixture) publish(at time.Time, args ...string) error {
 	full := []string{args[0], "-dir", f.repo, "-now", at.Format(time.RFC3339)}
-	if !slices.Contains(args, "-keys") {
-		full = append(full, "-keys", f.keys)
+	switch {
+	case slices.Contains(args, "-keys"):
+	case args[0] == "init":
+		full = append(full, "-keys", f.keys, "-online-keys", f.online)
+	default:
+		full = append(full, "-keys", f.keys, "-keys", f.online)
 	}
 	f.stdout.Reset()
 	f.stderr.Reset()
@@ -227,9 +232,21 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("root v1 expires %s, want a year after %s", root.Signed.Expires, t0)
 	}
 	keyFiles, _ := filepath.Glob(filepath.Join(f.keys, "*.pem"))
-	if len(keyFiles) != 5 {
-		t.Errorf("key files %q, want 2 root and one each for targets, snapshot, timestamp", keyFiles)
+	onlineFiles, _ := filepath.Glob(filepath.Join(f.online, "*.pem"))
+	for _, k := range keyFiles {
+		if !strings.HasPrefix(filepath.Base(k), "root-") && !strings.HasPrefix(filepath.Base(k), "targets-") {
+			t.Errorf("offline key directory holds %s", k)
+		}
 	}
+	for _, k := range onlineFiles {
+		if !strings.HasPrefix(filepath.Base(k), "snapshot-") && !strings.HasPrefix(filepath.Base(k), "timestamp-") {
+			t.Errorf("online key directory holds %s", k)
+		}
+	}
+	if len(keyFiles) != 3 || len(onlineFiles) != 2 {
+		t.Errorf("key files %q and %q, want 2 root and targets offline, snapshot and timestamp online", keyFiles, onlineFiles)
+	}
+	keyFiles = append(keyFiles, onlineFiles...)
 	if runtime.GOOS != "windows" {
 		for _, k := range keyFiles {
 			if fi, err := os.Stat(k); err != nil || fi.Mode().Perm() != 0o600 {
@@ -374,7 +391,7 @@ func TestRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := t0.Add(2 * time.Hour)
-	unchanged := snapshotTree(t, f.repo, f.keys)
+	unchanged := snapshotTree(t, f.repo, f.keys, f.online)
 	err = f.publish(at, "refresh-timestamp")
 	var re *RepositoryError
 	if !errors.Is(err, ErrBadRepository) || !errors.As(err, &re) || re.File != "metadata/2.snapshot.json" {
@@ -427,7 +444,7 @@ func TestRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, pattern := range []string{"snapshot-*.pem", "timestamp-*.pem"} {
-			copyGlob(t, filepath.Join(f.keys, pattern), d)
+			copyGlob(t, filepath.Join(f.online, pattern), d)
 		}
 	}
 	rootKeys, _ := filepath.Glob(filepath.Join(f.keys, "root-*.pem"))
@@ -464,6 +481,9 @@ func TestRefusals(t *testing.T) {
 		{"no file", release("-file", filepath.Join(f.tmp, "absent")), ErrUsage},
 		{"keys inside repo", append(release(), "-keys", filepath.Join(f.repo, "keys")), ErrUsage},
 		{"no targets key", append(release(), "-keys", online), ErrMissingKeys},
+		{"missing key directory", []string{"refresh-timestamp", "-keys", filepath.Join(f.tmp, "absent")}, ErrUsage},
+		{"missing second key directory", append(release(), "-keys", f.keys, "-keys", filepath.Join(f.tmp, "absent")), ErrUsage},
+		{"online keys beside offline ones", []string{"init", "-keys", f.keys, "-online-keys", f.keys + string(filepath.Separator)}, ErrUsage},
 		{"bad lifetime", []string{"refresh-timestamp", "-timestamp-expiry", "0d"}, ErrUsage},
 		{"unknown role", []string{"renew", "-role", "mirror"}, ErrUsage},
 		{"ambiguous root key", []string{"rotate-key", "-role", "root"}, ErrUsage},
@@ -471,7 +491,7 @@ func TestRefusals(t *testing.T) {
 		{"renew root with one of two keys", []string{"renew", "-role", "root", "-keys", oneRoot}, ErrMissingKeys},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			unchanged := snapshotTree(t, f.repo, f.keys, online, oneRoot)
+			unchanged := snapshotTree(t, f.repo, f.keys, f.online, online, oneRoot)
 			var err error
 			if len(tc.args) == 0 {
 				err = run(nil, &env{stdout: &f.stdout, stderr: &f.stderr, rand: f.rand})
@@ -501,7 +521,7 @@ func TestRefusals(t *testing.T) {
 		if err := os.Chmod(ts[0], 0o644); err != nil {
 			t.Fatal(err)
 		}
-		unchanged := snapshotTree(t, f.repo, f.keys)
+		unchanged := snapshotTree(t, f.repo, f.keys, f.online)
 		if err := f.publish(at, "refresh-timestamp", "-keys", online); !errors.Is(err, ErrKeyFile) {
 			t.Errorf("err = %v, want ErrKeyFile", err)
 		}
@@ -517,7 +537,7 @@ func TestRefusals(t *testing.T) {
 		if err := os.WriteFile(name, bytes.Replace(data, []byte(`"stable"`), []byte(`"beta"`), 1), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		unchanged := snapshotTree(t, f.repo, f.keys)
+		unchanged := snapshotTree(t, f.repo, f.keys, f.online)
 		err = f.publish(at, release()...)
 		var re *RepositoryError
 		if !errors.Is(err, ErrBadRepository) || !errors.As(err, &re) || re.File != "metadata/2.targets.json" {
@@ -580,7 +600,7 @@ func readTimestamp(t *testing.T, repo string) *metadata.Metadata[metadata.Timest
 // current timestamp with version v, validly signed.
 func forgeTimestamp(t *testing.T, f *fixture, v int64) {
 	t.Helper()
-	kr, err := loadKeys([]string{f.keys})
+	kr, err := loadKeys([]string{f.online})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,9 +80,6 @@ func cmdLogInit(o *options, e *env) error {
 	if _, err := (translog.Entry{Repository: o.repository, Path: "x"}).Marshal(); err != nil {
 		return fmt.Errorf("%w: -repository %q: no spaces or control characters", ErrUsage, o.repository)
 	}
-	if len(o.keyDirs) != 1 {
-		return fmt.Errorf("%w: log-init writes the log key to one -keys directory", ErrUsage)
-	}
 	if err := checkKeyDirs(o.dir, o.keyDirs); err != nil {
 		return err
 	}
@@ -93,6 +90,8 @@ func cmdLogInit(o *options, e *env) error {
 	if _, err := os.Stat(filepath.Join(dir, logConfigFile)); err == nil {
 		return fmt.Errorf("%w: %s already holds a log", ErrExists, dir)
 	}
+	// The first key directory: by default the offline one, where the
+	// targets key is. Both sign every release.
 	keyFile := filepath.Join(o.keyDirs[0], logKeyFile)
 	if _, err := os.Stat(keyFile); err == nil {
 		return fmt.Errorf("%w: %s already holds a log key", ErrExists, keyFile)

@@ -106,22 +106,22 @@ func TestLogAddRefusals(t *testing.T) {
 	f.init()
 	f.mustPublish(t0, "log-init", "-origin", "example.com/myapp/log", "-repository", "myapp")
 	f.release(t0, "1.0.0", "a", "stable")
-	before := snapshotTree(t, f.repo, f.keys)
+	before := snapshotTree(t, f.repo, f.keys, f.online)
 
-	// The online keys without the log key.
-	online, other := filepath.Join(f.tmp, "online"), filepath.Join(f.tmp, "other")
-	for _, d := range []string{online, other} {
+	// The signing keys without the log key.
+	pems, other := filepath.Join(f.tmp, "pems"), filepath.Join(f.tmp, "other")
+	for _, d := range []string{pems, other} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
-	copyGlob(t, filepath.Join(f.keys, "*.pem"), online)
+	copyGlob(t, filepath.Join(f.keys, "*.pem"), pems)
 	name := filepath.Join(f.tmp, "c")
 	if err := os.WriteFile(name, []byte("c"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	add := []string{"add", "-app", "myapp", "-version", "1.2.0", "-os", "linux", "-arch", "amd64", "-file", name}
-	if err := f.publish(t0, append(add, "-keys", online)...); !errors.Is(err, ErrMissingKeys) {
+	if err := f.publish(t0, append(add, "-keys", pems, "-keys", f.online)...); !errors.Is(err, ErrMissingKeys) {
 		t.Fatalf("add without the log key: %v, want ErrMissingKeys", err)
 	}
 	// Another log's key under the right file name.
@@ -130,7 +130,7 @@ func TestLogAddRefusals(t *testing.T) {
 	g.init()
 	g.mustPublish(t0, "log-init", "-origin", "example.com/myapp/log")
 	copyGlob(t, filepath.Join(g.keys, logKeyFile), other)
-	if err := f.publish(t0, append(add, "-keys", online, "-keys", other)...); !errors.Is(err, ErrKeyFile) {
+	if err := f.publish(t0, append(add, "-keys", pems, "-keys", f.online, "-keys", other)...); !errors.Is(err, ErrKeyFile) {
 		t.Fatalf("add with another log's key: %v, want ErrKeyFile", err)
 	}
 	// A -log directory that holds no log.

@@ -51,14 +51,11 @@ func verifyAudit(cmd *command, stdout io.Writer) error {
 }
 
 // auditAnchor reads the audit anchor from the trusted state of a metadata
-// directory.
+// directory, without its lock: a refresh may run beside it. The anchor is
+// read before the log, so records appended meanwhile are reported as beyond
+// it.
 func auditAnchor(metadataDir string) (audit.Head, error) {
-	store, err := rollback.OpenFileStore(filepath.Join(metadataDir, stateSubdir))
-	if err != nil {
-		return audit.Head{}, err
-	}
-	defer store.Close()
-	s, err := store.Load()
+	s, err := rollback.ReadFileState(filepath.Join(metadataDir, stateSubdir))
 	if err != nil {
 		return audit.Head{}, err
 	}

@@ -25,7 +25,7 @@ func download(ctx context.Context, cmd *command, log *slog.Logger, clock func() 
 			return fmt.Errorf("target %q: %w", name, err)
 		}
 	}
-	c, err := newClient(cmd, log, clock)
+	c, err := newClient(ctx, cmd, log, clock)
 	if err != nil {
 		return err
 	}

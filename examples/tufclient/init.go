@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +45,7 @@ func anchorPath(metadataDir string) string {
 // it verifies as a self-signed root. Running it again with the same root
 // changes nothing; with another root it fails, so that a typo can't replace
 // the anchor of an existing directory.
-func initialise(cmd *command, log *slog.Logger) error {
+func initialise(ctx context.Context, cmd *command, log *slog.Logger) error {
 	data, err := readRootFile(cmd.rootFile)
 	if err != nil {
 		return err
@@ -64,7 +65,7 @@ func initialise(cmd *command, log *slog.Logger) error {
 	// The client takes the state directory's lock, so no refresh runs while
 	// the anchor changes, and caches the root as DIR/root.json: the metadata
 	// directory describes the trusted root from the start.
-	c, err := client.New(client.Config{TrustedRoot: data, StateDir: cmd.metadataDir}, client.WithLogger(log))
+	c, err := openClient(ctx, cmd, log, client.Config{TrustedRoot: data, StateDir: cmd.metadataDir}, client.WithLogger(log))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,12 @@
 //
 // Flags come before the command word, in any order; -v logs debug detail.
 //
+// init, refresh and download hold the metadata directory while they run.
+// An invocation that finds it held by another (a cron job beside a person,
+// say) logs the holder's process ID and waits for it, for at most
+// --lock-wait (default 1m; 0 fails at once). Nothing else is ever waited
+// for: audit verify reads without the lock.
+//
 // audit verify checks the hash chain of an audit log (DIR/audit/audit.log and
 // its rotated files audit.N.log) and reports the first broken link: the file,
 // line and sequence number, and whether a record was edited, deleted,
@@ -97,7 +103,8 @@ const synopsis = `usage:
 `
 
 const usageText = synopsis + `
-Flags come before the command word, in any order.
+Flags come before the command word, in any order. init, refresh and download wait
+up to --lock-wait for another process using the metadata directory.
 
 commands:
   init      store ROOT_FILE (self-signed root metadata) as the trusted root; no network
@@ -143,6 +150,7 @@ type command struct {
 	targetBaseURL string
 	targetDir     string
 	auditPath     string // audit verify
+	lockWait      time.Duration
 	verbose       bool
 }
 
@@ -158,7 +166,12 @@ var commandFlags = map[string][]string{
 }
 
 // optionalFlags are flags a command takes but does not need.
-var optionalFlags = map[string][]string{"audit": {"metadata-dir"}}
+var optionalFlags = map[string][]string{
+	"init":     {"lock-wait"},
+	"refresh":  {"lock-wait"},
+	"download": {"lock-wait"},
+	"audit":    {"metadata-dir"},
+}
 
 // parseArgs parses the command line. Errors wrap errUsage.
 func parseArgs(args []string, stderr io.Writer) (*command, error) {
@@ -177,6 +190,7 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 	fs.Var(&names, "target-name", "target `PATH` to download; repeat for several, downloaded in order")
 	fs.StringVar(&cmd.targetBaseURL, "target-base-url", "", "base `URL` of the repository's targets")
 	fs.StringVar(&cmd.targetDir, "target-dir", "", "directory `DIR` that receives the verified targets")
+	fs.DurationVar(&cmd.lockWait, "lock-wait", time.Minute, "how long to wait (`DURATION`) while another process uses the metadata directory; 0 fails at once")
 	fs.BoolVar(&cmd.verbose, "v", false, "log debug detail")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -224,6 +238,9 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 	if (cmd.metadataDir == "" && cmd.name != "audit") || (cmd.name == "download" && cmd.targetDir == "") {
 		return nil, fmt.Errorf("%w: directory flags must not be empty", errUsage)
 	}
+	if cmd.lockWait < 0 {
+		return nil, fmt.Errorf("%w: --lock-wait must not be negative", errUsage)
+	}
 	return &cmd, nil
 }
 
@@ -252,7 +269,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd.name {
 	case "init":
-		err = initialise(cmd, log)
+		err = initialise(ctx, cmd, log)
 	case "refresh":
 		err = refresh(ctx, cmd, log, clock)
 	case "download":
@@ -268,7 +285,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // newClient opens the client over the metadata directory that init prepared.
-func newClient(cmd *command, log *slog.Logger, clock func() time.Time) (*client.Client, error) {
+func newClient(ctx context.Context, cmd *command, log *slog.Logger, clock func() time.Time) (*client.Client, error) {
 	root, err := readAnchor(cmd.metadataDir)
 	if err != nil {
 		return nil, err
@@ -281,11 +298,24 @@ func newClient(cmd *command, log *slog.Logger, clock func() time.Time) (*client.
 	if cmd.targetBaseURL != "" {
 		cfg.TargetURLs = []string{cmd.targetBaseURL}
 	}
-	return client.New(cfg, client.WithLogger(log), client.WithClock(clock))
+	return openClient(ctx, cmd, log, cfg, client.WithLogger(log), client.WithClock(clock))
+}
+
+// openClient opens a client over cfg.StateDir; while another process holds
+// it, it says so and waits for at most cmd.lockWait.
+func openClient(ctx context.Context, cmd *command, log *slog.Logger, cfg client.Config, opts ...client.Option) (*client.Client, error) {
+	c, err := client.New(cfg, opts...)
+	if !errors.Is(err, client.ErrLocked) || cmd.lockWait == 0 {
+		return c, err
+	}
+	log.Info("waiting for the metadata directory", "held", err, "lock-wait", cmd.lockWait)
+	ctx, cancel := context.WithTimeout(ctx, cmd.lockWait)
+	defer cancel()
+	return client.Open(ctx, cfg, opts...)
 }
 
 func refresh(ctx context.Context, cmd *command, log *slog.Logger, clock func() time.Time) (err error) {
-	c, err := newClient(cmd, log, clock)
+	c, err := newClient(ctx, cmd, log, clock)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ const (
 
 // targetPath is the path of the i-th generated target. With its entry
 // (sha256 and length) it takes about 136 bytes of canonical JSON, so 100,000
-// of them make the 13.6 MB targets.json of DESIGN.md.
+// of them make a 13.6 MB targets.json.
 func targetPath(i int) string { return fmt.Sprintf("releases/app-%06d/linux-amd64.tgz", i) }
 
 // targetEntry is the i-th target's entry: a made-up length and the sha256 of

@@ -1,0 +1,144 @@
+package rollback
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestLockedErrorNamesHolder: a second store learns who holds the
+// directory, in another process or in this one.
+func TestLockedErrorNamesHolder(t *testing.T) {
+	dir := t.TempDir()
+	cmd, stdin := helper(t, dir, 7)
+	_, err := OpenFileStore(dir)
+	var le *LockedError
+	if !errors.As(err, &le) || !errors.Is(err, ErrLocked) {
+		t.Fatalf("OpenFileStore beside another process: %v, want a *LockedError", err)
+	}
+	if le.PID != cmd.Process.Pid || le.Program == "" || le.Path != filepath.Join(dir, "lock") {
+		t.Errorf("LockedError %+v, want pid %d, a program name and the lock file", le, cmd.Process.Pid)
+	}
+	if want := "pid " + strconv.Itoa(cmd.Process.Pid); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The holder is this process.
+	st := openStore(t, dir)
+	_, err = OpenFileStore(dir)
+	if !errors.As(err, &le) || le.PID != os.Getpid() || !strings.Contains(err.Error(), "this process") {
+		t.Errorf("OpenFileStore beside a store of this process: %v (%+v)", err, le)
+	}
+	// Close clears the record, so a lock file left behind names nobody.
+	must(t, st.Close())
+	lock, err := os.Open(filepath.Join(dir, "lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if h := readHolder(lock); h.pid != 0 {
+		t.Errorf("after Close the lock file still names pid %d", h.pid)
+	}
+}
+
+// TestOpenFileStoreWait: a second store waits for the first to be released,
+// or for its context to end.
+func TestOpenFileStoreWait(t *testing.T) {
+	dir := t.TempDir()
+	cmd, stdin := helper(t, dir, 7)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := OpenFileStoreWait(ctx, dir)
+		done <- err
+	}()
+	cancel()
+	err := <-done
+	if !errors.Is(err, ErrLocked) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("OpenFileStoreWait cancelled: %v, want ErrLocked and context.Canceled", err)
+	}
+
+	opened := make(chan *FileStore, 1)
+	go func() {
+		st, err := OpenFileStoreWait(t.Context(), dir)
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- st
+	}()
+	stdin.Close() // the holder exits; the waiting store gets the directory
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	st := <-opened
+	if st == nil {
+		t.FailNow()
+	}
+	defer st.Close()
+	if got := load(t, st).Roles["timestamp"]; got != rec(7) {
+		t.Errorf("after waiting: timestamp %+v, want %+v", got, rec(7))
+	}
+}
+
+// TestReadFileState: a reader sees what the holder saved, without the lock
+// and without writing anything.
+func TestReadFileState(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "state")
+	s, err := ReadFileState(dir)
+	if err != nil || len(s.Roles) != 0 {
+		t.Fatalf("ReadFileState of a missing directory: %+v, %v; want an empty state", s, err)
+	}
+	assertOnly(t, parent)
+
+	cmd, stdin := helper(t, dir, 7)
+	if err := os.WriteFile(filepath.Join(dir, ".trusted-state-1.tmp"), []byte("left by a crash"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := readTree(t, dir)
+	s, err = ReadFileState(dir)
+	if err != nil || s.Roles["timestamp"] != rec(7) {
+		t.Fatalf("ReadFileState beside the holder: %+v, %v; want timestamp %+v", s, err, rec(7))
+	}
+	if after := readTree(t, dir); !maps.Equal(before, after) {
+		t.Errorf("ReadFileState changed the directory:\nbefore %q\nafter  %q", before, after)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	must(t, os.WriteFile(filepath.Join(dir, stateName), []byte("{"), 0o600))
+	if _, err := ReadFileState(dir); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("ReadFileState of a corrupt state: %v, want ErrCorrupt", err)
+	}
+}
+
+// readTree returns the name and content of every file below dir.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		files[p] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
