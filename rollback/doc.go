@@ -8,16 +8,18 @@
 // the root version that allowed the last fast-forward reset; the latest
 // trusted reference time; per application the release committed last
 // ([Install]) and the hashes of releases that failed their health check;
-// and the hash of the last audit record. Metadata files cached elsewhere are
+// the hash of the last audit record; and per transparency log the latest
+// checkpoint verified ([LogCheckpoint]). Metadata files cached elsewhere are
 // copies: one whose hash does not match its record is treated as absent.
 //
 // # Forward only
 //
 // Nothing in the state moves backwards. [State.Advance] refuses a role
 // version lower than the trusted one, [State.CommitInstall] a release older
-// (by semantic version) than the installed one, and [State.AdvanceTime]
-// ignores an earlier time; a refusal is a [*RollbackError] that names the
-// subject and both versions and matches [ErrRollback]. An equal version is
+// (by semantic version) than the installed one, [State.AdvanceLog] a
+// smaller log tree, and [State.AdvanceTime] ignores an earlier time; a
+// refusal is a [*RollbackError] that names the subject and both versions
+// and matches [ErrRollback]. An equal version is
 // accepted: whether it means "no change" is the client's decision.
 //
 // There are two sanctioned exceptions, each explicit. [State.FastForward]
