@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/internal/atomicfile"
+	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/translog"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -111,11 +112,11 @@ func cmdLogInit(o *options, e *env) error {
 	e.printf("wrote %s: log key %s", keyFile, vkey)
 	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
 	defer cancel()
-	l, err := startLog(ctx, dir, signer)
+	l, err := logwriter.Open(ctx, dir, signer)
 	if err != nil {
 		return err
 	}
-	if err := l.close(ctx); err != nil {
+	if err := l.Close(ctx); err != nil {
 		return err
 	}
 	cfg, err := json.MarshalIndent(logConfig{Origin: o.origin, Repository: o.repository, VKey: vkey}, "", "  ")
@@ -134,7 +135,7 @@ func cmdLogInit(o *options, e *env) error {
 type releaseLog struct {
 	cfg  logConfig
 	dir  string
-	l    appender
+	l    *logwriter.Writer
 	next int64 // the index the next entry gets
 }
 
@@ -157,14 +158,13 @@ func openReleaseLog(ctx context.Context, o *options) (*releaseLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := startLog(ctx, dir, signer)
+	l, err := logwriter.Open(ctx, dir, signer)
 	if err != nil {
 		return nil, err
 	}
-	next, err := l.nextIndex(ctx)
+	next, err := l.NextIndex(ctx)
 	if err != nil {
-		l.close(ctx)
-		return nil, err
+		return nil, errors.Join(err, l.Close(ctx))
 	}
 	return &releaseLog{cfg: cfg, dir: dir, l: l, next: next}, nil
 }
@@ -217,7 +217,7 @@ func (rl *releaseLog) add(ctx context.Context, e *env, name string, st *staged) 
 	if err != nil {
 		return err
 	}
-	index, err := rl.l.add(ctx, data)
+	index, _, err := rl.l.Add(ctx, data)
 	if err != nil {
 		return fmt.Errorf("logging %s: %w", name, err)
 	}
@@ -233,12 +233,5 @@ func (rl *releaseLog) close(ctx context.Context) error {
 	if rl == nil {
 		return nil
 	}
-	return rl.l.close(ctx)
-}
-
-// appender is the log writer: Tessera's POSIX driver (tlog_posix.go).
-type appender interface {
-	nextIndex(ctx context.Context) (int64, error)
-	add(ctx context.Context, entry []byte) (int64, error)
-	close(ctx context.Context) error
+	return rl.l.Close(ctx)
 }

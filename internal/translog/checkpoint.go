@@ -17,9 +17,10 @@ import (
 )
 
 // MaxCheckpointSize bounds a checkpoint note: room for the three lines and
-// many more signatures than the 16 that C2SP signed-note requires a
-// verifier to accept, post-quantum ones included.
-const MaxCheckpointSize = 128 << 10
+// a hundred signatures (as many as golang.org/x/mod/sumdb/note reads), far
+// more than the 16 that C2SP signed-note requires a verifier to accept,
+// while two notes still fit in one audit record.
+const MaxCheckpointSize = 64 << 10
 
 // Policy says which log to trust and how much: its origin line, its
 // checkpoint key, and optionally witnesses that must cosign.

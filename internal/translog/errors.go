@@ -105,12 +105,17 @@ func (e *ConflictError) Error() string {
 
 func (e *ConflictError) Unwrap() error { return e.Err }
 
-// NotLoggedError reports an index the checkpoint does not cover.
+// NotLoggedError reports a release the log does not hold: an index the
+// checkpoint does not cover, or (Reason) a target that names no entry.
 type NotLoggedError struct {
 	Index, Size int64
+	Reason      string // set when there is no index to look at
 }
 
 func (e *NotLoggedError) Error() string {
+	if e.Reason != "" {
+		return "not in the transparency log: " + e.Reason
+	}
 	return fmt.Sprintf("no log entry %d in a log of %d entries: the release was not logged (or not yet)", e.Index, e.Size)
 }
 

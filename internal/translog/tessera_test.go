@@ -7,10 +7,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -19,10 +19,8 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/internal/fetch"
-	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/storage/posix"
+	"github.com/latchsec/latch/internal/logwriter"
 	"golang.org/x/mod/sumdb/note"
-	"k8s.io/klog/v2"
 )
 
 // Logs for the tests are written by Tessera's POSIX driver, the publisher
@@ -80,45 +78,36 @@ type tesseraLog struct {
 // which exist.
 func writeTesseraLog(t testing.TB, dir string, signer note.Signer, forkAt int64, sizes ...int64) *tesseraLog {
 	t.Helper()
-	klog.LogToStderr(false)
-	klog.SetOutput(io.Discard)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	driver, err := posix.New(ctx, posix.Config{Path: dir})
+	w, err := logwriter.Open(ctx, dir, signer)
+	if errors.Is(err, logwriter.ErrUnsupported) {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := tessera.NewAppendOptions().
-		WithCheckpointSigner(signer).
-		WithBatching(1024, 10*time.Millisecond).
-		WithCheckpointInterval(100 * time.Millisecond).
-		WithGarbageCollectionInterval(0)
-	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	awaiter := tessera.NewPublicationAwaiter(ctx, reader.ReadCheckpoint, 10*time.Millisecond)
 	l := &tesseraLog{dir: dir, checkpoints: map[int64][]byte{}}
 	var next int64
 	for _, size := range sizes {
-		var last tessera.IndexFuture
+		var entries [][]byte
 		for ; next < size; next++ {
 			fork := ""
 			if forkAt >= 0 && next >= forkAt {
 				fork = "-fork"
 			}
-			last = appender.Add(ctx, tessera.NewEntry(mustMarshal(t, testEntry(next, fork))))
+			entries = append(entries, mustMarshal(t, testEntry(next, fork)))
 		}
-		idx, cp, err := awaiter.Await(ctx, last)
+		first, cp, err := w.Add(ctx, entries...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if int64(idx.Index) != size-1 {
-			t.Fatalf("Tessera put entry %d at index %d", size-1, idx.Index)
+		if first != size-int64(len(entries)) {
+			t.Fatalf("Tessera put entry %d at index %d", size-int64(len(entries)), first)
 		}
 		l.checkpoints[size] = cp
 	}
-	if err := shutdown(ctx); err != nil {
+	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return l
@@ -137,6 +126,9 @@ var (
 
 func sharedLogs(t testing.TB) (main, fork *tesseraLog) {
 	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip(logwriter.ErrUnsupported)
+	}
 	sharedOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "translog-test-")
 		if err != nil {
