@@ -37,8 +37,7 @@ func (c *Client) DownloadFile(ctx context.Context, t *Target, dest string) error
 	if len(c.targetURLs) == 0 {
 		return &TargetError{Path: t.Path(), Err: errors.New("no target mirrors configured")}
 	}
-	if err := c.checkLogged(ctx, t); err != nil {
-		err := &TargetError{Path: t.Path(), Err: err}
+	if err := c.ProveLogged(ctx, t); err != nil {
 		if aerr := c.auditDownload(t, "", dest, err); aerr != nil {
 			return errors.Join(err, aerr)
 		}

@@ -224,10 +224,24 @@ func (tr *transparency) logEntry(t *Target) (translog.Entry, int64, error) {
 	return e, *custom.TLog.Index, nil
 }
 
-// checkLogged proves, for a target the policy covers, that the log holds
-// exactly its entry, under a checkpoint consistent with the trusted one,
-// which then moves forward. Uncovered targets pass untouched. Every check,
-// passed or failed, is recorded in the audit log.
+// ProveLogged proves, for a target that Config.TransparencyLog covers,
+// that the log holds exactly its entry, under a checkpoint consistent with
+// the trusted one, which then moves forward; it returns nil at once for a
+// target the policy does not cover, or without a policy. DownloadFile and
+// Apply call it before they fetch a target; call it yourself before using
+// a file you verified with Cached instead. Every check, passed or failed,
+// is recorded in the audit log.
+func (c *Client) ProveLogged(ctx context.Context, t *Target) error {
+	if c.closed.Load() {
+		return &TargetError{Path: t.Path(), Err: ErrClosed}
+	}
+	if err := c.checkLogged(ctx, t); err != nil {
+		return &TargetError{Path: t.Path(), Err: err}
+	}
+	return nil
+}
+
+// checkLogged is ProveLogged without the wrapping.
 func (c *Client) checkLogged(ctx context.Context, t *Target) error {
 	tr := c.transparency
 	if tr == nil || !tr.policy.covers(t.Path()) {

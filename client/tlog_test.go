@@ -379,6 +379,9 @@ func TestTransparencyUncovered(t *testing.T) {
 	if err := e.download("other/file"); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.c.ProveLogged(context.Background(), e.target("other/file")); err != nil {
+		t.Fatalf("ProveLogged of an uncovered target: %v", err)
+	}
 	if n := e.log.requests.Load(); n != 0 {
 		t.Errorf("%d requests to the log", n)
 	}

@@ -57,6 +57,11 @@ func deliver(ctx context.Context, c *client.Client, log *slog.Logger, targetDir,
 		return fmt.Errorf("target %q: %w", name, err)
 	}
 	if ok {
+		// Cached checks the bytes; with a log policy, the release must
+		// also be in the log, as DownloadFile would require.
+		if err := c.ProveLogged(ctx, t); err != nil {
+			return err
+		}
 		log.Info("target already verified in place", "target", name, "file", dest)
 		return nil
 	}
