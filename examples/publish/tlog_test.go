@@ -10,24 +10,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/latchsec/latch/internal/fetch"
+	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/translog"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
-
-// dirFetcher reads a log directory as its URL prefix would serve it.
-type dirFetcher string
-
-func (d dirFetcher) Fetch(_ context.Context, path string, max int64) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(string(d), filepath.FromSlash(path)))
-	if os.IsNotExist(err) {
-		return nil, fetch.ErrNotFound
-	}
-	if int64(len(b)) > max {
-		return nil, fetch.ErrTooLarge
-	}
-	return b, err
-}
 
 // readLog opens the log publish keeps at REPO/log with the key log-init
 // printed.
@@ -45,7 +31,7 @@ func readLog(t *testing.T, f *fixture) (*translog.Log, logConfig) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := translog.NewLog(v, dirFetcher(filepath.Join(f.repo, logDir)), translog.Options{})
+	l, err := translog.NewLog(v, logwriter.Dir(filepath.Join(f.repo, logDir)), translog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

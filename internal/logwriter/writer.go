@@ -8,7 +8,40 @@
 // Tessera's cloud drivers write the same layout to object stores.
 package logwriter
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/latchsec/latch/internal/fetch"
+)
 
 // ErrUnsupported: the platform has no POSIX file locks (Windows).
 var ErrUnsupported = errors.New("transparency logs need Tessera's POSIX driver, which does not run on Windows")
+
+// Dir reads a log directory as its URL prefix would serve it: a
+// translog.Fetcher for tests, the demo and tools that sit beside the log.
+type Dir string
+
+// Fetch returns the file at path below d, an error matching
+// fetch.ErrNotFound for a missing one, fetch.ErrTooLarge for one of more
+// than max bytes.
+func (d Dir) Fetch(ctx context.Context, path string, max int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !fs.ValidPath(path) {
+		return nil, fmt.Errorf("%s: %w", path, fetch.ErrNotFound)
+	}
+	b, err := os.ReadFile(filepath.Join(string(d), filepath.FromSlash(path)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", path, fetch.ErrNotFound)
+	}
+	if err == nil && int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: %w", path, fetch.ErrTooLarge)
+	}
+	return b, err
+}

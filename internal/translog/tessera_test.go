@@ -7,18 +7,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch/internal/fetch"
 	"github.com/latchsec/latch/internal/logwriter"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -165,34 +162,21 @@ func copyLog(t testing.TB, l *tesseraLog) *tesseraLog {
 	return &tesseraLog{dir: dir, checkpoints: l.checkpoints}
 }
 
-// dirFetcher serves a log directory as the log's HTTP prefix would, counting
-// requests.
+// dirFetcher serves a log directory as the log's HTTP prefix would,
+// counting requests.
 type dirFetcher struct {
-	dir      string
+	dir      logwriter.Dir
 	requests atomic.Int64
 	mu       sync.Mutex
 	paths    []string
 }
 
 func (f *dirFetcher) Fetch(ctx context.Context, path string, max int64) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	f.requests.Add(1)
 	f.mu.Lock()
 	f.paths = append(f.paths, path)
 	f.mu.Unlock()
-	if !fs.ValidPath(path) || strings.HasPrefix(path, ".") {
-		return nil, fetch.ErrNotFound
-	}
-	b, err := os.ReadFile(filepath.Join(f.dir, filepath.FromSlash(path)))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", path, fetch.ErrNotFound)
-	}
-	if err == nil && int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: %w", path, fetch.ErrTooLarge)
-	}
-	return b, err
+	return f.dir.Fetch(ctx, path, max)
 }
 
 // mapCache is an in-memory Cache.
@@ -229,7 +213,7 @@ func testVerifier(t testing.TB) *Verifier {
 // openLog returns a Log reading dir, and its fetcher.
 func openLog(t testing.TB, dir string, v *Verifier, o Options) (*Log, *dirFetcher) {
 	t.Helper()
-	f := &dirFetcher{dir: dir}
+	f := &dirFetcher{dir: logwriter.Dir(dir)}
 	l, err := NewLog(v, f, o)
 	if err != nil {
 		t.Fatal(err)
