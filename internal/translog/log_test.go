@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -445,5 +446,63 @@ func TestCachedTilesOfAnotherTree(t *testing.T) {
 	}
 	if !bytes.Equal(cache.m[leafTile], want) {
 		t.Errorf("the tile fetched again was not stored over the corrupt one")
+	}
+}
+
+var costEntries = flag.Int64("translog.entries", 0, "TestRequestsPerDownload: generate a log of this size (0: use the shared 10,000-entry log)")
+
+// TestRequestsPerDownload measures the log requests of one covered
+// download, as the client makes them (checkpoint, consistency with the
+// trusted checkpoint, entry and inclusion), against the bound the tile
+// layout gives: one checkpoint, one bundle, and per tile level at most three
+// tiles (the partial tile on the tree's right edge, the entry's tile, the
+// tile at the trusted tree's edge). For the README's figure on a log of a
+// million entries:
+//
+//	go test ./internal/translog -run TestRequestsPerDownload -translog.entries 1000000 -v
+func TestRequestsPerDownload(t *testing.T) {
+	l, _ := sharedLogs(t)
+	n, older := int64(10000), int64(1000)
+	if *costEntries > 0 {
+		n, older = *costEntries, *costEntries/2
+		l = writeTesseraLog(t, filepath.Join(t.TempDir(), "log"), testSigner, -1, older, n)
+	}
+	v := testVerifier(t)
+	ctx := context.Background()
+	levels := 0
+	for s := n; s > 0; s >>= TileHeight {
+		levels++
+	}
+	bound := int64(2 + 3*levels)
+
+	cache := &mapCache{}
+	download := func(trusted *Checkpoint, index int64) int64 {
+		t.Helper()
+		log, f := openLog(t, l.dir, v, Options{Cache: cache})
+		cp, err := log.Checkpoint(ctx)
+		if err == nil && cp.Size != n {
+			err = fmt.Errorf("checkpoint of size %d", cp.Size)
+		}
+		if err == nil {
+			err = log.Consistent(ctx, trusted, cp)
+		}
+		if err == nil {
+			_, err = log.Prove(ctx, cp, index, testEntry(index, ""))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.requests.Load()
+	}
+	// A device's first covered download: nothing trusted, nothing cached.
+	first := download(nil, 17)
+	// A later one, from another process: a checkpoint trusted from an
+	// update a while ago, the full tiles of that update cached, a release
+	// from elsewhere in the log.
+	later := download(l.checkpointAt(t, v, older), n-500)
+	t.Logf("log of %d entries (%d tile levels): %d requests for the first covered download, %d for a later one; bound %d",
+		n, levels, first, later, bound)
+	if first > bound || later > bound {
+		t.Errorf("more requests than the bound %d", bound)
 	}
 }
