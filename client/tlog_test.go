@@ -330,9 +330,15 @@ func TestTransparencyRefusals(t *testing.T) {
 			}
 			before, _ := e.trustedLog()
 			path := tc.setup(e)
+			e.repo.ResetRequests()
 			err := e.download(path)
 			wantIs(t, err, tc.want)
 			wantAs[*client.TargetError](t, err)
+			for _, r := range e.repo.Requests() {
+				if strings.HasPrefix(r, "targets/") {
+					t.Errorf("the refused release was fetched: %s", r)
+				}
+			}
 			if after, _ := e.trustedLog(); after != before {
 				t.Errorf("trusted checkpoint moved: %+v -> %+v", before, after)
 			}

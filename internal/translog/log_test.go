@@ -476,7 +476,7 @@ func TestRequestsPerDownload(t *testing.T) {
 	bound := int64(2 + 3*levels)
 
 	cache := &mapCache{}
-	download := func(trusted *Checkpoint, index int64) int64 {
+	download := func(trusted *Checkpoint, index int64) (requests, bytes int64) {
 		t.Helper()
 		log, f := openLog(t, l.dir, v, Options{Cache: cache})
 		cp, err := log.Checkpoint(ctx)
@@ -492,16 +492,16 @@ func TestRequestsPerDownload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return f.requests.Load()
+		return f.requests.Load(), f.bytes.Load()
 	}
 	// A device's first covered download: nothing trusted, nothing cached.
-	first := download(nil, 17)
+	first, firstBytes := download(nil, 17)
 	// A later one, from another process: a checkpoint trusted from an
 	// update a while ago, the full tiles of that update cached, a release
 	// from elsewhere in the log.
-	later := download(l.checkpointAt(t, v, older), n-500)
-	t.Logf("log of %d entries (%d tile levels): %d requests for the first covered download, %d for a later one; bound %d",
-		n, levels, first, later, bound)
+	later, laterBytes := download(l.checkpointAt(t, v, older), n-500)
+	t.Logf("log of %d entries (%d tile levels): %d requests (%d bytes) for the first covered download, %d (%d bytes) for a later one; bound %d requests",
+		n, levels, first, firstBytes, later, laterBytes, bound)
 	if first > bound || later > bound {
 		t.Errorf("more requests than the bound %d", bound)
 	}

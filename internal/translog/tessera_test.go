@@ -163,10 +163,11 @@ func copyLog(t testing.TB, l *tesseraLog) *tesseraLog {
 }
 
 // dirFetcher serves a log directory as the log's HTTP prefix would,
-// counting requests.
+// counting requests and bytes.
 type dirFetcher struct {
 	dir      logwriter.Dir
 	requests atomic.Int64
+	bytes    atomic.Int64
 	mu       sync.Mutex
 	paths    []string
 }
@@ -176,7 +177,9 @@ func (f *dirFetcher) Fetch(ctx context.Context, path string, max int64) ([]byte,
 	f.mu.Lock()
 	f.paths = append(f.paths, path)
 	f.mu.Unlock()
-	return f.dir.Fetch(ctx, path, max)
+	b, err := f.dir.Fetch(ctx, path, max)
+	f.bytes.Add(int64(len(b)))
+	return b, err
 }
 
 // mapCache is an in-memory Cache.
