@@ -691,3 +691,29 @@ func TestTransparencyApply(t *testing.T) {
 	e.mustApply()
 	e.wantExe(buildV2)
 }
+
+// TestTransparencyStalledLogMirror: log files are fetched under the
+// metadata timeouts, so a log mirror that never answers costs one header
+// timeout and the next mirror serves.
+func TestTransparencyStalledLogMirror(t *testing.T) {
+	e := newTlogEnv(t)
+	e.release("app/1.0.0/linux-amd64", []byte("release 1"))
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer stalled.Close()
+	e.cfg.TransparencyLog.URLs = []string{stalled.URL, e.log.srv.URL}
+	e.opts = append(e.opts, client.WithMetadataTimeouts(200*time.Millisecond, time.Minute))
+	if err := e.download("app/1.0.0/linux-amd64"); err != nil {
+		t.Fatal(err)
+	}
+	var seen bool
+	for _, m := range e.c.Status().Mirrors {
+		if m.URL == stalled.URL+"/" {
+			seen = m.ConsecutiveFailures == 1 && m.LastError != ""
+		}
+	}
+	if !seen {
+		t.Errorf("Status does not report the stalled log mirror: %+v", e.c.Status().Mirrors)
+	}
+}
