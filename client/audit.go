@@ -118,9 +118,10 @@ func setVersions(set *trustedSet) map[string]int64 {
 	return v
 }
 
-// auditRotation records an accepted root with the key IDs that signed it.
-func (c *Client) auditRotation(from, to *metadata.Root) error {
-	return c.record(audit.KindRootRotation, map[string]any{"from": from.Version(), "to": to.Version(), "signers": to.Signers()})
+// auditRotation records an accepted root with the key IDs that signed it
+// and the trusted metadata it discarded (fast-forward recovery).
+func (c *Client) auditRotation(from, to *metadata.Root, r reset) error {
+	return c.record(audit.KindRootRotation, map[string]any{"from": from.Version(), "to": to.Version(), "signers": to.Signers(), "discarded": r.String()})
 }
 
 // auditDownload records a download: target, length, hashes, mirror and

@@ -18,7 +18,21 @@
 // subdirectory, the forward-only record of every trusted version and hash
 // (package rollback) with a lock that keeps two processes apart. A cache file
 // that does not match its record is ignored; a deleted cache can't lower the
-// versions the client accepts.
+// versions the client accepts. A deleted state can't be told from a first
+// run, except by the cache beside it: the client then starts over from the
+// embedded root and reports it (Status.TrustedStateLost, the log and the
+// audit log).
+//
+// A root becomes trusted one way, whether Refresh fetched it or a newer
+// build of the application embeds it (the newer of the embedded and the
+// cached root is the starting point). When it rotates keys, recovery from
+// fast-forward attacks follows them (spec §5.3.11): new timestamp keys
+// discard the trusted timestamp, new snapshot keys the trusted timestamp and
+// snapshot and every version floor they set; the trusted snapshot that a
+// timestamp-key rotation keeps still holds targets and delegated roles at
+// their versions. And nothing signed under keys that a new root or
+// delegator document dropped is used again, by this client or the next
+// process, until it verifies with the current keys.
 //
 // # Workflow
 //

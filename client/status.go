@@ -29,6 +29,12 @@ type Status struct {
 	// AuditError is the last failure to write the audit log, nil if none:
 	// a dashboard should raise it, since trust decisions went unrecorded.
 	AuditError error
+	// TrustedStateLost reports that this client started without a trusted
+	// state although metadata was cached beside it: the state file was
+	// deleted or lost, and with it every version floor, so the client
+	// started over as on a first run (from the embedded root). A dashboard
+	// should raise it: the cause needs looking into.
+	TrustedStateLost bool
 	// Installed is the committed release of each application (the
 	// installed-version floor) with its SHA-256.
 	Installed map[string]rollback.Install
@@ -61,6 +67,7 @@ func (c *Client) Status() Status {
 	c.statusMu.Lock()
 	st.LastRefresh, st.LastError, st.AuditError = c.lastRefresh, c.lastErr, c.auditErr
 	c.statusMu.Unlock()
+	st.TrustedStateLost = c.stateLost
 	if st.LastError != nil {
 		st.LastErrorType = reflect.TypeOf(st.LastError).String()
 	}

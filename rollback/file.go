@@ -24,8 +24,9 @@ const (
 	// "." + "trusted-state-" + random + ".tmp".
 	tempPattern = stateName + "-*"
 	// formatVersion is the version of the state file format. A file with
-	// another version is refused as corrupt rather than guessed at.
-	formatVersion = 1
+	// another version is refused as corrupt rather than guessed at, except
+	// format 1, the same without timestamp_reset_root, which is read.
+	formatVersion = 2
 )
 
 // FileStore is a [Store] in a directory: the state in trusted-state, written
@@ -261,6 +262,7 @@ func parseStateFile(path string, data []byte, err error) (*State, error) {
 type stateFile struct {
 	Format          int                      `json:"format"`
 	Roles           map[string]RoleRecord    `json:"roles"`
+	TimestampReset  *int64                   `json:"timestamp_reset_root"` // nil in format 1
 	FastForwardRoot int64                    `json:"fast_forward_root"`
 	LastTime        time.Time                `json:"last_time"`
 	Installed       map[string]Install       `json:"installed"`
@@ -273,6 +275,7 @@ func encodeState(s *State) ([]byte, error) {
 	data, err := json.MarshalIndent(stateFile{
 		Format:          formatVersion,
 		Roles:           s.Roles,
+		TimestampReset:  &s.TimestampResetRoot,
 		FastForwardRoot: s.FastForwardRoot,
 		LastTime:        s.LastTime,
 		Installed:       s.Installed,
@@ -299,7 +302,7 @@ func decodeState(data []byte) (*State, error) {
 	if head.Format == nil {
 		return nil, errors.New("no format version")
 	}
-	if *head.Format != formatVersion {
+	if *head.Format != formatVersion && *head.Format != 1 {
 		return nil, fmt.Errorf("unknown format version %d", *head.Format)
 	}
 	var sf stateFile
@@ -311,9 +314,15 @@ func decodeState(data []byte) (*State, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("data after the state object")
 	}
+	if (sf.TimestampReset == nil) != (sf.Format == 1) {
+		return nil, fmt.Errorf("format %d: timestamp_reset_root is required in format %d only", sf.Format, formatVersion)
+	}
 	s := NewState()
 	for role, rec := range sf.Roles {
 		s.Roles[role] = rec
+	}
+	if sf.TimestampReset != nil {
+		s.TimestampResetRoot = *sf.TimestampReset
 	}
 	s.FastForwardRoot = sf.FastForwardRoot
 	s.LastTime = sf.LastTime.UTC()

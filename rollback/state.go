@@ -65,8 +65,12 @@ type State struct {
 	// Roles maps a TUF role name ("root", "timestamp", "snapshot",
 	// "targets", delegated names verbatim) to its trusted record.
 	Roles map[string]RoleRecord
-	// FastForwardRoot is the root version that allowed the last
-	// fast-forward reset (spec 5.3.11), 0 if there was none.
+	// TimestampResetRoot is the root version that allowed the last reset
+	// of the timestamp record alone ([State.ResetTimestamp]), 0 if there
+	// was none.
+	TimestampResetRoot int64
+	// FastForwardRoot is the root version that allowed the last full
+	// fast-forward reset ([State.FastForward]), 0 if there was none.
 	FastForwardRoot int64
 	// LastTime is the latest trusted reference time seen, UTC.
 	LastTime time.Time
@@ -105,6 +109,7 @@ func NewState() *State {
 func (s *State) Clone() *State {
 	c := NewState()
 	maps.Copy(c.Roles, s.Roles)
+	c.TimestampResetRoot = s.TimestampResetRoot
 	c.FastForwardRoot = s.FastForwardRoot
 	c.LastTime = s.LastTime
 	maps.Copy(c.Installed, s.Installed)
@@ -141,8 +146,9 @@ func (s *State) Advance(role string, rec RoleRecord) error {
 // Remove drops the records of roles that are no longer trusted, such as
 // delegated roles that are no longer listed. The records of root, timestamp
 // and snapshot can't be removed this way: root's never, the other two only
-// through [State.FastForward]. Naming one of them fails with [ErrInvalid]
-// and removes nothing. Names without a record are ignored.
+// through [State.ResetTimestamp] and [State.FastForward]. Naming one of them
+// fails with [ErrInvalid] and removes nothing. Names without a record are
+// ignored.
 func (s *State) Remove(roles ...string) error {
 	for _, role := range roles {
 		switch role {
@@ -156,34 +162,66 @@ func (s *State) Remove(roles ...string) error {
 	return nil
 }
 
-// FastForward performs the recovery of spec 5.3.11: when the root at
-// version rootVersion has rotated the timestamp or snapshot keys, the
-// records of timestamp and snapshot are discarded, so that versions lowered
-// by the repository's owners after a fast-forward attack are accepted again,
-// and FastForwardRoot is set to rootVersion. The records of targets and
-// delegated roles stay; if the new snapshot lists lower versions for them,
-// the caller removes them with [State.Remove] before advancing, and
-// [Store.Save] accepts that in the same state as the reset.
+// ResetTimestamp is the recovery of spec 5.3.11 for a root that rotated
+// the timestamp keys (and not the snapshot keys): the timestamp record is
+// discarded, so that a timestamp version lowered by the repository's
+// owners after a fast-forward attack is accepted again, and
+// TimestampResetRoot is set to rootVersion. Every other record stays: the
+// snapshot that was trusted still holds the versions of targets and
+// delegated roles down, so that the holder of a snapshot key that is still
+// valid can't roll them back.
+//
+// rootVersion must be that of a trusted root (at most the root record's
+// version) and later than the TimestampResetRoot of an earlier reset, which
+// is refused with a [*RollbackError]. Otherwise the error wraps
+// [ErrInvalid]. On an error nothing changes.
+func (s *State) ResetTimestamp(rootVersion int64) error {
+	if err := s.checkReset(rootVersion, s.TimestampResetRoot); err != nil {
+		return err
+	}
+	delete(s.Roles, roleTimestamp)
+	s.TimestampResetRoot = rootVersion
+	return nil
+}
+
+// FastForward is the recovery of spec 5.3.11 for a root that rotated the
+// snapshot keys: every record but root's is discarded (timestamp and
+// snapshot, and the versions of targets and delegated roles, whose floors
+// came from the discarded snapshot), so that versions lowered by the
+// repository's owners after a fast-forward attack are accepted again, and
+// FastForwardRoot is set to rootVersion.
 //
 // rootVersion must be that of a trusted root (at most the root record's
 // version) and later than the FastForwardRoot of an earlier reset, which
 // is refused with a [*RollbackError]. Otherwise the error wraps
 // [ErrInvalid]. On an error nothing changes.
 func (s *State) FastForward(rootVersion int64) error {
+	if err := s.checkReset(rootVersion, s.FastForwardRoot); err != nil {
+		return err
+	}
+	for role := range s.Roles {
+		if role != roleRoot {
+			delete(s.Roles, role)
+		}
+	}
+	s.FastForwardRoot = rootVersion
+	return nil
+}
+
+// checkReset checks that a reset for rootVersion may follow the previous
+// reset of its kind, made for root version last.
+func (s *State) checkReset(rootVersion, last int64) error {
 	root, ok := s.Roles[roleRoot]
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: fast-forward reset without a trusted root", ErrInvalid)
 	case rootVersion < 1 || rootVersion > root.Version:
 		return fmt.Errorf("%w: fast-forward reset for root v%d, but trusted root is v%d", ErrInvalid, rootVersion, root.Version)
-	case rootVersion == s.FastForwardRoot:
+	case rootVersion == last:
 		return fmt.Errorf("%w: fast-forward reset for root v%d was already made", ErrInvalid, rootVersion)
-	case rootVersion < s.FastForwardRoot:
-		return fastForwardRollback(s.FastForwardRoot, rootVersion)
+	case rootVersion < last:
+		return fastForwardRollback(last, rootVersion)
 	}
-	delete(s.Roles, roleTimestamp)
-	delete(s.Roles, roleSnapshot)
-	s.FastForwardRoot = rootVersion
 	return nil
 }
 
@@ -325,11 +363,13 @@ func (s *State) check() error {
 			return err
 		}
 	}
-	if s.FastForwardRoot < 0 {
-		return fmt.Errorf("negative fast-forward root version %d", s.FastForwardRoot)
-	}
-	if s.FastForwardRoot > 0 && s.FastForwardRoot > s.Roles[roleRoot].Version {
-		return fmt.Errorf("fast-forward root v%d is newer than the trusted root", s.FastForwardRoot)
+	for _, v := range []int64{s.TimestampResetRoot, s.FastForwardRoot} {
+		if v < 0 {
+			return fmt.Errorf("negative fast-forward root version %d", v)
+		}
+		if v > 0 && v > s.Roles[roleRoot].Version {
+			return fmt.Errorf("fast-forward root v%d is newer than the trusted root", v)
+		}
 	}
 	for _, app := range sortedKeys(s.Installed) {
 		if _, err := checkInstall(app, s.Installed[app]); err != nil {

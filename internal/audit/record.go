@@ -36,6 +36,7 @@ const (
 	KindRevert       = "revert"        // a revert to a kept previous version
 	KindTransparency = "transparency"  // a target checked against a transparency log: index, checkpoint, outcome, a split view's evidence
 	KindAuditError   = "audit-error"   // records that could not be written earlier
+	KindStateLost    = "state-lost"    // a start without trusted state beside cached metadata
 	// KindDrop is written by the log itself when rotation deletes the
 	// oldest file; its fields describe that file (see the package doc).
 	KindDrop = "audit-drop"
