@@ -274,6 +274,11 @@ var sentinels = []struct {
 	{"ErrTooLarge", client.ErrTooLarge},
 	{"ErrNotFound", client.ErrNotFound},
 	{"ErrUnknownTarget", client.ErrUnknownTarget},
+	{"ErrNotLogged", client.ErrNotLogged},
+	{"ErrWrongLogEntry", client.ErrWrongLogEntry},
+	{"ErrSplitView", client.ErrSplitView},
+	{"ErrLogRollback", client.ErrLogRollback},
+	{"ErrInvalidLogProof", client.ErrInvalidLogProof},
 }
 
 func sentinelName(err error) string {
@@ -437,6 +442,12 @@ func play(ctx context.Context, dir string, sc scene) (outcome, error) {
 	if sc.want == nil {
 		return w.survived(uerr, after)
 	}
+	return w.refused(sc.want, uerr, before, after), nil
+}
+
+// refused judges a scene the update must fail with want, leaving the app
+// as it was.
+func (w *world) refused(want, uerr error, before, after appState) outcome {
 	o := outcome{verdict: sentinelName(uerr), app: "untouched (" + after.label() + ")"}
 	if uerr == nil {
 		o.verdict, o.evidence = "NOT STOPPED", "the update went through"
@@ -446,8 +457,8 @@ func play(ctx context.Context, dir string, sc scene) (outcome, error) {
 	if !before.equal(after) {
 		o.app = "CHANGED to " + after.label()
 	}
-	o.stopped = uerr != nil && errors.Is(uerr, sc.want) && before.equal(after)
-	return o, nil
+	o.stopped = uerr != nil && errors.Is(uerr, want) && before.equal(after)
+	return o
 }
 
 // survived judges the malicious-mirror scene: the update must succeed, the

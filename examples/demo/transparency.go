@@ -72,15 +72,7 @@ func (l *releaseLog) entry(p string, content []byte) []byte {
 func (l *releaseLog) append(dir string, entries ...[]byte) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), sceneTimeout)
 	defer cancel()
-	w, err := logwriter.Open(ctx, dir, l.signer)
-	if err != nil {
-		return 0, err
-	}
-	first := int64(-1)
-	if len(entries) > 0 {
-		first, _, err = w.Add(ctx, entries...)
-	}
-	return first, errors.Join(err, w.Close(ctx))
+	return logwriter.Append(ctx, dir, l.signer, entries...)
 }
 
 // size is the number of entries in the vendor's log.
@@ -245,23 +237,13 @@ func playTransparency(ctx context.Context, dir string, sc tlScene, withLog bool)
 		return outcome{}, err
 	}
 	if sc.want != nil || !withLog {
-		o := outcome{verdict: tlSentinelName(uerr), app: "untouched (" + after.label() + ")"}
-		if uerr == nil {
-			o.verdict, o.evidence = "NOT STOPPED", "the update went through"
-		} else {
-			o.evidence = w.explain(uerr)
-		}
-		if !before.equal(after) {
-			o.app = "CHANGED to " + after.label()
-		}
-		o.stopped = uerr != nil && errors.Is(uerr, sc.want) && before.equal(after)
-		return o, nil
+		return w.refused(sc.want, uerr, before, after), nil
 	}
 	// The thief logged the release: it installs, and the vendor's monitor,
 	// which compares its log with its repository, flags the entry.
 	o := outcome{app: "CHANGED to " + after.label()}
 	if uerr != nil {
-		o.verdict, o.evidence = tlSentinelName(uerr), w.explain(uerr)
+		o.verdict, o.evidence = sentinelName(uerr), w.explain(uerr)
 		return o, nil
 	}
 	flagged, err := w.monitor(ctx)
@@ -280,25 +262,6 @@ func playTransparency(ctx context.Context, dir string, sc tlScene, withLog bool)
 	o.evidence = fmt.Sprintf("the vendor's monitor finds log entry %d, %s with sha256 %.10x…, which its repository never signed", thief, targetPath("2.0.0"), sha256.Sum256(backdoor("2.0.0")))
 	o.stopped = after.label() == "backdoor 2.0.0" && len(flagged) == 1 && flagged[0] == thief
 	return o, nil
-}
-
-// tlSentinelName names the release transparency errors, then the others.
-func tlSentinelName(err error) string {
-	for _, s := range []struct {
-		name string
-		err  error
-	}{
-		{"ErrNotLogged", client.ErrNotLogged},
-		{"ErrWrongLogEntry", client.ErrWrongLogEntry},
-		{"ErrSplitView", client.ErrSplitView},
-		{"ErrLogRollback", client.ErrLogRollback},
-		{"ErrInvalidLogProof", client.ErrInvalidLogProof},
-	} {
-		if errors.Is(err, s.err) {
-			return s.name
-		}
-	}
-	return sentinelName(err)
 }
 
 // transparency plays the release transparency scenes and writes their

@@ -60,20 +60,11 @@ func (l *testLog) append(dir string, entries ...[]byte) int64 {
 	l.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	w, err := logwriter.Open(ctx, dir, l.signer)
+	first, err := logwriter.Append(ctx, dir, l.signer, entries...)
 	if errors.Is(err, logwriter.ErrUnsupported) {
 		l.t.Skip(err)
 	}
 	if err != nil {
-		l.t.Fatal(err)
-	}
-	first := int64(-1)
-	if len(entries) > 0 {
-		if first, _, err = w.Add(ctx, entries...); err != nil {
-			l.t.Fatal(err)
-		}
-	}
-	if err := w.Close(ctx); err != nil {
 		l.t.Fatal(err)
 	}
 	return first

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 
 	"github.com/latchsec/latch/internal/fetch"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // ErrUnsupported: the platform has no POSIX file locks (Windows).
@@ -44,4 +45,19 @@ func (d Dir) Fetch(ctx context.Context, path string, max int64) ([]byte, error) 
 		return nil, fmt.Errorf("%s: %w", path, fetch.ErrTooLarge)
 	}
 	return b, err
+}
+
+// Append opens the log in dir (creating it when new), adds entries, waits
+// until a checkpoint includes them, and closes it. It returns the first
+// entry's index, -1 when there are none.
+func Append(ctx context.Context, dir string, signer note.Signer, entries ...[]byte) (int64, error) {
+	w, err := Open(ctx, dir, signer)
+	if err != nil {
+		return 0, err
+	}
+	first := int64(-1)
+	if len(entries) > 0 {
+		first, _, err = w.Add(ctx, entries...)
+	}
+	return first, errors.Join(err, w.Close(ctx))
 }
