@@ -238,3 +238,26 @@ func TestNewVerifierRejects(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOpenCheckpoint: any bytes either open to a checkpoint whose signed
+// body says exactly what its fields say, or fail with nothing returned.
+func FuzzOpenCheckpoint(f *testing.F) {
+	w1 := newWitness(f, "w1.example", 11)
+	v := witnessVerifier(f, 1, w1)
+	f.Add(signNote(f, testOrigin+"\n5\n"+emptyRoot+"\n", testSigner, w1.signer))
+	f.Add(signNote(f, testOrigin+"\n0\n"+emptyRoot+"\nextension\n", testSigner, w1.signer))
+	f.Add(signNote(f, testOrigin+"\n5\n"+emptyRoot+"\n", testSigner))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		cp, err := v.Open(msg)
+		if err != nil {
+			if cp != nil {
+				t.Fatalf("Open failed (%v) but returned %+v", err, cp)
+			}
+			return
+		}
+		want := fmt.Sprintf("%s\n%d\n%s\n", cp.Origin, cp.Size, cp.Hash)
+		if !bytes.HasPrefix(msg, []byte(want)) || !bytes.Equal(cp.Note, msg) || cp.Origin != testOrigin || len(cp.Cosigned) < 1 {
+			t.Fatalf("Open(%q) = %+v", msg, cp)
+		}
+	})
+}

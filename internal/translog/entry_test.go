@@ -3,6 +3,7 @@ package translog
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -96,6 +97,40 @@ func FuzzParseEntry(f *testing.F) {
 		again, err := e.Marshal()
 		if err != nil || !bytes.Equal(again, b) {
 			t.Fatalf("ParseEntry(%q) = %+v, which marshals to %q, %v", b, e, again, err)
+		}
+	})
+}
+
+// FuzzParseBundle: a bundle either splits into exactly the entries asked
+// for, which encode back to it, or fails with nothing returned.
+func FuzzParseBundle(f *testing.F) {
+	var b []byte
+	for i := range int64(3) {
+		e := mustMarshal(f, testEntry(i, ""))
+		b = binary.BigEndian.AppendUint16(b, uint16(len(e)))
+		b = append(b, e...)
+	}
+	f.Add(b, 3)
+	f.Add(b[:len(b)-1], 3)
+	f.Add([]byte{0, 0}, 1)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		if n < 0 || n > TileWidth {
+			return
+		}
+		entries, err := parseBundle(b, n)
+		if err != nil {
+			if entries != nil {
+				t.Fatalf("parseBundle failed (%v) but returned %d entries", err, len(entries))
+			}
+			return
+		}
+		var again []byte
+		for _, e := range entries {
+			again = binary.BigEndian.AppendUint16(again, uint16(len(e)))
+			again = append(again, e...)
+		}
+		if len(entries) != n || !bytes.Equal(again, b) {
+			t.Fatalf("parseBundle(%x, %d) = %q", b, n, entries)
 		}
 	})
 }
