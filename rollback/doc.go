@@ -8,9 +8,10 @@
 // the root versions that allowed the last fast-forward resets; the latest
 // trusted reference time; per application the release committed last
 // ([Install]) and the hashes of releases that failed their health check;
-// the hash of the last audit record; and per transparency log the latest
-// checkpoint verified ([LogCheckpoint]). Metadata files cached elsewhere are
-// copies: one whose hash does not match its record is treated as absent.
+// the audit log's anchor (its last record); and per transparency log the
+// latest checkpoint verified ([LogCheckpoint]). Metadata files cached
+// elsewhere are copies: one whose hash does not match its record is treated
+// as absent.
 //
 // # Forward only
 //
