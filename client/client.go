@@ -54,6 +54,8 @@ type Client struct {
 
 	auditLog *audit.Log // nil if it could not be opened
 
+	transparency *transparency // nil without Config.TransparencyLog
+
 	// stateLost: New found no trusted state but cached metadata (Status).
 	stateLost bool
 
@@ -121,6 +123,9 @@ func configure(cfg Config, opts []Option) (*Client, *metadata.Root, error) {
 		return nil, nil, err
 	}
 	c := &Client{cfg: cfg, opts: o, log: o.logger, memo: make(map[memoKey]*metadata.Targets)}
+	if c.transparency, err = newTransparency(cfg); err != nil {
+		return nil, nil, err
+	}
 	for _, u := range cfg.MetadataURLs {
 		b, _ := baseURL(u)
 		c.metaURLs = append(c.metaURLs, b)

@@ -68,6 +68,22 @@
 // For start-up without network, [Offline] returns a read-only [View] of the
 // last verified state that reports stale roles instead of failing.
 //
+// # Release transparency
+//
+// TUF bounds what one stolen key can do, but a stolen targets key (or a
+// compromised build) can still sign a release for one chosen victim that
+// nobody else sees. With [Config.TransparencyLog] the application names a
+// public append-only log (C2SP tlog-tiles) where the vendor records every
+// release, and [Client.DownloadFile] and [Client.Apply] deliver a covered
+// target only once the log proves, under a checkpoint signed by the log key
+// (and by enough witnesses), that it holds exactly that release. The latest
+// verified checkpoint is part of the trusted state: a smaller one
+// ([ErrLogRollback]) or one that does not extend it ([ErrSplitView], with
+// both signed checkpoints in a [*LogConflictError] and in the audit log) is
+// refused. A thief must then put the release in the log, where the vendor's
+// monitor sees it, or be refused. The policy is the application's, never
+// the repository's: no signed metadata can switch it off.
+//
 // # Several processes
 //
 // One Client at a time holds a state directory: a second [New] fails with
@@ -84,7 +100,9 @@
 // ErrTooLarge, ...) in a typed error with the evidence: *ExpiredError,
 // *rollback.RollbackError, *verify.ThresholdError, *VersionError,
 // *metadata.Error, *UnknownTargetError, and *MirrorError, which lists each
-// mirror's reason.
+// mirror's reason. Release transparency adds ErrNotLogged, ErrWrongLogEntry,
+// ErrInvalidLogProof, ErrLogSignature, ErrLogOrigin, ErrLogWitness,
+// ErrLogRollback and ErrSplitView.
 //
 // "Not listed" and "not served" are two answers. ErrUnknownTarget means a
 // complete search of the verified targets roles found no role that lists

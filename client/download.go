@@ -26,12 +26,22 @@ import (
 // are checked; only when all match is the file synced and renamed to dest.
 // On any failure dest is untouched and no temporary file remains. Nothing
 // unverified is ever visible at dest.
+//
+// With Config.TransparencyLog, a target the policy covers is first proven
+// to be in the log (see TransparencyLog); a target that is not is refused
+// before any byte of it is fetched.
 func (c *Client) DownloadFile(ctx context.Context, t *Target, dest string) error {
 	if c.closed.Load() {
 		return &TargetError{Path: t.Path(), Err: ErrClosed}
 	}
 	if len(c.targetURLs) == 0 {
 		return &TargetError{Path: t.Path(), Err: errors.New("no target mirrors configured")}
+	}
+	if err := c.ProveLogged(ctx, t); err != nil {
+		if aerr := c.auditDownload(t, "", dest, err); aerr != nil {
+			return errors.Join(err, aerr)
+		}
+		return err
 	}
 	merr := &MirrorError{File: c.targetURLPath(t)}
 	for _, base := range c.targetURLs {

@@ -40,7 +40,8 @@ type Status struct {
 	// installed-version floor) with its SHA-256.
 	Installed map[string]rollback.Install
 	// Mirrors reports each mirror's recent health, in configuration order
-	// (metadata mirrors first, then target mirrors).
+	// (metadata mirrors first, then target mirrors, then the transparency
+	// log's).
 	Mirrors []MirrorHealth
 }
 
@@ -68,7 +69,11 @@ func (c *Client) Status() Status {
 	if st.LastError != nil {
 		st.LastErrorType = reflect.TypeOf(st.LastError).String()
 	}
-	st.Mirrors = c.health.snapshot(slices.Concat(c.metaURLs, c.targetURLs))
+	var logURLs []string
+	if c.transparency != nil {
+		logURLs = c.transparency.urls
+	}
+	st.Mirrors = c.health.snapshot(slices.Concat(c.metaURLs, c.targetURLs, logURLs))
 	return st
 }
 

@@ -64,8 +64,19 @@ func openSingle(ctx context.Context, cmd *command, log *slog.Logger, clock func(
 		if err != nil {
 			return nil, nil, err
 		}
-		return func(p string) (bool, error) { return c.Cached(t, p) },
-			func(ctx context.Context, p string) error { return c.DownloadFile(ctx, t, p) }, nil
+		cached := func(p string) (bool, error) {
+			ok, err := c.Cached(t, p)
+			if !ok || err != nil {
+				return ok, err
+			}
+			// Cached checks the bytes; with a log policy, the release must
+			// also be in the log, as DownloadFile would require.
+			if err := c.ProveLogged(ctx, t); err != nil {
+				return false, err
+			}
+			return true, nil
+		}
+		return cached, func(ctx context.Context, p string) error { return c.DownloadFile(ctx, t, p) }, nil
 	}
 	return lookup, c.Close, nil
 }
