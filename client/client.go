@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -57,9 +58,17 @@ type Client struct {
 
 	auditLog *audit.Log // nil if it could not be opened
 
+	transparency *transparency // nil without Config.TransparencyLog
+
+	// stateLost: New found no trusted state but cached metadata (Status).
+	stateLost bool
+
 	// applyMu serialises self-update operations of this client; the state
 	// directory's lock keeps other processes out.
 	applyMu sync.Mutex
+	// source is where Apply takes releases from, if not from this client's
+	// repository: the Multi whose application state this client keeps.
+	source releaseSource
 }
 
 // trustedSet is one consistent view of the trusted top-level metadata. It is
@@ -79,14 +88,18 @@ type trustedSet struct {
 	refreshed bool
 }
 
-// memoKey names a delegated role as verified through one delegator at one
-// version: a role reached through another delegator (or another version of
-// it, with perhaps other keys) is verified again (spec §5.6.7.2).
+// memoKey names a delegated role as verified with the keys of one
+// delegator document, at the version one snapshot lists: a role reached
+// through another delegator, or another document of the same delegator
+// (another version, or the same version signed again after a fast-forward
+// recovery, perhaps with other keys), is verified again (spec §5.6.7.2).
+// Documents are immutable and a new one is a new pointer, so a lookup
+// that raced a refresh can't leave behind an entry that a later lookup
+// would take for its own.
 type memoKey struct {
-	parent        string
-	parentVersion int64
-	role          string
-	version       int64
+	snapshot *metadata.Snapshot
+	parent   *metadata.Targets
+	role     string
 }
 
 const stateSubdir = "state"
@@ -117,6 +130,9 @@ func configure(cfg Config, opts []Option) (*Client, *metadata.Root, error) {
 		return nil, nil, err
 	}
 	c := &Client{cfg: cfg, opts: o, log: o.logger, memo: make(map[memoKey]*metadata.Targets)}
+	if c.transparency, err = newTransparency(cfg); err != nil {
+		return nil, nil, err
+	}
 	for _, u := range cfg.MetadataURLs {
 		b, _ := baseURL(u)
 		c.metaURLs = append(c.metaURLs, b)
@@ -139,39 +155,76 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+	// The audit log first: what follows may record trust decisions.
+	if err := c.openState(openStore); err != nil {
+		return nil, err
 	}
-	store, err := openStore(filepath.Join(cfg.StateDir, stateSubdir))
-	if errors.Is(err, ErrLocked) {
-		return nil, fmt.Errorf("client: %w: one client per state directory (Open waits for it, Offline reads without it)", err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	c.store, c.closeStore = store, store.Close
-	if c.state, err = c.store.Load(); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	set := c.loadCache(embedded)
-	// The embedded root is the starting point when it is newer than what the
-	// cache holds (docs/decisions.md, "Root at start-up"): cache it, so that the cache
-	// and the trusted state always describe the starting root.
-	if set.root == embedded && c.floor(metadata.RoleRoot) < embedded.Version() {
-		if err := c.persist(metadata.RoleRoot, cfg.TrustedRoot, embedded.Version(), embedded.Version()); err != nil {
-			store.Close()
-			return nil, fmt.Errorf("client: caching the trusted root: %w", err)
-		}
-	}
-	c.trusted.Store(set)
-	if err := c.openAudit(); err != nil {
-		if err := c.auditFailed("open", err); err != nil {
-			store.Close()
+	if c.stateLost = len(c.state.Roles) == 0 && c.cacheExists(); c.stateLost {
+		c.log.Warn("trusted state missing while metadata is cached: starting over as on a first run, from the embedded root; every version floor was lost",
+			"state", filepath.Join(cfg.StateDir, stateSubdir))
+		if err := c.record(audit.KindStateLost, map[string]any{"embedded_root": embedded.Version()}); err != nil {
+			c.Close()
 			return nil, fmt.Errorf("client: %w", err)
 		}
 	}
+	set := c.loadCache()
+	// The embedded root is the starting point when it is newer than the
+	// cached one (docs/decisions.md, "Root at start-up"). It becomes trusted the way
+	// a fetched root does, fast-forward recovery included, and is cached,
+	// so that the cache and the trusted state describe the starting root.
+	if set.root == nil || embedded.Version() > set.root.Version() {
+		if err := c.trustRoot(set, embedded, cfg.TrustedRoot); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("client: trusting the embedded root: %w", err)
+		}
+	}
+	c.trusted.Store(set)
 	return c, nil
+}
+
+// openState creates the state directory, opens and locks its store with
+// openStore, removes the temporary files of interrupted writes, loads the
+// trusted state and opens the audit log.
+func (c *Client) openState(openStore func(dir string) (*rollback.FileStore, error)) error {
+	if err := os.MkdirAll(c.cfg.StateDir, 0o755); err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	store, err := openStore(filepath.Join(c.cfg.StateDir, stateSubdir))
+	if errors.Is(err, ErrLocked) {
+		return fmt.Errorf("client: %w: one client per state directory (Open waits for it, Offline reads without it)", err)
+	}
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	c.store, c.closeStore = store, store.Close
+	c.sweepTemps()
+	if c.state, err = c.store.Load(); err != nil {
+		store.Close()
+		return fmt.Errorf("client: %w", err)
+	}
+	if err := c.openAudit(); err != nil {
+		if err := c.auditFailed("open", err); err != nil {
+			store.Close()
+			return fmt.Errorf("client: %w", err)
+		}
+	}
+	return nil
+}
+
+// cacheExists reports whether timestamp, snapshot or targets metadata is
+// cached: written only after the trusted state recorded a root (a crash
+// during a first start leaves at most the root's).
+func (c *Client) cacheExists() bool {
+	for _, role := range []string{metadata.RoleTimestamp, metadata.RoleSnapshot, metadata.RoleTargets} {
+		p, err := c.cachePath(role)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Lstat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Close releases the state directory. The client must not be used after.
@@ -313,17 +366,26 @@ func (c *Client) reopenTargets(rec rollback.RoleRecord, root *metadata.Root) (*m
 	if rec.Root == 0 || rec.Root != root.Version() || !ok {
 		return nil, nil, nil
 	}
-	p, err := c.cachePath(metadata.RoleTargets)
-	if err != nil {
-		return nil, nil, err
-	}
 	idx, err := targetindex.OpenFile(c.indexPath())
 	if err != nil {
 		return nil, nil, err
 	}
-	data, err := targetindex.OpenFile(p)
-	if err != nil {
-		return nil, nil, err
+	var data targetindex.File
+	if c.unlocked != nil {
+		// An offline view read the file whole, beside the trusted state.
+		cached, ok := c.unlocked[metadata.RoleTargets]
+		if !ok {
+			return nil, nil, nil
+		}
+		data = bytes.NewReader(cached)
+	} else {
+		p, err := c.cachePath(metadata.RoleTargets)
+		if err != nil {
+			return nil, nil, err
+		}
+		if data, err = targetindex.OpenFile(p); err != nil {
+			return nil, nil, err
+		}
 	}
 	ix, err := targetindex.Open(idx, data, b)
 	if err != nil {
@@ -373,31 +435,32 @@ func (s *trustedSet) targetsData() ([]byte, error) {
 	return s.cachedTargets.ix.Data.Bytes(0, s.cachedTargets.ix.Data.Size())
 }
 
-// loadCache builds the starting trusted set: the newer of the embedded root
-// and the cached root (docs/decisions.md, "Root at start-up"), then the cached
-// timestamp, snapshot and targets, each verified again with the keys of that
-// root. Expiry is not checked here: Refresh checks it, and the offline view
+// loadCache builds the trusted set the cache holds: the cached root (nil
+// if there is none that verifies), and the cached timestamp, snapshot and
+// targets verified again with its keys. Each stands alone: a snapshot kept
+// by a timestamp-only fast-forward recovery is loaded without a timestamp.
+// Expiry is not checked here: Refresh checks it, and the offline view
 // reports it.
-func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
-	set := &trustedSet{root: embedded}
-	if b, rec, ok := c.readCache(metadata.RoleRoot); ok {
-		r, err := metadata.OpenRoot(b, nil)
-		switch {
-		case err != nil:
-			c.log.Warn("cached root does not verify; ignoring it", "err", err)
-		case r.Version() != rec.Version:
-			c.log.Warn("cached root version differs from the trusted state; ignoring it", "version", r.Version())
-		case r.Version() > embedded.Version():
-			set.root = r
-		}
+func (c *Client) loadCache() *trustedSet {
+	set := &trustedSet{}
+	b, rec, ok := c.readCache(metadata.RoleRoot)
+	if !ok {
+		return set
 	}
+	r, err := metadata.OpenRoot(b, nil)
+	switch {
+	case err != nil:
+		c.log.Warn("cached root does not verify; ignoring it", "err", err)
+		return set
+	case r.Version() != rec.Version:
+		c.log.Warn("cached root version differs from the trusted state; ignoring it", "version", r.Version())
+		return set
+	}
+	set.root = r
 	if b, rec, ok := c.readCache(metadata.RoleTimestamp); ok {
 		if ts, err := metadata.OpenTimestamp(b, set.root); err == nil && ts.Version() == rec.Version {
 			set.timestamp = ts
 		}
-	}
-	if set.timestamp == nil {
-		return set
 	}
 	if b, rec, ok := c.readCache(metadata.RoleSnapshot); ok {
 		if sn, err := metadata.OpenSnapshot(b, set.root); err == nil && sn.Version() == rec.Version {
@@ -408,7 +471,7 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 		return set
 	}
 	c.stateMu.Lock()
-	rec, ok := c.state.Roles[metadata.RoleTargets]
+	rec, ok = c.state.Roles[metadata.RoleTargets]
 	c.stateMu.Unlock()
 	if !ok {
 		return set
@@ -561,62 +624,146 @@ func (c *Client) floor(role string) int64 {
 	return c.state.Roles[role].Version
 }
 
+// reset is the fast-forward recovery (spec §5.3.11) a new root calls for.
+type reset int
+
+const (
+	resetNone reset = iota
+	// resetTimestamp: the timestamp keys changed. The trusted timestamp,
+	// and with it the floor it set on the snapshot version, is discarded;
+	// the trusted snapshot stays, and with it the floors of targets and
+	// delegated roles: the holder of a snapshot key that is still valid
+	// must not be able to roll them back.
+	resetTimestamp
+	// resetSnapshot: the snapshot keys changed. The trusted timestamp and
+	// snapshot are discarded, and every floor they set, on snapshot,
+	// targets and delegated roles.
+	resetSnapshot
+)
+
+// resetFor returns the recovery that next calls for after prev (none
+// after no root: a first run).
+func resetFor(prev, next *metadata.Root) reset {
+	switch {
+	case prev == nil:
+		return resetNone
+	case !prev.SameKeys(next, metadata.RoleSnapshot):
+		return resetSnapshot
+	case !prev.SameKeys(next, metadata.RoleTimestamp):
+		return resetTimestamp
+	}
+	return resetNone
+}
+
+func (r reset) String() string {
+	return [...]string{"none", "timestamp", "timestamp and snapshot"}[r]
+}
+
+// trustRoot makes next the trusted root of set. It is the one path by which
+// a root becomes trusted, however it arrived: fetched by a refresh (spec
+// §5.3.4-5.3.7 verified it) or embedded in a newer build of the
+// application. It persists next with the fast-forward recovery its key
+// changes call for (spec §5.3.8, §5.3.11, see resetFor), records the
+// rotation, and applies both to set (applyRoot). set.root is nil on a first
+// run.
+func (c *Client) trustRoot(set *trustedSet, next *metadata.Root, data []byte) error {
+	prev := set.root
+	r := resetFor(prev, next)
+	if err := c.persistRoot(data, next.Version(), r); err != nil {
+		return err
+	}
+	if prev != nil {
+		c.log.Info("root rotated", "role", metadata.RoleRoot, "from", prev.Version(), "version", next.Version(), "signers", next.Signers())
+		if err := c.auditRotation(prev, next, r); err != nil {
+			return err
+		}
+	}
+	c.applyRoot(set, next, r)
+	return nil
+}
+
+// applyRoot makes next the root of set in memory and drops from set what
+// next no longer lets it trust (docs/decisions.md, "Revocation is
+// immediate"): what the recovery r discards, and the targets metadata if
+// it no longer verifies with next's targets keys. Delegated roles verified
+// under an older targets document are verified again at their next lookup
+// (memoKey).
+func (c *Client) applyRoot(set *trustedSet, next *metadata.Root, r reset) {
+	prev := set.root
+	set.root = next
+	switch r {
+	case resetSnapshot:
+		set.snapshot, set.snapshotBytes = nil, nil
+		set.targets, set.targetsBytes, set.cachedTargets = nil, nil, nil
+		fallthrough
+	case resetTimestamp:
+		set.timestamp = nil
+		c.log.Warn("keys rotated: trusted metadata discarded (fast-forward recovery)", "root", next.Version(), "discarded", r.String())
+	}
+	if set.targets != nil && !prev.SameKeys(next, metadata.RoleTargets) {
+		keys, _ := next.RoleKeys(metadata.RoleTargets)
+		b, err := set.targetsData()
+		if err == nil {
+			_, err = metadata.OpenTargets(b, keys)
+		}
+		if err != nil {
+			c.log.Warn("trusted targets metadata does not verify with the new root's keys; discarded", "root", next.Version(), "err", err)
+			set.targets, set.targetsBytes, set.cachedTargets = nil, nil, nil
+		}
+	}
+}
+
 // persistRoot persists a root accepted by the root update (spec §5.3.8)
-// like persist, except that a root below the recorded floor (the chain is
-// walked again after the cached root was lost) is not recorded. With
-// fastForward, the same save of the trusted state discards every trusted
-// role but root and records the root version that allowed it (spec
-// §5.3.11, fast-forward recovery), unless a reset for this or a later root
-// was made before; their cache files are removed afterwards (without a
-// record they would be ignored anyway).
-func (c *Client) persistRoot(data []byte, version int64, fastForward bool) error {
+// like persist, together with the recovery r in the same save of the
+// trusted state, which records the root version that allowed it (spec
+// §5.3.11, fast-forward recovery); the cache files of the discarded roles
+// are removed afterwards (without a record they would be ignored anyway). A
+// root below the recorded floor (the chain is walked again after the
+// cached root was lost) is not recorded, and a root not newer than it
+// makes no reset: that was made when it was first trusted.
+func (c *Client) persistRoot(data []byte, version int64, r reset) error {
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
 	next := c.state.Clone()
-	record := version >= next.Roles[metadata.RoleRoot].Version
-	reset := fastForward && version > next.FastForwardRoot
-	if record {
-		sum := sha256.Sum256(data)
-		rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data)), Root: version}
-		if err := next.Advance(metadata.RoleRoot, rec); err != nil {
-			return err
-		}
-	}
-	// The spec names timestamp and snapshot; the floors of targets and
-	// delegated roles come from the discarded snapshot, so they go too, or a
-	// repository could never recover from a fast-forwarded targets version.
-	var dropped []string
-	if reset {
-		if err := next.FastForward(version); err != nil {
-			return fmt.Errorf("fast-forward recovery: %w", err)
-		}
-		for role := range next.Roles {
-			if role != metadata.RoleRoot {
-				dropped = append(dropped, role)
-			}
-		}
-		if err := next.Remove(dropped...); err != nil {
-			return fmt.Errorf("fast-forward recovery: %w", err)
-		}
-	}
-	if !record && !reset {
+	trusted := next.Roles[metadata.RoleRoot].Version
+	if version < trusted {
 		return nil
 	}
-	if record {
-		if err := c.writeCache(metadata.RoleRoot, data); err != nil {
-			return err
+	sum := sha256.Sum256(data)
+	rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data)), Root: version}
+	if err := next.Advance(metadata.RoleRoot, rec); err != nil {
+		return err
+	}
+	if version == trusted {
+		r = resetNone
+	}
+	var dropped []string
+	for role := range c.state.Roles {
+		if role == metadata.RoleTimestamp && r != resetNone || role != metadata.RoleRoot && r == resetSnapshot {
+			dropped = append(dropped, role)
 		}
+	}
+	var err error
+	switch r {
+	case resetTimestamp:
+		err = next.ResetTimestamp(version)
+	case resetSnapshot:
+		err = next.FastForward(version)
+	}
+	if err != nil {
+		return fmt.Errorf("fast-forward recovery: %w", err)
+	}
+	if err := c.writeCache(metadata.RoleRoot, data); err != nil {
+		return err
 	}
 	if err := c.store.Save(next); err != nil {
 		return fmt.Errorf("recording root v%d: %w", version, err)
 	}
 	c.state = next
-	if reset {
-		for _, role := range append(dropped, metadata.RoleTimestamp, metadata.RoleSnapshot) {
-			if p, err := c.cachePath(role); err == nil {
-				if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					c.log.Warn("removing cached metadata", "role", role, "err", err)
-				}
+	for _, role := range dropped {
+		if p, err := c.cachePath(role); err == nil {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				c.log.Warn("removing cached metadata", "role", role, "err", err)
 			}
 		}
 	}

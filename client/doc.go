@@ -18,7 +18,21 @@
 // subdirectory, the forward-only record of every trusted version and hash
 // (package rollback) with a lock that keeps two processes apart. A cache file
 // that does not match its record is ignored; a deleted cache can't lower the
-// versions the client accepts.
+// versions the client accepts. A deleted state can't be told from a first
+// run, except by the cache beside it: the client then starts over from the
+// embedded root and reports it (Status.TrustedStateLost, the log and the
+// audit log).
+//
+// A root becomes trusted one way, whether Refresh fetched it or a newer
+// build of the application embeds it (the newer of the embedded and the
+// cached root is the starting point). When it rotates keys, recovery from
+// fast-forward attacks follows them (spec §5.3.11): new timestamp keys
+// discard the trusted timestamp, new snapshot keys the trusted timestamp and
+// snapshot and every version floor they set; the trusted snapshot that a
+// timestamp-key rotation keeps still holds targets and delegated roles at
+// their versions. And nothing signed under keys that a new root or
+// delegator document dropped is used again, by this client or the next
+// process, until it verifies with the current keys.
 //
 // # Workflow
 //
@@ -54,6 +68,22 @@
 // For start-up without network, [Offline] returns a read-only [View] of the
 // last verified state that reports stale roles instead of failing.
 //
+// # Release transparency
+//
+// TUF bounds what one stolen key can do, but a stolen targets key (or a
+// compromised build) can still sign a release for one chosen victim that
+// nobody else sees. With [Config.TransparencyLog] the application names a
+// public append-only log (C2SP tlog-tiles) where the vendor records every
+// release, and [Client.DownloadFile] and [Client.Apply] deliver a covered
+// target only once the log proves, under a checkpoint signed by the log key
+// (and by enough witnesses), that it holds exactly that release. The latest
+// verified checkpoint is part of the trusted state: a smaller one
+// ([ErrLogRollback]) or one that does not extend it ([ErrSplitView], with
+// both signed checkpoints in a [*LogConflictError] and in the audit log) is
+// refused. A thief must then put the release in the log, where the vendor's
+// monitor sees it, or be refused. The policy is the application's, never
+// the repository's: no signed metadata can switch it off.
+//
 // # Several processes
 //
 // One Client at a time holds a state directory: a second [New] fails with
@@ -70,7 +100,9 @@
 // ErrTooLarge, ...) in a typed error with the evidence: *ExpiredError,
 // *rollback.RollbackError, *verify.ThresholdError, *VersionError,
 // *metadata.Error, *UnknownTargetError, and *MirrorError, which lists each
-// mirror's reason.
+// mirror's reason. Release transparency adds ErrNotLogged, ErrWrongLogEntry,
+// ErrInvalidLogProof, ErrLogSignature, ErrLogOrigin, ErrLogWitness,
+// ErrLogRollback and ErrSplitView.
 //
 // "Not listed" and "not served" are two answers. ErrUnknownTarget means a
 // complete search of the verified targets roles found no role that lists
@@ -78,6 +110,16 @@
 // means a mirror (or the Fetcher) said it has no such file, which a mirror
 // can say of any file, a delegated role the search needs included; treat it
 // as a failure to retry, never as "no update".
+//
+// # Multiple repositories
+//
+// [Multi] is a client of several repositories with independent roots of
+// trust that trusts a target only when enough of them agree on it (TAP 4):
+// a map file ([ParseMap]) lists the repositories and, for target path
+// patterns, which of them must list a target with matching length and
+// hashes. Each repository is a full Client with its own state; lookups,
+// downloads, [Multi.Resolve] and [Multi.Apply] go through the map, and a
+// failure is a *ConsensusError with every repository's answer.
 //
 // # Compatibility
 //

@@ -26,12 +26,22 @@ import (
 // are checked; only when all match is the file synced and renamed to dest.
 // On any failure dest is untouched and no temporary file remains. Nothing
 // unverified is ever visible at dest.
+//
+// With Config.TransparencyLog, a target the policy covers is first proven
+// to be in the log (see TransparencyLog); a target that is not is refused
+// before any byte of it is fetched.
 func (c *Client) DownloadFile(ctx context.Context, t *Target, dest string) error {
 	if c.closed.Load() {
 		return &TargetError{Path: t.Path(), Err: ErrClosed}
 	}
 	if len(c.targetURLs) == 0 {
 		return &TargetError{Path: t.Path(), Err: errors.New("no target mirrors configured")}
+	}
+	if err := c.ProveLogged(ctx, t); err != nil {
+		if aerr := c.auditDownload(t, "", dest, err); aerr != nil {
+			return errors.Join(err, aerr)
+		}
+		return err
 	}
 	merr := &MirrorError{File: c.targetURLPath(t)}
 	for _, base := range c.targetURLs {
@@ -206,18 +216,22 @@ func (c *Client) targetURLPath(t *Target) string {
 		segs[i] = url.PathEscape(s)
 	}
 	if c.trusted.Load().root.ConsistentSnapshot() {
+		hashes := t.tf.Hashes
+		if t.named != nil {
+			hashes = t.named
+		}
 		alg := ""
 		for _, a := range []string{"sha256", "sha512"} {
-			if _, ok := t.tf.Hashes[a]; ok {
+			if _, ok := hashes[a]; ok {
 				alg = a
 				break
 			}
 		}
 		if alg == "" {
-			alg = slices.Sorted(maps.Keys(t.tf.Hashes))[0]
+			alg = slices.Sorted(maps.Keys(hashes))[0]
 		}
 		last := len(segs) - 1
-		segs[last] = hex.EncodeToString(t.tf.Hashes[alg]) + "." + segs[last]
+		segs[last] = hex.EncodeToString(hashes[alg]) + "." + segs[last]
 	}
 	return path.Join(segs...)
 }

@@ -257,9 +257,9 @@ func (e *env) sameDisk(before map[string]string, names ...string) {
 	}
 }
 
-// fastForwardRoot reads the trusted state's FastForwardRoot; it closes the
-// client to take the lock, and leaves it closed.
-func (e *env) fastForwardRoot() int64 {
+// state reads the trusted state; it closes the client to take the lock,
+// and leaves it closed.
+func (e *env) state() *rollback.State {
 	e.t.Helper()
 	if e.c != nil {
 		e.c.Close()
@@ -274,7 +274,7 @@ func (e *env) fastForwardRoot() int64 {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return s.FastForwardRoot
+	return s
 }
 
 // noTemps fails the test if a file whose name begins with "." is left in

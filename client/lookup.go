@@ -20,6 +20,11 @@ type Target struct {
 	tf    metadata.TargetFile
 	role  string
 	chain []RoleStatus
+	// named, if not nil, are the hashes that name the file on the mirrors
+	// of consistent-snapshot repositories, where they differ from tf's: a
+	// target agreed by several repositories (Multi) is verified against the
+	// hashes of all of them but fetched under one repository's names.
+	named map[string][]byte
 }
 
 // Path is the target path (spec §4.5 TARGETPATH).
@@ -300,14 +305,16 @@ func (c *Client) delegated(ctx context.Context, set *trustedSet, v visit, now ti
 	if !ok {
 		return nil, fmt.Errorf("%w: snapshot v%d does not list %s.json", ErrNotListed, set.snapshot.Version(), role)
 	}
-	key := memoKey{parent: v.parent.Name(), parentVersion: v.parent.Version(), role: role, version: meta.Version}
+	key := memoKey{snapshot: set.snapshot, parent: v.parent, role: role}
 	c.memoMu.Lock()
 	doc := c.memo[key]
 	c.memoMu.Unlock()
-	if doc != nil {
+	// An expired copy is fetched again: the repository may have signed
+	// the listed version anew, and §5.6.5 checks the new file's expiry.
+	if doc != nil && !doc.Expired(now) {
 		return doc, nil
 	}
-	if doc = c.cachedDelegated(v.keys, meta); doc == nil {
+	if doc = c.cachedDelegated(v.keys, meta); doc == nil || doc.Expired(now) {
 		data, next, st, err := c.fetchTargets(ctx, now, set, v.keys, meta)
 		if err != nil {
 			return nil, err

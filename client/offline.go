@@ -51,8 +51,19 @@ func Offline(cfg Config, opts ...Option) (*View, error) {
 	if err := c.readUnlocked(pauseBeforeReread); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	c.trusted.Store(c.loadCache(embedded))
+	c.trusted.Store(c.offlineSet(embedded))
 	return c.View(), nil
+}
+
+// offlineSet is the trusted set that the cache read by readUnlocked holds,
+// started from the newer of the cached and the embedded root as New starts
+// (fast-forward recovery and revocation included), in memory only.
+func (c *Client) offlineSet(embedded *metadata.Root) *trustedSet {
+	set := c.loadCache()
+	if set.root == nil || embedded.Version() > set.root.Version() {
+		c.applyRoot(set, embedded, resetFor(set.root, embedded))
+	}
+	return set
 }
 
 // pauseBeforeReread sleeps before attempt try+1 of readUnlocked (1 ms,

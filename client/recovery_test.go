@@ -49,8 +49,8 @@ func TestTargetsFastForwardRecovery(t *testing.T) {
 	if got["targets"] != 1 {
 		t.Errorf("trusted targets v%d after recovery, want v1", got["targets"])
 	}
-	if e.fastForwardRoot() != repo.Version("root") {
-		t.Errorf("FastForwardRoot = %d, want root v%d", e.fastForwardRoot(), repo.Version("root"))
+	if got := e.state().FastForwardRoot; got != repo.Version("root") {
+		t.Errorf("FastForwardRoot = %d, want root v%d", got, repo.Version("root"))
 	}
 	if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "delegated.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("delegated.json still cached after recovery: %v", err)

@@ -53,11 +53,13 @@ func (c *Client) Refresh(ctx context.Context) error {
 		set.refreshed = true
 	} else {
 		// A set that was usable stays usable if this refresh changed none
-		// of its documents; lookups check expiry themselves.
-		set.refreshed = prev.refreshed && set.snapshot == prev.snapshot && set.targets == prev.targets
+		// of its documents (and discarded none: fast-forward recovery,
+		// revoked keys); lookups check expiry themselves.
+		set.refreshed = prev.refreshed && set.timestamp != nil && set.snapshot == prev.snapshot && set.targets == prev.targets
 	}
 	c.trusted.Store(&set)
-	if prev.snapshot != set.snapshot {
+	if prev.snapshot != set.snapshot || prev.targets != set.targets {
+		// Entries keyed by documents no longer trusted are unreachable.
 		c.memoMu.Lock()
 		clear(c.memo)
 		c.memoMu.Unlock()
@@ -159,25 +161,11 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 		if err != nil {
 			return err
 		}
-		// §5.3.8: persist each accepted root before going on. §5.3.11: new
-		// timestamp or snapshot keys discard the trusted timestamp and
-		// snapshot, so that a repository recovering from a fast-forward
-		// attack can publish lower versions again; the reset is saved with
-		// the root that allows it, so a refresh that fails later (an expired
-		// final root, a crash) can't lose it.
-		fastForward := !set.root.SameKeys(next, metadata.RoleTimestamp) || !set.root.SameKeys(next, metadata.RoleSnapshot)
-		if err := c.persistRoot(data, next.Version(), fastForward); err != nil {
+		// §5.3.8, §5.3.11: persisted with the recovery its keys call for,
+		// in one save, so a refresh that fails later (an expired final
+		// root, a crash) can't lose the reset.
+		if err := c.trustRoot(set, next, data); err != nil {
 			return err
-		}
-		c.log.Info("root rotated", "role", metadata.RoleRoot, "from", set.root.Version(), "version", next.Version(), "signers", next.Signers())
-		if err := c.auditRotation(set.root, next); err != nil {
-			return err
-		}
-		set.root = next
-		if fastForward {
-			c.log.Warn("timestamp or snapshot keys rotated: trusted timestamp, snapshot and targets discarded", "root", next.Version())
-			set.timestamp, set.snapshot, set.snapshotBytes = nil, nil, nil
-			set.targets, set.targetsBytes, set.cachedTargets = nil, nil, nil
 		}
 	}
 	// §5.3.10: the final root must not be expired.
@@ -248,8 +236,11 @@ func versionedName(consistent bool, role string, v int64) string {
 func (c *Client) updateSnapshot(ctx context.Context, ref time.Time, set *trustedSet) error {
 	meta := set.timestamp.Snapshot()
 	trusted := set.snapshot
-	if trusted != nil && trusted.Version() == meta.Version && meta.Check(set.snapshotBytes) == nil {
-		return expired(metadata.RoleSnapshot, trusted.Version(), trusted.Expires(), ref) // §5.5.6
+	// The trusted snapshot is the one listed and still valid: nothing to
+	// fetch. An expired one is fetched again: the repository may have
+	// signed the listed version anew, and §5.5.6 checks the new file.
+	if trusted != nil && trusted.Version() == meta.Version && meta.Check(set.snapshotBytes) == nil && expired(metadata.RoleSnapshot, trusted.Version(), trusted.Expires(), ref) == nil {
+		return nil
 	}
 	limit := c.opts.limits.Snapshot
 	if meta.Length >= 0 {
@@ -305,8 +296,8 @@ func (c *Client) updateTargets(ctx context.Context, ref time.Time, set *trustedS
 		return fmt.Errorf("%w: snapshot v%d does not list targets.json", ErrNotListed, set.snapshot.Version())
 	}
 	trusted := set.targets
-	if trusted != nil && trusted.Version() == meta.Version && set.targetsMatch(meta) {
-		return expired(metadata.RoleTargets, trusted.Version(), trusted.Expires(), ref) // §5.6.5
+	if trusted != nil && trusted.Version() == meta.Version && set.targetsMatch(meta) && expired(metadata.RoleTargets, trusted.Version(), trusted.Expires(), ref) == nil {
+		return nil // as in updateSnapshot; §5.6.5 checks a new file
 	}
 	keys, _ := set.root.RoleKeys(metadata.RoleTargets)
 	data, next, st, err := c.fetchTargets(ctx, ref, set, keys, meta)

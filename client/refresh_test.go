@@ -351,8 +351,8 @@ func TestFastForwardRecovery(t *testing.T) {
 		repo.Publish() // the repository's owners go back to v3
 		e.refresh()
 		e.wantVersions(top(2, 3, 1, 1))
-		if got := e.fastForwardRoot(); got != 2 {
-			t.Errorf("FastForwardRoot = %d, want 2", got)
+		if st := e.state(); st.TimestampResetRoot != 2 || st.FastForwardRoot != 0 {
+			t.Errorf("TimestampResetRoot = %d, FastForwardRoot = %d, want 2 and 0", st.TimestampResetRoot, st.FastForwardRoot)
 		}
 	})
 
@@ -371,7 +371,7 @@ func TestFastForwardRecovery(t *testing.T) {
 		repo.Publish()
 		e.refresh()
 		e.wantVersions(top(2, 2, 2, 1))
-		if got := e.fastForwardRoot(); got != 2 {
+		if got := e.state().FastForwardRoot; got != 2 {
 			t.Errorf("FastForwardRoot = %d, want 2", got)
 		}
 	})
@@ -395,8 +395,8 @@ func TestFastForwardRecovery(t *testing.T) {
 		repo.PublishRoot() // root v3, same keys
 		e.refresh()
 		e.wantVersions(top(3, 3, 1, 1))
-		if got := e.fastForwardRoot(); got != 2 {
-			t.Errorf("FastForwardRoot = %d, want 2", got)
+		if st := e.state(); st.TimestampResetRoot != 2 || st.FastForwardRoot != 0 {
+			t.Errorf("TimestampResetRoot = %d, FastForwardRoot = %d, want 2 and 0", st.TimestampResetRoot, st.FastForwardRoot)
 		}
 	})
 }

@@ -5,26 +5,32 @@
 //
 // A [State] holds, for every trusted metadata file, its version and the
 // SHA-256 and length of the exact bytes that were verified ([RoleRecord]);
-// the root version that allowed the last fast-forward reset; the latest
+// the root versions that allowed the last fast-forward resets; the latest
 // trusted reference time; per application the release committed last
 // ([Install]) and the hashes of releases that failed their health check;
-// and the hash of the last audit record. Metadata files cached elsewhere are
-// copies: one whose hash does not match its record is treated as absent.
+// the audit log's anchor (its last record); and per transparency log the
+// latest checkpoint verified ([LogCheckpoint]). Metadata files cached
+// elsewhere are copies: one whose hash does not match its record is treated
+// as absent.
 //
 // # Forward only
 //
 // Nothing in the state moves backwards. [State.Advance] refuses a role
 // version lower than the trusted one, [State.CommitInstall] a release older
-// (by semantic version) than the installed one, and [State.AdvanceTime]
-// ignores an earlier time; a refusal is a [*RollbackError] that names the
-// subject and both versions and matches [ErrRollback]. An equal version is
+// (by semantic version) than the installed one, [State.AdvanceLog] a
+// smaller log tree, and [State.AdvanceTime] ignores an earlier time; a
+// refusal is a [*RollbackError] that names the subject and both versions
+// and matches [ErrRollback]. An equal version is
 // accepted: whether it means "no change" is the client's decision.
 //
-// There are two sanctioned exceptions, each explicit. [State.FastForward]
-// is the recovery of spec 5.3.11: after a root that rotated the timestamp or
-// snapshot keys, their records are dropped and the root version that
-// allowed it is recorded. [State.ForceInstallUnsafe] lowers an installed
-// version for a revert that a person asked for.
+// The sanctioned exceptions are explicit. The recovery of spec 5.3.11
+// follows the keys: after a root that rotated the timestamp keys,
+// [State.ResetTimestamp] drops the timestamp record alone (the trusted
+// snapshot still holds the targets and delegated versions down); after one
+// that rotated the snapshot keys, [State.FastForward] drops every record
+// but root's. Each records the root version that allowed it.
+// [State.ForceInstallUnsafe] lowers an installed version for a revert that
+// a person asked for.
 //
 // A [Store] does not rely on the State methods alone: [Store.Save] compares
 // the new state with the stored one and refuses any regression the

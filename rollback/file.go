@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,11 +20,12 @@ const (
 	stateName = "trusted-state"
 	lockName  = "lock"
 	// tempPattern names the temporary files of Save: atomicfile makes them
-	// "." + "trusted-state-" + random + ".tmp".
+	// "." + "trusted-state-" + random + ".tmp" (atomicfile.TempBase).
 	tempPattern = stateName + "-*"
 	// formatVersion is the version of the state file format. A file with
-	// another version is refused as corrupt rather than guessed at.
-	formatVersion = 1
+	// another version is refused as corrupt rather than guessed at, except
+	// format 1, the same without timestamp_reset_root, which is read.
+	formatVersion = 2
 )
 
 // FileStore is a [Store] in a directory: the state in trusted-state, written
@@ -124,17 +124,8 @@ func lockDir(path string) (*os.File, fs.FileInfo, error) {
 // removeTemps removes the temporary files of Saves that did not finish. The
 // lock is held, so no Save is running.
 func (f *FileStore) removeTemps() error {
-	entries, err := os.ReadDir(f.dir)
-	if err != nil {
+	if err := atomicfile.RemoveTemps(f.dir, func(base string) bool { return base == stateName }); err != nil {
 		return fmt.Errorf("rollback: open store: %w", err)
-	}
-	prefix := "." + strings.TrimSuffix(tempPattern, "*")
-	for _, e := range entries {
-		if name := e.Name(); strings.HasPrefix(name, prefix) && strings.HasSuffix(name, ".tmp") {
-			if err := os.Remove(filepath.Join(f.dir, name)); err != nil {
-				return fmt.Errorf("rollback: remove leftover temporary file: %w", err)
-			}
-		}
 	}
 	return nil
 }
@@ -259,24 +250,28 @@ func parseStateFile(path string, data []byte, err error) (*State, error) {
 // stateFile is the JSON form of a State. Encoding is deterministic (map
 // keys sorted), times are RFC 3339 in UTC.
 type stateFile struct {
-	Format          int                   `json:"format"`
-	Roles           map[string]RoleRecord `json:"roles"`
-	FastForwardRoot int64                 `json:"fast_forward_root"`
-	LastTime        time.Time             `json:"last_time"`
-	Installed       map[string]Install    `json:"installed"`
-	Failed          map[string][]string   `json:"failed"`
-	AuditAnchor     string                `json:"audit_anchor"`
+	Format          int                      `json:"format"`
+	Roles           map[string]RoleRecord    `json:"roles"`
+	TimestampReset  *int64                   `json:"timestamp_reset_root"` // nil in format 1
+	FastForwardRoot int64                    `json:"fast_forward_root"`
+	LastTime        time.Time                `json:"last_time"`
+	Installed       map[string]Install       `json:"installed"`
+	Failed          map[string][]string      `json:"failed"`
+	AuditAnchor     string                   `json:"audit_anchor"`
+	Logs            map[string]LogCheckpoint `json:"logs,omitempty"`
 }
 
 func encodeState(s *State) ([]byte, error) {
 	data, err := json.MarshalIndent(stateFile{
 		Format:          formatVersion,
 		Roles:           s.Roles,
+		TimestampReset:  &s.TimestampResetRoot,
 		FastForwardRoot: s.FastForwardRoot,
 		LastTime:        s.LastTime,
 		Installed:       s.Installed,
 		Failed:          s.Failed,
 		AuditAnchor:     s.AuditAnchor,
+		Logs:            s.Logs,
 	}, "", "\t")
 	if err != nil {
 		return nil, err
@@ -297,7 +292,7 @@ func decodeState(data []byte) (*State, error) {
 	if head.Format == nil {
 		return nil, errors.New("no format version")
 	}
-	if *head.Format != formatVersion {
+	if *head.Format != formatVersion && *head.Format != 1 {
 		return nil, fmt.Errorf("unknown format version %d", *head.Format)
 	}
 	var sf stateFile
@@ -309,9 +304,15 @@ func decodeState(data []byte) (*State, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("data after the state object")
 	}
+	if (sf.TimestampReset == nil) != (sf.Format == 1) {
+		return nil, fmt.Errorf("format %d: timestamp_reset_root is required in format %d only", sf.Format, formatVersion)
+	}
 	s := NewState()
 	for role, rec := range sf.Roles {
 		s.Roles[role] = rec
+	}
+	if sf.TimestampReset != nil {
+		s.TimestampResetRoot = *sf.TimestampReset
 	}
 	s.FastForwardRoot = sf.FastForwardRoot
 	s.LastTime = sf.LastTime.UTC()
@@ -323,6 +324,10 @@ func decodeState(data []byte) (*State, error) {
 		s.Failed[app] = hashes
 	}
 	s.AuditAnchor = sf.AuditAnchor
+	for origin, cp := range sf.Logs {
+		cp.Verified = cp.Verified.UTC()
+		s.Logs[origin] = cp
+	}
 	if err := s.check(); err != nil {
 		return nil, err
 	}

@@ -238,15 +238,16 @@ func TestFileStoreFormat(t *testing.T) {
 	st := openStore(t, dir)
 	s := NewState()
 	must(t, s.Advance("root", RoleRecord{Version: 3, SHA256: hash(0xa), Length: 1234}))
-	must(t, s.Advance("bins/../ö", RoleRecord{Version: 1, SHA256: hash(0xb), Length: 0}))
 	must(t, s.FastForward(2))
+	must(t, s.ResetTimestamp(3))
+	must(t, s.Advance("bins/../ö", RoleRecord{Version: 1, SHA256: hash(0xb), Length: 0}))
 	must(t, s.CommitInstall("app", Install{Version: "1.2.3-rc.1+b7", SHA256: hash(0xc), Time: t0}))
 	must(t, s.MarkFailed("app", hash(0xd)))
 	s.AdvanceTime(t0.Add(1500))
 	s.AuditAnchor = "anchor"
 	must(t, st.Save(s))
 	want := `{
-	"format": 1,
+	"format": 2,
 	"roles": {
 		"bins/../ö": {
 			"version": 1,
@@ -259,6 +260,7 @@ func TestFileStoreFormat(t *testing.T) {
 			"length": 1234
 		}
 	},
+	"timestamp_reset_root": 3,
 	"fast_forward_root": 2,
 	"last_time": "2025-03-01T12:00:00.0000015Z",
 	"installed": {
@@ -285,6 +287,37 @@ func TestFileStoreFormat(t *testing.T) {
 	}
 }
 
+// A state file of format 1 (before timestamp resets were recorded apart)
+// is read, as a state without a timestamp reset, and saved as format 2.
+func TestFileStoreReadsFormat1(t *testing.T) {
+	want := baseState(t)
+	want.TimestampResetRoot = 0
+	data, err := encodeState(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := strings.Replace(strings.Replace(string(data), `"format": 2`, `"format": 1`, 1), "\t\"timestamp_reset_root\": 0,\n", "", 1)
+	if strings.Contains(v1, "timestamp_reset_root") || !strings.Contains(v1, `"format": 1`) {
+		t.Fatalf("not a format 1 file:\n%s", v1)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "trusted-state"), []byte(v1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, dir)
+	got, err := st.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("loaded\n%+v\nwant\n%+v", got, want)
+	}
+	must(t, st.Save(got))
+	if b, err := os.ReadFile(filepath.Join(dir, "trusted-state")); err != nil || string(b) != string(data) {
+		t.Errorf("saved\n%s\nwant\n%s (%v)", b, data, err)
+	}
+}
+
 func TestFileStoreCorrupt(t *testing.T) {
 	valid, err := encodeState(baseState(t))
 	if err != nil {
@@ -302,10 +335,13 @@ func TestFileStoreCorrupt(t *testing.T) {
 		"truncated":           string(valid[:len(valid)/2]),
 		"array":               "[]",
 		"no format":           `{"roles": {}}`,
-		"format 2":            replace(`"format": 1`, `"format": 2`),
-		"format 0":            replace(`"format": 1`, `"format": 0`),
-		"format as text":      replace(`"format": 1`, `"format": "1"`),
-		"unknown field":       replace(`"format": 1,`, `"format": 1, "extra": true,`),
+		"format 3":            replace(`"format": 2`, `"format": 3`),
+		"format 0":            replace(`"format": 2`, `"format": 0`),
+		"format as text":      replace(`"format": 2`, `"format": "2"`),
+		"format 1, reset":     replace(`"format": 2`, `"format": 1`),
+		"format 2, no reset":  replace(`"timestamp_reset_root": 3,`, ``),
+		"unknown field":       replace(`"format": 2,`, `"format": 2, "extra": true,`),
+		"reset > root":        replace(`"timestamp_reset_root": 3`, `"timestamp_reset_root": 9`),
 		"trailing data":       string(valid) + "{}",
 		"version 0":           replace(`"version": 40`, `"version": 0`),
 		"bad hash":            replace(hash(40), "zz"),
@@ -376,7 +412,8 @@ func TestFileStoreRemovesLeftoverTemps(t *testing.T) {
 		}
 	}
 	st = openStore(t, dir)
-	assertOnly(t, dir, ".other-1.tmp", "lock", "notes", "trusted-state")
+	// Only names that atomicfile makes go (its random part is never empty).
+	assertOnly(t, dir, ".other-1.tmp", ".trusted-state-.tmp", "lock", "notes", "trusted-state")
 	if got := load(t, st); !reflect.DeepEqual(got, baseState(t)) {
 		t.Errorf("state changed: %+v", got)
 	}

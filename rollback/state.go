@@ -1,6 +1,7 @@
 package rollback
 
 import (
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
@@ -38,6 +39,21 @@ type Install struct {
 	Time    time.Time `json:"time"`    // when it was committed, UTC
 }
 
+// LogCheckpoint is the latest checkpoint of a transparency log that the
+// client verified: the log's signed statement that its tree of Size entries
+// has root Hash.
+type LogCheckpoint struct {
+	Size int64  `json:"size"` // at least 0
+	Hash string `json:"hash"` // the root hash, standard base64 of 32 bytes, as the checkpoint writes it
+	// Note is the signed checkpoint as the log served it: evidence to hold
+	// against a later one that contradicts it.
+	Note string `json:"note"`
+	// Verified is when a log last served, and the client verified, a
+	// checkpoint at least this large, UTC: how fresh the client's view of
+	// the log is.
+	Verified time.Time `json:"verified"`
+}
+
 // State is the trusted state: a value the caller loads from a [Store],
 // changes through its methods and saves back. Its methods refuse to move
 // anything backwards; on an error they change nothing. The fields are
@@ -49,8 +65,12 @@ type State struct {
 	// Roles maps a TUF role name ("root", "timestamp", "snapshot",
 	// "targets", delegated names verbatim) to its trusted record.
 	Roles map[string]RoleRecord
-	// FastForwardRoot is the root version that allowed the last
-	// fast-forward reset (spec 5.3.11), 0 if there was none.
+	// TimestampResetRoot is the root version that allowed the last reset
+	// of the timestamp record alone ([State.ResetTimestamp]), 0 if there
+	// was none.
+	TimestampResetRoot int64
+	// FastForwardRoot is the root version that allowed the last full
+	// fast-forward reset ([State.FastForward]), 0 if there was none.
 	FastForwardRoot int64
 	// LastTime is the latest trusted reference time seen, UTC.
 	LastTime time.Time
@@ -59,8 +79,13 @@ type State struct {
 	// Failed maps an application name to the SHA-256 of releases whose
 	// health check failed, in the order they were marked.
 	Failed map[string][]string
-	// AuditAnchor is the hash of the last audit record, "" if none.
+	// AuditAnchor is the audit log's anchor as the client writes it: the
+	// last audit record's line ("seq:hash" from earlier versions); "" if
+	// there are no records.
 	AuditAnchor string
+	// Logs maps a transparency log's origin to its latest verified
+	// checkpoint.
+	Logs map[string]LogCheckpoint
 
 	// forced holds the applications whose installed-version floor was
 	// lowered with ForceInstallUnsafe in this copy; Save accepts the lower
@@ -78,6 +103,7 @@ func NewState() *State {
 		Roles:     map[string]RoleRecord{},
 		Installed: map[string]Install{},
 		Failed:    map[string][]string{},
+		Logs:      map[string]LogCheckpoint{},
 	}
 }
 
@@ -85,6 +111,7 @@ func NewState() *State {
 func (s *State) Clone() *State {
 	c := NewState()
 	maps.Copy(c.Roles, s.Roles)
+	c.TimestampResetRoot = s.TimestampResetRoot
 	c.FastForwardRoot = s.FastForwardRoot
 	c.LastTime = s.LastTime
 	maps.Copy(c.Installed, s.Installed)
@@ -92,6 +119,7 @@ func (s *State) Clone() *State {
 		c.Failed[app] = slices.Clone(hashes)
 	}
 	c.AuditAnchor = s.AuditAnchor
+	maps.Copy(c.Logs, s.Logs)
 	if len(s.forced) > 0 {
 		c.forced = maps.Clone(s.forced)
 	}
@@ -120,8 +148,9 @@ func (s *State) Advance(role string, rec RoleRecord) error {
 // Remove drops the records of roles that are no longer trusted, such as
 // delegated roles that are no longer listed. The records of root, timestamp
 // and snapshot can't be removed this way: root's never, the other two only
-// through [State.FastForward]. Naming one of them fails with [ErrInvalid]
-// and removes nothing. Names without a record are ignored.
+// through [State.ResetTimestamp] and [State.FastForward]. Naming one of them
+// fails with [ErrInvalid] and removes nothing. Names without a record are
+// ignored.
 func (s *State) Remove(roles ...string) error {
 	for _, role := range roles {
 		switch role {
@@ -135,34 +164,66 @@ func (s *State) Remove(roles ...string) error {
 	return nil
 }
 
-// FastForward performs the recovery of spec 5.3.11: when the root at
-// version rootVersion has rotated the timestamp or snapshot keys, the
-// records of timestamp and snapshot are discarded, so that versions lowered
-// by the repository's owners after a fast-forward attack are accepted again,
-// and FastForwardRoot is set to rootVersion. The records of targets and
-// delegated roles stay; if the new snapshot lists lower versions for them,
-// the caller removes them with [State.Remove] before advancing, and
-// [Store.Save] accepts that in the same state as the reset.
+// ResetTimestamp is the recovery of spec 5.3.11 for a root that rotated
+// the timestamp keys (and not the snapshot keys): the timestamp record is
+// discarded, so that a timestamp version lowered by the repository's
+// owners after a fast-forward attack is accepted again, and
+// TimestampResetRoot is set to rootVersion. Every other record stays: the
+// snapshot that was trusted still holds the versions of targets and
+// delegated roles down, so that the holder of a snapshot key that is still
+// valid can't roll them back.
+//
+// rootVersion must be that of a trusted root (at most the root record's
+// version) and later than the TimestampResetRoot of an earlier reset, which
+// is refused with a [*RollbackError]. Otherwise the error wraps
+// [ErrInvalid]. On an error nothing changes.
+func (s *State) ResetTimestamp(rootVersion int64) error {
+	if err := s.checkReset(rootVersion, s.TimestampResetRoot); err != nil {
+		return err
+	}
+	delete(s.Roles, roleTimestamp)
+	s.TimestampResetRoot = rootVersion
+	return nil
+}
+
+// FastForward is the recovery of spec 5.3.11 for a root that rotated the
+// snapshot keys: every record but root's is discarded (timestamp and
+// snapshot, and the versions of targets and delegated roles, whose floors
+// came from the discarded snapshot), so that versions lowered by the
+// repository's owners after a fast-forward attack are accepted again, and
+// FastForwardRoot is set to rootVersion.
 //
 // rootVersion must be that of a trusted root (at most the root record's
 // version) and later than the FastForwardRoot of an earlier reset, which
 // is refused with a [*RollbackError]. Otherwise the error wraps
 // [ErrInvalid]. On an error nothing changes.
 func (s *State) FastForward(rootVersion int64) error {
+	if err := s.checkReset(rootVersion, s.FastForwardRoot); err != nil {
+		return err
+	}
+	for role := range s.Roles {
+		if role != roleRoot {
+			delete(s.Roles, role)
+		}
+	}
+	s.FastForwardRoot = rootVersion
+	return nil
+}
+
+// checkReset checks that a reset for rootVersion may follow the previous
+// reset of its kind, made for root version last.
+func (s *State) checkReset(rootVersion, last int64) error {
 	root, ok := s.Roles[roleRoot]
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: fast-forward reset without a trusted root", ErrInvalid)
 	case rootVersion < 1 || rootVersion > root.Version:
 		return fmt.Errorf("%w: fast-forward reset for root v%d, but trusted root is v%d", ErrInvalid, rootVersion, root.Version)
-	case rootVersion == s.FastForwardRoot:
+	case rootVersion == last:
 		return fmt.Errorf("%w: fast-forward reset for root v%d was already made", ErrInvalid, rootVersion)
-	case rootVersion < s.FastForwardRoot:
-		return fastForwardRollback(s.FastForwardRoot, rootVersion)
+	case rootVersion < last:
+		return fastForwardRollback(last, rootVersion)
 	}
-	delete(s.Roles, roleTimestamp)
-	delete(s.Roles, roleSnapshot)
-	s.FastForwardRoot = rootVersion
 	return nil
 }
 
@@ -254,6 +315,37 @@ func (s *State) AdvanceTime(t time.Time) {
 	}
 }
 
+// AdvanceLog records cp as the latest verified checkpoint of the log
+// origin. A tree smaller than the recorded one is refused with a
+// [*RollbackError]. A tree of the same size with another root is refused
+// with [ErrInvalid]: it is not a newer view of the log but a conflicting
+// one, which only the caller, holding both signed notes, can judge. That
+// cp extends the recorded tree is the caller's to prove (a consistency
+// proof); the state only keeps sizes from going back. Verified never moves
+// backwards: an earlier time keeps the recorded one. On an error nothing
+// changes.
+func (s *State) AdvanceLog(origin string, cp LogCheckpoint) error {
+	if err := checkLog(origin, cp); err != nil {
+		return invalid(err)
+	}
+	old, ok := s.Logs[origin]
+	switch {
+	case ok && cp.Size < old.Size:
+		return logRollback(origin, old, cp)
+	case ok && cp.Size == old.Size && cp.Hash != old.Hash:
+		return fmt.Errorf("%w: log %s: a checkpoint of size %d with root %s where root %s is trusted", ErrInvalid, origin, cp.Size, cp.Hash, old.Hash)
+	}
+	if ok && cp.Verified.Before(old.Verified) {
+		cp.Verified = old.Verified
+	}
+	cp.Verified = cp.Verified.UTC()
+	if s.Logs == nil {
+		s.Logs = map[string]LogCheckpoint{}
+	}
+	s.Logs[origin] = cp
+	return nil
+}
+
 // ResetTimeUnsafe sets LastTime to t even if that is earlier, for an
 // operator recovering from a clock that was wrong in the future: without it,
 // every refresh before the wrong time comes round again is refused as a
@@ -273,14 +365,21 @@ func (s *State) check() error {
 			return err
 		}
 	}
-	if s.FastForwardRoot < 0 {
-		return fmt.Errorf("negative fast-forward root version %d", s.FastForwardRoot)
-	}
-	if s.FastForwardRoot > 0 && s.FastForwardRoot > s.Roles[roleRoot].Version {
-		return fmt.Errorf("fast-forward root v%d is newer than the trusted root", s.FastForwardRoot)
+	for _, v := range []int64{s.TimestampResetRoot, s.FastForwardRoot} {
+		if v < 0 {
+			return fmt.Errorf("negative fast-forward root version %d", v)
+		}
+		if v > 0 && v > s.Roles[roleRoot].Version {
+			return fmt.Errorf("fast-forward root v%d is newer than the trusted root", v)
+		}
 	}
 	for _, app := range sortedKeys(s.Installed) {
 		if _, err := checkInstall(app, s.Installed[app]); err != nil {
+			return err
+		}
+	}
+	for _, origin := range sortedKeys(s.Logs) {
+		if err := checkLog(origin, s.Logs[origin]); err != nil {
 			return err
 		}
 	}
@@ -312,6 +411,22 @@ func checkRecord(role string, rec RoleRecord) error {
 	}
 	if err := checkSHA256(rec.SHA256); err != nil {
 		return fmt.Errorf("role %q: %w", role, err)
+	}
+	return nil
+}
+
+func checkLog(origin string, cp LogCheckpoint) error {
+	if origin == "" {
+		return fmt.Errorf("empty log origin")
+	}
+	if cp.Size < 0 {
+		return fmt.Errorf("log %s: negative size %d", origin, cp.Size)
+	}
+	if h, err := base64.StdEncoding.DecodeString(cp.Hash); err != nil || len(h) != 32 {
+		return fmt.Errorf("log %s: root hash %q is not 32 bytes in base64", origin, cp.Hash)
+	}
+	if cp.Note == "" {
+		return fmt.Errorf("log %s: no signed checkpoint", origin)
 	}
 	return nil
 }
@@ -361,6 +476,10 @@ func checkSHA256(h string) error {
 }
 
 func roleVersion(v int64) string { return fmt.Sprintf("v%d", v) }
+
+func logRollback(origin string, trusted, got LogCheckpoint) *RollbackError {
+	return &RollbackError{Log: origin, Trusted: fmt.Sprintf("size %d", trusted.Size), Got: fmt.Sprintf("size %d", got.Size), Err: ErrRollback}
+}
 
 func fastForwardRollback(trusted, got int64) *RollbackError {
 	return &RollbackError{

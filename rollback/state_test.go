@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -178,42 +179,55 @@ func TestRemove(t *testing.T) {
 }
 
 func TestFastForward(t *testing.T) {
-	s := NewState()
-	if err := s.FastForward(1); !errors.Is(err, ErrInvalid) {
-		t.Errorf("without a root: got %v, want ErrInvalid", err)
+	resets := []struct {
+		name    string
+		reset   func(s *State, v int64) error
+		root    func(s *State) int64
+		dropped []string // the records discarded
+	}{
+		{"ResetTimestamp", (*State).ResetTimestamp, func(s *State) int64 { return s.TimestampResetRoot }, []string{"timestamp"}},
+		{"FastForward", (*State).FastForward, func(s *State) int64 { return s.FastForwardRoot }, []string{"timestamp", "snapshot", "targets", "bins-0"}},
 	}
-	for _, role := range []string{"root", "timestamp", "snapshot", "targets"} {
-		must(t, s.Advance(role, rec(5)))
-	}
-	for _, v := range []int64{0, -1, 6} {
-		before := s.Clone()
-		if err := s.FastForward(v); !errors.Is(err, ErrInvalid) {
-			t.Errorf("FastForward(%d) with root v5: got %v, want ErrInvalid", v, err)
-		}
-		assertUnchanged(t, s, before)
-	}
+	for _, r := range resets {
+		t.Run(r.name, func(t *testing.T) {
+			s := NewState()
+			if err := r.reset(s, 1); !errors.Is(err, ErrInvalid) {
+				t.Errorf("without a root: got %v, want ErrInvalid", err)
+			}
+			for _, role := range []string{"root", "timestamp", "snapshot", "targets", "bins-0"} {
+				must(t, s.Advance(role, rec(5)))
+			}
+			for _, v := range []int64{0, -1, 6} {
+				before := s.Clone()
+				if err := r.reset(s, v); !errors.Is(err, ErrInvalid) {
+					t.Errorf("reset(%d) with root v5: got %v, want ErrInvalid", v, err)
+				}
+				assertUnchanged(t, s, before)
+			}
 
-	must(t, s.FastForward(4))
-	if _, ok := s.Roles["timestamp"]; ok {
-		t.Errorf("timestamp record kept")
-	}
-	if _, ok := s.Roles["snapshot"]; ok {
-		t.Errorf("snapshot record kept")
-	}
-	if s.Roles["root"] != rec(5) || s.Roles["targets"] != rec(5) || s.FastForwardRoot != 4 {
-		t.Errorf("after fast-forward: %+v", s)
-	}
-	// After the reset, the lower versions the repository now serves are
-	// accepted.
-	must(t, s.Advance("timestamp", rec(1)))
+			must(t, r.reset(s, 4))
+			for _, role := range []string{"root", "timestamp", "snapshot", "targets", "bins-0"} {
+				_, kept := s.Roles[role]
+				if dropped := slices.Contains(r.dropped, role); kept == dropped {
+					t.Errorf("%s record kept: %v, want %v", role, kept, !dropped)
+				}
+			}
+			if s.Roles["root"] != rec(5) || r.root(s) != 4 {
+				t.Errorf("after the reset: %+v", s)
+			}
+			// After the reset, the lower versions the repository now
+			// serves are accepted.
+			must(t, s.Advance("timestamp", rec(1)))
 
-	before := s.Clone()
-	if err := s.FastForward(4); !errors.Is(err, ErrInvalid) {
-		t.Errorf("repeated reset: got %v, want ErrInvalid", err)
+			before := s.Clone()
+			if err := r.reset(s, 4); !errors.Is(err, ErrInvalid) {
+				t.Errorf("repeated reset: got %v, want ErrInvalid", err)
+			}
+			assertRollback(t, r.reset(s, 3), "root", "", "fast-forward reset at v4", "fast-forward reset at v3")
+			assertUnchanged(t, s, before)
+			must(t, r.reset(s, 5))
+		})
 	}
-	assertRollback(t, s.FastForward(3), "root", "", "fast-forward reset at v4", "fast-forward reset at v3")
-	assertUnchanged(t, s, before)
-	must(t, s.FastForward(5))
 }
 
 func TestCommitInstall(t *testing.T) {

@@ -1,6 +1,7 @@
 package rollback
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -23,15 +24,19 @@ type Store interface {
 	// that moves backwards:
 	//   - a role record that is stored must stay, with at least the same
 	//     version, except that the records of targets and delegated roles
-	//     may be dropped (a delegation that is no longer listed), and that
-	//     together with a newer FastForwardRoot every record but root's may
-	//     be dropped or lowered: the fast-forward reset of spec 5.3.11
-	//     discards the trusted snapshot and the floors it set (5.5.5);
-	//   - FastForwardRoot doesn't decrease;
+	//     may be dropped (a delegation that is no longer listed), and the
+	//     fast-forward resets of spec 5.3.11: together with a newer
+	//     TimestampResetRoot the timestamp record may be dropped or lowered
+	//     ([State.ResetTimestamp]), and together with a newer
+	//     FastForwardRoot every record but root's ([State.FastForward]:
+	//     the discarded snapshot set the floors of the others, 5.5.5);
+	//   - TimestampResetRoot and FastForwardRoot don't decrease;
 	//   - an installed release that is stored stays, with at least the
 	//     same version, unless s lowered it with [State.ForceInstallUnsafe];
 	//   - LastTime doesn't decrease, unless s set it back with
 	//     [State.ResetTimeUnsafe].
+	//   - the checkpoint of a transparency log that is stored stays, with
+	//     at least the same tree size, and the same root at the same size.
 	// The failed-release lists and the audit anchor are replaced as given.
 	// A malformed s is refused with [ErrInvalid]. After an error the stored
 	// state is unchanged.
@@ -41,19 +46,24 @@ type Store interface {
 // checkForward reports whether next moves backwards from prev, the state
 // stored now, by the rules in the documentation of [Store].Save.
 func checkForward(prev, next *State) error {
-	// A fast-forward reset discards the trusted snapshot, and with it the
-	// floors it set for every role but root (spec 5.3.11, 5.5.5).
+	// A full fast-forward reset discards the trusted snapshot, and with it
+	// the floors it set for every role but root; a timestamp reset only the
+	// timestamp (spec 5.3.11, 5.5.5).
 	fastForwarded := next.FastForwardRoot > prev.FastForwardRoot
+	timestampReset := fastForwarded || next.TimestampResetRoot > prev.TimestampResetRoot
 	for _, role := range sortedKeys(prev.Roles) {
 		old := prev.Roles[role]
 		rec, ok := next.Roles[role]
 		switch {
-		case role != roleRoot && fastForwarded:
+		case role != roleRoot && fastForwarded, role == roleTimestamp && timestampReset:
 		case !ok && (role == roleRoot || role == roleTimestamp || role == roleSnapshot):
 			return &RollbackError{Role: role, Trusted: roleVersion(old.Version), Err: ErrRollback}
 		case ok && rec.Version < old.Version:
 			return &RollbackError{Role: role, Trusted: roleVersion(old.Version), Got: roleVersion(rec.Version), Err: ErrRollback}
 		}
+	}
+	if next.TimestampResetRoot < prev.TimestampResetRoot {
+		return fastForwardRollback(prev.TimestampResetRoot, next.TimestampResetRoot)
 	}
 	if next.FastForwardRoot < prev.FastForwardRoot {
 		return fastForwardRollback(prev.FastForwardRoot, next.FastForwardRoot)
@@ -72,6 +82,18 @@ func checkForward(prev, next *State) error {
 		nv, _ := canonicalVersion(in.Version)
 		if semver.Compare(nv, ov) < 0 {
 			return &RollbackError{App: app, Trusted: old.Version, Got: in.Version, Err: ErrRollback}
+		}
+	}
+	for _, origin := range sortedKeys(prev.Logs) {
+		old := prev.Logs[origin]
+		cp, ok := next.Logs[origin]
+		switch {
+		case !ok:
+			return &RollbackError{Log: origin, Trusted: fmt.Sprintf("size %d", old.Size), Err: ErrRollback}
+		case cp.Size < old.Size:
+			return logRollback(origin, old, cp)
+		case cp.Size == old.Size && cp.Hash != old.Hash:
+			return fmt.Errorf("%w: log %s: a checkpoint of size %d with another root than the stored one", ErrInvalid, origin, cp.Size)
 		}
 	}
 	if next.LastTime.Before(prev.LastTime) && !next.timeReset {

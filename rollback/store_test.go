@@ -43,8 +43,10 @@ func baseState(t *testing.T) *State {
 		must(t, s.Advance(role, rec(v)))
 	}
 	must(t, s.FastForward(2))
-	must(t, s.Advance("timestamp", rec(40)))
-	must(t, s.Advance("snapshot", rec(30)))
+	must(t, s.ResetTimestamp(3))
+	for role, v := range map[string]int64{"timestamp": 40, "snapshot": 30, "targets": 20, "bins/0": 3, "bins/1": 4} {
+		must(t, s.Advance(role, rec(v)))
+	}
 	must(t, s.CommitInstall("app", Install{Version: "v1.10.0", SHA256: hash(7), Time: t0}))
 	must(t, s.MarkFailed("app", hash(8)))
 	s.AdvanceTime(t0)
@@ -77,6 +79,14 @@ func TestStoreRoundTrip(t *testing.T) {
 }
 
 func TestStoreRefusesRegression(t *testing.T) {
+	// A timestamp reset discards the timestamp only: the snapshot, targets
+	// and delegated floors stay.
+	afterTimestampReset := func(change func(s *State)) func(*testing.T, *State) {
+		return func(t *testing.T, s *State) {
+			must(t, s.ResetTimestamp(5))
+			change(s)
+		}
+	}
 	for _, tc := range []struct {
 		name                    string
 		change                  func(t *testing.T, s *State)
@@ -97,6 +107,11 @@ func TestStoreRefusesRegression(t *testing.T) {
 		{"timestamp dropped without reset", func(t *testing.T, s *State) { delete(s.Roles, "timestamp") }, "timestamp", "", "v40", ""},
 		{"snapshot dropped without reset", func(t *testing.T, s *State) { delete(s.Roles, "snapshot") }, "snapshot", "", "v30", ""},
 		{"fast-forward root lowered", func(t *testing.T, s *State) { s.FastForwardRoot = 1 }, "root", "", "fast-forward reset at v2", "fast-forward reset at v1"},
+		{"timestamp reset root lowered", func(t *testing.T, s *State) { s.TimestampResetRoot = 2 }, "root", "", "fast-forward reset at v3", "fast-forward reset at v2"},
+		{"snapshot lowered with a timestamp reset", afterTimestampReset(func(s *State) { s.Roles["snapshot"] = rec(29) }), "snapshot", "", "v30", "v29"},
+		{"snapshot dropped with a timestamp reset", afterTimestampReset(func(s *State) { delete(s.Roles, "snapshot") }), "snapshot", "", "v30", ""},
+		{"targets lowered with a timestamp reset", afterTimestampReset(func(s *State) { s.Roles["targets"] = rec(19) }), "targets", "", "v20", "v19"},
+		{"delegated lowered with a timestamp reset", afterTimestampReset(func(s *State) { s.Roles["bins/0"] = rec(1) }), "bins/0", "", "v3", "v1"},
 		{"install lowered", func(t *testing.T, s *State) { s.Installed["app"] = Install{Version: "v1.9.0", SHA256: hash(1)} }, "", "app", "v1.10.0", "v1.9.0"},
 		{"install dropped", func(t *testing.T, s *State) { delete(s.Installed, "app") }, "", "app", "v1.10.0", ""},
 		{"time moved back", func(t *testing.T, s *State) { s.LastTime = t0.Add(-time.Nanosecond) }, "", "",
@@ -133,8 +148,12 @@ func TestStoreAcceptsSanctionedChanges(t *testing.T) {
 			must(t, s.FastForward(6))
 			must(t, s.Advance("timestamp", rec(1)))
 			must(t, s.Advance("snapshot", rec(2)))
-			must(t, s.Remove("targets", "bins/0", "bins/1"))
 			must(t, s.Advance("targets", rec(3)))
+		}},
+		{"timestamp reset", func(t *testing.T, s *State) {
+			must(t, s.Advance("root", rec(6)))
+			must(t, s.ResetTimestamp(6))
+			must(t, s.Advance("timestamp", rec(1)))
 		}},
 		{"forced install", func(t *testing.T, s *State) {
 			must(t, s.ForceInstallUnsafe("app", Install{Version: "v1.0.0", SHA256: hash(1)}))
@@ -194,12 +213,13 @@ func TestStoreRefusesInvalid(t *testing.T) {
 		st := open()
 		must(t, st.Save(baseState(t)))
 		for name, change := range map[string]func(s *State){
-			"version 0":                   func(s *State) { s.Roles["new"] = RoleRecord{SHA256: hash(1)} },
-			"bad hash":                    func(s *State) { s.Roles["targets"] = RoleRecord{Version: 30, SHA256: "x"} },
-			"bad install":                 func(s *State) { s.Installed["app"] = Install{Version: "v2", SHA256: hash(1)} },
-			"bad failed hash":             func(s *State) { s.Failed["app"] = []string{"x"} },
-			"fast-forward after the root": func(s *State) { s.FastForwardRoot = 6 },
-			"empty role name":             func(s *State) { s.Roles[""] = rec(1) },
+			"version 0":                      func(s *State) { s.Roles["new"] = RoleRecord{SHA256: hash(1)} },
+			"bad hash":                       func(s *State) { s.Roles["targets"] = RoleRecord{Version: 30, SHA256: "x"} },
+			"bad install":                    func(s *State) { s.Installed["app"] = Install{Version: "v2", SHA256: hash(1)} },
+			"bad failed hash":                func(s *State) { s.Failed["app"] = []string{"x"} },
+			"fast-forward after the root":    func(s *State) { s.FastForwardRoot = 6 },
+			"timestamp reset after the root": func(s *State) { s.TimestampResetRoot = 6 },
+			"empty role name":                func(s *State) { s.Roles[""] = rec(1) },
 		} {
 			s := load(t, st)
 			change(s)

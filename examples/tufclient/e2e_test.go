@@ -602,6 +602,10 @@ func TestUsageErrors(t *testing.T) {
 		{"download without target", []string{"--metadata-dir", d, "--metadata-url", u, "--target-dir", d, "--target-base-url", u, "download"}, "needs --target-name"},
 		{"download without target dir", []string{"--metadata-dir", d, "--metadata-url", u, "--target-name", "a", "--target-base-url", u, "download"}, "needs --target-dir"},
 		{"empty dir", []string{"--metadata-dir", "", "--metadata-url", u, "refresh"}, "must not be empty"},
+		{"log key without log url", []string{"--metadata-dir", d, "--metadata-url", u, "--target-dir", d, "--target-name", "a", "--target-base-url", u, "--log-key", "k", "download"}, "need --log-url and --log-key"},
+		{"refresh with a log", []string{"--metadata-dir", d, "--metadata-url", u, "--log-url", u, "--log-key", "k", "refresh"}, "does not apply"},
+		{"log without monitor", []string{"--metadata-dir", d, "--metadata-url", u, "--log-url", u, "--log-key", "k", "log"}, "log takes: monitor"},
+		{"monitor without log key", []string{"--metadata-dir", d, "--metadata-url", u, "--log-url", u, "log", "monitor"}, "needs --log-key"},
 	}
 	for _, tt := range tests {
 		stderr := f.mustFail(nil, tt.want, tt.args...)
@@ -666,8 +670,14 @@ func TestAuditVerify(t *testing.T) {
 			t.Errorf("%s: stderr does not name the kind of break:\n%s", name, stderr)
 		}
 	}
-	// Truncation leaves a valid chain: only the anchor shows it.
+	// Truncation leaves a valid chain: only the anchor shows it. It holds
+	// the last record in full, so one record missing is a crash the next
+	// start repairs; two are truncation.
 	if err := os.WriteFile(logFile, bytes.Join(lines[:len(lines)-1], nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.mustRun(nil, "--metadata-dir", f.metaDir, "audit", "verify", logFile)
+	if err := os.WriteFile(logFile, bytes.Join(lines[:len(lines)-2], nil), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f.mustRun(nil, "audit", "verify", logFile)
