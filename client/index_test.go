@@ -362,3 +362,22 @@ func TestLargeTargetsStaged(t *testing.T) {
 		t.Errorf("pkg/009999 after a restart: %d bytes", tg.Length())
 	}
 }
+
+// A new root that changes the targets keys has the trusted targets verified
+// again with them (revocation is immediate): for targets reopened through
+// their index that reads every chunk, checked, and a document that still
+// verifies is kept (here until the refresh fetches the new version).
+func TestWarmStartRootRotation(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	repo, e := warmRepo(t, simulator.Options{}, 300)
+	e.opts = append(e.opts, client.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	repo.AddKey("targets") // the old key still signs: threshold 1 of 2
+	repo.Publish()
+	e.open()
+	e.refresh()
+	if strings.Contains(logs.String(), "does not verify with the new root's keys") {
+		t.Errorf("reopened targets discarded though they verify with the new keys:\n%s", logs)
+	}
+	e.target("pkg/000299")
+}
