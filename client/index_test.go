@@ -281,6 +281,22 @@ func TestWarmStartCorruptedIndex(t *testing.T) {
 		e.refresh()
 		e.target("pkg/002999")
 	})
+	t.Run("empty", func(t *testing.T) { // as a power loss may leave it
+		logs := &logBuffer{}
+		repo, e := warmRepo(t, simulator.Options{}, 3000)
+		e.opts = append(e.opts, client.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+		p, _ := index(e)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		repo.ResetRequests()
+		e.open()
+		e.refresh()
+		e.target("pkg/002999")
+		if !strings.Contains(logs.String(), "index unusable") || requested(repo, "targets") {
+			t.Errorf("an empty index: requests %v, log:\n%s", repo.Requests(), logs)
+		}
+	})
 	t.Run("header", func(t *testing.T) {
 		logs := &logBuffer{}
 		repo, e := warmRepo(t, simulator.Options{}, 3000)

@@ -62,6 +62,33 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return f.Commit(path)
 }
 
+// WriteFileUnsynced is WriteFile without the fsyncs: a process killed at
+// any instant still leaves the old file or the new one at path, but a power
+// loss or a kernel crash may leave the old one, or an empty or partly
+// written one. It is for derived data that every reader checks and can do
+// without (the client's targets index), where the fsyncs would cost more
+// than losing the file.
+func WriteFileUnsynced(path string, data []byte, perm os.FileMode) error {
+	f, err := CreateTemp(filepath.Dir(path), filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return errors.Join(fmt.Errorf("atomicfile: write %s: %w", path, err), f.Abort())
+	}
+	if err := f.Chmod(perm & fs.ModePerm); err != nil {
+		return errors.Join(fmt.Errorf("atomicfile: chmod %s: %w", path, err), f.Abort())
+	}
+	if err := f.File.Close(); err != nil {
+		return errors.Join(fmt.Errorf("atomicfile: close %s: %w", f.Name(), err), f.Abort())
+	}
+	if err := rename(f.Name(), path); err != nil {
+		return errors.Join(fmt.Errorf("atomicfile: rename to %s: %w", path, err), f.Abort())
+	}
+	f.done = true
+	return nil
+}
+
 // File is a temporary file that becomes visible under its final name only
 // through [File.Commit]. Write to it through the embedded [*os.File]. It is
 // created with permissions 0600; use Chmod to change them before Commit.

@@ -48,21 +48,25 @@ func assertContent(t *testing.T, path string, want []byte) {
 }
 
 func TestWriteFileCreatesAndReplaces(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "state.json")
-	if err := WriteFile(path, []byte("one"), 0o600); err != nil {
-		t.Fatal(err)
+	for name, write := range map[string]func(string, []byte, os.FileMode) error{"WriteFile": WriteFile, "WriteFileUnsynced": WriteFileUnsynced} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "state.json")
+			if err := write(path, []byte("one"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			assertContent(t, path, []byte("one"))
+			if err := write(path, []byte("two, longer"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			assertContent(t, path, []byte("two, longer"))
+			if err := write(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			assertContent(t, path, nil)
+			assertNoTemp(t, dir)
+		})
 	}
-	assertContent(t, path, []byte("one"))
-	if err := WriteFile(path, []byte("two, longer"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	assertContent(t, path, []byte("two, longer"))
-	if err := WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	assertContent(t, path, nil)
-	assertNoTemp(t, dir)
 }
 
 func TestWriteFilePermissions(t *testing.T) {
