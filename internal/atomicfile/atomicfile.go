@@ -49,17 +49,27 @@ import (
 // Concurrent calls for the same path are safe: each uses its own temporary
 // file, and the last rename wins with one complete file.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	f, err := CreateTemp(filepath.Dir(path), filepath.Base(path)+"-*")
+	f, err := writeTemp(path, data, perm)
 	if err != nil {
 		return err
 	}
+	return f.Commit(path)
+}
+
+// writeTemp writes data with permissions perm to a new temporary file for
+// path.
+func writeTemp(path string, data []byte, perm os.FileMode) (*File, error) {
+	f, err := CreateTemp(filepath.Dir(path), filepath.Base(path)+"-*")
+	if err != nil {
+		return nil, err
+	}
 	if _, err := f.Write(data); err != nil {
-		return errors.Join(fmt.Errorf("atomicfile: write %s: %w", path, err), f.Abort())
+		return nil, errors.Join(fmt.Errorf("atomicfile: write %s: %w", path, err), f.Abort())
 	}
 	if err := f.Chmod(perm & fs.ModePerm); err != nil {
-		return errors.Join(fmt.Errorf("atomicfile: chmod %s: %w", path, err), f.Abort())
+		return nil, errors.Join(fmt.Errorf("atomicfile: chmod %s: %w", path, err), f.Abort())
 	}
-	return f.Commit(path)
+	return f, nil
 }
 
 // WriteFileUnsynced is WriteFile without the fsyncs: a process killed at
@@ -69,15 +79,9 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // without (the client's targets index), where the fsyncs would cost more
 // than losing the file.
 func WriteFileUnsynced(path string, data []byte, perm os.FileMode) error {
-	f, err := CreateTemp(filepath.Dir(path), filepath.Base(path)+"-*")
+	f, err := writeTemp(path, data, perm)
 	if err != nil {
 		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return errors.Join(fmt.Errorf("atomicfile: write %s: %w", path, err), f.Abort())
-	}
-	if err := f.Chmod(perm & fs.ModePerm); err != nil {
-		return errors.Join(fmt.Errorf("atomicfile: chmod %s: %w", path, err), f.Abort())
 	}
 	if err := f.File.Close(); err != nil {
 		return errors.Join(fmt.Errorf("atomicfile: close %s: %w", f.Name(), err), f.Abort())
