@@ -226,11 +226,11 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	if o.keep < 0 || o.maxSize < 1 {
-		return nil, fmt.Errorf("apply: %w: KeepPrevious(%d), MaxExecutableSize(%d)", fs.ErrInvalid, o.keep, o.maxSize)
+		return nil, fmt.Errorf("apply: %w", &OptionError{Option: "KeepPrevious, MaxExecutableSize", Reason: fmt.Sprintf("%d, %d: want 0 or more, and 1 or more", o.keep, o.maxSize)})
 	}
 	if o.current != "" {
 		if _, ok := releaseVersion(o.current); !ok {
-			return nil, fmt.Errorf("apply: %w: CurrentVersion(%q) is not a semantic version", fs.ErrInvalid, o.current)
+			return nil, fmt.Errorf("apply: %w", &OptionError{Option: "CurrentVersion", Reason: fmt.Sprintf("%q is not a semantic version", o.current)})
 		}
 	}
 	if o.member == "" {
@@ -253,7 +253,7 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("apply: %w: %s is not a regular file", fs.ErrInvalid, u.Exe)
+		return nil, fmt.Errorf("apply: %w", &OptionError{Option: "exePath", Reason: fmt.Sprintf("%s is not a regular file", u.Exe)})
 	}
 	if err := c.Refresh(ctx); err != nil {
 		return nil, err
@@ -428,8 +428,8 @@ func (c *Client) Recover(app, exePath string) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if !validAppName(app) {
-		return fmt.Errorf("recover: %w: application name %q", fs.ErrInvalid, app)
+	if err := checkAppName("app", app); err != nil {
+		return fmt.Errorf("recover: %w", err)
 	}
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
@@ -452,8 +452,8 @@ func (c *Client) RevertUnsafe(app, exePath string) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if !validAppName(app) {
-		return fmt.Errorf("revert: %w: application name %q", fs.ErrInvalid, app)
+	if err := checkAppName("app", app); err != nil {
+		return fmt.Errorf("revert: %w", err)
 	}
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()

@@ -508,14 +508,14 @@ func TestApplyBadInput(t *testing.T) {
 		"zero size":       {client.MaxExecutableSize(0)},
 		"current version": {client.CurrentVersion("one")},
 	} {
-		t.Run(name, func(t *testing.T) { wantIs(t, e.applyErr(opts...), fs.ErrInvalid) })
+		t.Run(name, func(t *testing.T) { wantIs(t, e.applyErr(opts...), client.ErrInvalidOptions) })
 	}
 	_, err := e.c.Apply(context.Background(), client.Release{App: "../app"}, e.exe)
-	wantIs(t, err, fs.ErrInvalid)
+	wantIs(t, err, client.ErrInvalidOptions)
 	_, err = e.c.Apply(context.Background(), client.Release{App: "app"}, filepath.Join(t.TempDir(), "missing"))
 	wantIs(t, err, fs.ErrNotExist)
-	wantIs(t, e.c.Recover("a/b", e.exe), fs.ErrInvalid)
-	wantIs(t, e.c.RevertUnsafe("", e.exe), fs.ErrInvalid)
+	wantIs(t, e.c.Recover("a/b", e.exe), client.ErrInvalidOptions)
+	wantIs(t, e.c.RevertUnsafe("", e.exe), client.ErrInvalidOptions)
 	if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "selfupdate")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("bad input created the journal directory: %v", err)
 	}

@@ -159,16 +159,6 @@ func WithPlainHTTPUnsafe() Option {
 	return func(o *options) { o.transport.AllowInsecureHTTPUnsafe, o.transportSet = true, true }
 }
 
-// ErrSlowRetrieval: a mirror too slow (or stalled) for the transfer limits.
-var ErrSlowRetrieval = fetch.ErrSlowRetrieval
-
-// ErrPinMismatch: a mirror's TLS key matches none of the pins. See
-// *fetch.PinError.
-var ErrPinMismatch = fetch.ErrPinMismatch
-
-// ErrInsecureURL: a plain-HTTP mirror that is not on loopback.
-var ErrInsecureURL = fetch.ErrInsecureURL
-
 // DefaultClockTolerance is how far the clock may read before the last
 // trusted reference time (see WithClockToleranceUnsafe) without a refresh
 // failing with ErrClockRollback: enough for NTP steps and virtual machines
@@ -228,15 +218,19 @@ func WithMaxRootRotations(n int) Option { return func(o *options) { o.maxRootRot
 // is no unlimited setting.
 func WithMaxDelegations(n int) Option { return func(o *options) { o.maxDelegations = n } }
 
-// ErrInvalidOptions: New was given a Config field or an option it cannot
-// honour (a required field missing, a count below 1, a negative limit or
-// tolerance, a malformed pin, ...). See *OptionError. No option switches a
+// ErrInvalidOptions: the caller passed a Config field, an option or an
+// argument the client can't honour: to New (a required field missing, a
+// count below 1, a negative limit or tolerance, a malformed pin, ...), to
+// Refresh (no MetadataURLs), or to Resolve, Apply, Recover and RevertUnsafe
+// (a malformed Release selector or application name, an ApplyOption out of
+// range). The call changed nothing. See *OptionError. No option switches a
 // check or a cap off.
-var ErrInvalidOptions = errors.New("invalid client options")
+var ErrInvalidOptions = errors.New("invalid option or argument")
 
-// OptionError reports the Config field or option New refused, and why.
+// OptionError reports the Config field, option or argument the client
+// refused, and why.
 type OptionError struct {
-	Option string // "WithMaxDelegations", "Config.StateDir", ...
+	Option string // "WithMaxDelegations", "Config.StateDir", "Release.App", ...
 	Reason string
 }
 

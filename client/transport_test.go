@@ -75,7 +75,7 @@ func TestPinnedTLS(t *testing.T) {
 				return
 			}
 			wantIs(t, err, client.ErrPinMismatch)
-			pe := wantAs[*fetch.PinError](t, err)
+			pe := wantAs[*client.PinError](t, err)
 			if pe.Host != "127.0.0.1" || len(pe.Seen) == 0 || pe.Seen[0] != pin {
 				t.Errorf("PinError %+v, want host 127.0.0.1 and seen key %s", pe, pin)
 			}
@@ -197,7 +197,7 @@ func TestMetadataTimeoutsCustomFetcher(t *testing.T) {
 				t.Fatalf("Refresh ran into the test's own deadline: %v", err)
 			}
 			wantIs(t, err, client.ErrSlowRetrieval)
-			if te := wantAs[*fetch.TimeoutError](t, err); te.Headers != tc.headers || te.Timeout != tc.timeout {
+			if te := wantAs[*client.TimeoutError](t, err); te.Headers != tc.headers || te.Timeout != tc.timeout {
 				t.Errorf("TimeoutError %+v, want headers %v, timeout %v", te, tc.headers, tc.timeout)
 			}
 			if roles := e.c.View().Roles(); len(roles) != 1 {
