@@ -287,23 +287,6 @@ func TestActionableMessages(t *testing.T) {
 		wantWords(t, err, "TUF repository", "Config.MetadataURLs", "timestamp.json")
 	})
 
-	t.Run("plain http", func(t *testing.T) {
-		t.Parallel()
-		repo := simulator.New(t, simulator.Options{})
-		c, err := client.New(client.Config{TrustedRoot: repo.TrustedRoot(), MetadataURLs: []string{"http://192.0.2.1/metadata/"}, StateDir: t.TempDir()},
-			client.WithClock(repo.Now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		err = c.Refresh(t.Context())
-		wantIs(t, err, client.ErrInsecureURL)
-		if ie := wantAs[*client.InsecureURLError](t, err); ie.URL != "http://192.0.2.1/metadata/2.root.json" {
-			t.Errorf("InsecureURLError %+v", ie)
-		}
-		wantWords(t, err, "WithPlainHTTPUnsafe", "https")
-	})
-
 	t.Run("truncated download", func(t *testing.T) {
 		t.Parallel()
 		repo := simulator.New(t, simulator.Options{})

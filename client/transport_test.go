@@ -116,7 +116,8 @@ func TestSlowMirror(t *testing.T) {
 }
 
 // Plain HTTP to a host that is not loopback is refused before any
-// connection; transport options don't combine with a caller's Fetcher.
+// connection, with a message that names the option allowing it;
+// transport options don't combine with a caller's Fetcher.
 func TestTransportPolicy(t *testing.T) {
 	t.Parallel()
 	repo := simulator.New(t, simulator.Options{})
@@ -128,6 +129,12 @@ func TestTransportPolicy(t *testing.T) {
 	defer c.Close()
 	err = c.Refresh(context.Background())
 	wantIs(t, err, client.ErrInsecureURL)
+	if ie := wantAs[*client.InsecureURLError](t, err); ie.URL != "http://192.0.2.1/metadata/2.root.json" {
+		t.Errorf("InsecureURLError %+v", ie)
+	}
+	if !strings.Contains(err.Error(), "WithPlainHTTPUnsafe") || !strings.Contains(err.Error(), "use https") {
+		t.Errorf("message %q does not name https and WithPlainHTTPUnsafe", err)
+	}
 
 	_, err = client.New(client.Config{TrustedRoot: repo.TrustedRoot(), StateDir: t.TempDir()},
 		client.WithFetcher(fastFetcher()), client.WithSPKIPins("sha256/AAAA"))
