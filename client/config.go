@@ -238,10 +238,10 @@ func WithMaxDelegations(n int) Option { return func(o *options) { o.maxDelegatio
 // ErrInvalidOptions: the caller passed a Config field, an option or an
 // argument the client can't honour: to New (a required field missing, a
 // count below 1, a negative limit or tolerance, a malformed pin, ...), to
-// Refresh (no MetadataURLs), or to Resolve, Apply, Recover and RevertUnsafe
-// (a malformed Release selector or application name, an ApplyOption out of
-// range). The call changed nothing. See *OptionError. No option switches a
-// check or a cap off.
+// Refresh (no MetadataURLs), to DownloadFile (no TargetURLs), or to
+// Resolve, Apply, Recover and RevertUnsafe (a malformed Release selector or
+// application name, an ApplyOption out of range). The call changed
+// nothing. See *OptionError. No option switches a check or a cap off.
 var ErrInvalidOptions = errors.New("invalid option or argument")
 
 // OptionError reports the Config field, option or argument the client

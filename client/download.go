@@ -36,7 +36,7 @@ func (c *Client) DownloadFile(ctx context.Context, t *Target, dest string) error
 		return &TargetError{Path: t.Path(), Err: ErrClosed}
 	}
 	if len(c.targetURLs) == 0 {
-		return &TargetError{Path: t.Path(), Err: errors.New("no target mirrors configured")}
+		return &TargetError{Path: t.Path(), Err: &OptionError{Option: "Config.TargetURLs", Reason: "downloads need at least one mirror"}}
 	}
 	f, err := atomicfile.CreateTemp(filepath.Dir(dest), ".latch-download-*")
 	if err != nil {

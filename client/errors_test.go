@@ -410,3 +410,27 @@ func TestMirrorHealthCounts404(t *testing.T) {
 		t.Errorf("target mirror after a 404: %+v, want 1 failure", h)
 	}
 }
+
+// TestNoMirrorsIsOptionError: Refresh without MetadataURLs and DownloadFile
+// without TargetURLs fail with the sentinel of a configuration the client
+// can't honour, naming the Config field.
+func TestNoMirrorsIsOptionError(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{})
+	repo.AddTarget("app.bin", appV1, nil)
+	repo.Publish()
+	e := refreshed(t, repo)
+	tg := e.target("app.bin")
+	e.cfg.MetadataURLs, e.cfg.TargetURLs = nil, nil
+	e.open()
+	err := e.c.Refresh(t.Context())
+	wantIs(t, err, client.ErrInvalidOptions)
+	if oe := wantAs[*client.OptionError](t, err); oe.Option != "Config.MetadataURLs" {
+		t.Errorf("OptionError %+v", oe)
+	}
+	err = e.c.DownloadFile(t.Context(), tg, filepath.Join(e.dl, "app.bin"))
+	wantIs(t, err, client.ErrInvalidOptions)
+	if oe := wantAs[*client.OptionError](t, err); oe.Option != "Config.TargetURLs" {
+		t.Errorf("OptionError %+v", oe)
+	}
+}
