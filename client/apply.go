@@ -33,10 +33,10 @@ var (
 	ErrReleaseChanged = errors.New("installed version republished with other content")
 	// ErrHealthCheck: the new build failed its health check; the previous
 	// one is back in place. See *HealthCheckError.
-	ErrHealthCheck = selfupdate.ErrUnhealthy
+	ErrHealthCheck = errors.New("health check failed")
 	// ErrNoBackup: RevertUnsafe has no kept previous version (with a known
 	// version) to go back to.
-	ErrNoBackup = selfupdate.ErrNoBackup
+	ErrNoBackup = errors.New("no kept previous version")
 )
 
 // KnownBadError reports that the release Apply would install failed its
@@ -325,6 +325,7 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 	build := selfupdate.Build{Version: info.Version, SHA256: sum}
 	c.log.Info("installing", "app", rel.App, "version", info.Version, "previous", installed.Version, "exe", u.Exe)
 	backup, err := u.Install(build, prev, unsafe, o.keep, check, c.installHooks(rel.App))
+	err = exportErr(err)
 	if errors.Is(err, ErrHealthCheck) {
 		c.log.Error("health check failed; previous build restored", "app", rel.App, "version", info.Version, "err", err)
 		err = &HealthCheckError{App: rel.App, Version: info.Version, SHA256: sum, Err: err}
@@ -384,7 +385,7 @@ func (c *Client) stage(ctx context.Context, t *Target, staged, work string, perm
 	}
 	f, _, err := archive.ExtractFile(dl, format, o.member, work, o.maxSize)
 	if err != nil {
-		return &TargetError{Path: t.Path(), Err: err}
+		return &TargetError{Path: t.Path(), Err: exportErr(err)}
 	}
 	if err := f.Chmod(perm); err != nil {
 		return errors.Join(err, f.Abort())
@@ -469,6 +470,7 @@ func (c *Client) RevertUnsafe(app, exePath string) error {
 		return fmt.Errorf("revert %s: %w: nothing was installed through latch", app, ErrNoBackup)
 	}
 	b, err := u.Revert(selfupdate.Build{Version: cur.Version, SHA256: cur.SHA256}, c.installHooks(app))
+	err = exportErr(err)
 	if err != nil {
 		return fmt.Errorf("revert %s: %w", app, err)
 	}

@@ -364,8 +364,14 @@ func TestApplyArchive(t *testing.T) {
 
 	publishApp(repo, "3.0.0", ".zip", zipOf(t, "bin/app", buildV3))
 	repo.Publish()
-	wantIs(t, e.applyErr(), archive.ErrNotFound)
-	wantIs(t, e.applyErr(client.ArchiveMember("bin/app"), client.MaxExecutableSize(4)), archive.ErrTooLarge)
+	// Each reason matches an exported sentinel (and, here, the internal
+	// one that says exactly which).
+	err := e.applyErr()
+	wantIs(t, err, client.ErrArchive)
+	wantIs(t, err, archive.ErrNotFound)
+	err = e.applyErr(client.ArchiveMember("bin/app"), client.MaxExecutableSize(4))
+	wantIs(t, err, client.ErrTooLarge)
+	wantIs(t, err, archive.ErrTooLarge)
 	e.mustApply(client.ArchiveMember("bin/app"))
 	e.wantExe(buildV3)
 	if fl := e.floor(); fl.Version != "3.0.0" || fl.SHA256 != hexSHA256(repo.Bytes(repo.TargetName("app/3.0.0/"+buildPlat+".zip"))) {
@@ -375,7 +381,9 @@ func TestApplyArchive(t *testing.T) {
 	// A hostile archive: signed, but with an entry that escapes.
 	publishApp(repo, "4.0.0", ".tgz", tarGz(t, map[string][]byte{"app": buildV2, "../evil": []byte("x")}))
 	repo.Publish()
-	wantIs(t, e.applyErr(), archive.ErrUnsafeEntry)
+	err = e.applyErr()
+	wantIs(t, err, client.ErrArchive)
+	wantIs(t, err, archive.ErrUnsafeEntry)
 	if _, err := os.Stat(filepath.Join(filepath.Dir(e.exe), "evil")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("hostile entry written: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchsec/latch/internal/archive"
+	"github.com/latchsec/latch/internal/selfupdate"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/mirror"
 	"github.com/latchsec/latch/rollback"
@@ -311,3 +313,38 @@ func (e *UnknownTargetError) Error() string {
 }
 
 func (e *UnknownTargetError) Unwrap() error { return ErrUnknownTarget }
+
+// ErrArchive: a release archive (.tar.gz, .zip) that Apply can't take the
+// executable from, although it matches its signed hashes: the member is
+// missing (see Member), not a regular file or there twice, an entry is
+// unsafe (an absolute path, "..", a link out), or the archive is malformed.
+// Nothing was installed; the publisher has to fix the release. A member
+// larger than MaxExecutableSize is ErrTooLarge.
+var ErrArchive = errors.New("release archive unusable")
+
+// exportErr returns err, an error of an internal package, so that it also
+// matches the client's sentinel for each condition it reports: callers
+// match exported sentinels only.
+func exportErr(err error) error {
+	for _, p := range [...]struct{ internal, public error }{
+		{selfupdate.ErrUnhealthy, ErrHealthCheck},
+		{selfupdate.ErrNoBackup, ErrNoBackup},
+		{archive.ErrTooLarge, ErrTooLarge},
+		{archive.ErrNotFound, ErrArchive},
+		{archive.ErrUnsafeEntry, ErrArchive},
+		{archive.ErrNotRegular, ErrArchive},
+		{archive.ErrDuplicate, ErrArchive},
+		{archive.ErrFormat, ErrArchive},
+	} {
+		if errors.Is(err, p.internal) {
+			return &exportedErr{sentinel: p.public, err: err}
+		}
+	}
+	return err
+}
+
+// exportedErr is err, matching sentinel too, with err's message.
+type exportedErr struct{ sentinel, err error }
+
+func (e *exportedErr) Error() string   { return e.err.Error() }
+func (e *exportedErr) Unwrap() []error { return []error{e.sentinel, e.err} }
