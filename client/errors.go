@@ -31,9 +31,8 @@ var (
 	// ErrHashMismatch: bytes whose digest differs from the one the
 	// referring metadata lists. See *verify.HashError.
 	ErrHashMismatch = verify.ErrHashMismatch
-	// ErrLengthMismatch: bytes shorter than, or (for metadata) of another
-	// length than, the referring metadata lists. See *verify.LengthError.
-	// Bytes beyond a signed length are ErrTooLarge.
+	// ErrLengthMismatch: fewer bytes than the length the referring
+	// metadata lists. See *verify.LengthError. More bytes are ErrTooLarge.
 	ErrLengthMismatch = verify.ErrLengthMismatch
 	// ErrVersionMismatch: a document's version is not the one expected:
 	// the version its referrer lists (mix-and-match), or for a new root,
@@ -85,8 +84,9 @@ var (
 	// that took it for "no such target, no update" would let the mirror
 	// freeze it. Treat it as a failure to retry.
 	ErrNotFound = mirror.ErrNotFound
-	// ErrTooLarge: a file holds more bytes than its signed length or size
-	// limit (endless data attack). See *TooLargeError.
+	// ErrTooLarge: a file holds more bytes than allowed: its signed length
+	// or a size limit (WithLimits, MaxExecutableSize). An endless data
+	// attack, or a file replaced. See *TooLargeError.
 	ErrTooLarge = mirror.ErrTooLarge
 	// ErrRangeIgnored: a request to resume a download from an offset was
 	// answered with other bytes than those from that offset; the client
@@ -316,7 +316,7 @@ func (e *UnknownTargetError) Unwrap() error { return ErrUnknownTarget }
 
 // ErrArchive: a release archive (.tar.gz, .zip) that Apply can't take the
 // executable from, although it matches its signed hashes: the member is
-// missing (see Member), not a regular file or there twice, an entry is
+// missing (see ArchiveMember), not a regular file or there twice, an entry is
 // unsafe (an absolute path, "..", a link out), or the archive is malformed.
 // Nothing was installed; the publisher has to fix the release. A member
 // larger than MaxExecutableSize is ErrTooLarge.
