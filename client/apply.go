@@ -3,11 +3,8 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -33,11 +30,30 @@ var (
 	ErrReleaseChanged = errors.New("installed version republished with other content")
 	// ErrHealthCheck: the new build failed its health check; the previous
 	// one is back in place. See *HealthCheckError.
-	ErrHealthCheck = errors.New("health check failed")
+	ErrHealthCheck = selfupdate.ErrUnhealthy
 	// ErrNoBackup: RevertUnsafe has no kept previous version (with a known
 	// version) to go back to.
-	ErrNoBackup = errors.New("no kept previous version")
+	ErrNoBackup = selfupdate.ErrNoBackup
+	// ErrHealthCheckInterrupted: the health check did not finish (its
+	// process was killed, by the OOM killer or a user's Ctrl-C, or Apply's
+	// ctx was cancelled while it ran, or the process running Apply
+	// crashed). The build was neither installed nor failed: the next Apply
+	// checks it once more, and a second check of it that does not finish
+	// counts as failed (ErrHealthCheck), so there is no install loop. A
+	// HealthCheck returns an error wrapping it to say its check did not
+	// finish.
+	ErrHealthCheckInterrupted = selfupdate.ErrCheckInterrupted
+	// ErrUnsafeWorkDir: the hidden work directory beside the executable is
+	// a symbolic link or not a directory, or (on Unix) another user owns it
+	// or group or others can write it: what is staged or kept there is put
+	// at the executable's path. Nothing was changed; a person removes it or
+	// fixes it. See *WorkDirError.
+	ErrUnsafeWorkDir = selfupdate.ErrUnsafeWorkDir
 )
+
+// WorkDirError reports an unsafe work directory (ErrUnsafeWorkDir) with its
+// path and the reason.
+type WorkDirError = selfupdate.WorkDirError
 
 // KnownBadError reports that the release Apply would install failed its
 // health check before.
@@ -65,15 +81,17 @@ func (e *ReleaseChangedError) Error() string {
 
 func (e *ReleaseChangedError) Unwrap() error { return ErrReleaseChanged }
 
-// HealthCheckError reports a new build that failed its health check. The
-// previous build was put back and the failed one remembered (by hash).
+// HealthCheckError reports a new build that failed its health check (or
+// whose check did not finish twice). The previous build stays in place
+// (checked after the swap: was put back) and the failed one is remembered
+// (by hash).
 type HealthCheckError struct {
 	App, Version, SHA256 string
 	Err                  error // wraps ErrHealthCheck and the check's error
 }
 
 func (e *HealthCheckError) Error() string {
-	return fmt.Sprintf("%s %s installed, then rolled back: %v", e.App, e.Version, e.Err)
+	return fmt.Sprintf("%s %s not installed: %v", e.App, e.Version, e.Err)
 }
 
 func (e *HealthCheckError) Unwrap() error { return e.Err }
@@ -85,7 +103,8 @@ type applyOptions struct {
 	keep           int
 	member         string
 	maxSize        int64
-	health         func(ctx context.Context, exePath string) error
+	health         func(ctx context.Context, path string) error
+	checkInPlace   bool
 	current        string
 	allowDowngrade bool
 }
@@ -106,31 +125,60 @@ func ArchiveMember(name string) ApplyOption { return func(o *applyOptions) { o.m
 // its signed length.)
 func MaxExecutableSize(n int64) ApplyOption { return func(o *applyOptions) { o.maxSize = n } }
 
-// HealthCheck runs check once the new build is in place; an error rolls
-// the update back and remembers the build as failed. check gets Apply's
-// ctx and the executable's path.
-func HealthCheck(check func(ctx context.Context, exePath string) error) ApplyOption {
+// HealthCheck runs check on the new build before it is installed. An error
+// fails the build: the previous one stays, and the build is remembered and
+// passed over (see ErrKnownBad). An error wrapping
+// ErrHealthCheckInterrupted, or any error once Apply's ctx is cancelled,
+// means the check did not finish: the build is checked once more at the
+// next Apply (see ErrHealthCheckInterrupted).
+//
+// check gets Apply's ctx and the path of the build: a second name of it in
+// the executable's directory, ".<name>.latch-check" plus the executable's
+// extension (".exe"), so that it runs from the directory it will run from,
+// while the previous build stays at the executable's path until the check
+// passed. A crash at any instant therefore leaves a checked build, or the
+// previous one, at the executable's path. A check that needs the
+// executable's own path or name uses HealthCheckAfterSwapUnsafe.
+func HealthCheck(check func(ctx context.Context, path string) error) ApplyOption {
 	return func(o *applyOptions) { o.health = check }
 }
 
+// HealthCheckAfterSwapUnsafe runs the HealthCheck after the swap, at the
+// executable's own path, for a check that needs that path or name. It gives
+// up a guarantee: from the swap until the check passed, the build at the
+// executable's path is unchecked. If the check fails, the previous build
+// is put back; but after a crash during it, the unchecked build stays there
+// until the next Apply or Recover puts the previous one back, and if that
+// build can't start, the application can't run them itself: something
+// else must call Recover.
+func HealthCheckAfterSwapUnsafe() ApplyOption { return func(o *applyOptions) { o.checkInPlace = true } }
+
 // HealthCheckCommand is a HealthCheck that runs the new executable with
 // args (for example "--version" or "selftest") and wants exit status 0
-// within timeout. Its output is kept (up to 4 KiB) for the error.
+// within timeout. Its output is kept (up to 4 KiB) for the error. A run
+// killed by a signal from outside (SIGKILL, as the OOM killer sends;
+// SIGINT, SIGTERM, SIGHUP) did not finish: ErrHealthCheckInterrupted. A
+// crash of the build (another signal, a non-zero exit) or no answer within
+// timeout fails it.
 func HealthCheckCommand(timeout time.Duration, args ...string) ApplyOption {
-	return HealthCheck(func(ctx context.Context, exePath string) error {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
+	return HealthCheck(func(ctx context.Context, exe string) error {
+		run, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		out := &capped{max: 4 << 10}
-		cmd := exec.CommandContext(ctx, exePath, args...)
+		cmd := exec.CommandContext(run, exe, args...)
 		cmd.Stdout, cmd.Stderr = out, out
 		// A child that leaves a grandchild holding the output open
 		// must not hang the update.
 		cmd.WaitDelay = time.Second
 		if err := cmd.Run(); err != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("%s %s: no answer within %v: %w", exePath, strings.Join(args, " "), timeout, err)
+			what := exe + " " + strings.Join(args, " ")
+			switch {
+			case ctx.Err() == nil && errors.Is(run.Err(), context.DeadlineExceeded):
+				return fmt.Errorf("%s: no answer within %v: %w", what, timeout, err)
+			case killedFromOutside(err):
+				return fmt.Errorf("%s: %w: %w", what, ErrHealthCheckInterrupted, err)
 			}
-			return fmt.Errorf("%s %s: %w; output: %q", exePath, strings.Join(args, " "), err, out.String())
+			return fmt.Errorf("%s: %w; output: %q", what, err, out.String())
 		}
 		return nil
 	})
@@ -149,10 +197,20 @@ func (c *capped) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// CurrentVersion tells Apply the version of the executable it replaces
-// when that executable was not installed through latch (its first update):
-// the kept build is then recorded with that version, so that RevertUnsafe
-// can return to it. It does not change the version floor.
+// CurrentVersion tells Apply the version of the running build (as built,
+// for example with -ldflags "-X main.version=1.4.2"). It counts while
+// latch has no record of the bytes at the executable's path: at the first
+// update, or after the executable was replaced by other means. Then it is
+// a version floor like the installed version's (a release older than it
+// is refused with ErrRollback; the same version is up to date) and it
+// labels the kept build, so that RevertUnsafe can return to it. Once latch
+// has put a build in place, its records, which identify the executable by
+// the SHA-256 of its bytes, count instead: after a crash, the process
+// running Apply need not be the build on disk.
+//
+// A version that isn't a semantic version ("dev", a build without
+// -ldflags) is unknown: Apply installs the newest release (and logs it),
+// and the floor starts there. So does a missing CurrentVersion.
 func CurrentVersion(v string) ApplyOption { return func(o *applyOptions) { o.current = v } }
 
 // AllowDowngradeUnsafe lets Apply install a release that the installed
@@ -169,8 +227,9 @@ type ApplyResult struct {
 	Release *ReleaseInfo
 	// Updated is false when the release was installed already.
 	Updated bool
-	// Previous is the version installed before: the recorded one, else
-	// CurrentVersion's; "" if unknown.
+	// Previous is the version of the build that was at the executable's
+	// path, as latch's records of its bytes say, else CurrentVersion's;
+	// "" if unknown.
 	Previous string
 	// Backup is the path the previous build is kept under, "" if none.
 	Backup string
@@ -182,37 +241,46 @@ type ApplyResult struct {
 //  1. finish or undo an update a crash interrupted (Recover);
 //  2. Refresh, and Resolve rel, passing over builds whose health check
 //     failed before;
-//  3. check the installed-version floor: a release older than the
-//     installed build is refused with a *rollback.RollbackError (ErrRollback),
-//     another build of the installed version with a *ReleaseChangedError,
-//     unless AllowDowngradeUnsafe; the installed build itself is "up to
-//     date" (Updated false);
+//  3. check the version floor: the installed version, or while latch has
+//     no record of the executable's bytes CurrentVersion (see there). A
+//     release older than the floor is refused with a
+//     *rollback.RollbackError (ErrRollback), another build of the
+//     installed version with a *ReleaseChangedError, unless
+//     AllowDowngradeUnsafe; the installed build itself is "up to date"
+//     (Updated false);
 //  4. download it, verified, into a hidden work directory beside the
 //     executable (same file system), and take the executable out of an
 //     archive release (ArchiveMember, MaxExecutableSize); the new
-//     executable gets the permission bits of the old one;
-//  5. swap it in atomically, keeping the old build: on Unix a rename over
+//     executable gets the permission bits of the old one, without group
+//     and other write;
+//  5. run the health check, if any, on the new build beside the
+//     executable; if it fails, remember the build as failed and return a
+//     *HealthCheckError; the previous build never left;
+//  6. swap it in atomically, keeping the old build: on Unix a rename over
 //     the executable, on Windows a rename of the running executable aside
 //     first (it is removed at a later start, see Recover);
-//  6. run the health check, if any; if it fails, put the old build back,
-//     remember the new one as failed and return a *HealthCheckError;
 //  7. only then commit the new version floor, and drop kept builds beyond
 //     KeepPrevious.
 //
 // Each outcome (installed, refused by the floor or as known bad, rolled
-// back) is written to the audit log; with WithAuditRequired a failure to
-// write it is returned after an install took effect, with the result.
+// back, check interrupted) is written to the audit log; with
+// WithAuditRequired a failure to write it is returned after an install
+// took effect, with the result.
 //
 // A crash at any instant leaves the old or the new executable in place,
-// complete and executable, and a journal in the state directory
-// ("selfupdate/<app>") from which the next Apply or Recover finishes the
-// commit or undoes the swap (on Windows, a crash between the two renames
+// complete and executable, and never a build whose check failed or had not
+// passed yet (unless HealthCheckAfterSwapUnsafe); the journal in the state
+// directory ("selfupdate/<app>") lets the next Apply or Recover finish the
+// commit or undo the swap (on Windows, a crash between the two renames
 // leaves the executable's path empty for that moment's recovery; both
-// builds are beside it). exePath is resolved to an absolute path without
-// symbolic links first. The application keeps running its old build: to
-// run the new one, restart. Apply, Recover and RevertUnsafe of a client run
-// one at a time, and the state directory's lock keeps other clients and
-// processes out.
+// builds are beside it). What latch records as installed and kept is
+// identified by the SHA-256 of the bytes on disk. A crash during the health
+// check counts as a check that did not finish (see
+// ErrHealthCheckInterrupted). exePath is resolved to an absolute path
+// without symbolic links first. The application keeps running its old
+// build: to run the new one, restart. Apply, Recover, RevertUnsafe and
+// Builds of a client run one at a time, and the state directory's lock
+// keeps other clients and processes out.
 func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ...ApplyOption) (*ApplyResult, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
@@ -227,11 +295,6 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 	}
 	if o.keep < 0 || o.maxSize < 1 {
 		return nil, fmt.Errorf("apply: %w", &OptionError{Option: "KeepPrevious, MaxExecutableSize", Reason: fmt.Sprintf("%d, %d: want 0 or more, and 1 or more", o.keep, o.maxSize)})
-	}
-	if o.current != "" {
-		if _, ok := releaseVersion(o.current); !ok {
-			return nil, fmt.Errorf("apply: %w", &OptionError{Option: "CurrentVersion", Reason: fmt.Sprintf("%q is not a semantic version", o.current)})
-		}
 	}
 	if o.member == "" {
 		o.member = rel.App
@@ -258,7 +321,11 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 	if err := c.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	installed, hasInstalled := c.installed(rel.App)
+	cur, known, err := c.inPlace(u, rel.App, o.current)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	floor := c.versionFloor(rel.App, cur, known)
 	info, skipped, err := c.resolve(ctx, rel, func(r *ReleaseInfo) bool { return c.failed(rel.App, r.sha256()) })
 	for _, s := range skipped {
 		c.log.Warn("passing over a release whose health check failed before", "app", rel.App, "version", s.Version, "sha256", s.sha256())
@@ -266,77 +333,141 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 	if err != nil {
 		if len(skipped) > 0 && errors.Is(err, ErrNoRelease) {
 			err = &KnownBadError{App: rel.App, Version: skipped[0].Version, SHA256: skipped[0].sha256()}
-			return nil, c.auditInstall(u, rel.App, skipped[0], installed.Version, "refused", err)
+			return nil, c.auditInstall(u, rel.App, skipped[0], cur.Version, "refused", err)
 		}
 		return nil, err
 	}
 	sum := info.sha256()
-	res := &ApplyResult{Release: info, Previous: installed.Version}
+	res := &ApplyResult{Release: info, Previous: cur.Version}
 	unsafe := false
-	if hasInstalled {
-		nv, _ := releaseVersion(info.Version)
-		iv, _ := releaseVersion(installed.Version)
-		switch cmp := semver.Compare(nv, iv); {
-		case cmp == 0 && sum == installed.SHA256:
-			c.log.Info("up to date", "app", rel.App, "version", installed.Version)
-			return res, nil
-		case cmp < 0 && !o.allowDowngrade:
-			err := &rollback.RollbackError{App: rel.App, Trusted: installed.Version, Got: info.Version, Err: ErrRollback}
-			return nil, c.auditInstall(u, rel.App, info, installed.Version, "refused", err)
-		case cmp == 0 && !o.allowDowngrade:
-			err := &ReleaseChangedError{App: rel.App, Version: info.Version, InstalledSHA256: installed.SHA256, SHA256: sum}
-			return nil, c.auditInstall(u, rel.App, info, installed.Version, "refused", err)
-		case cmp < 0:
-			unsafe = true
-			c.log.Warn("installing an older release: AllowDowngradeUnsafe", "app", rel.App, "version", info.Version, "installed", installed.Version)
-		}
+	switch cmp := floor.compare(info.Version); {
+	case floor.Version == "":
+		c.log.Info("the version of the build in place is unknown: the newest release is the floor from now on", "app", rel.App, "version", info.Version, "exe", u.Exe)
+	case cmp == 0 && (sum == floor.SHA256 || floor.SHA256 == "" && cur.Exe != sum):
+		c.log.Info("up to date", "app", rel.App, "version", floor.Version)
+		return res, nil
+	case cmp < 0 && !o.allowDowngrade:
+		err := &rollback.RollbackError{App: rel.App, Trusted: floor.Version, Got: info.Version, Err: ErrRollback}
+		return nil, c.auditInstall(u, rel.App, info, cur.Version, "refused", err)
+	case cmp == 0 && floor.SHA256 != "" && sum != floor.SHA256 && !o.allowDowngrade:
+		err := &ReleaseChangedError{App: rel.App, Version: info.Version, InstalledSHA256: floor.SHA256, SHA256: sum}
+		return nil, c.auditInstall(u, rel.App, info, cur.Version, "refused", err)
+	case cmp < 0:
+		unsafe = true
+		c.log.Warn("installing an older release: AllowDowngradeUnsafe", "app", rel.App, "version", info.Version, "installed", floor.Version)
 	}
-	prev := selfupdate.Build{Version: installed.Version, SHA256: installed.SHA256}
-	if !hasInstalled {
-		prev.Version, res.Previous = o.current, o.current
-		if prev.SHA256, err = fileSHA256(u.Exe); err != nil {
-			return nil, fmt.Errorf("apply: %w", err)
+	build := selfupdate.Build{Version: info.Version, SHA256: sum}
+	if _, isArchive := archive.FormatOf(info.Target.Path()); !isArchive && cur.Exe == sum {
+		// The release is the executable already, installed by other
+		// means: record it.
+		op := selfupdate.Op{Kind: selfupdate.KindInstall, Build: build, Unsafe: unsafe}
+		if err := c.installHooks(rel.App).Commit(op); err != nil {
+			return nil, fmt.Errorf("apply: recording the installed %s: %w", info.Version, err)
 		}
-		if _, ok := archive.FormatOf(info.Target.Path()); !ok && prev.SHA256 == sum {
-			// The release is the executable already, installed by other
-			// means: record it.
-			op := selfupdate.Op{Kind: selfupdate.KindInstall, Build: selfupdate.Build{Version: info.Version, SHA256: sum}}
-			if err := c.installHooks(rel.App).Commit(op); err != nil {
-				return nil, fmt.Errorf("apply: recording the installed %s: %w", info.Version, err)
-			}
-			c.log.Info("up to date; version recorded", "app", rel.App, "version", info.Version)
-			return res, c.auditInstall(u, rel.App, info, "", "recorded", nil)
-		}
+		c.log.Info("up to date; version recorded", "app", rel.App, "version", info.Version)
+		return res, c.auditInstall(u, rel.App, info, cur.Version, "recorded", nil)
 	}
 	staged, err := u.Prepare()
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
-	if err := c.stage(ctx, info.Target, staged, u.WorkDir(), st.Mode().Perm(), o); err != nil {
+	// Group and other write never: whoever could write the file could
+	// replace what runs.
+	if err := c.stage(ctx, info.Target, staged, u.WorkDir(), st.Mode().Perm()&^0o022, o); err != nil {
 		if terr := u.Tidy(); terr != nil {
 			c.log.Warn("self-update work directory not cleaned up", "err", terr)
 		}
 		return nil, err
 	}
-	var check func() error
+	r := selfupdate.Request{Build: build, Prev: cur, Unsafe: unsafe, Keep: o.keep, CheckInPlace: o.checkInPlace}
 	if o.health != nil {
-		check = func() error { return o.health(ctx, u.Exe) }
+		r.Check = func(p string) error {
+			err := o.health(ctx, p)
+			if err != nil && ctx.Err() != nil && !errors.Is(err, ErrHealthCheckInterrupted) {
+				err = fmt.Errorf("%w: %w: %w", ErrHealthCheckInterrupted, ctx.Err(), err)
+			}
+			return err
+		}
 	}
-	build := selfupdate.Build{Version: info.Version, SHA256: sum}
-	c.log.Info("installing", "app", rel.App, "version", info.Version, "previous", installed.Version, "exe", u.Exe)
-	backup, err := u.Install(build, prev, unsafe, o.keep, check, c.installHooks(rel.App))
-	err = exportErr(err)
-	if errors.Is(err, ErrHealthCheck) {
-		c.log.Error("health check failed; previous build restored", "app", rel.App, "version", info.Version, "err", err)
+	c.log.Info("installing", "app", rel.App, "version", info.Version, "previous", cur.Version, "exe", u.Exe)
+	backup, err := u.Install(r, c.installHooks(rel.App))
+	switch {
+	case errors.Is(err, ErrHealthCheck):
+		c.log.Error("health check failed; the previous build stays", "app", rel.App, "version", info.Version, "err", err)
+		outcome := "rolled-back"
+		if errors.Is(err, ErrHealthCheckInterrupted) {
+			outcome = "check-interrupted: marked failed"
+		}
 		err = &HealthCheckError{App: rel.App, Version: info.Version, SHA256: sum, Err: err}
-		return nil, c.auditInstall(u, rel.App, info, installed.Version, "rolled-back", err)
-	}
-	if err != nil {
+		return nil, c.auditInstall(u, rel.App, info, cur.Version, outcome, err)
+	case errors.Is(err, ErrHealthCheckInterrupted):
+		c.log.Warn("health check did not finish; the build is checked once more at the next Apply", "app", rel.App, "version", info.Version, "err", err)
+		err = fmt.Errorf("apply: %s %s: %w", rel.App, info.Version, err)
+		return nil, c.auditInstall(u, rel.App, info, cur.Version, "check-interrupted", err)
+	case err != nil:
 		return nil, fmt.Errorf("apply: installing %s %s: %w", rel.App, info.Version, err)
 	}
 	c.log.Info("installed", "app", rel.App, "version", info.Version, "backup", backup)
 	res.Updated, res.Backup = true, backup
-	return res, c.auditInstall(u, rel.App, info, installed.Version, "installed", nil)
+	return res, c.auditInstall(u, rel.App, info, cur.Version, "installed", nil)
+}
+
+// inPlace identifies the build at u's executable: by latch's records of its
+// bytes (known true): the journal's, or for bytes the journal has no record
+// of, the installed release if it is the executable itself (one installed
+// by other means and recorded). Otherwise the running build's version
+// current labels it, if it is a semantic version.
+func (c *Client) inPlace(u *selfupdate.Updater, app, current string) (selfupdate.Build, bool, error) {
+	b, known, err := u.InPlace()
+	if err != nil || known {
+		if known && current != "" && !sameVersion(current, b.Version) {
+			c.log.Info("CurrentVersion is not what latch's records say the executable's bytes are; the records count", "app", app, "current_version", current, "recorded", b.Version)
+		}
+		return b, known, err
+	}
+	if in, ok := c.installed(app); ok && in.SHA256 == b.Exe {
+		return selfupdate.Build{Version: in.Version, SHA256: in.SHA256, Exe: b.Exe, Installed: in.Time}, true, nil
+	}
+	if _, ok := releaseVersion(current); ok {
+		b.Version = current
+	} else if current != "" {
+		c.log.Info("CurrentVersion is not a semantic version: the version in place is unknown", "app", app, "current_version", current)
+	}
+	return b, false, nil
+}
+
+func sameVersion(a, b string) bool {
+	va, oka := releaseVersion(a)
+	vb, okb := releaseVersion(b)
+	return oka && okb && semver.Compare(va, vb) == 0
+}
+
+// versionFloor is the version a release must not be older than, and the
+// release hash recorded for it ("" for a floor from CurrentVersion).
+type versionFloor struct {
+	Version, SHA256 string
+}
+
+// versionFloor returns app's version floor: the installed release's, or cur's
+// version if latch has no record of cur's bytes and it is newer (see
+// CurrentVersion). Version "" means no floor.
+func (c *Client) versionFloor(app string, cur selfupdate.Build, known bool) versionFloor {
+	in, ok := c.installed(app)
+	f := versionFloor{}
+	if ok {
+		f = versionFloor{Version: in.Version, SHA256: in.SHA256}
+	}
+	if !known && cur.Version != "" && (!ok || f.compare(cur.Version) > 0) {
+		f = versionFloor{Version: cur.Version}
+	}
+	return f
+}
+
+// compare compares version with the floor's, as semver.Compare.
+func (f versionFloor) compare(version string) int {
+	v, _ := releaseVersion(version)
+	fv, _ := releaseVersion(f.Version)
+	return semver.Compare(v, fv)
 }
 
 // auditInstall records an install decision in the audit log and returns
@@ -407,19 +538,6 @@ func syncFile(p string) error {
 	return f.Close()
 }
 
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // Recover finishes or undoes a self-update of app at exePath that a crash
 // interrupted (Apply does this first, too), and removes what is no longer
 // needed beside the executable, such as a Windows executable renamed aside
@@ -465,12 +583,14 @@ func (c *Client) RevertUnsafe(app, exePath string) error {
 	if err := c.recoverUpdate(u, app); err != nil {
 		return err
 	}
-	cur, ok := c.installed(app)
-	if !ok {
+	if _, ok := c.installed(app); !ok {
 		return fmt.Errorf("revert %s: %w: nothing was installed through latch", app, ErrNoBackup)
 	}
-	b, err := u.Revert(selfupdate.Build{Version: cur.Version, SHA256: cur.SHA256}, c.installHooks(app))
-	err = exportErr(err)
+	cur, _, err := c.inPlace(u, app, "")
+	if err != nil {
+		return fmt.Errorf("revert %s: %w", app, err)
+	}
+	b, err := u.Revert(cur, c.installHooks(app))
 	if err != nil {
 		return fmt.Errorf("revert %s: %w", app, err)
 	}
@@ -498,20 +618,31 @@ func (c *Client) updater(app, exePath string) (*selfupdate.Updater, error) {
 	if err != nil {
 		return nil, fmt.Errorf("self-update of %s: %w", app, err)
 	}
-	return selfupdate.New(exe, filepath.Join(c.cfg.StateDir, "selfupdate", app), c.log), nil
+	return selfupdate.New(exe, filepath.Join(c.journalDir(), app), c.log, c.opts.clock), nil
 }
+
+// journalDir holds the self-update journal of each application, named
+// after it.
+func (c *Client) journalDir() string { return filepath.Join(c.cfg.StateDir, "selfupdate") }
 
 // recoverUpdate runs the self-updater's recovery with the client's hooks.
 func (c *Client) recoverUpdate(u *selfupdate.Updater, app string) error {
+	op, err := u.Interrupted()
+	if err != nil {
+		return fmt.Errorf("recovering the self-update of %s: %w", app, err)
+	}
 	out, err := u.Recover(c.installHooks(app))
 	if err != nil {
 		return fmt.Errorf("recovering the self-update of %s: %w", app, err)
 	}
-	if out == selfupdate.Clean {
+	if out == selfupdate.Clean || op == nil {
 		return nil
 	}
-	c.log.Warn("finished a self-update that was interrupted", "app", app, "exe", u.Exe, "outcome", out.String())
-	return c.record(audit.KindInstall, map[string]any{"app": app, "exe": u.Exe, "outcome": "recovered: " + out.String()})
+	c.log.Warn("finished a self-update that was interrupted", "app", app, "exe", u.Exe, "version", op.Build.Version, "outcome", out.String())
+	return c.record(audit.KindInstall, map[string]any{
+		"app": app, "exe": u.Exe, "version": op.Build.Version, "sha256": op.Build.SHA256, "previous": op.Prev.Version,
+		"outcome": "recovered: " + out.String(),
+	})
 }
 
 // installHooks record commits, reverts and failed builds of app in the

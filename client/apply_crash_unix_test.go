@@ -32,6 +32,9 @@ type applyCrashJob struct {
 	StateDir, Exe string
 	Mode          string // "log", "check" or "download"
 	Kill          int    // log mode: kill at this record, counted from 0
+	// First: the first update; latch has no record of the executable
+	// (v1, which says so with CurrentVersion).
+	First bool
 }
 
 // crashRepo is the repository both processes build: same seed, same
@@ -123,33 +126,63 @@ func TestApplyCrashChild(t *testing.T) {
 	}
 	c := crashClient(t, repo, job.StateDir, opts...)
 	defer c.Close()
-	if _, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe, client.HealthCheck(check)); err != nil {
+	if _, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe, client.HealthCheck(check), client.CurrentVersion("1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// TestApplyCrash kills Apply at each log record, in the health check and
-// during the download. After each kill the executable is exactly v1 or v2
-// and runnable, and the floor is 1.0.0 or 2.0.0; Recover then makes the
-// executable and the floor agree, and Apply completes the update.
+// TestApplyCrash kills Apply at each log record (the self-updater logs
+// every change to the disk before it makes it), in the health check and
+// during the download, for the first update (latch has no record of v1)
+// and a later one (v1 was recorded). After each kill the executable is
+// exactly v1 or v2 and runnable, and the floor is none, 1.0.0 or 2.0.0;
+// Recover then makes the executable, the floor and the records of the
+// bytes on disk agree, and Apply completes the update.
 func TestApplyCrash(t *testing.T) {
 	if os.Getenv(applyCrashEnv) != "" {
 		t.Skip("in a child process")
 	}
-	jobs := []applyCrashJob{{Mode: "check"}, {Mode: "download"}}
-	for n := 0; n < 100; n++ {
-		jobs = append(jobs, applyCrashJob{Mode: "log", Kill: n})
+	for _, first := range []bool{false, true} {
+		t.Run(map[bool]string{false: "later", true: "first"}[first], func(t *testing.T) {
+			kills := 0
+			for _, job := range []applyCrashJob{{Mode: "check"}, {Mode: "download"}} {
+				job.First = first
+				if !applyCrashRun(t, job) {
+					t.Fatalf("%+v: the child was not killed", job)
+				}
+				kills++
+			}
+			for n := 0; ; n++ {
+				if n == 500 {
+					t.Fatal("the child was killed at every log record")
+				}
+				if !applyCrashRun(t, applyCrashJob{Mode: "log", Kill: n, First: first}) {
+					if n < 10 {
+						t.Fatalf("only %d log records", n)
+					}
+					break
+				}
+				kills++
+			}
+			t.Logf("%d kills in Apply", kills)
+		})
 	}
-	kills := 0
-	for _, job := range jobs {
-		dir := t.TempDir()
-		job.StateDir, job.Exe = filepath.Join(dir, "state"), filepath.Join(dir, "bin", "app")
-		if err := os.MkdirAll(filepath.Dir(job.Exe), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(job.Exe, buildV1, 0o755); err != nil {
-			t.Fatal(err)
-		}
+}
+
+// applyCrashRun runs job in a child, checks what the kill (or the end of
+// the update) left, recovers and updates, and reports whether the child
+// was killed.
+func applyCrashRun(t *testing.T, job applyCrashJob) bool {
+	t.Helper()
+	dir := t.TempDir()
+	job.StateDir, job.Exe = filepath.Join(dir, "state"), filepath.Join(dir, "bin", "app")
+	if err := os.MkdirAll(filepath.Dir(job.Exe), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(job.Exe, buildV1, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !job.First {
 		// 1.0.0 is installed (and recorded) before the update.
 		repo := crashRepo(t, false)
 		c := crashClient(t, repo, job.StateDir)
@@ -157,65 +190,84 @@ func TestApplyCrash(t *testing.T) {
 			t.Fatalf("recording 1.0.0: %+v, %v", res, err)
 		}
 		c.Close()
-
-		env, _ := json.Marshal(job)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestApplyCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), applyCrashEnv+"="+string(env), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
-		if err != nil && !killed {
-			t.Fatalf("child %+v: %v\n%s", job, err, out)
-		}
-
-		// What a user finds after the kill (or the completed update).
-		exe, err := os.ReadFile(job.Exe)
-		if err != nil || !bytes.Equal(exe, buildV1) && !bytes.Equal(exe, buildV2) {
-			t.Fatalf("%+v: executable %q, %v", job, exe, err)
-		}
-		if st, err := os.Stat(job.Exe); err != nil || st.Mode().Perm() != 0o755 {
-			t.Fatalf("%+v: executable mode %v, %v", job, st.Mode(), err)
-		}
-		repo = crashRepo(t, true)
-		c = crashClient(t, repo, job.StateDir)
-		floor := c.Status().Installed["app"].Version
-		if floor != "1.0.0" && floor != "2.0.0" {
-			t.Fatalf("%+v: floor %q", job, floor)
-		}
-		if !killed {
-			if job.Mode != "log" || job.Kill < 5 {
-				t.Fatalf("%+v: the child was not killed", job)
-			}
-			if floor != "2.0.0" || !bytes.Equal(exe, buildV2) {
-				t.Errorf("completed: floor %q, executable %q", floor, exe)
-			}
-			c.Close()
-			t.Logf("%d kills in Apply", kills)
-			return
-		}
-		kills++
-		if err := c.Recover("app", job.Exe); err != nil {
-			t.Fatalf("%+v: Recover: %v", job, err)
-		}
-		exe, _ = os.ReadFile(job.Exe)
-		floor = c.Status().Installed["app"].Version
-		if !(floor == "1.0.0" && bytes.Equal(exe, buildV1) || floor == "2.0.0" && bytes.Equal(exe, buildV2)) {
-			t.Fatalf("%+v: after Recover, floor %q and executable %q disagree", job, floor, exe)
-		}
-		if _, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe); err != nil {
-			t.Fatalf("%+v: Apply after the crash: %v", job, err)
-		}
-		exe, _ = os.ReadFile(job.Exe)
-		if floor := c.Status().Installed["app"].Version; floor != "2.0.0" || !bytes.Equal(exe, buildV2) {
-			t.Fatalf("%+v: after Apply, floor %q, executable %q", job, floor, exe)
-		}
-		entries, _ := os.ReadDir(filepath.Join(dir, "bin"))
-		for _, e := range entries {
-			if e.Name() != "app" && e.Name() != ".app.latch" {
-				t.Errorf("%+v: left beside the executable: %s", job, e.Name())
-			}
-		}
-		c.Close()
 	}
-	t.Fatal("the child was killed at every log record")
+
+	env, _ := json.Marshal(job)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestApplyCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), applyCrashEnv+"="+string(env), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+	if err != nil && !killed {
+		t.Fatalf("child %+v: %v\n%s", job, err, out)
+	}
+
+	// What a user finds after the kill (or the completed update).
+	exe, err := os.ReadFile(job.Exe)
+	if err != nil || !bytes.Equal(exe, buildV1) && !bytes.Equal(exe, buildV2) {
+		t.Fatalf("%+v: executable %q, %v", job, exe, err)
+	}
+	if st, err := os.Stat(job.Exe); err != nil || st.Mode().Perm() != 0o755 {
+		t.Fatalf("%+v: executable mode %v, %v", job, st.Mode(), err)
+	}
+	repo := crashRepo(t, true)
+	c := crashClient(t, repo, job.StateDir)
+	defer c.Close()
+	floor := c.Status().Installed["app"].Version
+	if floor != "1.0.0" && floor != "2.0.0" && !(job.First && floor == "") {
+		t.Fatalf("%+v: floor %q", job, floor)
+	}
+	if !killed {
+		if floor != "2.0.0" || !bytes.Equal(exe, buildV2) {
+			t.Errorf("completed: floor %q, executable %q", floor, exe)
+		}
+		return false
+	}
+	if err := c.Recover("app", job.Exe); err != nil {
+		t.Fatalf("%+v: Recover: %v", job, err)
+	}
+	exe, _ = os.ReadFile(job.Exe)
+	floor = c.Status().Installed["app"].Version
+	if !(floor == "1.0.0" && bytes.Equal(exe, buildV1) || floor == "2.0.0" && bytes.Equal(exe, buildV2) || job.First && floor == "" && bytes.Equal(exe, buildV1)) {
+		t.Fatalf("%+v: after Recover, floor %q and executable %q disagree", job, floor, exe)
+	}
+	checkBuilds(t, c, job.Exe)
+	if _, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe, client.CurrentVersion("1.0.0")); err != nil {
+		t.Fatalf("%+v: Apply after the crash: %v", job, err)
+	}
+	exe, _ = os.ReadFile(job.Exe)
+	if floor := c.Status().Installed["app"].Version; floor != "2.0.0" || !bytes.Equal(exe, buildV2) {
+		t.Fatalf("%+v: after Apply, floor %q, executable %q", job, floor, exe)
+	}
+	checkBuilds(t, c, job.Exe)
+	entries, _ := os.ReadDir(filepath.Dir(job.Exe))
+	for _, e := range entries {
+		if e.Name() != "app" && e.Name() != ".app.latch" {
+			t.Errorf("%+v: left beside the executable: %s", job, e.Name())
+		}
+	}
+	return true
+}
+
+// checkBuilds checks that what Builds says about the executable and the
+// kept builds is what their bytes are: v1 is 1.0.0, v2 is 2.0.0.
+func checkBuilds(t *testing.T, c *client.Client, exe string) {
+	t.Helper()
+	b, err := c.Builds("app", exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := map[string]string{hexSHA256(buildV1): "1.0.0", hexSHA256(buildV2): "2.0.0"}
+	for _, bi := range append([]client.BuildInfo{b.Installed}, b.Kept...) {
+		data, err := os.ReadFile(bi.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bi.ExecutableSHA256 != hexSHA256(data) {
+			t.Errorf("%s: Builds says sha256 %.12s, the bytes are %.12s", bi.Path, bi.ExecutableSHA256, hexSHA256(data))
+		}
+		if bi.Version != "" && bi.Version != versions[bi.ExecutableSHA256] {
+			t.Errorf("%s: labelled %s, its bytes are %s", bi.Path, bi.Version, versions[bi.ExecutableSHA256])
+		}
+	}
 }

@@ -512,9 +512,8 @@ func TestApplyBadInput(t *testing.T) {
 	repo.Publish()
 	e := newAppEnv(t, repo)
 	for name, opts := range map[string][]client.ApplyOption{
-		"negative keep":   {client.KeepPrevious(-1)},
-		"zero size":       {client.MaxExecutableSize(0)},
-		"current version": {client.CurrentVersion("one")},
+		"negative keep": {client.KeepPrevious(-1)},
+		"zero size":     {client.MaxExecutableSize(0)},
 	} {
 		t.Run(name, func(t *testing.T) { wantIs(t, e.applyErr(opts...), client.ErrInvalidOptions) })
 	}

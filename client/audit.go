@@ -25,24 +25,23 @@ var ErrAudit = errors.New("audit log not written")
 // block a security update; the failure is logged and shown in Status.
 func WithAuditRequired() Option { return func(o *options) { o.auditRequired = true } }
 
-// stateAnchor keeps the audit log's anchor (the head of the chain) in the
-// trusted state, so that truncating or rewriting the log is detected.
+// stateAnchor keeps the audit log's anchor (its last record: seq, hash and
+// line) in the trusted state, so that someone who can write the audit
+// directory but not the state can't truncate, extend or rewrite the log
+// unseen.
 type stateAnchor struct{ c *Client }
 
-func (a stateAnchor) Load() (audit.Head, error) {
+func (a stateAnchor) Load() (audit.Mark, error) {
 	a.c.stateMu.Lock()
 	defer a.c.stateMu.Unlock()
-	if a.c.state.AuditAnchor == "" {
-		return audit.Head{}, nil
-	}
-	return audit.ParseHead(a.c.state.AuditAnchor)
+	return audit.ParseMark(a.c.state.AuditAnchor)
 }
 
-func (a stateAnchor) Store(h audit.Head) error {
+func (a stateAnchor) Store(m audit.Mark) error {
 	a.c.stateMu.Lock()
 	defer a.c.stateMu.Unlock()
 	next := a.c.state.Clone()
-	next.AuditAnchor = h.String()
+	next.AuditAnchor = m.String()
 	if err := a.c.store.Save(next); err != nil {
 		return err
 	}

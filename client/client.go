@@ -151,6 +151,7 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	c.store, c.closeStore = store, store.Close
+	c.sweepTemps()
 	if c.state, err = c.store.Load(); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("client: %w", err)

@@ -105,7 +105,10 @@ func TestSlowMirror(t *testing.T) {
 	if err := c.Refresh(context.Background()); err != nil {
 		t.Fatalf("Refresh with a slow and a good mirror: %v", err)
 	}
-	if d := time.Since(start); d > 3*time.Second {
+	// The window cut the slow mirror, not the 10 s transfer timeout (its
+	// health below names the minimum rate); the bound leaves room for a
+	// loaded machine.
+	if d := time.Since(start); d >= 10*time.Second {
 		t.Errorf("refresh took %v with a 300 ms slow-retrieval window", d)
 	}
 	// The slow mirror failed the timestamp; the good one served the rest.

@@ -2,9 +2,8 @@ package metadata
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchsec/latch/internal/cjson"
+	"github.com/latchsec/latch/internal/testvec"
 )
 
 // fuzzDocuments returns the seed documents: every vector's body and every
@@ -22,19 +22,7 @@ func fuzzDocuments(f *testing.F) [][]byte {
 	for _, name := range vectorNames(f) {
 		docs = append(docs, readVector(f, name).body)
 	}
-	corpus := filepath.Join("..", "..", "shared", "interop")
-	err := filepath.WalkDir(corpus, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		docs = append(docs, b)
-		return err
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		f.Fatal(err)
-	}
-	return docs
+	return append(docs, testvec.Interop(f)...)
 }
 
 func FuzzSplitEnvelope(f *testing.F) {
@@ -239,11 +227,49 @@ func checkTargets(t *testing.T, tg *Targets) {
 	}
 }
 
+// vectorNamesAndPaths returns the role names and target paths the vectors
+// use: their role and target headers, and the delegated role names and
+// target paths in their documents. It fails if either list is empty.
+func vectorNamesAndPaths(f *testing.F) (roles, paths []string) {
+	f.Helper()
+	for _, name := range vectorNames(f) {
+		v := readVector(f, name)
+		roles = append(roles, v.headers["role"])
+		if p := v.headers["target"]; p != "" {
+			paths = append(paths, p)
+		}
+		var doc struct {
+			Signed struct {
+				Targets     map[string]json.RawMessage `json:"targets"`
+				Delegations struct {
+					Roles []struct {
+						Name string `json:"name"`
+					} `json:"roles"`
+				} `json:"delegations"`
+			} `json:"signed"`
+		}
+		if json.Unmarshal(v.body, &doc) != nil {
+			continue
+		}
+		for p := range doc.Signed.Targets {
+			paths = append(paths, p)
+		}
+		for _, r := range doc.Signed.Delegations.Roles {
+			roles = append(roles, r.Name)
+		}
+	}
+	if len(roles) == 0 || len(paths) == 0 {
+		f.Fatalf("the vectors give %d role names and %d target paths", len(roles), len(paths))
+	}
+	return roles, paths
+}
+
 // FuzzRoleName: every role name either encodes to one safe file name that
 // decodes back, or is refused with ErrRoleName; decoding accepts only what
 // encoding produces.
 func FuzzRoleName(f *testing.F) {
-	for _, s := range []string{"targets", ".", "..", "../a", "ö", "A", "a/b", "%2E", "%41", "", strings.Repeat("a", 201)} {
+	roles, _ := vectorNamesAndPaths(f)
+	for _, s := range append(roles, "targets", ".", "..", "../a", "ö", "A", "a/b", "%2E", "%41", "", strings.Repeat("a", 201)) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -266,7 +292,8 @@ func FuzzRoleName(f *testing.F) {
 // FuzzLocalPath: an accepted target path stays below the directory, and is
 // valid UTF-8 without backslashes, colons or control characters.
 func FuzzLocalPath(f *testing.F) {
-	for _, s := range []string{"a/b/c.txt", "../x", "a/./b", "C:x", `a\b`, "CON", "con.txt", "a.", "ö/ü", "a//b", "\xff"} {
+	_, paths := vectorNamesAndPaths(f)
+	for _, s := range append(paths, "a/b/c.txt", "../x", "a/./b", "C:x", `a\b`, "CON", "con.txt", "a.", "ö/ü", "a//b", "\xff") {
 		f.Add(s)
 	}
 	dir := filepath.Join("base", "targets")

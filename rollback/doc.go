@@ -8,8 +8,9 @@
 // the root versions that allowed the last fast-forward resets; the latest
 // trusted reference time; per application the release committed last
 // ([Install]) and the hashes of releases that failed their health check;
-// and the hash of the last audit record. Metadata files cached elsewhere are
-// copies: one whose hash does not match its record is treated as absent.
+// and the audit log's anchor (its last record). Metadata
+// files cached elsewhere are copies: one whose hash does not match its record
+// is treated as absent.
 //
 // # Forward only
 //

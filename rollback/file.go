@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +20,7 @@ const (
 	stateName = "trusted-state"
 	lockName  = "lock"
 	// tempPattern names the temporary files of Save: atomicfile makes them
-	// "." + "trusted-state-" + random + ".tmp".
+	// "." + "trusted-state-" + random + ".tmp" (atomicfile.TempBase).
 	tempPattern = stateName + "-*"
 	// formatVersion is the version of the state file format. A file with
 	// another version is refused as corrupt rather than guessed at, except
@@ -125,17 +124,8 @@ func lockDir(path string) (*os.File, fs.FileInfo, error) {
 // removeTemps removes the temporary files of Saves that did not finish. The
 // lock is held, so no Save is running.
 func (f *FileStore) removeTemps() error {
-	entries, err := os.ReadDir(f.dir)
-	if err != nil {
+	if err := atomicfile.RemoveTemps(f.dir, func(base string) bool { return base == stateName }); err != nil {
 		return fmt.Errorf("rollback: open store: %w", err)
-	}
-	prefix := "." + strings.TrimSuffix(tempPattern, "*")
-	for _, e := range entries {
-		if name := e.Name(); strings.HasPrefix(name, prefix) && strings.HasSuffix(name, ".tmp") {
-			if err := os.Remove(filepath.Join(f.dir, name)); err != nil {
-				return fmt.Errorf("rollback: remove leftover temporary file: %w", err)
-			}
-		}
 	}
 	return nil
 }

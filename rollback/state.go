@@ -63,7 +63,9 @@ type State struct {
 	// Failed maps an application name to the SHA-256 of releases whose
 	// health check failed, in the order they were marked.
 	Failed map[string][]string
-	// AuditAnchor is the hash of the last audit record, "" if none.
+	// AuditAnchor is the audit log's anchor as the client writes it: the
+	// last audit record's line ("seq:hash" from earlier versions); "" if
+	// there are no records.
 	AuditAnchor string
 
 	// forced holds the applications whose installed-version floor was

@@ -167,12 +167,12 @@ func printAudit(out io.Writer, stateDir string) error {
 	if err != nil {
 		return err
 	}
-	head, err := audit.ParseHead(st.AuditAnchor)
+	mark, err := audit.ParseMark(st.AuditAnchor)
 	if err != nil {
 		return err
 	}
 	dir := filepath.Join(stateDir, "audit")
-	sum, err := audit.VerifyAnchored(dir, head)
+	sum, err := audit.VerifyAnchored(dir, mark)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
@@ -180,7 +180,7 @@ func printAudit(out io.Writer, stateDir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  audit log   %d records, hash chain verified up to the anchor %.20s… kept in the trusted state:\n", sum.Records, head.Hash)
+	fmt.Fprintf(out, "  audit log   %d records, hash chain verified up to the anchor %.20s… kept in the trusted state:\n", sum.Records, mark.Head.Hash)
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		var r audit.Record
 		if err := json.Unmarshal([]byte(line), &r); err != nil {

@@ -188,6 +188,11 @@ func (f *fixture) check(at time.Time, ws ...want) {
 	}
 	cfg.RemoteTargetsURL = f.srv.URL + "/targets/"
 	cfg.DisableLocalCache = true
+	// Not http.DefaultClient: another test's server closing would close
+	// its idle connections under a request reusing one.
+	if err := cfg.SetDefaultFetcherHTTPClient(f.srv.Client()); err != nil {
+		f.t.Fatal(err)
+	}
 	up, err := updater.New(cfg)
 	if err != nil {
 		f.t.Fatal(err)

@@ -133,6 +133,14 @@ func TestSelfUpdate(t *testing.T) {
 	}
 	wantInstalled("2.0.0")
 
+	// --builds lists what is on disk: 2.0.0 in place, 1.0.0 kept (the
+	// version 1.0.0 said it was at its first update).
+	code, out, stderr = run("--builds", "--root", rootFile, "--state-dir", filepath.Join(dir, "state"))
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "installed 2.0.0") || !strings.HasPrefix(lines[1], "kept      1.0.0") {
+		t.Fatalf("--builds: exit %d\n%s%s", code, out, stderr)
+	}
+
 	// Nothing left beside the executable but latch's hidden work directory
 	// with the kept 1.0.0 build.
 	entries, err := os.ReadDir(filepath.Dir(exe))
@@ -151,7 +159,7 @@ func TestUsage(t *testing.T) {
 	if code := run(t.Context(), []string{"--version"}, &out, &errOut); code != 0 || strings.TrimSpace(out.String()) != version {
 		t.Errorf("--version: %d %q", code, out.String())
 	}
-	for _, args := range [][]string{{"--update"}, {"extra"}, {"--bogus"}} {
+	for _, args := range [][]string{{"--update"}, {"--builds"}, {"extra"}, {"--bogus"}} {
 		if code := run(t.Context(), args, &out, &errOut); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}

@@ -8,18 +8,27 @@
 //	selfupdate --version
 //	selfupdate --update --root FILE --metadata-url URL --target-url URL \
 //		--state-dir DIR [--channel NAME] [--now TIME] [-v]
+//	selfupdate --builds --root FILE --state-dir DIR
 //
 // --version prints the version the binary was built with:
 //
 //	go build -ldflags "-X main.version=1.4.2" ./examples/selfupdate
+//
+// A build without it says "dev": latch then knows its version as unknown
+// and installs the newest release.
 //
 // --update runs client.Apply on the running executable (os.Executable) for
 // the releases of the application "selfupdate" in the channel (default
 // "stable"), following latch's release convention: targets
 // selfupdate/<version>/<os>-<arch> whose signed custom data is
 // {"version": "<version>", "channels": [...]}. The health check runs the
-// new executable with --version; if it fails, the old build is put back.
-// The running process keeps its old code: the next start runs the new one.
+// new executable with --version, beside the old one, before the swap; if
+// it fails, the old build stays. The running process keeps its old code:
+// the next start runs the new one.
+//
+// --builds lists the installed build and the previous ones kept beside it,
+// with versions, hashes and install times, from latch's records and the
+// bytes on disk; it does not use the network.
 //
 // A real application embeds its trusted root (go:embed) instead of --root,
 // and uses the real clock. --now sets a fixed reference time (RFC 3339) for
@@ -35,8 +44,10 @@
 //	   another build of the installed version (possible rollback attack)
 //	4  refused: the download did not match the signed hashes or length
 //	   (tampered on the server or in transit)
-//	5  the new build failed its health check (rolled back), or failed it
-//	   before and was not tried again
+//	5  the new build failed its health check (the old one stays), or
+//	   failed it before and was not tried again
+//	6  the health check did not finish (killed, or interrupted): the next
+//	   --update checks the build once more
 package main
 
 import (
@@ -55,7 +66,7 @@ import (
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
-var version = "0.0.0-dev"
+var version = "dev"
 
 // app is the release name of this application in the repository.
 const app = "selfupdate"
@@ -68,7 +79,7 @@ func main() {
 }
 
 type options struct {
-	version, update                        bool
+	version, update, builds                bool
 	root, metadataURL, targetURL, stateDir string
 	channel, now                           string
 	verbose                                bool
@@ -80,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.update, "update", false, "update this executable to the newest release")
+	fs.BoolVar(&o.builds, "builds", false, "list the installed build and the kept previous ones")
 	fs.StringVar(&o.root, "root", "", "trusted root metadata `FILE` (a real application embeds it)")
 	fs.StringVar(&o.metadataURL, "metadata-url", "", "base `URL` of the repository's metadata")
 	fs.StringVar(&o.targetURL, "target-url", "", "base `URL` of the repository's targets")
@@ -96,6 +108,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	case o.version:
 		fmt.Fprintln(stdout, version)
+		return 0
+	case o.builds && (o.root == "" || o.stateDir == ""):
+		fmt.Fprintln(stderr, "selfupdate: --builds needs --root and --state-dir")
+		return 2
+	case o.builds:
+		if err := builds(o, stdout); err != nil {
+			fmt.Fprintf(stderr, "selfupdate: %v\n", err)
+			return 1
+		}
 		return 0
 	case !o.update:
 		fmt.Fprintf(stdout, "selfupdate %s: run with --update to update\n", version)
@@ -120,15 +141,38 @@ func exitCode(err error) int {
 		return 4
 	case errors.Is(err, client.ErrHealthCheck), errors.Is(err, client.ErrKnownBad):
 		return 5
+	case errors.Is(err, client.ErrHealthCheckInterrupted):
+		return 6
 	}
 	return 1
 }
 
-func update(ctx context.Context, o options, stdout, stderr io.Writer) error {
+// open opens the client of o's state directory and returns it with this
+// executable's path.
+func open(o options, opts ...client.Option) (*client.Client, string, error) {
 	root, err := os.ReadFile(o.root)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
+	cfg := client.Config{TrustedRoot: root, StateDir: o.stateDir}
+	if o.metadataURL != "" {
+		cfg.MetadataURLs = []string{o.metadataURL}
+	}
+	if o.targetURL != "" {
+		cfg.TargetURLs = []string{o.targetURL}
+	}
+	c, err := client.New(cfg, opts...)
+	if err != nil {
+		return nil, "", err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, "", errors.Join(err, c.Close())
+	}
+	return c, exe, nil
+}
+
+func update(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	level := slog.LevelWarn
 	if o.verbose {
 		level = slog.LevelInfo
@@ -141,20 +185,11 @@ func update(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		opts = append(opts, client.WithClock(func() time.Time { return at }))
 	}
-	c, err := client.New(client.Config{
-		TrustedRoot:  root,
-		MetadataURLs: []string{o.metadataURL},
-		TargetURLs:   []string{o.targetURL},
-		StateDir:     o.stateDir,
-	}, opts...)
+	c, exe, err := open(o, opts...)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	res, err := c.Apply(ctx, client.Release{App: app, Channel: o.channel}, exe,
 		client.HealthCheckCommand(30*time.Second, "--version"),
 		client.CurrentVersion(version))
@@ -165,6 +200,38 @@ func update(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "updated %s to %s; restart to run it\n", version, res.Release.Version)
 	} else {
 		fmt.Fprintf(stdout, "up to date: %s\n", res.Release.Version)
+	}
+	return nil
+}
+
+// builds prints the installed build and the kept ones.
+func builds(o options, stdout io.Writer) error {
+	c, exe, err := open(o)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	b, err := c.Builds(app, exe)
+	if err != nil {
+		return err
+	}
+	show := func(what string, bi client.BuildInfo) {
+		v := bi.Version
+		if v == "" {
+			v = "(version unknown)"
+		}
+		when := "not installed by latch"
+		if !bi.Installed.IsZero() {
+			when = "installed " + bi.Installed.Format(time.RFC3339)
+		}
+		fmt.Fprintf(stdout, "%-9s %s  sha256 %.16s  %s  %s\n", what, v, bi.ExecutableSHA256, when, bi.Path)
+	}
+	show("installed", b.Installed)
+	for _, k := range b.Kept {
+		show("kept", k)
+	}
+	if b.Pending {
+		fmt.Fprintln(stdout, "an interrupted update is pending: the next --update finishes it")
 	}
 	return nil
 }

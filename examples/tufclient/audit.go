@@ -25,15 +25,11 @@ func verifyAudit(cmd *command, stdout io.Writer) error {
 		if !st.IsDir() {
 			dir = filepath.Dir(dir)
 		}
-		head, err := auditAnchor(cmd.metadataDir)
-		if err != nil {
+		var mark audit.Mark
+		if mark, sum, err = verifyAnchored(cmd.metadataDir, dir); err != nil {
 			return err
 		}
-		sum, err = audit.VerifyAnchored(dir, head)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "anchored at %s (trusted state of %s)\n", head, cmd.metadataDir)
+		fmt.Fprintf(stdout, "anchored at %s (trusted state of %s)\n", mark.Head, cmd.metadataDir)
 	case st.IsDir():
 		if sum, err = audit.Verify(cmd.auditPath); err != nil {
 			return err
@@ -44,23 +40,44 @@ func verifyAudit(cmd *command, stdout io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "ok: %d records in %d file(s), chain from %s to %s\n", sum.Records, len(sum.Files), sum.Start, sum.Last)
-	if sum.Unanchored > 0 {
-		fmt.Fprintf(stdout, "note: %d record(s) beyond the anchor (a crash before the anchor was stored)\n", sum.Unanchored)
+	if sum.Missing != "" {
+		fmt.Fprintf(stdout, "note: the log lacks its last record, which the trusted state holds (a crash before it was written, or it was removed); the next start writes it back:\n%s\n", sum.Missing)
 	}
 	return nil
 }
 
+// verifyAnchored checks the log in dir against the anchor in the trusted
+// state of metadataDir. A client may be appending meanwhile (the anchor is
+// read without the lock), so the anchor is read before and after the log:
+// a result counts only if the anchor did not move in between.
+func verifyAnchored(metadataDir, dir string) (audit.Mark, audit.Summary, error) {
+	const attempts = 3
+	for range attempts {
+		before, err := auditAnchor(metadataDir)
+		if err != nil {
+			return audit.Mark{}, audit.Summary{}, err
+		}
+		sum, verr := audit.VerifyAnchored(dir, before)
+		after, err := auditAnchor(metadataDir)
+		if err != nil {
+			return audit.Mark{}, audit.Summary{}, err
+		}
+		if after == before {
+			return before, sum, verr
+		}
+	}
+	return audit.Mark{}, audit.Summary{}, fmt.Errorf("the audit log of %s changed during each of %d attempts to verify it: a client is writing it; try again", metadataDir, attempts)
+}
+
 // auditAnchor reads the audit anchor from the trusted state of a metadata
-// directory, without its lock: a refresh may run beside it. The anchor is
-// read before the log, so records appended meanwhile are reported as beyond
-// it.
-func auditAnchor(metadataDir string) (audit.Head, error) {
+// directory, without its lock: a refresh may run beside it.
+func auditAnchor(metadataDir string) (audit.Mark, error) {
 	s, err := rollback.ReadFileState(filepath.Join(metadataDir, stateSubdir))
 	if err != nil {
-		return audit.Head{}, err
+		return audit.Mark{}, err
 	}
 	if s.AuditAnchor == "" {
-		return audit.Head{}, fmt.Errorf("%s has no audit anchor: no record was written", metadataDir)
+		return audit.Mark{}, fmt.Errorf("%s has no audit anchor: no record was written", metadataDir)
 	}
-	return audit.ParseHead(s.AuditAnchor)
+	return audit.ParseMark(s.AuditAnchor)
 }

@@ -23,8 +23,9 @@
 // its rotated files audit.N.log) and reports the first broken link: the file,
 // line and sequence number, and whether a record was edited, deleted,
 // reordered or malformed. Given a directory it checks every file in order;
-// with --metadata-dir it also checks that the chain ends at the anchor kept
-// in the trusted state, which detects truncation and a rewritten chain.
+// with --metadata-dir it also checks the chain against the anchor kept in
+// the trusted state, which detects records removed from or added at the
+// end, a rewritten chain and a forged "records dropped" entry.
 //
 // init checks that ROOT_FILE is root metadata signed by a threshold of its
 // own root keys and stores it as the trust anchor; it does not use the

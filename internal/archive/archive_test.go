@@ -36,7 +36,7 @@ func tarLink(flag byte, name, target string) tarEntry {
 }
 
 // makeTar returns an uncompressed tar archive of entries.
-func makeTar(t *testing.T, entries ...tarEntry) []byte {
+func makeTar(t testing.TB, entries ...tarEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -56,7 +56,7 @@ func makeTar(t *testing.T, entries ...tarEntry) []byte {
 }
 
 // gz compresses data with gzip.
-func gz(t *testing.T, data []byte) []byte {
+func gz(t testing.TB, data []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -69,7 +69,7 @@ func gz(t *testing.T, data []byte) []byte {
 	return buf.Bytes()
 }
 
-func makeTarGz(t *testing.T, entries ...tarEntry) []byte {
+func makeTarGz(t testing.TB, entries ...tarEntry) []byte {
 	t.Helper()
 	return gz(t, makeTar(t, entries...))
 }
@@ -108,7 +108,7 @@ func zipRaw(name string, mode fs.FileMode, method uint16, declared uint64, body 
 	return e
 }
 
-func makeZip(t *testing.T, entries ...zipEntry) []byte {
+func makeZip(t testing.TB, entries ...zipEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -373,7 +373,7 @@ func zipBomb(t *testing.T) []byte {
 
 // tarShort is a tar archive whose only header claims 10 bytes and whose
 // stream ends after 5.
-func tarShort(t *testing.T) []byte {
+func tarShort(t testing.TB) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -390,7 +390,7 @@ func tarShort(t *testing.T) []byte {
 // tarPAXName is a tar archive whose PAX header gives an entry a name with a
 // NUL byte in it. archive/tar writes no such header, so the typeflag of a
 // regular entry holding the record is changed to 'x' and its checksum fixed.
-func tarPAXName(t *testing.T) []byte {
+func tarPAXName(t testing.TB) []byte {
 	t.Helper()
 	record := "17 path=evil\x00.sh\n"
 	data := makeTar(t, tarFile("PaxHeader", 0o644, record), tarFile("myapp", 0o755, exeBody))

@@ -36,8 +36,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -75,21 +77,80 @@ type File struct {
 // CreateTemp creates a new temporary file in dir (the current directory if
 // dir is empty) for a later [File.Commit] to a path in the same directory.
 // The file name is "." + pattern + ".tmp", where the last "*" in pattern is
-// replaced by a random string (one is appended if pattern has none), so it
-// is hidden, recognisable as temporary and unpredictable. pattern must not
-// contain a path separator.
+// replaced by a random decimal number (one is appended if pattern has none),
+// so it is hidden, recognisable as temporary and unpredictable. pattern must
+// not contain a path separator. [WriteFile] uses the pattern base + "-*" for
+// a file named base, which [RemoveTemps] recognises.
 func CreateTemp(dir, pattern string) (*File, error) {
 	if dir == "" {
 		dir = "."
 	}
-	if !strings.Contains(pattern, "*") {
-		pattern += "*"
+	if strings.ContainsAny(pattern, `/\`) {
+		return nil, fmt.Errorf("atomicfile: create temporary file: pattern %q: %w", pattern, fs.ErrInvalid)
 	}
-	f, err := os.CreateTemp(dir, "."+pattern+".tmp")
+	prefix, suffix := pattern, ""
+	if i := strings.LastIndex(pattern, "*"); i >= 0 {
+		prefix, suffix = pattern[:i], pattern[i+1:]
+	}
+	for range 10000 {
+		name := filepath.Join(dir, "."+prefix+strconv.FormatUint(uint64(rand.Uint32()), 10)+suffix+".tmp")
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("atomicfile: create temporary file: %w", err)
+		}
+		return &File{File: f, dir: filepath.Clean(dir)}, nil
+	}
+	return nil, fmt.Errorf("atomicfile: create temporary file in %s: %w", dir, fs.ErrExist)
+}
+
+// TempBase reports whether name is the name of a temporary file that
+// [CreateTemp] makes with the pattern base + "-*" (as [WriteFile] does for a
+// file named base), and returns base.
+func TempBase(name string) (base string, ok bool) {
+	mid, ok := strings.CutPrefix(name, ".")
+	if !ok {
+		return "", false
+	}
+	if mid, ok = strings.CutSuffix(mid, ".tmp"); !ok {
+		return "", false
+	}
+	i := strings.LastIndexByte(mid, '-')
+	if i < 1 || i == len(mid)-1 {
+		return "", false
+	}
+	for _, c := range mid[i+1:] {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	return mid[:i], true
+}
+
+// RemoveTemps removes from dir the temporary files that [CreateTemp] made
+// with a pattern base + "-*" for a base that ours accepts (see [TempBase]),
+// and nothing else: what a process killed in the middle of [WriteFile] left
+// behind. Call it only while no one can be writing such a file (at start-up,
+// holding the directory's lock). A missing dir has nothing to remove.
+func RemoveTemps(dir string, ours func(base string) bool) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("atomicfile: create temporary file: %w", err)
+		return fmt.Errorf("atomicfile: remove temporary files: %w", err)
 	}
-	return &File{File: f, dir: filepath.Clean(dir)}, nil
+	var errs []error
+	for _, e := range entries {
+		if base, ok := TempBase(e.Name()); ok && e.Type().IsRegular() && ours(base) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("atomicfile: remove temporary file: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Commit makes the file's contents appear at path: fsync the file, close it,

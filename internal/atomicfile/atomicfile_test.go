@@ -376,3 +376,53 @@ func TestStartWriteback(t *testing.T) {
 		t.Fatalf("committed file: %d bytes, %v", len(got), err)
 	}
 }
+
+// TestRemoveTemps: the temporary files WriteFile makes for the accepted
+// names are removed, and nothing else, however close its name.
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	// A WriteFile cut short leaves its temporary file: make real ones.
+	var ours []string
+	for _, base := range []string{"state.json", "a-b", "x.y-1"} {
+		f, err := CreateTemp(dir, base+"-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		ours = append(ours, filepath.Base(f.Name()))
+		if got, ok := TempBase(filepath.Base(f.Name())); !ok || got != base {
+			t.Errorf("TempBase(%q) = %q, %v; want %q", filepath.Base(f.Name()), got, ok, base)
+		}
+	}
+	theirs := []string{
+		"state.json", ".state.json", ".state.json.tmp", ".state.json-.tmp", ".state.json-1x.tmp",
+		"state.json-1.tmp", ".other-1.tmp", ".-1.tmp", ".state.json-1.tmp.bak",
+	}
+	for _, name := range theirs {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A directory with a temporary file's name is not ours either.
+	if err := os.Mkdir(filepath.Join(dir, ".a-b-5.tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	theirs = append(theirs, ".a-b-5.tmp")
+	accepted := map[string]bool{"state.json": true, "a-b": true, "x.y-1": true}
+	if err := RemoveTemps(dir, func(base string) bool { return accepted[base] }); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range ours {
+		if _, err := os.Lstat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s not removed: %v", name, err)
+		}
+	}
+	for _, name := range theirs {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v; want it left alone", name, err)
+		}
+	}
+	if err := RemoveTemps(filepath.Join(dir, "missing"), func(string) bool { return true }); err != nil {
+		t.Errorf("missing directory: %v", err)
+	}
+}

@@ -30,22 +30,28 @@
 // # Anchor
 //
 // A chain alone shows edits, deletions and reordering, but not records cut
-// from the end or a chain rewritten with new hashes. So the [Head] of the
-// log (seq and hash of the last line) is kept by an [Anchor] outside the
-// log: the client keeps it in its rollback state. [Log.Append] writes and
-// fsyncs the record, then stores the anchor; a crash between the two
-// leaves the log one record ahead of its anchor, which [Open] accepts and
-// repairs. A crash during the write may leave an incomplete last line,
-// which Open cuts off when the records before it agree with the anchor.
-// Anything else is reported, never repaired.
+// from the end, records added at the end, or a chain rewritten with new
+// hashes. So a [Mark] of the log is kept by an [Anchor] outside the log
+// (the client keeps it in its trusted state, which those who can write
+// the audit directory can't change): the seq, hash and whole line of the
+// last record. [Log.Append] stores the new record's Mark, then writes and
+// fsyncs the record. A log then matches its anchor in exactly two ways: it
+// ends at the anchored record, or just before it (a crash before the
+// record reached the log, or the record removed since), and then [Open]
+// writes the anchored line back. A crash during the write may leave an
+// incomplete last line, which Open cuts off when the records before it
+// agree with the anchor. Anything else is reported, never repaired: no
+// record can be added, removed or changed, and no audit-drop record
+// (below) forged, without changing the anchor.
 //
 // # Rotation
 //
 // When a record would take audit.log beyond [Options.MaxBytes], the files
-// are renamed one place older and a new audit.log is started. Of the
-// rotated files, MaxFiles-1 are kept. Deleting the oldest is itself
-// recorded first, in an "audit-drop" record in audit.log whose fields name
-// the file and its first and last record:
+// are renamed one place older and a new audit.log is started. The oldest
+// rotated file is deleted once the others hold (MaxFiles-1)*MaxBytes
+// bytes, and only from a log that verifies against its anchor. Deleting
+// it is itself recorded first, in an "audit-drop" record in audit.log
+// whose fields name the file and its first and last record:
 //
 //	{"file":"audit.8.log","first_seq":9001,"last_hash":"…","last_seq":10342}
 //
@@ -56,7 +62,8 @@
 //
 // [Verify] and [VerifyAnchored] check a whole directory and report the first
 // broken link as a [*BrokenError] whose [Reason] tells an edit, a deletion,
-// a reordering, a malformed line, truncation and a rewritten chain apart;
+// a reordering, a malformed line, truncation, records added at the end and
+// a rewritten chain apart;
 // [VerifyFile] checks a single file. By hand, with jq and sha256sum, for a
 // file whose lines are all complete:
 //
@@ -66,7 +73,7 @@
 //	  got=$(sed -n "$((i-1))p" audit.log | sha256sum | cut -d' ' -f1)
 //	  [ "$want" = "$got" ] || echo "broken link before line $i"
 //	done
-//	tail -n 1 audit.log | sha256sum   # the hash part of the anchor
+//	tail -n 1 audit.log   # the record the anchor holds (audit_anchor in the trusted state)
 //
 // and check that each seq is one more than the one before
 // (jq -s '[.[].seq] | . as $s | [range(1; length) | select($s[.] != $s[.-1] + 1)]').

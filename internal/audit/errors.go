@@ -13,24 +13,19 @@ var (
 	ErrBroken = errors.New("audit log broken")
 
 	// ErrAnchorMismatch means the chain itself is intact but does not end
-	// at the anchored record: records were removed from the end, the chain
-	// was rewritten, or records were added beyond the anchor. It comes with
-	// [ErrBroken] in a [*BrokenError].
+	// where the anchor says: records were removed from the end, the chain
+	// was rewritten, or records were added after the anchored one. It
+	// comes with [ErrBroken] in a [*BrokenError].
 	ErrAnchorMismatch = errors.New("audit log does not end at its anchor")
 
 	// ErrInvalid means the caller passed a malformed value: a bad event
 	// kind, fields that are not a JSON object or are too large, bad
-	// options, or an anchor value that is not a [Head]. Nothing was
+	// options, or an anchor value that is not a valid [Mark]. Nothing was
 	// written.
 	ErrInvalid = errors.New("invalid audit input")
 
 	// ErrClosed means the [Log] was closed.
 	ErrClosed = errors.New("audit log closed")
-
-	// ErrNotAnchored means that Append wrote the record durably but the
-	// [Anchor] failed to store its hash. The record is in the log and must
-	// not be appended again; the next Append stores the anchor first.
-	ErrNotAnchored = errors.New("audit record written but its anchor not stored")
 )
 
 // Reason says what kind of damage a [BrokenError] found.
@@ -48,7 +43,8 @@ const (
 	// ReasonDeleted: sequence numbers are missing and do not appear later
 	// [the first record after the gap; the first record of the oldest file
 	// when records before it are missing and no audit-drop record accounts
-	// for them].
+	// for them: with an anchor, only audit-drop records up to the anchored
+	// end count].
 	ReasonDeleted Reason = "deleted"
 	// ReasonReordered: a record appears before one with a lower seq, or a
 	// seq appears twice [the first record out of place, which may be the
@@ -59,15 +55,15 @@ const (
 	// newline at the end of a file other than the newest) [that line; Seq
 	// is 0].
 	ReasonMalformed Reason = "malformed"
-	// ReasonTruncated: the log ends before the anchored record [the last
-	// record; Line 0 if the log is empty].
+	// ReasonTruncated: the log ends before the anchored record, and not
+	// just before a record whose line the anchor holds [the last record;
+	// Line 0 if the log is empty].
 	ReasonTruncated Reason = "truncated"
 	// ReasonRewritten: the record with the anchored seq hashes to another
 	// value, or is no longer in the log [that record, or the last one].
 	ReasonRewritten Reason = "rewritten"
-	// ReasonExtended: more than one record follows the anchored record (one
-	// is a crash between writing a record and storing its anchor)
-	// [the second record after the anchored one].
+	// ReasonExtended: records follow the anchored record [the first of
+	// them].
 	ReasonExtended Reason = "extended"
 )
 

@@ -3,6 +3,7 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -29,50 +30,56 @@ type Options struct {
 	// record that rotation may write at the start of the new file comes
 	// on top. 0 means DefaultMaxBytes.
 	MaxBytes int64
-	// MaxFiles is the number of files kept, audit.log included; rotation
-	// deletes the oldest beyond it, recording the deletion. A file to be
-	// deleted whose first or last record can't be read is kept and
-	// Append fails until a person has looked at it. 0 means
-	// DefaultMaxFiles.
+	// MaxFiles sets how much is kept: rotation deletes the oldest file,
+	// recording the deletion, only while the other rotated files hold at
+	// least (MaxFiles-1)*MaxBytes bytes, so that about MaxFiles files
+	// remain, audit.log included (one more when records don't fill their
+	// files exactly). Counting bytes rather than files means that
+	// splitting files or adding empty ones, which needs no anchor, can't
+	// make rotation delete records. Rotation first verifies the whole log
+	// against the anchor; a log that fails, or a file to be deleted whose
+	// first or last record can't be read, is kept and Append fails until a
+	// person has looked at it. 0 means DefaultMaxFiles.
 	MaxFiles int
 	// Now is the clock for record times; nil means time.Now.
 	Now func() time.Time
 }
 
-// Anchor keeps the [Head] of the log somewhere an attacker who edits the
-// log files would also have to change: the client keeps it in its
-// crash-safe state store (rollback.State.AuditAnchor, as [Head.String]).
+// Anchor keeps the [Mark] of the log somewhere that someone who can edit
+// the log files can't change: the client keeps it in its crash-safe state
+// store (rollback.State.AuditAnchor, as [Mark.String]).
 //
-// The Log calls Store only after the record it names is durable, and Load
-// only from [Open]; calls never overlap. Store must be durable when it
-// returns (a crash after it must not lose the value).
+// [Log.Append] stores the Mark of each record before it writes the record.
+// Load is called only from [Open]; calls never overlap. Store must be
+// durable when it returns (a crash after it must not lose the value) and
+// atomic (a crash during it leaves the old value or the new).
 type Anchor interface {
-	// Load returns the Head stored last, or the zero Head if none was.
-	Load() (Head, error)
-	// Store keeps h, replacing the stored Head.
-	Store(h Head) error
+	// Load returns the Mark stored last, or the zero Mark if none was.
+	Load() (Mark, error)
+	// Store keeps m, replacing the stored Mark.
+	Store(m Mark) error
 }
 
 // MemAnchor is an [Anchor] in memory, for tests and for tools that verify
-// a copied log. The zero value holds the zero Head. It is safe for
+// a copied log. The zero value holds the zero Mark. It is safe for
 // concurrent use.
 type MemAnchor struct {
 	mu   sync.Mutex
-	head Head
+	mark Mark
 }
 
-// Load returns the Head stored last.
-func (a *MemAnchor) Load() (Head, error) {
+// Load returns the Mark stored last.
+func (a *MemAnchor) Load() (Mark, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.head, nil
+	return a.mark, nil
 }
 
-// Store keeps h.
-func (a *MemAnchor) Store(h Head) error {
+// Store keeps m.
+func (a *MemAnchor) Store(m Mark) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.head = h
+	a.mark = m
 	return nil
 }
 
@@ -89,19 +96,19 @@ type Log struct {
 	size       int64    // of audit.log
 	head       Head
 	last       Record // the record head names, if any
-	pending    bool   // head is not stored in the anchor yet
 	needRetain bool   // files beyond MaxFiles may remain after a failed rotation
 	failed     error  // a write whose outcome is unknown; the Log must be reopened
 	closed     bool
 }
 
 // Open opens the log in opts.Dir for appending, after checking its end
-// against the anchor (the whole chain is checked by [Verify], not here):
+// against the anchor (the whole chain is checked by [Verify], and by
+// rotation before it deletes a file, not here):
 //
-//   - the last record is the anchored one: the log is ready;
-//   - the last record is one beyond the anchor and chains from it: a crash
-//     between writing a record and storing its anchor; the anchor is moved
-//     to it;
+//   - the last record is the anchor's Head: the log is ready;
+//   - the log ends one record before the Head and the anchor's Line
+//     follows on: a crash before the record reached the log (or the record
+//     removed since); Open verifies the whole log and writes the Line;
 //   - an incomplete last line (a crash while writing) after records that
 //     pass one of the checks above is a crash artefact and is cut off; if
 //     they don't, it is part of the error below;
@@ -138,14 +145,14 @@ func Open(opts Options, anchor Anchor) (*Log, error) {
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	a, err := anchor.Load()
+	m, err := anchor.Load()
 	if err != nil {
 		return nil, fmt.Errorf("audit: load anchor: %w", err)
 	}
-	if err := a.check(); err != nil {
+	if err := m.check(); err != nil {
 		return nil, err
 	}
-	if err := l.openTail(a); err != nil {
+	if err := l.openTail(m); err != nil {
 		return nil, err
 	}
 	if err := l.retain(func() time.Time { return l.now().UTC() }); err != nil {
@@ -155,15 +162,15 @@ func Open(opts Options, anchor Anchor) (*Log, error) {
 	return l, nil
 }
 
-// openTail finds the last record, checks it against the anchor a, cuts off
-// a torn line and moves the anchor forward after a crash.
-func (l *Log) openTail(a Head) error {
+// openTail finds the last record, checks it against the anchor m, cuts off
+// a torn line and writes the anchor's record if the log lacks it.
+func (l *Log) openTail(m Mark) error {
 	files, err := listFiles(l.dir)
 	if err != nil {
 		return err
 	}
 	broken := func(cause error) error {
-		if _, err := VerifyAnchored(l.dir, a); err != nil {
+		if _, err := VerifyAnchored(l.dir, m); err != nil {
 			return err
 		}
 		return cause
@@ -197,18 +204,13 @@ func (l *Log) openTail(a Head) error {
 		}
 		h = Head{Seq: lastRec.Seq, Hash: lineHash(last)}
 	}
-	oneAhead := last != nil && h.Seq == a.Seq+1 && lastRec.Prev == a.next()
-	if h != a && !oneAhead {
-		return broken(fmt.Errorf("audit: log ends at %q but its anchor is %q", h, a))
+	missing := m.follows(h)
+	if h != m.Head && !missing {
+		return broken(fmt.Errorf("audit: log ends at %q but its anchor is %q", h, m.Head))
 	}
 	if torn > 0 {
 		if err := cutTorn(tornPath, torn); err != nil {
 			return err
-		}
-	}
-	if oneAhead {
-		if err := l.anchor.Store(h); err != nil {
-			return fmt.Errorf("audit: store anchor: %w", err)
 		}
 	}
 	l.head, l.last = h, lastRec
@@ -216,6 +218,15 @@ func (l *Log) openTail(a Head) error {
 		l.size = st.Size()
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("audit: %w", err)
+	}
+	if missing {
+		// Only to a log that is otherwise the chain Append wrote.
+		if _, err := VerifyAnchored(l.dir, m); err != nil {
+			return err
+		}
+		// The anchor holds a valid line: Mark.check parsed it.
+		rec, _ := parseRecord([]byte(m.Line))
+		return l.commit([]byte(m.Line), rec)
 	}
 	return nil
 }
@@ -254,11 +265,11 @@ func (l *Log) Head() Head {
 // and "-", and not [KindDrop]; fields may take at most [MaxFieldsSize]
 // bytes. Bad input matches [ErrInvalid] and writes nothing.
 //
-// The record is written and fsynced, then its Head is stored in the
-// anchor, before Append returns. If storing the anchor fails, the error
-// matches [ErrNotAnchored] and the returned Record is valid: it is in the
-// log. If writing or fsyncing fails, nothing is returned but the error;
-// after a failed fsync the Log refuses further records until it is
+// The record is stored in the anchor, then written and fsynced, before
+// Append returns. If storing it fails, nothing is written. If writing or
+// fsyncing fails, nothing is returned but the error; the record may still
+// appear in the log, as Open writes the anchor's record when the log lacks
+// it. After a failed fsync the Log refuses further records until it is
 // reopened, because whether the record reached the disk is unknown (Open
 // finds out).
 func (l *Log) Append(kind string, fields any) (Record, error) {
@@ -280,11 +291,6 @@ func (l *Log) Append(kind string, fields any) (Record, error) {
 	if l.failed != nil {
 		return Record{}, fmt.Errorf("audit: log unusable until reopened: %w", l.failed)
 	}
-	if l.pending {
-		if err := l.storeHead(); err != nil {
-			return Record{}, fmt.Errorf("audit: store anchor of seq %d: %w", l.head.Seq, err)
-		}
-	}
 	now := l.now().UTC()
 	if l.needRetain {
 		if err := l.retain(func() time.Time { return now }); err != nil {
@@ -304,11 +310,8 @@ func (l *Log) Append(kind string, fields any) (Record, error) {
 			return Record{}, err
 		}
 	}
-	if err := l.commit(line, rec); err != nil {
+	if err := l.write(line, rec); err != nil {
 		return Record{}, err
-	}
-	if err := l.storeHead(); err != nil {
-		return rec, fmt.Errorf("audit: seq %d: %w: %w", rec.Seq, ErrNotAnchored, err)
 	}
 	return rec, nil
 }
@@ -323,15 +326,23 @@ func (l *Log) build(kind string, fields []byte, t time.Time) ([]byte, Record, er
 	return line, rec, nil
 }
 
+// write stores the Mark of rec, whose encoding is line, in the anchor, then
+// appends line to the log.
+func (l *Log) write(line []byte, rec Record) error {
+	if err := l.anchor.Store(lineMark(rec.Seq, line)); err != nil {
+		return fmt.Errorf("audit: store anchor of seq %d: %w", rec.Seq, err)
+	}
+	return l.commit(line, rec)
+}
+
 // commit appends line, the encoding of rec, to audit.log and fsyncs it.
 //
-// The fsync is what makes the anchor trustworthy: the anchor is stored
-// only after the record is on stable storage, so after a crash or power
-// loss the log is never behind its anchor (which would look like
-// truncation and lose the record of a trust decision); at most it is one
-// record ahead, which Open accepts. A crash during the write can leave an
-// incomplete line, which Open removes. The directory is fsynced after
-// audit.log is created so that the file itself survives too.
+// The anchor already holds the record, so after a crash or power loss the
+// log ends at it or just before it, which Open repairs from the anchor;
+// the fsync makes the record durable before Append returns. A crash
+// during the write can leave an incomplete line, which Open removes. The
+// directory is fsynced after audit.log is created so that the file itself
+// survives too.
 func (l *Log) commit(line []byte, rec Record) error {
 	if l.f == nil {
 		path := filepath.Join(l.dir, currentName)
@@ -368,18 +379,8 @@ func (l *Log) commit(line []byte, rec Record) error {
 	return nil
 }
 
-// storeHead stores the head in the anchor, remembering a failure.
-func (l *Log) storeHead() error {
-	if err := l.anchor.Store(l.head); err != nil {
-		l.pending = true
-		return err
-	}
-	l.pending = false
-	return nil
-}
-
-// rotate moves audit.log aside and deletes files beyond MaxFiles, with
-// audit-drop records dated now.
+// rotate moves audit.log aside and deletes the oldest files as retain
+// says, with audit-drop records dated now.
 func (l *Log) rotate(now time.Time) error {
 	if err := l.closeFile(); err != nil {
 		return err
@@ -394,24 +395,45 @@ func (l *Log) rotate(now time.Time) error {
 	return l.retain(func() time.Time { return now })
 }
 
-// retain deletes the oldest rotated files until MaxFiles-1 are left (so
-// that audit.log makes MaxFiles), first recording each deletion in an
-// audit-drop record unless the last record already is that record (a
-// crash between the two). The records are dated by now.
+// retain deletes the oldest rotated file while the other rotated files
+// hold at least keep bytes, first recording the deletion in an
+// "audit-drop" record unless the last record already is that record (a
+// crash between the two). The records are dated by now. Before the first
+// deletion it verifies the whole log against the head: a file is deleted
+// only from a log that is the unbroken chain Append wrote. An empty oldest
+// file is just removed.
 func (l *Log) retain(now func() time.Time) error {
 	l.needRetain = true
+	verified := false
 	for {
 		files, err := listFiles(l.dir)
 		if err != nil {
 			return err
 		}
-		rotated := len(files)
-		if rotated > 0 && files[len(files)-1].index == 0 {
-			rotated--
+		var sizes []int64 // of the rotated files, oldest first
+		for _, f := range files {
+			if f.index == 0 {
+				continue
+			}
+			st, err := os.Stat(filepath.Join(l.dir, f.name))
+			if err != nil {
+				return fmt.Errorf("audit: %w", err)
+			}
+			sizes = append(sizes, st.Size())
 		}
-		if rotated <= l.maxFiles-1 {
+		var others int64
+		for _, n := range sizes[min(1, len(sizes)):] {
+			others += n
+		}
+		if len(sizes) == 0 || sizes[0] > 0 && others < l.keep() {
 			l.needRetain = false
 			return nil
+		}
+		if sizes[0] > 0 && !verified {
+			if _, err := VerifyAnchored(l.dir, Mark{Head: l.head}); err != nil {
+				return fmt.Errorf("audit: not deleting the oldest file of a broken log: %w", err)
+			}
+			verified = true
 		}
 		path := filepath.Join(l.dir, files[0].name)
 		d, ok, err := describe(path)
@@ -427,11 +449,8 @@ func (l *Log) retain(now func() time.Time) error {
 			if err != nil {
 				return err
 			}
-			if err := l.commit(line, rec); err != nil {
+			if err := l.write(line, rec); err != nil {
 				return err
-			}
-			if err := l.storeHead(); err != nil {
-				return fmt.Errorf("audit: store anchor of seq %d: %w", rec.Seq, err)
 			}
 		}
 		if err := os.Remove(path); err != nil {
@@ -441,6 +460,16 @@ func (l *Log) retain(now func() time.Time) error {
 			return fmt.Errorf("audit: drop oldest file: %w", err)
 		}
 	}
+}
+
+// keep is how many bytes the rotated files after the oldest must hold for
+// the oldest to be deleted: (MaxFiles-1)*MaxBytes, or the largest int64.
+func (l *Log) keep() int64 {
+	n := int64(l.maxFiles - 1)
+	if n > 0 && l.maxBytes > math.MaxInt64/n {
+		return math.MaxInt64
+	}
+	return n * l.maxBytes
 }
 
 // recorded reports whether the last record is the audit-drop record of d.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +35,7 @@ func TestAppendFormat(t *testing.T) {
 		t.Errorf("record %+v", rec)
 	}
 	head := Head{Seq: 1, Hash: lineHash(b)}
-	if got, _ := a.Load(); got != head || l.Head() != head {
+	if got, _ := a.Load(); got != (Mark{Head: head, Line: string(b)}) || l.Head() != head {
 		t.Errorf("anchor %v, Head %v, want %v", got, l.Head(), head)
 	}
 	rec2, err := l.Append(KindDownload, nil)
@@ -70,6 +71,7 @@ func TestAppendInvalid(t *testing.T) {
 	fill(t, l, 1, 2)
 	before := snapshot(t, dir)
 	head := l.Head()
+	mark, _ := a.Load()
 	tests := []struct {
 		kind   string
 		fields any
@@ -96,7 +98,7 @@ func TestAppendInvalid(t *testing.T) {
 	if l.Head() != head {
 		t.Errorf("head moved")
 	}
-	if got, _ := a.Load(); got != head {
+	if got, _ := a.Load(); got != mark {
 		t.Errorf("anchor moved")
 	}
 }
@@ -111,8 +113,9 @@ func TestOpenInvalid(t *testing.T) {
 		{Options{Dir: dir, MaxBytes: -1}, &MemAnchor{}},
 		{Options{Dir: dir, MaxFiles: -1}, &MemAnchor{}},
 		{Options{Dir: dir}, nil},
-		{Options{Dir: dir}, &MemAnchor{head: Head{Seq: 3, Hash: "abc"}}},
-		{Options{Dir: dir}, &MemAnchor{head: Head{Seq: 0, Hash: Genesis}}},
+		{Options{Dir: dir}, &MemAnchor{mark: Mark{Head: Head{Seq: 3, Hash: "abc"}}}},
+		{Options{Dir: dir}, &MemAnchor{mark: Mark{Head: Head{Seq: 0, Hash: Genesis}}}},
+		{Options{Dir: dir}, &MemAnchor{mark: Mark{Head: Head{Seq: 3, Hash: Genesis}, Line: "{}\n"}}},
 	} {
 		if _, err := Open(tt.opts, tt.a); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Open(%+v): %v, want ErrInvalid", tt.opts, err)
@@ -145,7 +148,7 @@ func TestReopen(t *testing.T) {
 	fill(t, l, 11, 12)
 	head, _ := a.Load()
 	sum, err := VerifyAnchored(dir, head)
-	if err != nil || sum.Records != 12 || head.Seq != 12 {
+	if err != nil || sum.Records != 12 || head.Head != l.Head() || l.Head().Seq != 12 {
 		t.Fatalf("%+v, %v", sum, err)
 	}
 }
@@ -166,40 +169,55 @@ func TestOpenChecksOnlyTheEnd(t *testing.T) {
 
 func TestOpenEmptyLogWithAnchor(t *testing.T) {
 	dir := t.TempDir()
-	a := &MemAnchor{head: Head{Seq: 4, Hash: Genesis}}
+	a := &MemAnchor{mark: Mark{Head: Head{Seq: 4, Hash: Genesis}}}
 	refusesOpen(t, dir, a, currentName, 0, 0, ReasonTruncated, true)
 }
 
-// A crash after a record was written and before its anchor was stored
-// leaves the log one record ahead: Open accepts it and moves the anchor.
-func TestOpenCrashBeforeAnchorStore(t *testing.T) {
+// A crash after the anchor stored a record and before the record reached
+// the log leaves the log one record short of its anchor, which holds the
+// whole line: Open writes it. The same happens when someone who can't
+// change the anchor removes the last record.
+func TestOpenMissingLastRecord(t *testing.T) {
 	for _, n := range []int{1, 10} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			dir := t.TempDir()
 			a := &MemAnchor{}
 			l := openLog(t, Options{Dir: dir}, a)
-			fill(t, l, 1, n-1)
-			before, _ := a.Load()
-			fill(t, l, n, n)
-			after := l.Head()
+			fill(t, l, 1, n)
+			head := l.Head()
 			l.Close()
-			a.Store(before) // the crash: the anchor never got the last record
+			mark, _ := a.Load()
+			path := filepath.Join(dir, currentName)
+			lines := readLines(t, path)
+			writeLines(t, path, lines[:n-1])
 
-			sum, err := VerifyAnchored(dir, before)
-			if err != nil || sum.Unanchored != 1 {
+			sum, err := VerifyAnchored(dir, mark)
+			if err != nil || sum.Records != n-1 || sum.Missing+"\n" != mark.Line {
 				t.Fatalf("VerifyAnchored: %+v, %v", sum, err)
 			}
 			l = openLog(t, Options{Dir: dir}, a)
-			if got, _ := a.Load(); got != after || l.Head() != after {
-				t.Fatalf("anchor %v, head %v, want %v", got, l.Head(), after)
+			if got, _ := a.Load(); got != mark || l.Head() != head {
+				t.Fatalf("anchor %v, head %v, want %v", got, l.Head(), head)
+			}
+			if got := readLines(t, path); !slices.EqualFunc(got, lines, bytes.Equal) {
+				t.Fatal("the last record was not written back")
 			}
 			fill(t, l, n+1, n+1)
-			head, _ := a.Load()
-			if sum, err := VerifyAnchored(dir, head); err != nil || sum.Records != n+1 || sum.Unanchored != 0 {
+			mark, _ = a.Load()
+			if sum, err := VerifyAnchored(dir, mark); err != nil || sum.Records != n+1 || sum.Missing != "" {
 				t.Fatalf("after: %+v, %v", sum, err)
 			}
 		})
 	}
+	t.Run("anchor of an earlier version", func(t *testing.T) {
+		// A "seq:hash" anchor holds no line: nothing to restore.
+		dir, a := newTenLog(t)
+		mark, _ := a.Load()
+		a.Store(Mark{Head: mark.Head})
+		path := filepath.Join(dir, currentName)
+		writeLines(t, path, readLines(t, path)[:9])
+		refusesOpen(t, dir, a, currentName, 9, 9, ReasonTruncated, true)
+	})
 }
 
 func appendBytes(t *testing.T, path, s string) {
@@ -232,14 +250,18 @@ func TestOpenTornLine(t *testing.T) {
 			t.Fatalf("%+v, %v", sum, err)
 		}
 	})
-	t.Run("beyond a record one ahead", func(t *testing.T) {
+	t.Run("the anchored record", func(t *testing.T) {
+		// Torn while being written: cut off, and written again from the
+		// anchor.
 		dir, a := newTenLog(t)
-		lines := readLines(t, filepath.Join(dir, currentName))
-		a.Store(Head{Seq: 9, Hash: lineHash(lines[8])})
-		appendBytes(t, filepath.Join(dir, currentName), `{"seq":11`)
-		l := openLog(t, Options{Dir: dir}, a)
-		if got, _ := a.Load(); got.Seq != 10 || l.Head() != got {
-			t.Fatalf("anchor %v", got)
+		path := filepath.Join(dir, currentName)
+		intact, _ := os.ReadFile(path)
+		if err := os.WriteFile(path, intact[:len(intact)-20], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		openLog(t, Options{Dir: dir}, a)
+		if b, _ := os.ReadFile(path); !bytes.Equal(b, intact) {
+			t.Fatal("the anchored record was not restored")
 		}
 	})
 	t.Run("alone in a new file", func(t *testing.T) {
@@ -255,14 +277,12 @@ func TestOpenTornLine(t *testing.T) {
 			t.Fatalf("%+v, %v", sum, err)
 		}
 	})
-	t.Run("the anchored record", func(t *testing.T) {
+	t.Run("the record before the anchored one", func(t *testing.T) {
 		dir, a := newTenLog(t)
 		path := filepath.Join(dir, currentName)
-		b, _ := os.ReadFile(path)
-		if err := os.WriteFile(path, b[:len(b)-20], 0o600); err != nil {
-			t.Fatal(err)
-		}
-		refusesOpen(t, dir, a, currentName, 9, 9, ReasonTruncated, true)
+		lines := readLines(t, path)
+		writeLines(t, path, append(lines[:8], lines[8][:20]))
+		refusesOpen(t, dir, a, currentName, 8, 8, ReasonTruncated, true)
 	})
 	t.Run("in an older file", func(t *testing.T) {
 		dir, a := newTenLog(t)
@@ -281,40 +301,36 @@ type failingAnchor struct {
 	fail bool
 }
 
-func (a *failingAnchor) Store(h Head) error {
+func (a *failingAnchor) Store(m Mark) error {
 	if a.fail {
 		return errors.New("disk full")
 	}
-	return a.MemAnchor.Store(h)
+	return a.MemAnchor.Store(m)
 }
 
+// A record whose anchor can't be stored is not written.
 func TestAppendAnchorStoreFails(t *testing.T) {
 	dir := t.TempDir()
 	a := &failingAnchor{}
 	l := openLog(t, Options{Dir: dir}, a)
 	fill(t, l, 1, 2)
-	a.fail = true
-	rec, err := l.Append(KindRefresh, nil)
-	if !errors.Is(err, ErrNotAnchored) || rec.Seq != 3 {
-		t.Fatalf("Append: %+v, %v; want seq 3 and ErrNotAnchored", rec, err)
-	}
-	if got, _ := a.Load(); got.Seq != 2 {
-		t.Fatalf("anchor %v", got)
-	}
-	// Still failing: the next Append stores the anchor first and writes
-	// nothing.
+	mark, _ := a.Load()
 	before := snapshot(t, dir)
-	if _, err := l.Append(KindRefresh, nil); err == nil || errors.Is(err, ErrNotAnchored) {
-		t.Fatalf("Append with the anchor still failing: %v", err)
+	a.fail = true
+	if _, err := l.Append(KindRefresh, nil); err == nil {
+		t.Fatal("Append succeeded without its anchor")
 	}
 	assertSnapshot(t, dir, before)
+	if got, _ := a.Load(); got != mark {
+		t.Fatalf("anchor %v, want %v", got, mark)
+	}
 	a.fail = false
-	rec, err = l.Append(KindRefresh, nil)
-	if err != nil || rec.Seq != 4 {
+	rec, err := l.Append(KindRefresh, nil)
+	if err != nil || rec.Seq != 3 {
 		t.Fatalf("Append: %+v, %v", rec, err)
 	}
-	head, _ := a.Load()
-	if sum, err := VerifyAnchored(dir, head); err != nil || sum.Records != 4 || head != l.Head() {
+	mark, _ = a.Load()
+	if sum, err := VerifyAnchored(dir, mark); err != nil || sum.Records != 3 || mark.Head != l.Head() {
 		t.Fatalf("%+v, %v", sum, err)
 	}
 }
@@ -341,7 +357,7 @@ func TestAppendConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Records != workers*each || head.Seq != workers*each || len(sum.Files) < 3 {
+	if sum.Records != workers*each || head.Head.Seq != workers*each || len(sum.Files) < 3 {
 		t.Fatalf("summary %+v, anchor %v", sum, head)
 	}
 }

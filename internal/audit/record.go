@@ -51,17 +51,15 @@ type Record struct {
 	Prev   string          `json:"prev"`   // SHA-256 (hex) of the previous line, or Genesis
 }
 
-// Head identifies the last record of a log: its seq and the SHA-256 (hex)
-// of its line, newline included. The zero Head stands for a log without
-// records. It is what an [Anchor] keeps.
+// Head identifies a record of a log, usually the last one: its seq and
+// the SHA-256 (hex) of its line, newline included. The zero Head stands
+// for the point before the first record (a log without records).
 type Head struct {
 	Seq  uint64
 	Hash string
 }
 
-// String returns h as "seq:hash", or "" for the zero Head; [ParseHead]
-// reads it back. It is the form to keep in a text field such as
-// rollback.State.AuditAnchor.
+// String returns h as "seq:hash", or "" for the zero Head.
 func (h Head) String() string {
 	if h == (Head{}) {
 		return ""
@@ -69,36 +67,90 @@ func (h Head) String() string {
 	return strconv.FormatUint(h.Seq, 10) + ":" + h.Hash
 }
 
-// ParseHead reads the form written by [Head.String]. An invalid string is
-// an error matching [ErrInvalid].
-func ParseHead(s string) (Head, error) {
-	if s == "" {
-		return Head{}, nil
-	}
-	seqText, hash, ok := strings.Cut(s, ":")
-	if !ok {
-		return Head{}, invalid(fmt.Errorf("anchor %q is not seq:hash", s))
-	}
-	seq, err := strconv.ParseUint(seqText, 10, 64)
-	if err != nil || strconv.FormatUint(seq, 10) != seqText {
-		return Head{}, invalid(fmt.Errorf("anchor %q: bad seq", s))
-	}
-	h := Head{Seq: seq, Hash: hash}
-	if err := h.check(); err != nil {
-		return Head{}, err
-	}
-	return h, nil
+// Mark is what an [Anchor] keeps: the Head of the log and the whole line
+// of that record, which [Log.Append] stores before it writes the line. A
+// log matches its Mark when it ends at Head, or when it ends one record
+// before and Line follows on from there (a crash before the line reached
+// the log, or the line removed since: [Open] writes it back).
+type Mark struct {
+	Head Head
+	// Line is the record at Head, newline included. It is "" in the zero
+	// Mark and in the "seq:hash" anchors of earlier versions, which hold
+	// only Head: with those, the log must end exactly at Head.
+	Line string
 }
 
-// check validates h as an anchor value.
-func (h Head) check() error {
-	if h == (Head{}) {
+// lineMark returns the Mark of line, the line of the record with seq.
+func lineMark(seq uint64, line []byte) Mark {
+	return Mark{Head: Head{Seq: seq, Hash: lineHash(line)}, Line: string(line)}
+}
+
+// String returns m's Line without its newline, or, for a Mark without a
+// Line, its Head as "seq:hash" ("" for the zero Mark). [ParseMark] reads
+// it back. It is the form to keep in a text field such as
+// rollback.State.AuditAnchor.
+func (m Mark) String() string {
+	if m.Line != "" {
+		return strings.TrimSuffix(m.Line, "\n")
+	}
+	return m.Head.String()
+}
+
+// ParseMark reads the form written by [Mark.String]. An invalid string is
+// an error matching [ErrInvalid].
+func ParseMark(s string) (Mark, error) {
+	if strings.HasPrefix(s, "{") {
+		line := []byte(s + "\n")
+		r, err := parseRecord(line)
+		if err != nil {
+			return Mark{}, invalid(fmt.Errorf("anchor: %w", err))
+		}
+		return lineMark(r.Seq, line), nil
+	}
+	var m Mark
+	if s != "" {
+		seqText, hash, ok := strings.Cut(s, ":")
+		if !ok {
+			return Mark{}, invalid(fmt.Errorf("anchor %q is neither a record nor seq:hash", s))
+		}
+		seq, err := strconv.ParseUint(seqText, 10, 64)
+		if err != nil || strconv.FormatUint(seq, 10) != seqText {
+			return Mark{}, invalid(fmt.Errorf("anchor %q: bad seq", s))
+		}
+		m.Head = Head{Seq: seq, Hash: hash}
+	}
+	if err := m.check(); err != nil {
+		return Mark{}, err
+	}
+	return m, nil
+}
+
+// check validates m as an anchor value.
+func (m Mark) check() error {
+	if h := m.Head; h != (Head{}) && (h.Seq == 0 || !validHash(h.Hash)) {
+		return invalid(fmt.Errorf("anchor %q: seq must be at least 1 and hash 64 lowercase hex digits", m.Head))
+	}
+	if m.Line == "" {
 		return nil
 	}
-	if h.Seq == 0 || !validHash(h.Hash) {
-		return invalid(fmt.Errorf("anchor %q: seq must be at least 1 and hash 64 lowercase hex digits", h.String()))
+	r, err := parseRecord([]byte(m.Line))
+	if err != nil {
+		return invalid(fmt.Errorf("anchor: %w", err))
+	}
+	if lineMark(r.Seq, []byte(m.Line)) != m {
+		return invalid(fmt.Errorf("anchor %q: the line is not that of the record named", m.Head))
 	}
 	return nil
+}
+
+// follows reports whether the log ending at h lacks only m's record: m has
+// a Line, and it is the record after h.
+func (m Mark) follows(h Head) bool {
+	if m.Line == "" || m.Head.Seq != h.Seq+1 {
+		return false
+	}
+	r, err := parseRecord([]byte(m.Line))
+	return err == nil && r.Prev == h.next()
 }
 
 // next is the prev value of the record that follows h.

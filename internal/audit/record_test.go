@@ -8,25 +8,38 @@ import (
 	"time"
 )
 
-func TestHeadString(t *testing.T) {
+func TestMarkString(t *testing.T) {
 	h := Head{Seq: 42, Hash: strings.Repeat("ab", 32)}
-	s := h.String()
-	if s != "42:"+h.Hash {
-		t.Fatalf("String %q", s)
-	}
-	for _, in := range []Head{h, {}} {
-		got, err := ParseHead(in.String())
-		if err != nil || got != in {
-			t.Errorf("ParseHead(%q) = %v, %v", in.String(), got, err)
+	line := `{"seq":42,"time":"2025-01-02T03:04:05Z","kind":"refresh","fields":{},"prev":"` + Genesis + "\"}\n"
+	full := lineMark(42, []byte(line))
+	for _, tt := range []struct {
+		m    Mark
+		want string
+	}{
+		{Mark{}, ""},
+		{Mark{Head: h}, "42:" + h.Hash},
+		{full, strings.TrimSuffix(line, "\n")},
+	} {
+		if s := tt.m.String(); s != tt.want {
+			t.Errorf("String %q, want %q", s, tt.want)
+		}
+		if got, err := ParseMark(tt.want); err != nil || got != tt.m {
+			t.Errorf("ParseMark(%q) = %v, %v", tt.want, got, err)
 		}
 	}
 	for _, bad := range []string{
 		"42", ":" + h.Hash, "042:" + h.Hash, "+4:" + h.Hash, "0:" + h.Hash, "x:" + h.Hash,
 		"42:" + strings.ToUpper(h.Hash), "42:" + h.Hash[1:], "42:" + h.Hash + "0",
-		"18446744073709551616:" + h.Hash,
+		"18446744073709551616:" + h.Hash, line, strings.Replace(line, `"fields":{}`, `"fields":{ }`, 1), "{",
 	} {
-		if got, err := ParseHead(bad); !errors.Is(err, ErrInvalid) || got != (Head{}) {
-			t.Errorf("ParseHead(%q) = %v, %v; want ErrInvalid", bad, got, err)
+		if got, err := ParseMark(bad); !errors.Is(err, ErrInvalid) || got != (Mark{}) {
+			t.Errorf("ParseMark(%q) = %v, %v; want ErrInvalid", bad, got, err)
+		}
+	}
+	// A Line must be the record its Head names.
+	for _, m := range []Mark{{Head: h, Line: line}, {Head: Head{Seq: 41, Hash: full.Head.Hash}, Line: line}, {Line: line}} {
+		if err := m.check(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("check(%+v) = %v, want ErrInvalid", m, err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Summary describes a log that verified.
@@ -23,10 +24,11 @@ type Summary struct {
 	// TornBytes is the length of an incomplete line at the end of the
 	// newest file: a crash while appending, removed by the next Open.
 	TornBytes int64
-	// Unanchored is 1 when the last record is one beyond the anchor (a
-	// crash between writing it and storing its anchor; the next Open moves
-	// the anchor), 0 otherwise. Set by VerifyAnchored only.
-	Unanchored int
+	// Missing is the anchor's record, its line without the newline, when
+	// the log ends just before it: a crash before the record reached the
+	// log, or the record removed since; the next Open writes it back.
+	// Otherwise "". Set by VerifyAnchored only.
+	Missing string
 }
 
 // Verify checks every log file in dir, oldest first: each line is a record
@@ -39,21 +41,24 @@ type Summary struct {
 // A broken log gives a [*BrokenError] for the first broken link, whose
 // [Reason] says what happened; every line is read even then, so that a
 // deletion can be told from a reordering. Without an anchor, Verify can't
-// see records removed from the end or a chain rewritten from some record
-// on: use [VerifyAnchored] with the anchor the client keeps.
+// see records removed from the end, records added at the end, or a chain
+// rewritten from some record on, and it believes any audit-drop record:
+// use [VerifyAnchored] with the anchor the client keeps.
 func Verify(dir string) (Summary, error) {
 	return verifyDir(dir, nil)
 }
 
-// VerifyAnchored is [Verify] and also checks that the chain ends at anchor,
-// or one record beyond it (what a crash between writing a record and
-// storing its anchor leaves); the zero anchor means the log should have no
-// records. A mismatch is a [*BrokenError] matching [ErrAnchorMismatch].
-func VerifyAnchored(dir string, anchor Head) (Summary, error) {
-	if err := anchor.check(); err != nil {
+// VerifyAnchored is [Verify] and also checks the log against the anchor's
+// Mark: the chain ends at m.Head, or just before it with m.Line following
+// on (reported in [Summary.Missing]); the zero Mark means the log should
+// have no records. A mismatch is a [*BrokenError] matching
+// [ErrAnchorMismatch]. Only audit-drop records up to that end count: one
+// that someone added after it can't account for deleted files.
+func VerifyAnchored(dir string, m Mark) (Summary, error) {
+	if err := m.check(); err != nil {
 		return Summary{}, err
 	}
-	return verifyDir(dir, &anchor)
+	return verifyDir(dir, &m)
 }
 
 // VerifyFile checks one log file on its own: every line is a record and
@@ -72,7 +77,7 @@ func VerifyFile(path string) (Summary, error) {
 	return s.summary(), nil
 }
 
-func verifyDir(dir string, anchor *Head) (Summary, error) {
+func verifyDir(dir string, anchor *Mark) (Summary, error) {
 	files, err := listFiles(dir)
 	if err != nil {
 		return Summary{}, err
@@ -116,7 +121,7 @@ type scanner struct {
 	first   *position
 	prev    *position // the last record while the chain is intact
 	torn    int64
-	drops   []dropFields
+	drops   []drop
 	minSeq  uint64       // the lowest seq read
 	err     *BrokenError // the first broken link, once found
 
@@ -125,11 +130,17 @@ type scanner struct {
 	gap     uint64 // the seq that was missing, 0 if none
 	gapSeen bool
 
-	anchor       *Head
-	anchorHash   string    // hash of the record with the anchor's seq
-	anchorFound  bool      // whether that hash is known
-	anchorRec    *position // the record with the anchor's seq, if read
-	beyondAnchor *position // the record two after the anchor
+	anchor      *Mark
+	anchorHash  string    // hash of the record with the anchor's seq
+	anchorFound bool      // whether that hash is known
+	anchorRec   *position // the record with the anchor's seq, if read
+	extra       *position // the first record after the anchor's
+}
+
+// drop is an audit-drop record as the scanner remembers it.
+type drop struct {
+	dropFields
+	seq uint64 // of the record
 }
 
 // file reads one file; newest says whether an incomplete last line is
@@ -184,7 +195,7 @@ func (s *scanner) record(path string, n int, line []byte) {
 	}
 	if r.Kind == KindDrop {
 		if d, ok := parseDrop(r.Fields); ok {
-			s.drops = append(s.drops, d)
+			s.drops = append(s.drops, drop{dropFields: d, seq: r.Seq})
 		}
 	}
 	if s.err != nil {
@@ -196,7 +207,7 @@ func (s *scanner) record(path string, n int, line []byte) {
 	pos := &position{file: path, line: n, seq: r.Seq, hash: lineHash(line), prev: r.Prev}
 	if s.first == nil {
 		s.first = pos
-		if s.anchor != nil && s.anchor.Seq == r.Seq-1 {
+		if s.anchor != nil && s.anchor.Head.Seq == r.Seq-1 {
 			s.anchorHash, s.anchorFound = r.Prev, true
 		}
 	} else {
@@ -206,12 +217,12 @@ func (s *scanner) record(path string, n int, line []byte) {
 		}
 	}
 	s.prev = pos
-	if s.anchor != nil {
-		switch r.Seq {
-		case s.anchor.Seq:
+	if a := s.anchor; a != nil {
+		switch {
+		case r.Seq == a.Head.Seq:
 			s.anchorHash, s.anchorFound, s.anchorRec = pos.hash, true, pos
-		case s.anchor.Seq + 2:
-			s.beyondAnchor = pos
+		case r.Seq > a.Head.Seq && s.extra == nil:
+			s.extra = pos
 		}
 	}
 }
@@ -264,7 +275,7 @@ func (s *scanner) startError() error {
 		return nil
 	}
 	for _, d := range s.drops {
-		if d.LastSeq == f.seq-1 && d.LastHash == f.prev {
+		if d.LastSeq == f.seq-1 && d.LastHash == f.prev && s.anchored(d) {
 			return nil
 		}
 	}
@@ -277,8 +288,15 @@ func (s *scanner) startError() error {
 			Detail: fmt.Sprintf("the first record of a log must be seq 1 chaining from the genesis value, not seq %d chaining from %s", f.seq, f.prev)}
 	default:
 		return &BrokenError{File: f.file, Line: f.line, Seq: f.seq, Reason: ReasonDeleted,
-			Detail: fmt.Sprintf("records before seq %d are missing and no audit-drop record accounts for them (it chains from %s)", f.seq, f.prev)}
+			Detail: fmt.Sprintf("records before seq %d are missing and no audit-drop record up to the anchor accounts for them (it chains from %s)", f.seq, f.prev)}
 	}
+}
+
+// anchored reports whether the audit-drop record d is covered by the
+// anchor, at or before its Head. Without an anchor every record is
+// believed.
+func (s *scanner) anchored(d drop) bool {
+	return s.anchor == nil || d.seq <= s.anchor.Head.Seq
 }
 
 func (s *scanner) summary() Summary {
@@ -298,35 +316,35 @@ func (s *scanner) anchorError(current string, sum *Summary) error {
 		torn = fmt.Sprintf("; an incomplete line of %d bytes follows", s.torn)
 	}
 	last := s.prev
-	if last == nil {
-		if a == (Head{}) {
-			return nil
-		}
-		return &BrokenError{File: current, Reason: ReasonTruncated,
-			Detail: fmt.Sprintf("the log has no records but its anchor is at seq %d%s", a.Seq, torn)}
+	end := Head{}
+	if last != nil {
+		end = Head{Seq: last.seq, Hash: last.hash}
 	}
 	switch {
-	case last.seq == a.Seq && last.hash == a.Hash:
+	case end == a.Head:
 		return nil
-	case last.seq == a.Seq+1 && last.prev == a.next():
-		sum.Unanchored = 1
+	case a.follows(end):
+		sum.Missing = strings.TrimSuffix(a.Line, "\n")
 		return nil
-	case last.seq < a.Seq:
+	case last == nil:
+		return &BrokenError{File: current, Reason: ReasonTruncated,
+			Detail: fmt.Sprintf("the log has no records but its anchor is at seq %d%s", a.Head.Seq, torn)}
+	case last.seq < a.Head.Seq:
 		return &BrokenError{File: last.file, Line: last.line, Seq: last.seq, Reason: ReasonTruncated,
-			Detail: fmt.Sprintf("the log ends at seq %d but its anchor is at seq %d: records were removed from the end%s", last.seq, a.Seq, torn)}
-	case s.anchorFound && s.anchorHash == a.next() && s.beyondAnchor != nil:
-		b := s.beyondAnchor
-		return &BrokenError{File: b.file, Line: b.line, Seq: b.seq, Reason: ReasonExtended,
-			Detail: fmt.Sprintf("%d records follow the anchored seq %d; only one may (a crash before its anchor was stored)", last.seq-a.Seq, a.Seq)}
+			Detail: fmt.Sprintf("the log ends at seq %d but its anchor is at seq %d: records were removed from the end%s", last.seq, a.Head.Seq, torn)}
+	case s.anchorFound && s.anchorHash == a.Head.next() && s.extra != nil:
+		x := s.extra
+		return &BrokenError{File: x.file, Line: x.line, Seq: x.seq, Reason: ReasonExtended,
+			Detail: fmt.Sprintf("the log goes on to seq %d after the anchored seq %d: records were added", last.seq, a.Head.Seq)}
 	case s.anchorRec != nil:
 		r := s.anchorRec
 		return &BrokenError{File: r.file, Line: r.line, Seq: r.seq, Reason: ReasonRewritten,
-			Detail: fmt.Sprintf("this record hashes to %s but the anchor holds %s: the chain was rewritten", r.hash, a.Hash)}
+			Detail: fmt.Sprintf("this record hashes to %s but the anchor holds %s: the chain was rewritten", r.hash, a.Head.Hash)}
 	case s.anchorFound:
 		return &BrokenError{File: last.file, Line: last.line, Seq: last.seq, Reason: ReasonRewritten,
-			Detail: fmt.Sprintf("the first record chains from %s but the anchor holds %s for seq %d: the chain was rewritten", s.anchorHash, a.next(), a.Seq)}
+			Detail: fmt.Sprintf("the first record chains from %s but the anchor holds %s for seq %d: the chain was rewritten", s.anchorHash, a.Head.next(), a.Head.Seq)}
 	default:
 		return &BrokenError{File: last.file, Line: last.line, Seq: last.seq, Reason: ReasonRewritten,
-			Detail: fmt.Sprintf("the anchored seq %d is not in the log, which starts at seq %d: the chain was rewritten", a.Seq, s.first.seq)}
+			Detail: fmt.Sprintf("the anchored seq %d is not in the log, which starts at seq %d: the chain was rewritten", a.Head.Seq, s.first.seq)}
 	}
 }

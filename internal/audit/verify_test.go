@@ -21,12 +21,12 @@ func TestVerifyNormalRun(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if sum.Records != 10 || sum.Last != head || sum.Start != (Head{0, Genesis}) || sum.TornBytes != 0 || sum.Unanchored != 0 {
+		if sum.Records != 10 || sum.Last != head.Head || sum.Start != (Head{0, Genesis}) || sum.TornBytes != 0 || sum.Missing != "" {
 			t.Errorf("%s: summary %+v, anchor %v", name, sum, head)
 		}
 	}
-	if head.Seq != 10 {
-		t.Errorf("anchor seq %d, want 10", head.Seq)
+	if head.Head.Seq != 10 || head.Line != string(readLines(t, filepath.Join(dir, currentName))[9]) {
+		t.Errorf("anchor %v, want record 10", head)
 	}
 }
 
@@ -226,21 +226,21 @@ func TestVerifyAnchorDetects(t *testing.T) {
 	})
 	t.Run("records beyond the anchor", func(t *testing.T) {
 		dir, a := newTenLog(t)
-		sum, err := VerifyAnchored(dir, Head{})
-		wantBroken(t, err, currentName, 2, 2, ReasonExtended, true)
+		sum, err := VerifyAnchored(dir, Mark{})
+		wantBroken(t, err, currentName, 1, 1, ReasonExtended, true)
 		if sum.Records != 0 {
 			t.Errorf("summary %+v returned with an error", sum)
 		}
 		// As if the anchor store had been rolled back two records.
 		lines := readLines(t, filepath.Join(dir, currentName))
-		if err := a.Store(Head{Seq: 8, Hash: lineHash(lines[7])}); err != nil {
+		if err := a.Store(lineMark(8, lines[7])); err != nil {
 			t.Fatal(err)
 		}
-		refusesOpen(t, dir, a, currentName, 10, 10, ReasonExtended, true)
+		refusesOpen(t, dir, a, currentName, 9, 9, ReasonExtended, true)
 	})
 	t.Run("anchored hash differs", func(t *testing.T) {
 		dir, _ := newTenLog(t)
-		_, err := VerifyAnchored(dir, Head{Seq: 9, Hash: Genesis})
+		_, err := VerifyAnchored(dir, Mark{Head: Head{Seq: 9, Hash: Genesis}})
 		wantBroken(t, err, currentName, 9, 9, ReasonRewritten, true)
 	})
 }
@@ -256,7 +256,7 @@ func TestVerifyFileTampered(t *testing.T) {
 
 func TestVerifyAnchoredInvalidAnchor(t *testing.T) {
 	dir, _ := newTenLog(t)
-	if _, err := VerifyAnchored(dir, Head{Seq: 10, Hash: "abc"}); !errors.Is(err, ErrInvalid) {
+	if _, err := VerifyAnchored(dir, Mark{Head: Head{Seq: 10, Hash: "abc"}}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("got %v, want ErrInvalid", err)
 	}
 }
@@ -301,7 +301,7 @@ func TestVerifyLongLine(t *testing.T) {
 }
 
 func TestVerifyEmptyDir(t *testing.T) {
-	sum, err := VerifyAnchored(t.TempDir(), Head{})
+	sum, err := VerifyAnchored(t.TempDir(), Mark{})
 	if err != nil || sum.Records != 0 || sum.Last != (Head{}) || sum.Start != (Head{}) {
 		t.Fatalf("%+v, %v", sum, err)
 	}

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -26,15 +24,19 @@ import (
 // just before the client is created (or the transfer starts) to just after
 // the last call returns; the parent reads the child's peak RSS.
 const (
-	opCold     = "cold"     // new client, refresh, one lookup (the parent gives an empty state dir)
-	opWarm     = "warm"     // the same on a state dir a cold run filled
-	opLive     = "live"     // refresh, then time a second refresh on the same client
-	opLookup   = "lookup"   // refresh and one lookup, then time many lookups
-	opDownload = "download" // refresh and lookup, then time download + verify of the large target
-	opGet      = "get"      // floor: plain GET + sha256 + file write
-	opGetSync  = "get-sync" // floor: the same, then fsync
-	opSHA256   = "sha256"   // floor: sha256 of in-memory bytes
-	opNoop     = "noop"     // nothing: the baseline of peak RSS
+	opCold      = "cold"       // new client, refresh, one lookup (the parent gives an empty state dir)
+	opWarm      = "warm"       // the same on a state dir a cold run filled
+	opLive      = "live"       // refresh, then time a second refresh on the same client
+	opLookup    = "lookup"     // refresh and one lookup, then time many lookups
+	opDownload  = "download"   // refresh and lookup, then time download + verify of the large target
+	opIdle      = "idle"       // refresh, then time -refreshes more on the same client (wire counts)
+	opFleet     = "fleet"      // -clients long-lived clients, then time -rounds of all refreshing at once
+	opColdFloor = "cold-floor" // floor of opCold: fetch + SHA-256 + signature + validating scan
+	opWarmFloor = "warm-floor" // floor of opWarm: read the small state files + the same two requests
+	opGet       = "get"        // floor: plain GET + sha256 + file write
+	opGetSync   = "get-sync"   // floor: the same, then fsync
+	opSHA256    = "sha256"     // floor: sha256 of in-memory bytes
+	opNoop      = "noop"       // nothing: the baseline of peak RSS
 )
 
 const (
@@ -52,6 +54,7 @@ const metaLimit = 128 << 20
 type opArgs struct {
 	client, op string
 	server     string // base URL of the serve process
+	control    string // base URL of its control listener
 	repo       string // repository name: URL prefix and directory under dir
 	dir        string // directory holding the generated repositories
 	state      string // the client's state directory
@@ -59,6 +62,9 @@ type opArgs struct {
 	targets    int    // targets in the repository, to pick lookup paths
 	bins       bool   // the repository uses succinct bins
 	lookups    int
+	refreshes  int    // idle refreshes (opIdle)
+	clients    int    // long-lived clients (opFleet)
+	rounds     int    // refreshes of all clients at once (opFleet)
 	size       int64  // bytes to hash (sha256) or expected (get)
 	sum        string // expected hex sha256 (get)
 	cpuprofile string
@@ -68,9 +74,14 @@ type opArgs struct {
 // opResult is what a child prints on stdout, as one JSON object.
 type opResult struct {
 	Seconds float64 `json:"seconds"`
-	// Requests are the paths the server was asked for during the timed part.
-	Requests []string `json:"requests"`
-	Lookups  int      `json:"lookups,omitempty"`
+	// Wire is what the server saw during the timed part.
+	Wire wireStats `json:"wire"`
+	// Lookups and Refreshes are how many the timed part did, for the
+	// operations that time many.
+	Lookups   int `json:"lookups,omitempty"`
+	Refreshes int `json:"refreshes,omitempty"`
+	// Rounds are opFleet's rounds, each timed on its own.
+	Rounds []opResult `json:"rounds,omitempty"`
 }
 
 func opMain(args []string) error {
@@ -79,6 +90,7 @@ func opMain(args []string) error {
 	fs.StringVar(&a.client, "client", "", "latch, go-tuf or plain")
 	fs.StringVar(&a.op, "op", "", "operation")
 	fs.StringVar(&a.server, "server", "", "server base URL")
+	fs.StringVar(&a.control, "control", "", "server control URL")
 	fs.StringVar(&a.repo, "repo", "", "repository name")
 	fs.StringVar(&a.dir, "dir", "", "directory of the generated repositories")
 	fs.StringVar(&a.state, "state", "", "client state directory")
@@ -86,6 +98,9 @@ func opMain(args []string) error {
 	fs.IntVar(&a.targets, "targets", 0, "targets in the repository")
 	fs.BoolVar(&a.bins, "bins", false, "the repository uses succinct bins")
 	fs.IntVar(&a.lookups, "lookups", 10000, "lookups to time")
+	fs.IntVar(&a.refreshes, "refreshes", 10, "idle refreshes to time")
+	fs.IntVar(&a.clients, "clients", 1000, "long-lived clients of the fleet")
+	fs.IntVar(&a.rounds, "rounds", 1, "rounds of the fleet refreshing at once")
 	fs.Int64Var(&a.size, "size", 0, "bytes")
 	fs.StringVar(&a.sum, "sha256", "", "expected sha256 (hex)")
 	fs.StringVar(&a.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed part to this file")
@@ -101,7 +116,7 @@ func opMain(args []string) error {
 }
 
 // timer brackets the timed part of an operation: it resets the server's
-// request log and starts the CPU profile, if any.
+// counts and starts the CPU profile, if any.
 type timer struct {
 	a     opArgs
 	start time.Time
@@ -109,7 +124,7 @@ type timer struct {
 }
 
 func (t *timer) begin() error {
-	if _, err := serverRequests(t.a.server); err != nil {
+	if _, err := serverStats(t.a.control); err != nil {
 		return err
 	}
 	if t.a.cpuprofile != "" {
@@ -136,22 +151,20 @@ func (t *timer) end(res *opResult) error {
 		}
 	}
 	var err error
-	res.Requests, err = serverRequests(t.a.server)
+	res.Wire, err = serverStats(t.a.control)
 	return err
 }
 
-// control talks to the server's control endpoint over connections of its
-// own, so that no client under test finds one already open.
-var control = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-
-func serverRequests(base string) ([]string, error) {
-	resp, err := control.Get(base + requestsPath[1:])
+// serverStats returns the server's counts since the last call, and starts
+// them again.
+func serverStats(control string) (wireStats, error) {
+	var st wireStats
+	resp, err := http.Get(control + statsPath[1:])
 	if err != nil {
-		return nil, err
+		return st, err
 	}
 	defer resp.Body.Close()
-	var out []string
-	return out, json.NewDecoder(resp.Body).Decode(&out)
+	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
 func runOp(ctx context.Context, a opArgs) (*opResult, error) {
@@ -178,6 +191,17 @@ func runOp(ctx context.Context, a opArgs) (*opResult, error) {
 			h.Write(buf[:min(n, int64(len(buf)))])
 		}
 		h.Sum(nil)
+	case opColdFloor, opWarmFloor:
+		floor := coldFloor
+		if a.op == opWarmFloor {
+			floor = warmFloor
+		}
+		if err := t.begin(); err != nil {
+			return nil, err
+		}
+		if err := floor(ctx, a); err != nil {
+			return nil, err
+		}
 	case opCold, opWarm:
 		if err := t.begin(); err != nil {
 			return nil, err
@@ -191,7 +215,9 @@ func runOp(ctx context.Context, a opArgs) (*opResult, error) {
 				return nil, err
 			}
 		}
-	case opLive, opLookup, opDownload:
+	case opFleet:
+		return res, fleet(ctx, a, res)
+	case opLive, opLookup, opDownload, opIdle:
 		if err := refreshed(ctx, a, t, res); err != nil {
 			return nil, err
 		}
@@ -218,6 +244,17 @@ func refreshed(ctx context.Context, a opArgs, t *timer, res *opResult) error {
 			return err
 		}
 		return c.refreshAgain(ctx)
+	case opIdle:
+		if err := t.begin(); err != nil {
+			return err
+		}
+		for range a.refreshes {
+			if err := c.refreshAgain(ctx); err != nil {
+				return err
+			}
+		}
+		res.Refreshes = a.refreshes
+		return nil
 	case opLookup:
 		if err := c.lookup(ctx, a.target); err != nil {
 			return err
@@ -274,38 +311,6 @@ func lookupPaths(target string, n int, bins bool) []string {
 		}
 	}
 	return out
-}
-
-// plainGet is the floor of a download: GET, sha256 while writing to a file,
-// compare, optionally fsync. The parent removes the file, untimed.
-func plainGet(url, dest string, size int64, sum string, sync bool) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	f, err := os.Create(dest)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(f, h), resp.Body, make([]byte, 256<<10))
-	if err != nil {
-		return err
-	}
-	if n != size || hex.EncodeToString(h.Sum(nil)) != sum {
-		return fmt.Errorf("GET %s: %d bytes, sha256 mismatch or wrong length", url, n)
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			return err
-		}
-	}
-	return f.Close()
 }
 
 // tufClient is what the benchmark does with a TUF client.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -9,11 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -21,22 +18,33 @@ import (
 type rowKind int
 
 const (
-	kindRefresh  rowKind = iota // latch vs go-tuf, with RSS
+	kindRefresh  rowKind = iota // latch vs go-tuf (and a floor), with RSS
 	kindLive                    // latch vs go-tuf, RSS not the operation's own
 	kindLookup                  // per-lookup time
-	kindDownload                // latch vs go-tuf, with RSS and throughput
-	kindFloor                   // one series, no TUF client
+	kindDownload                // latch vs go-tuf vs a floor, with RSS and throughput
+	kindFloor                   // a floor alone, no TUF client
+	kindIdle                    // per idle refresh of one long-lived client: the fleet table
+	kindFleet                   // the fleet refreshing at once, one sample per round: the fleet table
 )
 
-// series is the samples of one client in one row.
+// stat is the spread of a row's samples.
+type stat struct {
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
+}
+
+// series is the samples of one client (or floor) in one row.
 type series struct {
-	Seconds       []float64 `json:"seconds"`
-	MedianSeconds float64   `json:"median_seconds"`
-	MaxRSS        []int64   `json:"max_rss_bytes,omitempty"`
-	MedianMaxRSS  int64     `json:"median_max_rss_bytes,omitempty"`
-	// Requests are the paths the first sample fetched during its timed part.
-	Requests []string `json:"requests,omitempty"`
-	// BytesPerSecond is for rows that move the large target.
+	Seconds []float64 `json:"seconds"`
+	Time    stat      `json:"time_seconds"`
+	MaxRSS  []int64   `json:"max_rss_bytes,omitempty"`
+	RSS     *stat     `json:"max_rss,omitempty"` // bytes; nil where the peak isn't the operation's own
+	// Wire is what the server saw during each sample's timed part; only the
+	// first sample keeps its list of requests.
+	Wire []wireStats `json:"wire"`
+	// BytesPerSecond is the median throughput of rows that move the large
+	// target.
 	BytesPerSecond float64 `json:"bytes_per_second,omitempty"`
 }
 
@@ -46,11 +54,12 @@ type row struct {
 	Latch *series `json:"latch,omitempty"`
 	GoTUF *series `json:"go_tuf,omitempty"`
 	Floor *series `json:"floor,omitempty"`
-	// Ratio is latch's median time over go-tuf's; RSSRatio the same for
-	// the median peak RSS.
-	Ratio    float64 `json:"ratio,omitempty"`
-	RSSRatio float64 `json:"rss_ratio,omitempty"`
-	Note     string  `json:"note,omitempty"`
+	// Ratio is latch's time over go-tuf's, FloorRatio latch's over the
+	// floor's, run by run (the i-th sample of each, measured one after the
+	// other), with their spread.
+	Ratio      *stat  `json:"ratio,omitempty"`
+	FloorRatio *stat  `json:"floor_ratio,omitempty"`
+	Note       string `json:"note,omitempty"`
 
 	kind  rowKind
 	bytes int64 // moved by kindDownload and kindFloor rows
@@ -58,16 +67,26 @@ type row struct {
 
 // report is the benchmark's result, as printed and as written by -json.
 type report struct {
-	Machine  string `json:"machine"`
-	Settings string `json:"settings"`
+	Command  string      `json:"command"`
+	Machine  machineInfo `json:"machine"`
+	Settings string      `json:"settings"`
 	// BaselineRSS is the peak RSS of a child that does nothing: the Go
 	// runtime and this program's code, part of every row's RSS.
 	BaselineRSS int64 `json:"baseline_max_rss_bytes"`
 	// ParentRSS is this process's peak RSS (Linux only): on Linux no
 	// child's max RSS reads below it, since until exec a child runs in its
 	// parent's memory. That is why the repositories are generated in a child.
-	ParentRSS int64  `json:"parent_max_rss_bytes,omitempty"`
-	Rows      []*row `json:"rows"`
+	ParentRSS int64 `json:"parent_max_rss_bytes,omitempty"`
+	// Load is the system's load average over a minute at the start and at
+	// the end of the run, where the system tells: other work on the machine
+	// inflates every time and widens every spread.
+	Load []float64 `json:"load_average,omitempty"`
+	Rows []*row    `json:"rows"`
+	// FleetRepo is the repository of the idle and fleet rows, Idle the
+	// refreshes of each idle run, Clients the size of the fleet.
+	FleetRepo string `json:"fleet_repo,omitempty"`
+	Idle      int    `json:"idle_refreshes,omitempty"`
+	Clients   int    `json:"fleet_clients,omitempty"`
 	Profile   string `json:"profile,omitempty"`
 }
 
@@ -76,10 +95,18 @@ type runner struct {
 	s        settings
 	exe      string
 	server   string // base URL
+	control  string // base URL of the server's control listener
 	repos    string // directory of the generated repositories
 	work     string // directory for state directories
 	progress io.Writer
 	rows     []*row
+}
+
+// step is one measured child: a client (or the floor) running an operation
+// for a row.
+type step struct {
+	row    *row
+	cl, op string
 }
 
 // run generates the repositories, measures and prints the table on out;
@@ -94,13 +121,14 @@ func run(s settings, exe string, out, progress io.Writer) (*report, error) {
 	} else {
 		defer os.RemoveAll(base)
 	}
+	m := machine(s.dir) // now: the commit is that of the code being measured
+	loadStart, hasLoad := loadAverage()
 	r := &runner{s: s, exe: exe, repos: filepath.Join(base, "repos"), work: filepath.Join(base, "work"), progress: progress}
 	if err := os.MkdirAll(r.work, 0o755); err != nil {
 		return nil, err
 	}
 
 	tufRepos, large := plan(s)
-	largest := slices.Max(s.flat)
 	infos, err := r.generate()
 	if err != nil {
 		return nil, err
@@ -113,99 +141,172 @@ func run(s settings, exe string, out, progress io.Writer) (*report, error) {
 	defer stop()
 
 	for _, t := range tufRepos {
-		cold := r.row("cold refresh + lookup, "+t.label, kindRefresh)
-		warm := r.row("warm refresh + lookup, new process, "+t.label, kindRefresh)
-		live := r.row("warm refresh, long-lived client, "+t.label, kindLive)
-		cold.Note = "targets.json " + mib(infos[t.spec.name].TargetsSize)
-		if t.spec.bins {
-			cold.Note = fmt.Sprintf("bin of %s", mib(infos[t.spec.name].BinSize))
-		}
-		target := targetPath(t.spec.targets / 2)
-		common := []string{"-repo", t.spec.name, "-target", target}
-		for rep := range s.reps {
-			for _, cl := range alternate([]string{clientLatch, clientGoTUF}, rep) {
-				state, err := os.MkdirTemp(r.work, cl+"-")
-				if err != nil {
-					return nil, err
-				}
-				args := append([]string{"-state", state}, common...)
-				for _, m := range []struct {
-					row *row
-					op  string
-				}{{cold, opCold}, {warm, opWarm}, {live, opLive}} {
-					if err := r.measure(m.row, cl, m.op, args...); err != nil {
-						return nil, err
-					}
-				}
-				if t.lookup != "" {
-					lr := r.row(t.lookup, kindLookup)
-					la := append(args, "-targets", fmt.Sprint(t.spec.targets), fmt.Sprintf("-bins=%v", t.spec.bins), "-lookups", fmt.Sprint(s.lookups))
-					if err := r.measure(lr, cl, opLookup, la...); err != nil {
-						return nil, err
-					}
-				}
-				if err := os.RemoveAll(state); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-
-	size := count64(s.size)
-	dl := r.row("download + verify, "+size, kindDownload)
-	get := r.row("floor: GET + sha256 + write, "+size, kindFloor)
-	getSync := r.row("floor: GET + sha256 + write + fsync, "+size, kindFloor)
-	sum := r.row("floor: sha256 in memory, "+size, kindFloor)
-	dl.bytes, get.bytes, getSync.bytes, sum.bytes = s.size, s.size, s.size, s.size
-	sumHex := infos[large.name].LargeSHA256
-	for rep := range s.dlReps {
-		for _, m := range alternate([]struct {
-			row    *row
-			cl, op string
-		}{{dl, clientLatch, opDownload}, {dl, clientGoTUF, opDownload}, {get, clientPlain, opGet}, {getSync, clientPlain, opGetSync}}, rep) {
-			state, err := os.MkdirTemp(r.work, m.cl+"-")
-			if err != nil {
-				return nil, err
-			}
-			if err := r.measure(m.row, m.cl, m.op, "-repo", large.name, "-state", state,
-				"-size", fmt.Sprint(s.size), "-sha256", sumHex); err != nil {
-				return nil, err
-			}
-			if err := os.RemoveAll(state); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for range s.reps {
-		if err := r.measure(sum, clientPlain, opSHA256, "-size", fmt.Sprint(s.size), "-state", r.work); err != nil {
+		if err := r.refreshRows(t, infos[t.spec.name]); err != nil {
 			return nil, err
 		}
 	}
-
-	rep := &report{Machine: machine(), Settings: describe(s), Rows: r.rows}
+	if err := r.downloadRows(large, infos[large.name]); err != nil {
+		return nil, err
+	}
+	// The fleet's repository is the smallest flat one: an idle refresh
+	// fetches no targets, and the fleet's clients each hold theirs.
+	smallest := tufRepos[slices.IndexFunc(tufRepos, func(t tufRepo) bool { return t.spec.name == fmt.Sprintf("flat-%d", slices.Min(s.flat)) })]
+	if err := r.fleetRows(smallest); err != nil {
+		return nil, err
+	}
+	rep := &report{Command: s.command, Machine: m, Settings: describe(s), Rows: r.rows,
+		FleetRepo: smallest.label, Idle: s.idle, Clients: s.fleet}
+	if loadEnd, ok := loadAverage(); hasLoad && ok {
+		rep.Load = []float64{loadStart, loadEnd}
+	}
 	if _, rep.BaselineRSS, err = r.child(clientPlain, opNoop); err != nil {
 		return nil, err
 	}
 	rep.ParentRSS = selfPeakRSS()
 	if s.cpuprofile != "" {
+		largest := slices.Max(s.flat)
 		if rep.Profile, err = r.profile(fmt.Sprintf("flat-%d", largest), largest); err != nil {
 			return nil, err
 		}
 	}
 	finish(rep)
-	if err := printTable(out, rep); err != nil {
+	if err := printText(out, rep); err != nil {
 		return nil, err
 	}
-	if s.jsonOut != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(s.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return nil, err
+	return rep, writeOutputs(s, rep)
+}
+
+// refreshRows measures the rows of one repository both clients refresh
+// from: cold, warm in a new process, warm on a long-lived client, and
+// lookups; the floors of the cold and warm rows run right after latch's.
+func (r *runner) refreshRows(t tufRepo, info repoInfo) error {
+	cold := r.row("cold refresh + lookup, "+t.label, kindRefresh)
+	warm := r.row("warm refresh + lookup, new process, "+t.label, kindRefresh)
+	live := r.row("warm refresh, long-lived client, "+t.label, kindLive)
+	cold.Note = "targets.json " + mib(info.TargetsSize)
+	if t.spec.bins {
+		cold.Note = fmt.Sprintf("bin of %s", mib(info.BinSize))
+	}
+	target := targetPath(t.spec.targets / 2)
+	common := []string{"-repo", t.spec.name, "-target", target, fmt.Sprintf("-bins=%v", t.spec.bins)}
+	for rep := range r.s.reps {
+		for _, cl := range alternate([]string{clientLatch, clientGoTUF}, rep) {
+			err := r.withState(cl, func(state string) error {
+				args := append([]string{"-state", state}, common...)
+				steps := []step{{cold, cl, opCold}}
+				if cl == clientLatch && !t.spec.pretty {
+					// Pretty-printed signed bytes aren't canonical: a signature
+					// check needs a canonical copy, no floor's best case.
+					steps = append(steps, step{cold, clientPlain, opColdFloor})
+				}
+				steps = append(steps, step{warm, cl, opWarm})
+				if cl == clientLatch {
+					steps = append(steps, step{warm, clientPlain, opWarmFloor})
+				}
+				steps = append(steps, step{live, cl, opLive})
+				for _, m := range steps {
+					if err := r.measure(m.row, m.cl, m.op, args...); err != nil {
+						return err
+					}
+				}
+				if t.lookup == "" {
+					return nil
+				}
+				la := append(args, "-targets", fmt.Sprint(t.spec.targets), "-lookups", fmt.Sprint(r.s.lookups))
+				return r.measure(r.row(t.lookup, kindLookup), cl, opLookup, la...)
+			})
+			if err != nil {
+				return err
+			}
 		}
 	}
-	return rep, nil
+	return nil
+}
+
+// downloadRows measures the download of the large target by both clients
+// beside its floors: GET + SHA-256 + write, with fsync (the download row's
+// floor: latch fsyncs before its rename) and without; then SHA-256 alone.
+func (r *runner) downloadRows(large repoSpec, info repoInfo) error {
+	s := r.s
+	size := count64(s.size)
+	dl := r.row("download + verify, "+size, kindDownload)
+	get := r.row("floor: GET + SHA-256 + write, no fsync, "+size, kindFloor)
+	sum := r.row("floor: SHA-256 in memory, "+size, kindFloor)
+	dl.bytes, get.bytes, sum.bytes = s.size, s.size, s.size
+	for rep := range s.dlReps {
+		for _, m := range alternate([]step{{dl, clientLatch, opDownload}, {dl, clientGoTUF, opDownload}, {dl, clientPlain, opGetSync}, {get, clientPlain, opGet}}, rep) {
+			err := r.withState(m.cl, func(state string) error {
+				return r.measure(m.row, m.cl, m.op, "-repo", large.name, "-state", state,
+					"-size", fmt.Sprint(s.size), "-sha256", info.LargeSHA256)
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for range s.reps {
+		if err := r.measure(sum, clientPlain, opSHA256, "-size", fmt.Sprint(s.size), "-state", r.work); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fleetRows measures the fleet cost on repository t: s.idle idle refreshes
+// of one long-lived client of each kind on a warm state, then s.fleet latch
+// clients refreshing at once, s.reps rounds in one child. Either may be 0:
+// not measured.
+func (r *runner) fleetRows(t tufRepo) error {
+	s := r.s
+	common := []string{"-repo", t.spec.name, "-target", targetPath(t.spec.targets / 2)}
+	if s.idle > 0 {
+		idle := r.row(fmt.Sprintf("idle refresh, long-lived client, %s (per refresh)", t.label), kindIdle)
+		for rep := range s.reps {
+			for _, cl := range alternate([]string{clientLatch, clientGoTUF}, rep) {
+				err := r.withState(cl, func(state string) error {
+					// A cold run first, in a child of its own, untimed: the
+					// idle client starts on a warm state, as a long-lived
+					// one would, not just after writing it all.
+					args := append([]string{"-state", state}, common...)
+					if _, _, err := r.child(cl, opCold, args...); err != nil {
+						return err
+					}
+					return r.measure(idle, cl, opIdle, append(args, "-refreshes", fmt.Sprint(s.idle))...)
+				})
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if s.fleet == 0 {
+		return nil
+	}
+	fl := r.row(fmt.Sprintf("%s long-lived latch clients refresh at once, %s", count(s.fleet), t.label), kindFleet)
+	return r.withState("fleet", func(state string) error {
+		res, rss, err := r.child(clientLatch, opFleet, append([]string{"-state", state, "-clients", fmt.Sprint(s.fleet), "-rounds", fmt.Sprint(s.reps)}, common...)...)
+		if err != nil {
+			return err
+		}
+		for _, round := range res.Rounds {
+			r.add(fl, clientLatch, &round, rss)
+		}
+		return nil
+	})
+}
+
+// withState runs f on a new state directory, named after cl, and removes
+// it after.
+func (r *runner) withState(cl string, f func(state string) error) error {
+	state, err := os.MkdirTemp(r.work, cl+"-")
+	if err != nil {
+		return err
+	}
+	if err := f(state); err != nil {
+		os.RemoveAll(state)
+		return err
+	}
+	return os.RemoveAll(state)
 }
 
 // tufRepo is a generated repository that both clients refresh from, with
@@ -292,17 +393,17 @@ const profileRuns = 10
 // profile runs latch cold refresh + lookup profileRuns times in one child,
 // with a CPU profile.
 func (r *runner) profile(repo string, n int) (string, error) {
-	state, err := os.MkdirTemp(r.work, "profile-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(state)
-	res, _, err := r.child(clientLatch, opCold, "-repo", repo, "-state", state, "-target", targetPath(n/2),
-		"-cpuprofile", r.s.cpuprofile, "-repeat", fmt.Sprint(profileRuns))
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s: %d latch cold refreshes + lookups, %s, %s each", r.s.cpuprofile, profileRuns, repo, seconds(res.Seconds/profileRuns)), nil
+	var desc string
+	err := r.withState("profile", func(state string) error {
+		res, _, err := r.child(clientLatch, opCold, "-repo", repo, "-state", state, "-target", targetPath(n/2),
+			"-cpuprofile", r.s.cpuprofile, "-repeat", fmt.Sprint(profileRuns))
+		if err != nil {
+			return err
+		}
+		desc = fmt.Sprintf("%s: %d latch cold refreshes + lookups, %s, %s each", r.s.cpuprofile, profileRuns, repo, seconds(res.Seconds/profileRuns))
+		return nil
+	})
+	return desc, err
 }
 
 // alternate rotates xs by rep, so that no client always runs first.
@@ -338,6 +439,12 @@ func (r *runner) measure(rw *row, cl, op string, args ...string) error {
 	if err != nil {
 		return err
 	}
+	r.add(rw, cl, res, rss)
+	return nil
+}
+
+// add adds the sample res of client cl, whose process peaked at rss, to rw.
+func (r *runner) add(rw *row, cl string, res *opResult, rss int64) {
 	var s **series
 	switch cl {
 	case clientLatch:
@@ -348,21 +455,25 @@ func (r *runner) measure(rw *row, cl, op string, args ...string) error {
 		s = &rw.Floor
 	}
 	if *s == nil {
-		*s = &series{Requests: res.Requests}
+		*s = &series{}
 	}
 	secs := res.Seconds
-	if res.Lookups > 0 {
-		secs /= float64(res.Lookups)
+	if n := res.Lookups + res.Refreshes; n > 0 {
+		secs /= float64(n)
+	}
+	wire := res.Wire
+	if len((*s).Wire) > 0 {
+		wire.Requests = nil
 	}
 	(*s).Seconds = append((*s).Seconds, secs)
 	(*s).MaxRSS = append((*s).MaxRSS, rss)
-	fmt.Fprintf(r.progress, "%-6s %-58s %10s  max RSS %s\n", cl, rw.Name, seconds(secs), mib(rss))
-	return nil
+	(*s).Wire = append((*s).Wire, wire)
+	fmt.Fprintf(r.progress, "%-6s %-60s %10s  max RSS %s\n", cl, rw.Name, seconds(secs), mib(rss))
 }
 
 // child runs one bench-op and returns its result and peak RSS in bytes.
 func (r *runner) child(cl, op string, args ...string) (*opResult, int64, error) {
-	argv := append([]string{"bench-op", "-client", cl, "-op", op, "-server", r.server, "-dir", r.repos}, args...)
+	argv := append([]string{"bench-op", "-client", cl, "-op", op, "-server", r.server, "-control", r.control, "-dir", r.repos}, args...)
 	cmd := exec.Command(r.exe, argv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -395,191 +506,10 @@ func (r *runner) startServer() (func(), error) {
 		stdin.Close() // the server exits when its stdin closes
 		cmd.Wait()
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
+	if r.server, r.control, err = readServerURLs(stdout); err != nil {
 		stop()
-		return nil, fmt.Errorf("server: %w", err)
+		return nil, err
 	}
-	r.server = strings.TrimSpace(line)
 	fmt.Fprintln(r.progress, "serving at", r.server)
 	return stop, nil
-}
-
-// finish computes medians, ratios and notes.
-func finish(rep *report) {
-	for _, rw := range rep.Rows {
-		for _, s := range []*series{rw.Latch, rw.GoTUF, rw.Floor} {
-			if s == nil {
-				continue
-			}
-			s.MedianSeconds = median(s.Seconds)
-			s.MedianMaxRSS = median(s.MaxRSS)
-			if rw.kind == kindLive || rw.kind == kindLookup {
-				s.MaxRSS, s.MedianMaxRSS = nil, 0
-			}
-			if rw.bytes > 0 {
-				s.BytesPerSecond = float64(rw.bytes) / s.MedianSeconds
-			}
-		}
-	}
-	for _, rw := range rep.Rows {
-		if rw.Latch != nil && rw.GoTUF != nil {
-			rw.Ratio = rw.Latch.MedianSeconds / rw.GoTUF.MedianSeconds
-			if rw.Latch.MedianMaxRSS > 0 && rw.GoTUF.MedianMaxRSS > 0 {
-				rw.RSSRatio = float64(rw.Latch.MedianMaxRSS) / float64(rw.GoTUF.MedianMaxRSS)
-			}
-		}
-		var notes []string
-		if rw.Note != "" {
-			notes = append(notes, rw.Note)
-		}
-		switch rw.kind {
-		case kindRefresh, kindLive:
-			notes = append(notes, fmt.Sprintf("requests %d/%d", len(rw.Latch.Requests), len(rw.GoTUF.Requests)))
-			if lb, gb := bins(rw.Latch.Requests), bins(rw.GoTUF.Requests); lb+gb > 0 {
-				notes = append(notes, fmt.Sprintf("bins fetched %d/%d", lb, gb))
-			}
-			if rw.kind == kindLive {
-				notes = append(notes, "go-tuf: new Updater, same process")
-			}
-		case kindDownload:
-			notes = append(notes, fmt.Sprintf("%s vs %s", rate(rw.Latch.BytesPerSecond), rate(rw.GoTUF.BytesPerSecond)))
-			for _, f := range rep.Rows {
-				if f.kind == kindFloor && strings.HasPrefix(f.Name, "floor: GET") && f.Floor != nil {
-					suffix := ""
-					if strings.Contains(f.Name, "fsync") {
-						suffix = " with fsync"
-					}
-					notes = append(notes, fmt.Sprintf("latch %.0f%% of floor%s", 100*rw.Latch.BytesPerSecond/f.Floor.BytesPerSecond, suffix))
-				}
-			}
-		case kindFloor:
-			notes = append(notes, rate(rw.Floor.BytesPerSecond))
-		}
-		rw.Note = strings.Join(notes, "; ")
-	}
-}
-
-func bins(paths []string) int {
-	n := 0
-	for _, p := range paths {
-		if strings.Contains(p, "."+binPrefix+"-") {
-			n++
-		}
-	}
-	return n
-}
-
-func median[T int64 | float64](xs []T) T {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func printTable(out io.Writer, rep *report) error {
-	fmt.Fprintf(out, "machine: %s\nsettings: %s\nmax RSS of a child that does nothing: %s", rep.Machine, rep.Settings, mib(rep.BaselineRSS))
-	if rep.ParentRSS > 0 {
-		fmt.Fprintf(out, " (no child's reads below this process's peak, %s)", mib(rep.ParentRSS))
-	}
-	fmt.Fprint(out, "\n\n")
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "operation\tlatch\tgo-tuf\tlatch/go-tuf\tlatch max RSS\tgo-tuf max RSS\tRSS ratio\tnotes")
-	for _, rw := range rep.Rows {
-		cells := []string{rw.Name, "—", "—", "—", "—", "—", "—", rw.Note}
-		if rw.Floor != nil {
-			cells[1] = seconds(rw.Floor.MedianSeconds)
-			cells[4] = mib(rw.Floor.MedianMaxRSS)
-			cells[7] = "floor (no TUF client): " + rw.Note
-		}
-		if rw.Latch != nil {
-			cells[1] = seconds(rw.Latch.MedianSeconds)
-			cells[4] = mib(rw.Latch.MedianMaxRSS)
-		}
-		if rw.GoTUF != nil {
-			cells[2] = seconds(rw.GoTUF.MedianSeconds)
-			cells[5] = mib(rw.GoTUF.MedianMaxRSS)
-		}
-		if rw.Ratio > 0 {
-			cells[3] = fmt.Sprintf("%.3f", rw.Ratio)
-		}
-		if rw.RSSRatio > 0 {
-			cells[6] = fmt.Sprintf("%.3f", rw.RSSRatio)
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if rep.Profile != "" {
-		fmt.Fprintln(out, "\nCPU profile:", rep.Profile)
-	}
-	return nil
-}
-
-func seconds(s float64) string {
-	switch {
-	case s == 0:
-		return "—"
-	case s < 1e-3:
-		return fmt.Sprintf("%.2f µs", s*1e6)
-	case s < 1:
-		return fmt.Sprintf("%.1f ms", s*1e3)
-	}
-	return fmt.Sprintf("%.2f s", s)
-}
-
-func mib(b int64) string {
-	if b <= 0 {
-		return "—"
-	}
-	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
-}
-
-func rate(bps float64) string { return fmt.Sprintf("%.0f MiB/s", bps/(1<<20)) }
-
-// count writes n with thousands separators.
-func count(n int) string {
-	s := fmt.Sprint(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-// count64 writes a byte count in the largest binary unit that divides it.
-func count64(b int64) string {
-	for _, u := range []struct {
-		name string
-		size int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if b%u.size == 0 {
-			return fmt.Sprintf("%d %s", b/u.size, u.name)
-		}
-	}
-	return fmt.Sprintf("%d B", b)
-}
-
-func describe(s settings) string {
-	return fmt.Sprintf("flat %v, pretty %v, bins %d, large target %s, %d runs per row (%d for downloads), %d lookups per lookup run, in %s",
-		s.flat, s.pretty, s.bins, count64(s.size), s.reps, s.dlReps, s.lookups, s.dir)
-}
-
-// machine describes where the benchmark ran.
-func machine() string {
-	cpu := ""
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v) + ", "
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s%d CPUs, %s/%s, %s", cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 }

@@ -3,15 +3,14 @@ package cjson
 import (
 	"bytes"
 	"errors"
-	"io/fs"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/latchsec/latch/internal/testvec"
 )
 
 var seedTable = []string{
@@ -25,48 +24,22 @@ var seedTable = []string{
 	`{"k3":3,"k1":1,"k12":12,"k0":0,"k2":2,"k11":11,"k10":10,"k5":5,"k4":4,"k7":7,"k6":6,"k9":9,"k8":8,"k13":13}`,
 }
 
-// addSeeds adds the seed table, a few generated documents and every *.json
-// file under the module's testdata and the shared interop corpus.
+// addSeeds adds the seed table, a few generated documents, the document of
+// every test vector (it fails if there are none) and the interop corpus.
 func addSeeds(f *testing.F) {
-	n := 0
 	for _, s := range seedTable {
 		f.Add([]byte(s))
-		n++
 	}
 	g := docGen{r: rand.New(rand.NewPCG(5, 6)), maxDepth: 4}
 	for range 20 {
 		f.Add(g.value(nil, 0))
-		n++
 	}
 	f.Add(genTargets(20).compact)
-	n++
-	for _, dir := range []string{"../../testdata", "../../../shared/interop"} {
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		files := 0
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
-				return err
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			f.Add(b)
-			files++
-			return nil
-		})
-		if err != nil {
-			f.Fatal(err)
-		}
-		if dir == "../../../shared/interop" && files == 0 {
-			f.Fatalf("%s exists but holds no *.json seeds", dir)
-		}
-		n += files
+	for _, b := range testvec.Bodies(f) {
+		f.Add(b)
 	}
-	if n == 0 {
-		f.Fatal("no fuzz seeds")
+	for _, b := range testvec.Interop(f) {
+		f.Add(b)
 	}
 }
 

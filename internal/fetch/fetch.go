@@ -337,7 +337,16 @@ func (h *HTTP) fetch(t *transfer, rawURL, name string, offset, maxLength int64) 
 			drainClose(resp.Body)
 		default:
 			if err := check(resp, name, offset, maxLength); err != nil {
-				_ = resp.Body.Close() // the error returned is the one that matters
+				var se *mirror.StatusError
+				if errors.As(err, &se) {
+					// A 404 is part of every refresh (the probe for the
+					// next root): drained, its connection serves the next
+					// request. The drain is capped and watched like any
+					// body, so a server that drips it can't hold us.
+					drainClose(h.newBody(t, resp.Body, name, maxDrain))
+				} else {
+					_ = resp.Body.Close() // the error returned is the one that matters
+				}
 				return nil, err
 			}
 			b := h.newBody(t, resp.Body, name, maxLength)

@@ -38,6 +38,8 @@ type FS interface {
 	SyncDir(dir string) error
 	// ReadFile returns the content of a file.
 	ReadFile(name string) ([]byte, error)
+	// Open opens a file for reading.
+	Open(name string) (fs.File, error)
 	// WriteFile replaces a file atomically and durably (package atomicfile).
 	WriteFile(name string, data []byte, perm fs.FileMode) error
 }
@@ -67,6 +69,9 @@ func (OS) SyncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // ReadFile implements [FS].
 func (OS) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
+
+// Open implements [FS].
+func (OS) Open(name string) (fs.File, error) { return os.Open(name) }
 
 // WriteFile implements [FS].
 func (OS) WriteFile(name string, data []byte, perm fs.FileMode) error {

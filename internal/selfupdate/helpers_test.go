@@ -53,13 +53,19 @@ func newFixture(t testing.TB, dir string, strategy selfupdate.Strategy) *fixture
 // the floor is v1.
 func (f *fixture) setUp() {
 	f.t.Helper()
+	f.writeV0()
+	f.install(f.updater(selfupdate.OS{}), "1.0.0", selfupdate.Build{}, 1, nil)
+}
+
+// writeV0 writes v0 as the executable: a build latch knows nothing of.
+func (f *fixture) writeV0() {
+	f.t.Helper()
 	if err := os.MkdirAll(filepath.Dir(f.exe), 0o755); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := os.WriteFile(f.exe, contents[""], 0o755); err != nil {
 		f.t.Fatal(err)
 	}
-	f.install(f.updater(selfupdate.OS{}), "1.0.0", build(""), 1, nil)
 }
 
 func (f *fixture) updater(fsys selfupdate.FS) *selfupdate.Updater {
@@ -78,11 +84,17 @@ func (f *fixture) stage(u *selfupdate.Updater, version string) {
 	}
 }
 
+// request is an install of version over prev, keeping keep builds, with
+// the health check check (nil: none) run beside the executable.
+func request(version string, prev selfupdate.Build, keep int, check func(string) error) selfupdate.Request {
+	return selfupdate.Request{Build: build(version), Prev: prev, Keep: keep, Check: check}
+}
+
 // install stages and installs version, failing the test on an error.
-func (f *fixture) install(u *selfupdate.Updater, version string, prev selfupdate.Build, keep int, check func() error) string {
+func (f *fixture) install(u *selfupdate.Updater, version string, prev selfupdate.Build, keep int, check func(string) error) string {
 	f.t.Helper()
 	f.stage(u, version)
-	backup, err := u.Install(build(version), prev, false, keep, check, f.hooks())
+	backup, err := u.Install(request(version, prev, keep, check), f.hooks())
 	if err != nil {
 		f.t.Fatalf("Install %s: %v", version, err)
 	}
@@ -184,16 +196,28 @@ func (f *fixture) workFiles(u *selfupdate.Updater) []string {
 
 // checkClean checks what must hold whenever no operation is pending: the
 // executable is a known build and the floor says which one (v0 aside,
-// which was never recorded), every kept build is the file it says, and
-// the work directory holds the kept builds and nothing else (trash
-// excepted, which the journal lists).
+// which was never recorded); the journal identifies it by its bytes with
+// that version (v0 aside, before latch changed anything); every kept build
+// is the file it says, by version and hash; the work directory holds the
+// kept builds and nothing else (trash excepted, which the journal lists),
+// and no health-check copy is left.
 func (f *fixture) checkClean(u *selfupdate.Updater) {
 	f.t.Helper()
 	if err := u.Tidy(); err != nil {
 		f.t.Fatalf("Tidy: %v (want nothing pending)", err)
 	}
-	if got, floor := f.exeVersion(), f.floor(); got != floor {
+	got, floor := f.exeVersion(), f.floor()
+	if got != floor {
 		f.t.Errorf("executable is v%q but the floor is v%q", got, floor)
+	}
+	in, known, err := u.InPlace()
+	switch {
+	case err != nil:
+		f.t.Fatal(err)
+	case known && in.Version != got:
+		f.t.Errorf("the journal labels the executable v%q, its bytes are v%q", in.Version, got)
+	case !known && got != "":
+		f.t.Errorf("the journal does not know the executable v%q that latch put in place", got)
 	}
 	backups, err := u.Backups()
 	if err != nil {
@@ -204,6 +228,9 @@ func (f *fixture) checkClean(u *selfupdate.Updater) {
 		if got := f.versionOf(b.Path); got != b.Build.Version {
 			f.t.Errorf("kept %s is v%q, journal says v%q", b.Path, got, b.Build.Version)
 		}
+		if b.Build.Exe != "" && b.Build.Exe != hashOf(f.t, b.Path) {
+			f.t.Errorf("kept %s: journal's hash %.12s is not the file's", b.Path, b.Build.Exe)
+		}
 		want = append(want, filepath.Base(b.Path))
 	}
 	for _, name := range f.workFiles(u) {
@@ -211,6 +238,19 @@ func (f *fixture) checkClean(u *selfupdate.Updater) {
 			f.t.Errorf("work directory: unexpected %s (kept: %v)", name, want)
 		}
 	}
+	if _, err := os.Lstat(u.CheckPath()); !errors.Is(err, fs.ErrNotExist) {
+		f.t.Errorf("health-check copy left: %v", err)
+	}
+}
+
+func hashOf(t testing.TB, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // winFS emulates the Windows rules on a running executable: it can be

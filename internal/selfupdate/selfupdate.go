@@ -1,39 +1,58 @@
 // Package selfupdate replaces a program's executable with a new build so that
 // a crash at any instant leaves a complete, runnable executable at its path
 // (or, in the one window Windows forces on us, both binaries beside it and a
-// journal that says how to put one back), and so that the trusted record of
-// the installed version moves only once the new build is in place and
-// healthy.
+// journal that says how to put one back), only a build that passed its
+// health check is ever put there, and the trusted record of the installed
+// version moves only once the new build is in place.
 //
 // # Files
 //
 // Everything lives beside the executable, on its file system, so that every
 // move is a rename: the work directory ".<name>.latch" holds the staged new
 // binary ("new"), the kept previous versions ("backup-<n>") and binaries on
-// their way out ("old-<n>", Windows only). A journal (one small JSON file,
-// written atomically and durably, kept outside the work directory by the
-// caller) lists the kept versions and describes the operation in progress.
+// their way out ("old-<n>", Windows only); the health check runs a second
+// name of the staged binary in the executable's own directory (see
+// [Updater.CheckPath]). A journal (one small JSON file, written atomically
+// and durably, kept outside the work directory by the caller) records the
+// build in place and the kept builds, each with the SHA-256 of its bytes,
+// and describes the operation in progress. The journal names files in the
+// work directory; [Updater] turns such a name into a path in one place, so
+// that no name is ever taken relative to the working directory.
 //
 // # Install
 //
 //  1. the caller stages the new binary at [Updater.Prepare]'s path and syncs it;
-//  2. the journal records the operation (phase "swap") before the executable
-//     is touched;
-//  3. the old executable gets a second name in the work directory (rename
+//  2. the journal records the operation (phase "check") and the health check
+//     runs the staged binary beside the executable;
+//  3. the journal says "swap" before the executable is touched;
+//  4. the old executable gets a second name in the work directory (rename
 //     over: a hard link; rename aside: the running file itself is renamed
 //     there, as Windows allows), and the new one is renamed onto the
 //     executable's path;
-//  4. the health check runs; if it fails, the journal says "rollback", the
-//     old binary goes back, and [Hooks.MarkFailed] remembers the build;
-//  5. otherwise the journal says "commit", [Hooks.Commit] records the new
-//     version floor, and the journal keeps the old binary as the newest
-//     backup, dropping the oldest beyond the count to keep.
+//  5. the journal says "commit", [Hooks.Commit] records the new version
+//     floor, and the journal records the new build as the one in place and
+//     keeps the old one as the newest backup, dropping the oldest beyond the
+//     count to keep.
 //
-// [Updater.Recover] reads the journal and finishes what a crash interrupted:
-// a swap that may not have been health-checked is undone (the floor was not
-// committed, so the old build is the installed one), a rollback is
-// completed, a commit is made again (Commit must be idempotent). An
-// explicit revert to the newest backup rolls forward.
+// A check that fails puts the journal in phase "rollback": the staged build
+// goes, and [Hooks.MarkFailed] remembers it. With [Request.CheckInPlace] the
+// check runs after step 4 instead, at the executable's path (phase "check"
+// again), and a failure puts the old binary back.
+//
+// # Recovery
+//
+// [Updater.Recover] reads the journal and finishes what a crash interrupted.
+// Before the commit phase an install is undone: the old build is put back
+// (if it had gone) and recorded as the one in place, since the floor was not
+// committed. A commit is made again (Commit must be idempotent). An explicit
+// revert to the newest backup rolls forward.
+//
+// A health check that did not finish (the process was killed while it ran,
+// or the check reports [ErrCheckInterrupted]) neither passes nor fails the
+// build: the install is undone and the journal counts it. The next install
+// of that build checks it again; a second check of it that does not finish
+// counts as failed, so a build whose check keeps getting killed can't cause
+// an install loop.
 //
 // # Durability
 //
@@ -48,9 +67,11 @@
 package selfupdate
 
 import (
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
@@ -58,6 +79,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/latchsec/latch/internal/atomicfile"
 )
 
 // Strategy is how the executable is replaced.
@@ -96,9 +120,15 @@ func (s Strategy) String() string {
 
 // Errors, matched with errors.Is.
 var (
-	// ErrUnhealthy: the new build failed its health check; the old one is
-	// back in place and the build was marked failed.
+	// ErrUnhealthy: the new build failed its health check (or two checks
+	// of it did not finish); the old one is in place and the build was
+	// marked failed.
 	ErrUnhealthy = errors.New("health check failed")
+	// ErrCheckInterrupted: the health check did not finish (its process was
+	// killed, or the update was cancelled while it ran). A check returns an
+	// error wrapping it to say so; the build is then checked again at its
+	// next install, once.
+	ErrCheckInterrupted = errors.New("health check did not finish")
 	// ErrPending: an interrupted operation must be recovered first.
 	ErrPending = errors.New("an interrupted update must be recovered first")
 	// ErrNoBackup: no kept previous version to revert to.
@@ -106,16 +136,46 @@ var (
 	// ErrJournal: the journal can't be read, or describes files that are
 	// not there; a person has to look at it.
 	ErrJournal = errors.New("self-update journal is unusable")
+	// ErrUnsafeWorkDir: the work directory is not a directory of this
+	// user that only it can write. See *WorkDirError.
+	ErrUnsafeWorkDir = errors.New("self-update work directory is not safe")
 )
+
+// WorkDirError reports a work directory that someone else could change:
+// what is staged or kept in it is put at the executable's path.
+type WorkDirError struct {
+	Path, Reason string
+}
+
+func (e *WorkDirError) Error() string {
+	return fmt.Sprintf("self-update work directory %s %s; remove it or fix its owner and mode", e.Path, e.Reason)
+}
+
+func (e *WorkDirError) Unwrap() error { return ErrUnsafeWorkDir }
 
 // Build identifies one binary of an application.
 type Build struct {
-	// Version is its semantic version, "" if unknown (a binary that was
-	// not installed through latch).
+	// Version is its semantic version, "" if unknown.
 	Version string `json:"version,omitempty"`
 	// SHA256 is the hex SHA-256 of the release file it came from (the
-	// archive for archived releases), "" if unknown.
+	// archive for archived releases), "" if it did not come from a release
+	// (it was there before latch).
 	SHA256 string `json:"sha256,omitempty"`
+	// Exe is the hex SHA-256 of the executable's bytes, set by the
+	// Updater from the file itself.
+	Exe string `json:"exe_sha256,omitempty"`
+	// Installed is when the Updater put it at the executable's path, zero
+	// if it did not.
+	Installed time.Time `json:"installed,omitzero"`
+}
+
+// recordSHA256 is the hash that stands for b in the trusted state: its
+// release file's, or its executable's if it did not come from a release.
+func (b Build) recordSHA256() string {
+	if b.SHA256 != "" {
+		return b.SHA256
+	}
+	return b.Exe
 }
 
 // Kind is what an operation does.
@@ -130,15 +190,25 @@ const (
 type Phase string
 
 const (
-	// PhaseSwap: the executable is being replaced, or was and is being
-	// checked. Recovery undoes an install (nothing was committed) and
-	// finishes a revert.
+	// PhaseCheck: the health check of the new build is running (beside
+	// the executable, or in place after the swap). Recovery undoes the
+	// install and counts a check that did not finish.
+	PhaseCheck Phase = "check"
+	// PhaseSwap: the executable is being replaced, or was and is waiting
+	// for its commit. Recovery undoes an install (nothing was committed)
+	// and finishes a revert.
 	PhaseSwap Phase = "swap"
 	// PhaseRollback: the old binary is going back. Recovery finishes that.
 	PhaseRollback Phase = "rollback"
-	// PhaseCommit: the new binary passed its check. Recovery commits it.
+	// PhaseCommit: the new binary passed its check and is in place.
+	// Recovery commits it.
 	PhaseCommit Phase = "commit"
 )
+
+// name is the name of a file in the work directory, as the journal lists
+// it. It becomes a path only through Updater.path: a name used as a path
+// would be taken relative to the working directory.
+type name string
 
 // Op is an operation as the journal records it; the hooks receive it.
 type Op struct {
@@ -152,14 +222,17 @@ type Op struct {
 	Unsafe bool `json:"unsafe,omitempty"`
 	// Failed: the rollback follows a failed health check.
 	Failed bool `json:"failed,omitempty"`
+	// CheckInPlace: the health check runs at the executable's path after
+	// the swap, not beside it before.
+	CheckInPlace bool `json:"check_in_place,omitempty"`
 	// Keep is how many previous builds to keep once committed.
 	Keep int `json:"keep"`
 	// Names in the work directory: the binary going in, the name the
 	// replaced binary is kept under, and the name a binary on its way out
 	// goes to under RenameAside ("" otherwise).
-	New    string `json:"new"`
-	Backup string `json:"backup,omitempty"`
-	Aside  string `json:"aside,omitempty"`
+	New    name `json:"new"`
+	Backup name `json:"backup,omitempty"`
+	Aside  name `json:"aside,omitempty"`
 }
 
 // Hooks connect the swap to the trusted state. Both are called again by
@@ -188,35 +261,38 @@ const (
 	RolledBack                // an install was undone: the old build is in place
 	Committed                 // an install was committed: the new build is in place
 	Reverted                  // a revert was finished: the kept build is in place
+	// CheckInterrupted: an install whose health check did not finish was
+	// undone; the build will be checked once more.
+	CheckInterrupted
+	// CheckFailed: as CheckInterrupted, for the second time for this
+	// build: it was marked failed.
+	CheckFailed
 )
 
 func (o Outcome) String() string {
-	return [...]string{"clean", "rolled back", "committed", "reverted"}[o]
+	return [...]string{"clean", "rolled back", "committed", "reverted", "health check interrupted", "health check interrupted twice: build marked failed"}[o]
 }
 
-// journal is the file that describes the kept builds and the operation in
-// progress.
-type journal struct {
-	Format  int      `json:"format"`
-	Exe     string   `json:"exe"`
-	Seq     int64    `json:"seq"`     // numbers backup and aside names
-	Backups []kept   `json:"backups"` // newest first
-	Trash   []string `json:"trash"`   // names to remove when possible
-	Op      *Op      `json:"op"`
+// Request describes an install.
+type Request struct {
+	// Build is the staged build (its Exe is set by Install from the file).
+	Build Build
+	// Prev is the build in place, as [Updater.InPlace] identified it.
+	Prev Build
+	// Unsafe is passed to the hooks (see Op.Unsafe).
+	Unsafe bool
+	// Keep (at least 0) is how many previous builds stay afterwards.
+	Keep int
+	// Check, if not nil, is the health check of the build at path: by
+	// default a second name of the staged build beside the executable
+	// ([Updater.CheckPath]), before the swap; with CheckInPlace the
+	// executable's path, after it.
+	Check        func(path string) error
+	CheckInPlace bool
 }
 
-type kept struct {
-	Name  string `json:"name"`
-	Build Build  `json:"build"`
-}
-
-const journalFormat = 1
-
-// stagedName is the name of the staged new binary in the work directory.
-const stagedName = "new"
-
-// Updater replaces one executable. Set every field; [New] does for the
-// operating system it runs on.
+// Updater replaces one executable. Set every field but Log and Now; [New]
+// does for the operating system it runs on.
 type Updater struct {
 	FS       FS
 	Strategy Strategy
@@ -224,14 +300,17 @@ type Updater struct {
 	Exe string
 	// Journal is the path of the journal file, outside the work directory.
 	Journal string
-	// Log receives what clean-up could not do (nil: discarded).
+	// Log receives each change made to the disk (level Debug, before it is
+	// made) and what clean-up could not do (nil: discarded).
 	Log *slog.Logger
+	// Now stamps the builds put in place (nil: time.Now).
+	Now func() time.Time
 }
 
 // New returns an Updater for exe on this operating system, keeping its
-// journal at journal and logging to log.
-func New(exe, journal string, log *slog.Logger) *Updater {
-	return &Updater{FS: OS{}, Strategy: StrategyFor(runtime.GOOS), Exe: exe, Journal: journal, Log: log}
+// journal at journal, logging to log and reading the time from now.
+func New(exe, journal string, log *slog.Logger, now func() time.Time) *Updater {
+	return &Updater{FS: OS{}, Strategy: StrategyFor(runtime.GOOS), Exe: exe, Journal: journal, Log: log, Now: now}
 }
 
 // WorkDir is the directory beside the executable that holds the staged,
@@ -240,12 +319,28 @@ func (u *Updater) WorkDir() string {
 	return filepath.Join(filepath.Dir(u.Exe), "."+filepath.Base(u.Exe)+".latch")
 }
 
-func (u *Updater) path(name string) string { return filepath.Join(u.WorkDir(), name) }
+// CheckPath is where the staged build is health-checked before the swap:
+// in the executable's directory, named "." + its name without extension +
+// ".latch-check" + its extension (".exe" on Windows), so that it runs from
+// the directory it will run from and under the same naming rules.
+func (u *Updater) CheckPath() string {
+	base := filepath.Base(u.Exe)
+	ext := filepath.Ext(base)
+	return filepath.Join(filepath.Dir(u.Exe), "."+strings.TrimSuffix(base, ext)+".latch-check"+ext)
+}
+
+// path is the one place a name in the journal becomes a path: the work
+// directory's file of that name.
+func (u *Updater) path(n name) string { return filepath.Join(u.WorkDir(), string(n)) }
+
+// has reports whether the work directory holds a file named n.
+func (u *Updater) has(n name) bool { return u.exists(u.path(n)) }
 
 // Prepare creates the work directory and the journal's directory and returns
 // the path where the caller stages the new binary, with its final mode,
 // synced, after removing what the journal does not list from the work
-// directory. Nothing may be interrupted (ErrPending): call Recover first.
+// directory. Nothing may be interrupted (ErrPending): call Recover first. A
+// work directory that someone else could write is refused (*WorkDirError).
 func (u *Updater) Prepare() (string, error) {
 	j, err := u.load()
 	if err != nil {
@@ -254,9 +349,14 @@ func (u *Updater) Prepare() (string, error) {
 	if j.Op != nil {
 		return "", ErrPending
 	}
+	if err := u.checkWorkDir(); err != nil {
+		return "", err
+	}
 	if err := u.FS.MkdirAll(filepath.Dir(u.Journal), 0o700); err != nil {
 		return "", err
 	}
+	// Anyone who could replace a directory created here could replace
+	// the executable beside it.
 	if err := u.FS.MkdirAll(u.WorkDir(), 0o700); err != nil {
 		return "", err
 	}
@@ -267,20 +367,83 @@ func (u *Updater) Prepare() (string, error) {
 	return u.path(stagedName), nil
 }
 
-// Install swaps the staged binary (see Prepare) into place. b describes it
-// and prev the executable it replaces; unsafe is passed to the hooks; keep
-// (at least 0) is how many previous builds stay afterwards. check, if not
-// nil, is the health check of the binary now at the executable's path.
+// checkWorkDir refuses a work directory that is a symbolic link, not a
+// directory, or one that another user owns or could write (see
+// unsafeMode): its files are put at the executable's path. A missing one
+// holds nothing to trust.
+func (u *Updater) checkWorkDir() error {
+	st, err := u.FS.Stat(u.WorkDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	reason := ""
+	switch {
+	case st.Mode()&fs.ModeSymlink != 0:
+		reason = "is a symbolic link"
+	case !st.IsDir():
+		reason = "is not a directory"
+	default:
+		reason = unsafeMode(st)
+	}
+	if reason != "" {
+		return &WorkDirError{Path: u.WorkDir(), Reason: reason}
+	}
+	return nil
+}
+
+// InPlace identifies the build at the executable's path by the SHA-256 of
+// its bytes. known reports whether the journal has a record of those bytes
+// (the build latch left in place, a kept one, or one of the operation in
+// progress); b is then that record. Otherwise b has only Exe set: bytes
+// that latch did not put there, whose version only the caller can tell.
+func (u *Updater) InPlace() (b Build, known bool, err error) {
+	j, err := u.load()
+	if err != nil {
+		return Build{}, false, err
+	}
+	sum, err := u.hash(u.Exe)
+	if err != nil {
+		return Build{}, false, err
+	}
+	if j.Exe == u.Exe {
+		var records []Build
+		if j.Current != nil {
+			records = append(records, *j.Current)
+		}
+		if op := j.Op; op != nil {
+			records = append(records, op.Build, op.Prev)
+		}
+		for _, k := range j.Backups {
+			records = append(records, k.Build)
+		}
+		for _, r := range records {
+			if r.Exe == sum {
+				return r, true, nil
+			}
+		}
+	}
+	return Build{Exe: sum}, false, nil
+}
+
+// Install checks and swaps the staged binary (see Prepare) into place, as
+// r describes. It returns the path the replaced binary is kept under, ""
+// with r.Keep 0.
 //
-// If check fails, the old binary is restored, MarkFailed is called, and the
-// error wraps ErrUnhealthy and check's error. On any other error before
-// Commit the old binary is restored too, unless restoring fails as well: then
-// the journal stays for Recover. An error from Commit leaves the new build in
-// place and the journal in the commit phase, which Recover finishes.
-// It returns the path the replaced binary is kept under, "" with keep 0.
-func (u *Updater) Install(b, prev Build, unsafe bool, keep int, check func() error, h Hooks) (string, error) {
-	if keep < 0 {
-		return "", fmt.Errorf("selfupdate: keep %d is negative", keep)
+// If the check fails, the staged build goes (or, checked in place, the old
+// one comes back), MarkFailed is called, and the error wraps ErrUnhealthy
+// and the check's error. A check whose error wraps ErrCheckInterrupted is
+// counted instead (see the package documentation) and its error returned,
+// wrapping ErrUnhealthy too if that made the build fail. On any other error
+// before Commit the old binary is restored too, unless restoring fails as
+// well: then the journal stays for Recover. An error from Commit leaves the
+// new build in place and the journal in the commit phase, which Recover
+// finishes.
+func (u *Updater) Install(r Request, h Hooks) (string, error) {
+	if r.Keep < 0 {
+		return "", fmt.Errorf("selfupdate: keep %d is negative", r.Keep)
 	}
 	j, err := u.load()
 	if err != nil {
@@ -289,70 +452,146 @@ func (u *Updater) Install(b, prev Build, unsafe bool, keep int, check func() err
 	if j.Op != nil {
 		return "", ErrPending
 	}
-	if _, err := u.FS.Stat(u.path(stagedName)); err != nil {
+	if err := u.checkWorkDir(); err != nil {
+		return "", err
+	}
+	b, prev := r.Build, r.Prev
+	if b.Exe, err = u.hash(u.path(stagedName)); err != nil {
 		return "", fmt.Errorf("selfupdate: staged binary: %w", err)
 	}
+	b.Installed = time.Time{}
+	exe, err := u.hash(u.Exe)
+	if err != nil {
+		return "", err
+	}
+	if prev.Exe != "" && prev.Exe != exe {
+		return "", fmt.Errorf("selfupdate: %s changed after it was identified", u.Exe)
+	}
+	prev.Exe = exe
 	if j.Exe != u.Exe {
 		// A journal of another path (the application moved): its kept
 		// builds stay where they are, forgotten.
-		j = &journal{Format: journalFormat, Exe: u.Exe, Seq: j.Seq}
+		j = &journal{Format: journalFormat, Exe: u.Exe, Seq: j.Seq, Unfinished: j.Unfinished}
 	}
 	j.Seq++
 	op := &Op{
-		Kind: KindInstall, Phase: PhaseSwap, Build: b, Prev: prev, Unsafe: unsafe, Keep: keep,
-		New: stagedName, Backup: "backup-" + strconv.FormatInt(j.Seq, 10),
+		Kind: KindInstall, Phase: PhaseSwap, Build: b, Prev: prev, Unsafe: r.Unsafe, Keep: r.Keep,
+		CheckInPlace: r.Check != nil && r.CheckInPlace,
+		New:          stagedName, Backup: name("backup-" + strconv.FormatInt(j.Seq, 10)),
 	}
 	if u.Strategy == RenameAside {
-		op.Aside = "old-" + strconv.FormatInt(j.Seq, 10)
+		op.Aside = name("old-" + strconv.FormatInt(j.Seq, 10))
 	}
-	for _, name := range []string{op.Backup, op.Aside} {
-		if name != "" && u.exists(u.path(name)) {
-			return "", fmt.Errorf("%w: %s exists already", ErrJournal, u.path(name))
+	for _, n := range []name{op.Backup, op.Aside} {
+		if n != "" && u.has(n) {
+			return "", fmt.Errorf("%w: %s exists already", ErrJournal, u.path(n))
 		}
 	}
 	j.Op = op
+	if r.Check != nil && !r.CheckInPlace {
+		op.Phase = PhaseCheck
+		// The journal is durable before the check starts, so that a crash
+		// during the check is counted.
+		if err := u.save(j); err != nil {
+			return "", err
+		}
+		cerr, err := u.checkBeside(r.Check)
+		if err != nil {
+			return "", u.abort(j, h, err)
+		}
+		if cerr != nil {
+			return "", u.checkFailed(j, h, cerr)
+		}
+		op.Phase = PhaseSwap
+	}
 	// The journal is durable before the executable is touched: whatever
 	// happens next, Recover knows what to look for.
 	if err := u.save(j); err != nil {
-		return "", err
+		return "", u.abort(j, h, err)
 	}
 	if err := u.put(op.New, op.Backup); err != nil {
 		_, rerr := u.recover(j, h)
 		return "", errors.Join(err, rerr)
 	}
-	if check != nil {
-		if cerr := check(); cerr != nil {
-			op.Phase, op.Failed = PhaseRollback, true
-			// Even if the journal can't say so, put the old binary back
-			// now; the journal on disk says "swap", which Recover
-			// also rolls back.
-			serr := u.save(j)
-			_, rerr := u.recover(j, h)
-			return "", errors.Join(fmt.Errorf("%w: %w", ErrUnhealthy, cerr), serr, rerr)
+	if op.CheckInPlace {
+		op.Phase = PhaseCheck
+		if err := u.save(j); err != nil {
+			return "", u.abort(j, h, err)
+		}
+		if cerr := r.Check(u.Exe); cerr != nil {
+			return "", u.checkFailed(j, h, cerr)
 		}
 	}
 	op.Phase = PhaseCommit
 	// The commit phase is durable before Commit runs: once the floor may
 	// have moved, Recover must go forward, never back.
 	if err := u.save(j); err != nil {
-		// Nothing was committed: undo the swap.
-		op.Phase = PhaseRollback
-		_, rerr := u.recover(j, h)
-		return "", errors.Join(err, rerr)
+		return "", u.abort(j, h, err)
 	}
 	if _, err := u.recover(j, h); err != nil {
 		return "", err
 	}
-	if keep == 0 {
+	if r.Keep == 0 {
 		return "", nil
 	}
 	return u.path(op.Backup), nil
 }
 
-// Revert puts the newest kept build back in place of cur, the build
-// installed now, and commits it with Hooks.Commit (op.Unsafe set, op.Prev
-// being cur). The build must have a known version (ErrNoBackup otherwise).
-// The replaced binary is not kept. It returns the build now in place.
+// checkBeside runs check on a second name of the staged binary at
+// CheckPath. It returns the check's error, and err if the second name
+// could not be made.
+func (u *Updater) checkBeside(check func(string) error) (cerr, err error) {
+	p := u.CheckPath()
+	// A leftover of a crashed check goes first: Clone wants a new name.
+	if err := u.remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := u.clone(u.path(stagedName), p); err != nil {
+		return nil, err
+	}
+	cerr = check(p)
+	if err := u.remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// Tidy tries again at the next call.
+		u.log().Warn("health-check copy not removed yet", "path", p, "err", err)
+	}
+	return cerr, nil
+}
+
+// abort undoes an install after err, which is not the health check's
+// verdict (nothing is counted or marked), and returns err with what undoing
+// it reported.
+func (u *Updater) abort(j *journal, h Hooks, err error) error {
+	j.Op.Phase = PhaseRollback
+	_, rerr := u.recover(j, h)
+	return errors.Join(err, rerr)
+}
+
+// checkFailed ends an install whose health check returned cerr: a check
+// that did not finish is recovered as after a crash during it (counted),
+// any other error fails the build.
+func (u *Updater) checkFailed(j *journal, h Hooks, cerr error) error {
+	op := j.Op
+	if errors.Is(cerr, ErrCheckInterrupted) {
+		// The journal on disk says "check", as after a crash.
+		out, rerr := u.recover(j, h)
+		if out == CheckFailed {
+			cerr = fmt.Errorf("%w: the second check of this build that did not finish: %w", ErrUnhealthy, cerr)
+		}
+		return errors.Join(cerr, rerr)
+	}
+	op.Phase, op.Failed = PhaseRollback, true
+	// Even if the journal can't say so, undo the install now; the journal
+	// on disk says "check", which Recover undoes too.
+	serr := u.save(j)
+	_, rerr := u.recover(j, h)
+	return errors.Join(fmt.Errorf("%w: %w", ErrUnhealthy, cerr), serr, rerr)
+}
+
+// Revert puts the newest kept build back in place of cur, the build in
+// place now (see InPlace), and commits it with Hooks.Commit (op.Unsafe set,
+// op.Prev being cur). The kept build must have a known version (ErrNoBackup
+// otherwise). The replaced binary is not kept. It returns the build now in
+// place.
 func (u *Updater) Revert(cur Build, h Hooks) (Build, error) {
 	j, err := u.load()
 	if err != nil {
@@ -361,6 +600,9 @@ func (u *Updater) Revert(cur Build, h Hooks) (Build, error) {
 	if j.Op != nil {
 		return Build{}, ErrPending
 	}
+	if err := u.checkWorkDir(); err != nil {
+		return Build{}, err
+	}
 	if j.Exe != u.Exe || len(j.Backups) == 0 {
 		return Build{}, fmt.Errorf("%w for %s", ErrNoBackup, u.Exe)
 	}
@@ -368,13 +610,13 @@ func (u *Updater) Revert(cur Build, h Hooks) (Build, error) {
 	if prev.Build.Version == "" {
 		return Build{}, fmt.Errorf("%w for %s with a known version (the kept binary was not installed through latch)", ErrNoBackup, u.Exe)
 	}
-	if _, err := u.FS.Stat(u.path(prev.Name)); err != nil {
-		return Build{}, fmt.Errorf("%w: kept binary: %w", ErrNoBackup, err)
+	if !u.has(prev.Name) {
+		return Build{}, fmt.Errorf("%w: kept binary %s is missing", ErrNoBackup, u.path(prev.Name))
 	}
 	j.Seq++
 	op := &Op{Kind: KindRevert, Phase: PhaseSwap, Build: prev.Build, Prev: cur, Unsafe: true, New: prev.Name}
 	if u.Strategy == RenameAside {
-		op.Aside = "old-" + strconv.FormatInt(j.Seq, 10)
+		op.Aside = name("old-" + strconv.FormatInt(j.Seq, 10))
 	}
 	j.Op = op
 	if err := u.save(j); err != nil {
@@ -389,9 +631,10 @@ func (u *Updater) Revert(cur Build, h Hooks) (Build, error) {
 // Recover finishes or undoes an operation a crash interrupted (see the
 // package documentation), then removes what is no longer needed from the
 // work directory: binaries on their way out (retried at every call, since
-// Windows can't remove one that is still running) and anything the journal
-// does not list, such as partial downloads. A journal of another executable
-// path is recovered at that path and then forgotten.
+// Windows can't remove one that is still running), anything the journal
+// does not list, such as partial downloads, and the health-check copy. A
+// journal of another executable path is recovered at that path and then
+// forgotten.
 func (u *Updater) Recover(h Hooks) (Outcome, error) {
 	j, err := u.load()
 	if err != nil {
@@ -401,14 +644,20 @@ func (u *Updater) Recover(h Hooks) (Outcome, error) {
 		if j.Op != nil {
 			at := *u
 			at.Exe = j.Exe
+			if err := at.checkWorkDir(); err != nil {
+				return Clean, err
+			}
 			if _, err := at.recover(j, h); err != nil {
 				return Clean, err
 			}
 		}
-		j = &journal{Format: journalFormat, Exe: u.Exe, Seq: j.Seq}
+		j = &journal{Format: journalFormat, Exe: u.Exe, Seq: j.Seq, Unfinished: j.Unfinished}
 		if err := u.save(j); err != nil {
 			return Clean, err
 		}
+	}
+	if err := u.checkWorkDir(); err != nil {
+		return Clean, err
 	}
 	return u.recover(j, h)
 }
@@ -426,46 +675,39 @@ func (u *Updater) recover(j *journal, h Hooks) (Outcome, error) {
 		if err := u.put(op.New, op.Aside); err != nil {
 			return Clean, err
 		}
-		if err := h.Commit(*op); err != nil {
+		if err := u.hook("commit", h.Commit, op); err != nil {
 			return Clean, err
 		}
 		j.Backups = slices.DeleteFunc(j.Backups, func(k kept) bool { return k.Name == op.New })
+		j.Current = u.stamp(op.Build)
 		out = Reverted
-	case op.Phase == PhaseSwap && u.exists(op.New):
-		// The swap did not complete (the new binary still has its staged
-		// name): undo it.
-		if !u.exists(u.Exe) {
-			// Renamed aside, not yet replaced.
-			if err := u.move(op.Backup, u.Exe); err != nil {
+	case op.Kind != KindInstall:
+		return Clean, fmt.Errorf("%w: %s: unknown operation %q", ErrJournal, u.Journal, op.Kind)
+	case op.Phase == PhaseCheck:
+		if err := u.undo(j); err != nil {
+			return Clean, err
+		}
+		out = CheckInterrupted
+		if j.countUnfinished(op.Build.SHA256) >= unfinishedLimit {
+			if err := u.hook("mark failed", h.MarkFailed, op); err != nil {
 				return Clean, err
 			}
-		} else if u.exists(u.path(op.Backup)) {
-			// Under RenameOver, a second name of the executable that
-			// is still in place.
-			j.Trash = append(j.Trash, op.Backup)
+			j.forgetUnfinished(op.Build.SHA256)
+			out = CheckFailed
 		}
-		j.Trash = append(j.Trash, op.New)
-		out = RolledBack
 	case op.Phase == PhaseSwap || op.Phase == PhaseRollback:
-		// The new binary is (or was) in place, unchecked or unhealthy:
-		// put the old one back.
-		if op.Phase == PhaseSwap {
-			op.Phase = PhaseRollback
-			if err := u.save(j); err != nil {
-				return Clean, err
-			}
-		}
-		if err := u.put(op.Backup, op.Aside); err != nil {
+		if err := u.undo(j); err != nil {
 			return Clean, err
 		}
 		if op.Failed {
-			if err := h.MarkFailed(*op); err != nil {
+			if err := u.hook("mark failed", h.MarkFailed, op); err != nil {
 				return Clean, err
 			}
+			j.forgetUnfinished(op.Build.SHA256)
 		}
 		out = RolledBack
 	case op.Phase == PhaseCommit:
-		if err := h.Commit(*op); err != nil {
+		if err := u.hook("commit", h.Commit, op); err != nil {
 			return Clean, err
 		}
 		j.Backups = append([]kept{{Name: op.Backup, Build: op.Prev}}, j.Backups...)
@@ -473,11 +715,13 @@ func (u *Updater) recover(j *journal, h Hooks) (Outcome, error) {
 			j.Trash = append(j.Trash, j.Backups[len(j.Backups)-1].Name)
 			j.Backups = j.Backups[:len(j.Backups)-1]
 		}
+		j.Current = u.stamp(op.Build)
+		j.forgetUnfinished(op.Build.SHA256)
 		out = Committed
 	default:
 		return Clean, fmt.Errorf("%w: %s: unknown operation %q in phase %q", ErrJournal, u.Journal, op.Kind, op.Phase)
 	}
-	if op.Aside != "" && u.exists(u.path(op.Aside)) {
+	if op.Aside != "" && u.has(op.Aside) {
 		j.Trash = append(j.Trash, op.Aside)
 	}
 	j.Op = nil
@@ -488,13 +732,53 @@ func (u *Updater) recover(j *journal, h Hooks) (Outcome, error) {
 	return out, nil
 }
 
+// undo puts the build that j's install replaces back at the executable's
+// path, however far the swap went, and records it as the build in place.
+func (u *Updater) undo(j *journal) error {
+	op := j.Op
+	switch {
+	case u.has(op.New) && !u.exists(u.Exe):
+		// The new binary still has its staged name and the executable was
+		// renamed aside (rename-aside): bring it back.
+		if err := u.move(op.Backup, u.Exe); err != nil {
+			return err
+		}
+		j.Trash = append(j.Trash, op.New)
+	case u.has(op.New):
+		// The swap did not happen. Under rename-over the backup may be a
+		// second name of the executable, which stays in place.
+		if u.has(op.Backup) {
+			j.Trash = append(j.Trash, op.Backup)
+		}
+		j.Trash = append(j.Trash, op.New)
+	default:
+		// The new binary is (or was) in place: put the old one back.
+		if err := u.put(op.Backup, op.Aside); err != nil {
+			return err
+		}
+	}
+	prev := op.Prev
+	j.Current = &prev
+	return nil
+}
+
+// stamp returns b as put in place now.
+func (u *Updater) stamp(b Build) *Build {
+	now := time.Now
+	if u.Now != nil {
+		now = u.Now
+	}
+	b.Installed = now().UTC()
+	return &b
+}
+
 // put makes the work directory's file src the executable, keeping the
 // replaced one as keep ("" to let it go; RenameAside always keeps it, as it
 // can't be removed while it runs). It continues a put that was interrupted:
 // a src that is gone was put already, and a missing executable was renamed
 // aside already.
-func (u *Updater) put(src, keep string) error {
-	if !u.exists(u.path(src)) {
+func (u *Updater) put(src, keep name) error {
+	if !u.has(src) {
 		return nil
 	}
 	if !u.exists(u.Exe) {
@@ -506,7 +790,7 @@ func (u *Updater) put(src, keep string) error {
 		if keep == "" {
 			return fmt.Errorf("selfupdate: rename-aside needs a name for the replaced executable")
 		}
-		if err := u.FS.Rename(u.Exe, u.path(keep)); err != nil {
+		if err := u.rename(u.Exe, u.path(keep)); err != nil {
 			return err
 		}
 		// From here until the next rename there is no file at the
@@ -514,19 +798,19 @@ func (u *Updater) put(src, keep string) error {
 		// directories so the two renames persist in this order (on
 		// Windows the rename was written through and this does nothing).
 		if err := errors.Join(u.FS.SyncDir(filepath.Dir(u.Exe)), u.FS.SyncDir(work)); err != nil {
-			return errors.Join(err, u.FS.Rename(u.path(keep), u.Exe))
+			return errors.Join(err, u.rename(u.path(keep), u.Exe))
 		}
 		if err := u.move(src, u.Exe); err != nil {
 			if !u.exists(u.Exe) {
 				// Not a crash, an error: put the replaced binary back
 				// rather than leave nothing in place.
-				err = errors.Join(err, u.FS.Rename(u.path(keep), u.Exe))
+				err = errors.Join(err, u.rename(u.path(keep), u.Exe))
 			}
 			return err
 		}
 		return nil
 	case keep != "":
-		if err := u.FS.Clone(u.Exe, u.path(keep)); err != nil {
+		if err := u.clone(u.Exe, u.path(keep)); err != nil {
 			return err
 		}
 		// fsync: the second name must be durable before the rename
@@ -541,8 +825,8 @@ func (u *Updater) put(src, keep string) error {
 }
 
 // move renames the work directory's file src to dest and makes it durable.
-func (u *Updater) move(src, dest string) error {
-	if err := u.FS.Rename(u.path(src), dest); err != nil {
+func (u *Updater) move(src name, dest string) error {
+	if err := u.rename(u.path(src), dest); err != nil {
 		return err
 	}
 	// fsync both directories the rename changed: the executable's, so the
@@ -556,16 +840,18 @@ func (u *Updater) move(src, dest string) error {
 	return u.FS.SyncDir(u.WorkDir())
 }
 
-// tidy removes the files on the trash list and everything else in the work
-// directory that the journal does not list. A file that can't be removed
-// (Windows: still running) stays on the list for the next call. Nothing
-// here can make an operation fail, so failures are logged, not returned.
+// tidy removes the files on the trash list, everything else in the work
+// directory that the journal does not list, the health-check copy and its
+// temporary files. A file that can't be removed (Windows: still running)
+// stays on the list for the next call. Nothing here can make an operation
+// fail, so failures are logged, not returned. j has no operation in
+// progress.
 func (u *Updater) tidy(j *journal) {
 	trash := j.Trash[:0:0]
-	for _, name := range j.Trash {
-		if err := u.FS.Remove(u.path(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			u.log().Info("outgoing binary not removed yet; trying again at the next start", "path", u.path(name), "err", err)
-			trash = append(trash, name)
+	for _, n := range j.Trash {
+		if err := u.remove(u.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			u.log().Info("outgoing binary not removed yet; trying again at the next start", "path", u.path(n), "err", err)
+			trash = append(trash, n)
 		}
 	}
 	if len(trash) != len(j.Trash) {
@@ -575,6 +861,17 @@ func (u *Updater) tidy(j *journal) {
 			u.log().Warn("self-update journal not updated after clean-up", "err", err)
 		}
 	}
+	check := u.CheckPath()
+	if u.exists(check) {
+		if err := u.remove(check); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			u.log().Info("health-check copy not removed yet; trying again at the next start", "path", check, "err", err)
+		}
+	}
+	// A copy made without hard links (OS.Clone) leaves a temporary file
+	// if it is cut short.
+	if err := atomicfile.RemoveTemps(filepath.Dir(check), func(base string) bool { return base == filepath.Base(check) }); err != nil {
+		u.log().Warn("temporary health-check copy not removed", "err", err)
+	}
 	entries, err := u.FS.ReadDir(u.WorkDir())
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -582,30 +879,20 @@ func (u *Updater) tidy(j *journal) {
 		}
 		return
 	}
-	listed := map[string]bool{}
+	listed := map[name]bool{}
 	for _, k := range j.Backups {
 		listed[k.Name] = true
 	}
-	for _, name := range j.Trash {
-		listed[name] = true
-	}
-	if op := j.Op; op != nil {
-		listed[op.New], listed[op.Backup], listed[op.Aside] = true, true, true
+	for _, n := range j.Trash {
+		listed[n] = true
 	}
 	for _, e := range entries {
-		if !listed[e.Name()] {
-			if err := u.FS.Remove(u.path(e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				u.log().Warn("leftover in the self-update work directory not removed", "path", u.path(e.Name()), "err", err)
+		if n := name(e.Name()); !listed[n] {
+			if err := u.remove(u.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				u.log().Warn("leftover in the self-update work directory not removed", "path", u.path(n), "err", err)
 			}
 		}
 	}
-}
-
-func (u *Updater) log() *slog.Logger {
-	if u.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return u.Log
 }
 
 // Tidy removes from the work directory what the journal does not list (a
@@ -619,6 +906,9 @@ func (u *Updater) Tidy() error {
 	}
 	if j.Op != nil {
 		return ErrPending
+	}
+	if err := u.checkWorkDir(); err != nil {
+		return err
 	}
 	if j.Exe == u.Exe {
 		u.tidy(j)
@@ -639,73 +929,63 @@ func (u *Updater) Backups() ([]Backup, error) {
 	return out, nil
 }
 
+// Interrupted returns the operation that the journal describes as in
+// progress (one a crash interrupted, which Recover finishes), nil if none.
+func (u *Updater) Interrupted() (*Op, error) {
+	j, err := u.load()
+	if err != nil {
+		return nil, err
+	}
+	return j.Op, nil
+}
+
+func (u *Updater) log() *slog.Logger {
+	if u.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return u.Log
+}
+
+// step logs a change to the disk before it is made.
+func (u *Updater) step(msg string, args ...any) {
+	u.log().Debug("self-update: "+msg, args...)
+}
+
+func (u *Updater) rename(from, to string) error {
+	u.step("rename", "from", from, "to", to)
+	return u.FS.Rename(from, to)
+}
+
+func (u *Updater) remove(p string) error {
+	u.step("remove", "path", p)
+	return u.FS.Remove(p)
+}
+
+func (u *Updater) clone(from, to string) error {
+	u.step("link", "from", from, "to", to)
+	return u.FS.Clone(from, to)
+}
+
+func (u *Updater) hook(what string, f func(Op) error, op *Op) error {
+	u.step(what, "version", op.Build.Version, "sha256", op.Build.SHA256)
+	return f(*op)
+}
+
 func (u *Updater) exists(p string) bool {
 	_, err := u.FS.Stat(p)
 	return err == nil
 }
 
-// load reads the journal; a missing one is an empty journal for u.Exe.
-func (u *Updater) load() (*journal, error) {
-	b, err := u.FS.ReadFile(u.Journal)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &journal{Format: journalFormat, Exe: u.Exe}, nil
-	}
+// hash returns the hex SHA-256 of the file at p.
+func (u *Updater) hash(p string) (string, error) {
+	f, err := u.FS.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("selfupdate: reading the journal: %w", err)
+		return "", err
 	}
-	var j journal
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrJournal, u.Journal, err)
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("selfupdate: reading %s: %w", p, err)
 	}
-	if err := j.check(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrJournal, u.Journal, err)
-	}
-	return &j, nil
-}
-
-// check refuses a journal that could make the Updater touch files outside
-// its work directory.
-func (j *journal) check() error {
-	if j.Format != journalFormat {
-		return fmt.Errorf("format %d, want %d", j.Format, journalFormat)
-	}
-	if !filepath.IsAbs(j.Exe) {
-		return fmt.Errorf("executable path %q is not absolute", j.Exe)
-	}
-	names := slices.Clone(j.Trash)
-	for _, k := range j.Backups {
-		names = append(names, k.Name)
-	}
-	if op := j.Op; op != nil {
-		names = append(names, op.New)
-		if op.Kind == KindInstall {
-			names = append(names, op.Backup)
-		}
-		if op.Aside != "" {
-			names = append(names, op.Aside)
-		}
-		if op.Keep < 0 {
-			return fmt.Errorf("keep %d is negative", op.Keep)
-		}
-	}
-	for _, n := range names {
-		if n == "" || n == "." || n == ".." || strings.ContainsAny(n, `/\:`) {
-			return fmt.Errorf("file name %q is not a plain name", n)
-		}
-	}
-	return nil
-}
-
-// save replaces the journal atomically and durably (temporary file, fsync,
-// rename, fsync of its directory: package atomicfile): every later step
-// relies on it being on disk first.
-func (u *Updater) save(j *journal) error {
-	b, err := json.MarshalIndent(j, "", "\t")
-	if err != nil {
-		return err
-	}
-	if err := u.FS.WriteFile(u.Journal, b, 0o600); err != nil {
-		return fmt.Errorf("selfupdate: writing the journal: %w", err)
-	}
-	return nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

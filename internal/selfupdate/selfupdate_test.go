@@ -6,11 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/latchsec/latch/internal/selfupdate"
+	"github.com/latchsec/latch/internal/testdir"
 )
 
 var strategies = []selfupdate.Strategy{selfupdate.RenameOver, selfupdate.RenameAside}
@@ -32,10 +34,16 @@ func TestInstall(t *testing.T) {
 			f.setUp()
 			u := f.updater(selfupdate.OS{})
 			checked := 0
-			backup := f.install(u, "2.0.0", build("1.0.0"), 1, func() error {
+			backup := f.install(u, "2.0.0", build("1.0.0"), 1, func(p string) error {
 				checked++
-				if got := f.exeVersion(); got != "2.0.0" {
+				if p != u.CheckPath() || filepath.Dir(p) != filepath.Dir(f.exe) {
+					t.Errorf("health check of %s, want %s beside the executable", p, u.CheckPath())
+				}
+				if got := f.versionOf(p); got != "2.0.0" {
 					t.Errorf("health check ran against v%q", got)
+				}
+				if got := f.exeVersion(); got != "1.0.0" {
+					t.Errorf("executable is v%q during the health check, want v1.0.0 until it passed", got)
 				}
 				if got := f.floor(); got != "1.0.0" {
 					t.Errorf("floor during the health check is %q, want 1.0.0 (committed only after it)", got)
@@ -52,8 +60,13 @@ func TestInstall(t *testing.T) {
 				t.Errorf("backup %s is v%q", backup, got)
 			}
 			backups, err := u.Backups()
-			if err != nil || len(backups) != 1 || backups[0].Path != backup || backups[0].Build != build("1.0.0") {
+			if err != nil || len(backups) != 1 || backups[0].Path != backup || backups[0].Build.Version != "1.0.0" ||
+				backups[0].Build.SHA256 != build("1.0.0").SHA256 || backups[0].Build.Exe != build("1.0.0").SHA256 {
 				t.Errorf("Backups = %+v, %v; want only v1 at %s (keep 1 drops v0)", backups, err, backup)
+			}
+			in, known, err := u.InPlace()
+			if err != nil || !known || in.Version != "2.0.0" || in.Exe != build("2.0.0").SHA256 || in.Installed.IsZero() {
+				t.Errorf("InPlace = %+v, %v, %v; want v2.0.0 with its hash and install time", in, known, err)
 			}
 			f.checkClean(u)
 		})
@@ -92,7 +105,7 @@ func TestInstallUnhealthy(t *testing.T) {
 			u := f.updater(selfupdate.OS{})
 			f.stage(u, "2.0.0")
 			errCrash := errors.New("exit status 2")
-			_, err := u.Install(build("2.0.0"), build("1.0.0"), false, 1, func() error { return errCrash }, f.hooks())
+			_, err := u.Install(request("2.0.0", build("1.0.0"), 1, func(string) error { return errCrash }), f.hooks())
 			if !errors.Is(err, selfupdate.ErrUnhealthy) || !errors.Is(err, errCrash) {
 				t.Fatalf("Install = %v, want ErrUnhealthy wrapping the check's error", err)
 			}
@@ -123,7 +136,7 @@ func TestRevert(t *testing.T) {
 			u := f.updater(selfupdate.OS{})
 			f.install(u, "2.0.0", build("1.0.0"), 1, nil)
 			got, err := u.Revert(build("2.0.0"), f.hooks())
-			if err != nil || got != build("1.0.0") {
+			if err != nil || got.Version != "1.0.0" || got.Exe != build("1.0.0").SHA256 {
 				t.Fatalf("Revert = %+v, %v", got, err)
 			}
 			if v := f.exeVersion(); v != "1.0.0" {
@@ -164,7 +177,7 @@ func TestRenameAsideWindowsRules(t *testing.T) {
 	running := newWinFS(t, f.exe) // v1 is running and updates itself
 	u := f.updater(running)
 	f.stage(u, "2.0.0")
-	if _, err := u.Install(build("2.0.0"), build("1.0.0"), false, 0, nil, f.hooks()); err != nil {
+	if _, err := u.Install(request("2.0.0", build("1.0.0"), 0, nil), f.hooks()); err != nil {
 		t.Fatalf("Install under Windows rules: %v", err)
 	}
 	if v := f.exeVersion(); v != "2.0.0" {
@@ -189,20 +202,26 @@ func TestRenameAsideWindowsRules(t *testing.T) {
 		t.Errorf("work directory %v after the next start, want empty", files)
 	}
 
-	// A failed health check while v2 runs: v2 goes aside, comes back.
-	f.stage(u, "1.0.0")
-	_, err := u.Install(build("1.0.0"), build("2.0.0"), true, 1, func() error { return errors.New("unhealthy") }, f.hooks())
-	if !errors.Is(err, selfupdate.ErrUnhealthy) {
-		t.Fatalf("Install = %v, want ErrUnhealthy", err)
-	}
-	if v := f.exeVersion(); v != "2.0.0" {
-		t.Errorf("executable is v%q after the rollback", v)
+	// A failed health check while v2 runs, in place: v2 goes aside, comes
+	// back; and beside it.
+	for _, inPlace := range []bool{true, false} {
+		f.stage(u, "1.0.0")
+		r := request("1.0.0", build("2.0.0"), 1, func(string) error { return errors.New("unhealthy") })
+		r.Unsafe, r.CheckInPlace = true, inPlace
+		if _, err := u.Install(r, f.hooks()); !errors.Is(err, selfupdate.ErrUnhealthy) {
+			t.Fatalf("Install = %v, want ErrUnhealthy", err)
+		}
+		if v := f.exeVersion(); v != "2.0.0" {
+			t.Errorf("executable is v%q after the rollback", v)
+		}
 	}
 
 	// Install v1 again (unsafe: a downgrade) and revert to v2, all while
 	// v2 runs.
 	f.stage(u, "1.0.0")
-	if _, err := u.Install(build("1.0.0"), build("2.0.0"), true, 1, nil, f.hooks()); err != nil {
+	r := request("1.0.0", build("2.0.0"), 1, nil)
+	r.Unsafe = true
+	if _, err := u.Install(r, f.hooks()); err != nil {
 		t.Fatalf("Install: %v", err)
 	}
 	if _, err := u.Revert(build("1.0.0"), f.hooks()); err != nil {
@@ -272,44 +291,52 @@ func (f *failFS) WriteFile(p string, b []byte, m fs.FileMode) error {
 func TestInstallErrors(t *testing.T) {
 	for _, s := range strategies {
 		for _, healthy := range []bool{true, false} {
-			t.Run(fmt.Sprintf("%v/healthy=%v", s, healthy), func(t *testing.T) {
-				for n := 0; ; n++ {
-					f := newFixture(t, t.TempDir(), s)
-					f.setUp()
-					ffs := &failFS{FS: selfupdate.OS{}, n: -1}
-					u := f.updater(ffs)
-					f.stage(u, "2.0.0")
-					ffs.n = n
-					check := func() error { return nil }
-					if !healthy {
-						check = func() error { return errors.New("unhealthy") }
-					}
-					_, err := u.Install(build("2.0.0"), build("1.0.0"), false, 1, check, f.hooks())
-					if ffs.count <= n {
-						if healthy != (err == nil) {
-							t.Fatalf("without failures: Install = %v", err)
-						}
-						if n < 5 {
-							t.Fatalf("only %d changes", n)
-						}
-						break
-					}
-					if err != nil && !errors.Is(err, errInjected) && !errors.Is(err, selfupdate.ErrUnhealthy) {
-						t.Fatalf("change %d failed: Install = %v, want the injected error", n, err)
-					}
-					if v := f.exeVersion(); v != "1.0.0" && v != "2.0.0" {
-						t.Fatalf("change %d failed: executable v%q", n, v)
-					}
-					u = f.updater(selfupdate.OS{})
-					if _, err := u.Recover(f.hooks()); err != nil {
-						t.Fatalf("change %d failed: Recover: %v", n, err)
-					}
-					f.checkClean(u)
-					if !healthy && f.exeVersion() != "1.0.0" {
-						t.Errorf("change %d failed: unhealthy v2 is installed", n)
-					}
-				}
-			})
+			for _, inPlace := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%v/healthy=%v/in-place=%v", s, healthy, inPlace), func(t *testing.T) {
+					testInstallErrors(t, s, healthy, inPlace)
+				})
+			}
+		}
+	}
+}
+
+func testInstallErrors(t *testing.T, s selfupdate.Strategy, healthy, inPlace bool) {
+	for n := 0; ; n++ {
+		f := newFixture(t, t.TempDir(), s)
+		f.setUp()
+		ffs := &failFS{FS: selfupdate.OS{}, n: -1}
+		u := f.updater(ffs)
+		f.stage(u, "2.0.0")
+		ffs.n = n
+		check := func(string) error { return nil }
+		if !healthy {
+			check = func(string) error { return errors.New("unhealthy") }
+		}
+		r := request("2.0.0", build("1.0.0"), 1, check)
+		r.CheckInPlace = inPlace
+		_, err := u.Install(r, f.hooks())
+		if ffs.count <= n {
+			if healthy != (err == nil) {
+				t.Fatalf("without failures: Install = %v", err)
+			}
+			if n < 5 {
+				t.Fatalf("only %d changes", n)
+			}
+			break
+		}
+		if err != nil && !errors.Is(err, errInjected) && !errors.Is(err, selfupdate.ErrUnhealthy) {
+			t.Fatalf("change %d failed: Install = %v, want the injected error", n, err)
+		}
+		if v := f.exeVersion(); v != "1.0.0" && v != "2.0.0" {
+			t.Fatalf("change %d failed: executable v%q", n, v)
+		}
+		u = f.updater(selfupdate.OS{})
+		if _, err := u.Recover(f.hooks()); err != nil {
+			t.Fatalf("change %d failed: Recover: %v", n, err)
+		}
+		f.checkClean(u)
+		if !healthy && f.exeVersion() != "1.0.0" {
+			t.Errorf("change %d failed: unhealthy v2 is installed", n)
 		}
 	}
 }
@@ -322,7 +349,7 @@ func TestPending(t *testing.T) {
 	// While the health check runs, the journal describes an operation in
 	// progress, as after a crash.
 	stop := errors.New("stop")
-	_, err := u.Install(build("2.0.0"), build("1.0.0"), false, 1, func() error {
+	_, err := u.Install(request("2.0.0", build("1.0.0"), 1, func(string) error {
 		pending := f.updater(selfupdate.OS{})
 		if _, err := pending.Prepare(); !errors.Is(err, selfupdate.ErrPending) {
 			t.Errorf("Prepare during an install = %v, want ErrPending", err)
@@ -333,11 +360,14 @@ func TestPending(t *testing.T) {
 		if _, err := pending.Revert(build("2.0.0"), f.hooks()); !errors.Is(err, selfupdate.ErrPending) {
 			t.Errorf("Revert during an install = %v, want ErrPending", err)
 		}
-		if _, err := pending.Install(build("2.0.0"), build("1.0.0"), false, 1, nil, f.hooks()); !errors.Is(err, selfupdate.ErrPending) {
+		if _, err := pending.Install(request("2.0.0", build("1.0.0"), 1, nil), f.hooks()); !errors.Is(err, selfupdate.ErrPending) {
 			t.Errorf("Install during an install = %v, want ErrPending", err)
 		}
+		if op, err := pending.Interrupted(); op == nil || op.Build.Version != "2.0.0" || err != nil {
+			t.Errorf("Interrupted during an install = %+v, %v", op, err)
+		}
 		return stop
-	}, f.hooks())
+	}), f.hooks())
 	if !errors.Is(err, stop) {
 		t.Fatal(err)
 	}
@@ -426,14 +456,14 @@ func TestInstallRefusesStaleNames(t *testing.T) {
 	if err := os.WriteFile(stale, []byte("stale"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err := u.Install(build("2.0.0"), build("1.0.0"), false, 1, nil, f.hooks())
+	_, err := u.Install(request("2.0.0", build("1.0.0"), 1, nil), f.hooks())
 	if !errors.Is(err, selfupdate.ErrJournal) {
 		t.Fatalf("Install = %v, want ErrJournal", err)
 	}
 	if v := f.exeVersion(); v != "1.0.0" || f.floor() != "1.0.0" {
 		t.Errorf("after a refused Install: v%q, floor %q", v, f.floor())
 	}
-	if _, err := u.Install(build("2.0.0"), build("1.0.0"), false, 1, nil, f.hooks()); !errors.Is(err, selfupdate.ErrJournal) {
+	if _, err := u.Install(request("2.0.0", build("1.0.0"), 1, nil), f.hooks()); !errors.Is(err, selfupdate.ErrJournal) {
 		t.Errorf("Install again = %v", err)
 	}
 }
@@ -445,10 +475,10 @@ func TestInstallNeedsStaged(t *testing.T) {
 	if _, err := u.Prepare(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.Install(build("2.0.0"), build("1.0.0"), false, 1, nil, f.hooks()); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := u.Install(request("2.0.0", build("1.0.0"), 1, nil), f.hooks()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Install without a staged binary = %v, want fs.ErrNotExist", err)
 	}
-	if _, err := u.Install(build("2.0.0"), build("1.0.0"), false, -1, nil, f.hooks()); err == nil {
+	if _, err := u.Install(request("2.0.0", build("1.0.0"), -1, nil), f.hooks()); err == nil {
 		t.Error("Install with keep -1 succeeded")
 	}
 	f.checkClean(u)
@@ -469,5 +499,121 @@ func TestClone(t *testing.T) {
 	}
 	if b, err := os.ReadFile(dst); err != nil || string(b) != "data" {
 		t.Errorf("clone holds %q, %v", b, err)
+	}
+}
+
+// TestCheckInterrupted: a check that reports it did not finish undoes the
+// install without failing the build; the second such check of the build
+// fails it; a check that passes in between forgets the count.
+func TestCheckInterrupted(t *testing.T) {
+	killed := fmt.Errorf("signal: killed: %w", selfupdate.ErrCheckInterrupted)
+	f := newFixture(t, t.TempDir(), selfupdate.RenameOver)
+	f.setUp()
+	u := f.updater(selfupdate.OS{})
+	interrupted := func() error {
+		t.Helper()
+		f.stage(u, "2.0.0")
+		_, err := u.Install(request("2.0.0", build("1.0.0"), 1, func(string) error { return killed }), f.hooks())
+		if !errors.Is(err, selfupdate.ErrCheckInterrupted) {
+			t.Fatalf("Install = %v, want ErrCheckInterrupted", err)
+		}
+		if v := f.exeVersion(); v != "1.0.0" {
+			t.Fatalf("executable v%q after an interrupted check", v)
+		}
+		f.checkClean(u)
+		return err
+	}
+	if err := interrupted(); errors.Is(err, selfupdate.ErrUnhealthy) || f.state().IsFailed(app, build("2.0.0").SHA256) {
+		t.Fatalf("the first interrupted check failed the build: %v", err)
+	}
+	// A check that passes forgets the count: two more interruptions of
+	// another build are needed to fail that one.
+	f.install(u, "2.0.0", build("1.0.0"), 1, func(string) error { return nil })
+	contents["3.0.0"] = []byte("#!/bin/sh\necho v3\n")
+	defer delete(contents, "3.0.0")
+	f.stage(u, "3.0.0")
+	if _, err := u.Install(request("3.0.0", build("2.0.0"), 1, func(string) error { return killed }), f.hooks()); errors.Is(err, selfupdate.ErrUnhealthy) {
+		t.Fatalf("first interrupted check of v3: %v", err)
+	}
+	f.stage(u, "3.0.0")
+	_, err := u.Install(request("3.0.0", build("2.0.0"), 1, func(string) error { return killed }), f.hooks())
+	if !errors.Is(err, selfupdate.ErrUnhealthy) || !errors.Is(err, selfupdate.ErrCheckInterrupted) {
+		t.Fatalf("second interrupted check = %v, want ErrUnhealthy and ErrCheckInterrupted", err)
+	}
+	if !f.state().IsFailed(app, build("3.0.0").SHA256) || f.state().IsFailed(app, build("2.0.0").SHA256) {
+		t.Errorf("failed builds %v, want v3 only", f.state().Failed[app])
+	}
+	if v := f.exeVersion(); v != "2.0.0" {
+		t.Errorf("executable v%q", v)
+	}
+	f.checkClean(u)
+}
+
+// TestWorkDirUnsafe (issue 9 item 14): a work directory that is a
+// symbolic link, not a directory, writable by group or others, or owned by
+// another user is refused with a *WorkDirError by every operation that
+// uses it, and nothing changes.
+func TestWorkDirUnsafe(t *testing.T) {
+	cases := map[string]func(t *testing.T, work string){
+		"group and other write": func(t *testing.T, work string) {
+			if err := os.Chmod(work, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"group write": func(t *testing.T, work string) {
+			if err := os.Chmod(work, 0o770); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"symbolic link": func(t *testing.T, work string) {
+			target := t.TempDir()
+			testdir.Replace(t, target, work)
+			if err := errors.Join(os.RemoveAll(work), os.Symlink(target, work)); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"not a directory": func(t *testing.T, work string) {
+			if err := errors.Join(os.RemoveAll(work), os.WriteFile(work, nil, 0o600)); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	if os.Geteuid() == 0 {
+		cases["another owner"] = func(t *testing.T, work string) {
+			if err := os.Chown(work, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name, spoil := range cases {
+		t.Run(name, func(t *testing.T) {
+			if runtime.GOOS == "windows" && name != "symbolic link" && name != "not a directory" {
+				t.Skip("no owner or mode bits on Windows")
+			}
+			f := newFixture(t, t.TempDir(), selfupdate.RenameOver)
+			f.setUp()
+			u := f.updater(selfupdate.OS{})
+			f.install(u, "2.0.0", build("1.0.0"), 1, nil)
+			spoil(t, u.WorkDir())
+			want := func(op string, err error) {
+				t.Helper()
+				var wde *selfupdate.WorkDirError
+				if !errors.Is(err, selfupdate.ErrUnsafeWorkDir) || !errors.As(err, &wde) || wde.Path != u.WorkDir() {
+					t.Errorf("%s = %v, want a *WorkDirError for %s", op, err, u.WorkDir())
+				}
+			}
+			_, err := u.Prepare()
+			want("Prepare", err)
+			_, err = u.Install(request("2.0.0", build("1.0.0"), 1, nil), f.hooks())
+			want("Install", err)
+			_, err = u.Revert(build("2.0.0"), f.hooks())
+			want("Revert", err)
+			_, err = u.Recover(f.hooks())
+			want("Recover", err)
+			want("Tidy", u.Tidy())
+			if v := f.exeVersion(); v != "2.0.0" || f.floor() != "2.0.0" {
+				t.Errorf("after the refusals: executable v%q, floor %q", v, f.floor())
+			}
+		})
 	}
 }

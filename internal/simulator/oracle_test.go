@@ -36,6 +36,9 @@ func (c *tufClient) refresh() (*updater.Updater, error) {
 		c.t.Fatal(err)
 	}
 	cfg.RemoteTargetsURL = targetsURL
+	if err := cfg.SetDefaultFetcherHTTPClient(c.s.Client()); err != nil {
+		c.t.Fatal(err)
+	}
 	cfg.LocalMetadataDir = filepath.Join(c.dir, "metadata")
 	cfg.LocalTargetsDir = filepath.Join(c.dir, "targets")
 	up, err := updater.New(cfg)
@@ -440,4 +443,21 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// The oracle's connections are its own: closing any httptest server closes
+// the idle connections of http.DefaultTransport, and a go-tuf request that
+// was just reusing one failed ("CloseIdleConnections called"), a flake of
+// the parallel tests here. Another server closing between two refreshes
+// must not cost this server's client its connection.
+func TestOracleConnectionsSurviveOtherServers(t *testing.T) {
+	t.Parallel()
+	r := New(t, Options{})
+	c := newClient(t, r, r.Server())
+	c.mustRefresh()
+	New(t, Options{Seed: "other"}).NewServer().Close()
+	c.mustRefresh()
+	if n := r.Server().Conns(); n != 1 {
+		t.Errorf("two refreshes took %d connections, want 1 (kept alive across another server's Close)", n)
+	}
 }

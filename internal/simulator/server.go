@@ -72,6 +72,7 @@ type Server struct {
 	done   chan struct{}
 	once   sync.Once
 	active atomic.Int64
+	conns  atomic.Int64
 
 	mu       sync.Mutex
 	faults   map[string]*faultState
@@ -82,7 +83,13 @@ type Server struct {
 // and request log (a mirror).
 func (r *Repo) NewServer() *Server {
 	s := &Server{repo: r, done: make(chan struct{}), faults: map[string]*faultState{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.srv.Start()
 	r.t.Cleanup(s.Close)
 	return s
 }
@@ -162,6 +169,17 @@ func (s *Server) ResetRequests() {
 	defer s.mu.Unlock()
 	s.requests = nil
 }
+
+// Client returns an HTTP client for this server whose connections are its
+// own, closed when the server closes. Tests should use it rather than
+// http.DefaultClient: closing any httptest server closes the idle
+// connections of http.DefaultTransport, and a request of another test that
+// was just reusing one of them fails ("CloseIdleConnections called").
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Conns returns the number of connections accepted so far, so a test can
+// check that a client reuses its connections.
+func (s *Server) Conns() int { return int(s.conns.Load()) }
 
 // Active returns the number of requests being served right now, so a test
 // can check that a client hung up on a stalled or endless response.

@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// get fetches a wire name ("timestamp.json", "targets/...") from s with an
-// optional Range header and returns the response and whatever body arrived.
-func get(t *testing.T, ctx context.Context, s *Server, name, rng string) (*http.Response, []byte, error) {
+// newRequest builds a GET of a wire name ("timestamp.json", "targets/...")
+// from s with an optional Range header.
+func newRequest(t *testing.T, ctx context.Context, s *Server, name, rng string) *http.Request {
 	t.Helper()
 	metadataURL, targetsURL := s.URLs()
 	url := metadataURL + name
@@ -28,7 +28,14 @@ func get(t *testing.T, ctx context.Context, s *Server, name, rng string) (*http.
 	if rng != "" {
 		req.Header.Set("Range", rng)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return req
+}
+
+// get fetches a wire name from s with s's own client and returns the
+// response and whatever body arrived.
+func get(t *testing.T, ctx context.Context, s *Server, name, rng string) (*http.Response, []byte, error) {
+	t.Helper()
+	resp, err := s.Client().Do(newRequest(t, ctx, s, name, rng))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -146,10 +153,11 @@ func TestFaultTimes(t *testing.T) {
 }
 
 // waitIdle waits until s serves no request: the handler noticed the client
-// left. It fails the test after a second.
+// left. The bound is generous, for a loaded machine: it only turns a
+// handler that never ends into a failure rather than a hang.
 func waitIdle(t *testing.T, s *Server) {
 	t.Helper()
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for s.Active() != 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d handlers still running after the client left", s.Active())
@@ -158,33 +166,41 @@ func waitIdle(t *testing.T, s *Server) {
 	}
 }
 
+// A client that leaves in the middle of a slow, stalled or endless body
+// ends the response. The client leaves once the headers are in, so a
+// loaded machine only changes how many bytes arrived before, never the
+// outcome.
 func TestHangingResponsesEndWithTheClient(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name     string
-		fault    Fault
-		maxBytes int // at most this many body bytes before the deadline
+		name  string
+		fault Fault
 	}{
-		{"slow drip", Fault{SlowDrip: 20 * time.Millisecond}, 20},
-		{"stall after headers", Fault{StallAfterHeaders: true}, 0},
-		{"slow endless", Fault{SlowDrip: 10 * time.Millisecond, Endless: true}, 40},
+		{"slow drip", Fault{SlowDrip: 20 * time.Millisecond}},
+		{"stall after headers", Fault{StallAfterHeaders: true}},
+		{"slow endless", Fault{SlowDrip: 10 * time.Millisecond, Endless: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r, name, _ := targetRepo(t, Options{})
+			r, name, data := targetRepo(t, Options{})
 			r.SetFault(name, tc.fault)
-			ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
+			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			start := time.Now()
-			resp, body, err := get(t, ctx, r.Server(), name, "")
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("error %v, want the client's deadline", err)
+			resp, err := r.Server().Client().Do(newRequest(t, ctx, r.Server(), name, ""))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if resp == nil || resp.StatusCode != 200 || len(body) > tc.maxBytes {
-				t.Errorf("got %d bytes before the deadline, want headers and at most %d", len(body), tc.maxBytes)
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
 			}
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("client took %v", d)
+			time.AfterFunc(50*time.Millisecond, cancel)
+			body, err := io.ReadAll(resp.Body)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("error %v, want the client's cancellation", err)
+			}
+			if len(body) >= len(data) {
+				t.Errorf("the whole body (%d bytes) arrived before the client left", len(body))
 			}
 			waitIdle(t, r.Server())
 		})
@@ -196,13 +212,8 @@ func TestEndless(t *testing.T) {
 	r := New(t, Options{})
 	s := r.Server()
 	r.SetFault("timestamp.json", Fault{Endless: true})
-	metadataURL, _ := s.URLs()
 	ctx, cancel := context.WithCancel(t.Context())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metadataURL+"timestamp.json", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.Client().Do(newRequest(t, ctx, s, "timestamp.json", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +262,7 @@ func TestCloseEndsStalledResponses(t *testing.T) {
 		if err == nil {
 			t.Error("stalled body read completed without error after Close")
 		}
-	case <-time.After(time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not end the stalled response")
 	}
 }
@@ -276,7 +287,7 @@ func TestRequestLog(t *testing.T) {
 		get(t, t.Context(), s, name, "")
 	}
 	metadataURL, _ := s.URLs()
-	resp, err := http.Get(strings.TrimSuffix(metadataURL, "metadata/") + "elsewhere")
+	resp, err := s.Client().Get(strings.TrimSuffix(metadataURL, "metadata/") + "elsewhere")
 	if err != nil {
 		t.Fatal(err)
 	}
