@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchsec/latch/install"
 	"github.com/latchsec/latch/internal/archive"
 	"github.com/latchsec/latch/internal/audit"
 	"github.com/latchsec/latch/internal/selfupdate"
@@ -30,10 +31,10 @@ var (
 	ErrReleaseChanged = errors.New("installed version republished with other content")
 	// ErrHealthCheck: the new build failed its health check; the previous
 	// one is back in place. See *HealthCheckError.
-	ErrHealthCheck = selfupdate.ErrUnhealthy
+	ErrHealthCheck = install.ErrHealthCheck
 	// ErrNoBackup: RevertUnsafe has no kept previous version (with a known
 	// version) to go back to.
-	ErrNoBackup = selfupdate.ErrNoBackup
+	ErrNoBackup = install.ErrNoBackup
 	// ErrHealthCheckInterrupted: the health check did not finish (its
 	// process was killed, by the OOM killer or a user's Ctrl-C, or Apply's
 	// ctx was cancelled while it ran, or the process running Apply
@@ -42,18 +43,22 @@ var (
 	// counts as failed (ErrHealthCheck), so there is no install loop. A
 	// HealthCheck returns an error wrapping it to say its check did not
 	// finish.
-	ErrHealthCheckInterrupted = selfupdate.ErrCheckInterrupted
+	ErrHealthCheckInterrupted = install.ErrHealthCheckInterrupted
 	// ErrUnsafeWorkDir: the hidden work directory beside the executable is
 	// a symbolic link or not a directory, or (on Unix) another user owns it
 	// or group or others can write it: what is staged or kept there is put
 	// at the executable's path. Nothing was changed; a person removes it or
 	// fixes it. See *WorkDirError.
-	ErrUnsafeWorkDir = selfupdate.ErrUnsafeWorkDir
+	ErrUnsafeWorkDir = install.ErrUnsafeWorkDir
+	// ErrJournal: the self-update journal in the state directory can't be
+	// read, or describes files that are not there; a person has to look at
+	// it before Apply, Recover or RevertUnsafe can go on.
+	ErrJournal = install.ErrJournal
 )
 
 // WorkDirError reports an unsafe work directory (ErrUnsafeWorkDir) with its
 // path and the reason.
-type WorkDirError = selfupdate.WorkDirError
+type WorkDirError = install.WorkDirError
 
 // KnownBadError reports that the release Apply would install failed its
 // health check before.

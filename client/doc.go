@@ -80,8 +80,8 @@
 // # Errors
 //
 // Every error a caller may match is exported, here or in packages metadata,
-// verify, rollback and mirror, and each sentinel has one meaning (see the
-// list of variables). Failures wrap a sentinel (ErrExpired, ErrRollback,
+// verify, rollback, mirror and install, and each sentinel has one meaning
+// (see the list of variables). Failures wrap a sentinel (ErrExpired, ErrRollback,
 // ErrThreshold, ErrHashMismatch, ErrVersionMismatch, ErrNotFound,
 // ErrUnknownTarget, ErrTooLarge, ...) in a typed error with the evidence:
 // *ExpiredError, *rollback.RollbackError, *verify.ThresholdError,

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/internal/archive"
-	"github.com/latchsec/latch/internal/selfupdate"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/mirror"
 	"github.com/latchsec/latch/rollback"
@@ -322,13 +321,11 @@ func (e *UnknownTargetError) Unwrap() error { return ErrUnknownTarget }
 // larger than MaxExecutableSize is ErrTooLarge.
 var ErrArchive = errors.New("release archive unusable")
 
-// exportErr returns err, an error of an internal package, so that it also
-// matches the client's sentinel for each condition it reports: callers
-// match exported sentinels only.
+// exportErr returns err, an error of the internal archive package, so that
+// it also matches the client's sentinel for the condition it reports:
+// callers match exported sentinels only.
 func exportErr(err error) error {
 	for _, p := range [...]struct{ internal, public error }{
-		{selfupdate.ErrUnhealthy, ErrHealthCheck},
-		{selfupdate.ErrNoBackup, ErrNoBackup},
 		{archive.ErrTooLarge, ErrTooLarge},
 		{archive.ErrNotFound, ErrArchive},
 		{archive.ErrUnsafeEntry, ErrArchive},

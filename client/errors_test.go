@@ -434,3 +434,22 @@ func TestNoMirrorsIsOptionError(t *testing.T) {
 		t.Errorf("OptionError %+v", oe)
 	}
 }
+
+// TestJournalErrorExported: an unusable self-update journal is reported
+// with the exported sentinel, and Recover changes nothing.
+func TestJournalErrorExported(t *testing.T) {
+	t.Parallel()
+	repo := simulator.New(t, simulator.Options{})
+	e := newAppEnv(t, repo)
+	journal := filepath.Join(e.cfg.StateDir, "selfupdate", "app")
+	if err := os.MkdirAll(filepath.Dir(journal), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(journal, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantIs(t, e.c.Recover("app", e.exe), client.ErrJournal)
+	if b, err := os.ReadFile(e.exe); err != nil || string(b) != string(buildV1) {
+		t.Errorf("executable after a refused recovery: %v", err)
+	}
+}
