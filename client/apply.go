@@ -323,7 +323,8 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("apply: %w", &OptionError{Option: "exePath", Reason: fmt.Sprintf("%s is not a regular file", u.Exe)})
 	}
-	if err := c.Refresh(ctx); err != nil {
+	src := c.releases()
+	if err := src.refreshReleases(ctx); err != nil {
 		return nil, err
 	}
 	cur, known, err := c.inPlace(u, rel.App, o.current)
@@ -331,7 +332,7 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	floor := c.versionFloor(rel.App, cur, known)
-	info, skipped, err := c.resolve(ctx, rel, func(r *ReleaseInfo) bool { return c.failed(rel.App, r.sha256()) })
+	info, skipped, err := src.resolve(ctx, rel, func(r *ReleaseInfo) bool { return c.failed(rel.App, r.sha256()) })
 	for _, s := range skipped {
 		c.log.Warn("passing over a release whose health check failed before", "app", rel.App, "version", s.Version, "sha256", s.sha256())
 	}
@@ -378,7 +379,7 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 	}
 	// Group and other write never: whoever could write the file could
 	// replace what runs.
-	if err := c.stage(ctx, info.Target, staged, u.WorkDir(), st.Mode().Perm()&^0o022, o); err != nil {
+	if err := c.stage(ctx, src, info, staged, u.WorkDir(), st.Mode().Perm()&^0o022, o); err != nil {
 		if terr := u.Tidy(); terr != nil {
 			c.log.Warn("self-update work directory not cleaned up", "err", terr)
 		}
@@ -495,15 +496,16 @@ func (c *Client) auditInstall(u *selfupdate.Updater, app string, info *ReleaseIn
 	return cause
 }
 
-// stage downloads t, verified, and puts the executable it is or contains
-// at staged with permission bits perm, durably.
-func (c *Client) stage(ctx context.Context, t *Target, staged, work string, perm fs.FileMode, o applyOptions) error {
+// stage downloads the release from src, verified, and puts the executable
+// it is or contains at staged with permission bits perm, durably.
+func (c *Client) stage(ctx context.Context, src releaseSource, info *ReleaseInfo, staged, work string, perm fs.FileMode, o applyOptions) error {
+	t := info.Target
 	format, isArchive := archive.FormatOf(t.Path())
 	if !isArchive {
 		if t.Length() > o.maxSize {
 			return &TargetError{Path: t.Path(), Err: fmt.Errorf("%w: %d bytes, MaxExecutableSize is %d", ErrTooLarge, t.Length(), o.maxSize)}
 		}
-		if err := c.DownloadFile(ctx, t, staged); err != nil {
+		if err := src.downloadRelease(ctx, info, staged); err != nil {
 			return err
 		}
 		if err := os.Chmod(staged, perm); err != nil {
@@ -516,7 +518,7 @@ func (c *Client) stage(ctx context.Context, t *Target, staged, work string, perm
 	}
 	dl := filepath.Join(work, "download")
 	defer os.Remove(dl)
-	if err := c.DownloadFile(ctx, t, dl); err != nil {
+	if err := src.downloadRelease(ctx, info, dl); err != nil {
 		return err
 	}
 	f, _, err := archive.ExtractFile(dl, format, o.member, work, o.maxSize)

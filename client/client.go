@@ -54,12 +54,17 @@ type Client struct {
 
 	auditLog *audit.Log // nil if it could not be opened
 
+	transparency *transparency // nil without Config.TransparencyLog
+
 	// stateLost: New found no trusted state but cached metadata (Status).
 	stateLost bool
 
 	// applyMu serialises self-update operations of this client; the state
 	// directory's lock keeps other processes out.
 	applyMu sync.Mutex
+	// source is where Apply takes releases from, if not from this client's
+	// repository: the Multi whose application state this client keeps.
+	source releaseSource
 }
 
 // trustedSet is one consistent view of the trusted top-level metadata. It is
@@ -118,6 +123,9 @@ func configure(cfg Config, opts []Option) (*Client, *metadata.Root, error) {
 		return nil, nil, err
 	}
 	c := &Client{cfg: cfg, opts: o, log: o.logger, memo: make(map[memoKey]*metadata.Targets)}
+	if c.transparency, err = newTransparency(cfg); err != nil {
+		return nil, nil, err
+	}
 	for _, u := range cfg.MetadataURLs {
 		b, _ := baseURL(u)
 		c.metaURLs = append(c.metaURLs, b)
@@ -140,28 +148,9 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	store, err := openStore(filepath.Join(cfg.StateDir, stateSubdir))
-	if errors.Is(err, ErrLocked) {
-		return nil, fmt.Errorf("client: %w: one client per state directory (Open waits for it, Offline reads without it)", err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	c.store, c.closeStore = store, store.Close
-	c.sweepTemps()
-	if c.state, err = c.store.Load(); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("client: %w", err)
-	}
 	// The audit log first: what follows may record trust decisions.
-	if err := c.openAudit(); err != nil {
-		if err := c.auditFailed("open", err); err != nil {
-			store.Close()
-			return nil, fmt.Errorf("client: %w", err)
-		}
+	if err := c.openState(openStore); err != nil {
+		return nil, err
 	}
 	if c.stateLost = len(c.state.Roles) == 0 && c.cacheExists(); c.stateLost {
 		c.log.Warn("trusted state missing while metadata is cached: starting over as on a first run, from the embedded root; every version floor was lost",
@@ -184,6 +173,35 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 	}
 	c.trusted.Store(set)
 	return c, nil
+}
+
+// openState creates the state directory, opens and locks its store with
+// openStore, removes the temporary files of interrupted writes, loads the
+// trusted state and opens the audit log.
+func (c *Client) openState(openStore func(dir string) (*rollback.FileStore, error)) error {
+	if err := os.MkdirAll(c.cfg.StateDir, 0o755); err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	store, err := openStore(filepath.Join(c.cfg.StateDir, stateSubdir))
+	if errors.Is(err, ErrLocked) {
+		return fmt.Errorf("client: %w: one client per state directory (Open waits for it, Offline reads without it)", err)
+	}
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	c.store, c.closeStore = store, store.Close
+	c.sweepTemps()
+	if c.state, err = c.store.Load(); err != nil {
+		store.Close()
+		return fmt.Errorf("client: %w", err)
+	}
+	if err := c.openAudit(); err != nil {
+		if err := c.auditFailed("open", err); err != nil {
+			store.Close()
+			return fmt.Errorf("client: %w", err)
+		}
+	}
+	return nil
 }
 
 // cacheExists reports whether timestamp, snapshot or targets metadata is

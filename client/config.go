@@ -69,6 +69,10 @@ type Config struct {
 	// trusted state and the process lock. Required. Protect it like the
 	// executable itself.
 	StateDir string
+	// TransparencyLog, if set, makes DownloadFile and Apply deliver a
+	// target it covers only once a transparency log proves that it holds
+	// exactly that release. See TransparencyLog.
+	TransparencyLog *TransparencyLog
 }
 
 // Limits caps the size of metadata files whose referrer does not list a

@@ -68,6 +68,22 @@
 // For start-up without network, [Offline] returns a read-only [View] of the
 // last verified state that reports stale roles instead of failing.
 //
+// # Release transparency
+//
+// TUF bounds what one stolen key can do, but a stolen targets key (or a
+// compromised build) can still sign a release for one chosen victim that
+// nobody else sees. With [Config.TransparencyLog] the application names a
+// public append-only log (C2SP tlog-tiles) where the vendor records every
+// release, and [Client.DownloadFile] and [Client.Apply] deliver a covered
+// target only once the log proves, under a checkpoint signed by the log key
+// (and by enough witnesses), that it holds exactly that release. The latest
+// verified checkpoint is part of the trusted state: a smaller one
+// ([ErrLogRollback]) or one that does not extend it ([ErrSplitView], with
+// both signed checkpoints in a [*LogConflictError] and in the audit log) is
+// refused. A thief must then put the release in the log, where the vendor's
+// monitor sees it, or be refused. The policy is the application's, never
+// the repository's: no signed metadata can switch it off.
+//
 // # Several processes
 //
 // One Client at a time holds a state directory: a second [New] fails with
@@ -81,12 +97,15 @@
 //
 // Every error a caller may match is exported, here or in packages metadata,
 // verify, rollback, mirror and install, and each sentinel has one meaning
-// (see the list of variables). Failures wrap a sentinel (ErrExpired, ErrRollback,
-// ErrThreshold, ErrHashMismatch, ErrVersionMismatch, ErrNotFound,
-// ErrUnknownTarget, ErrTooLarge, ...) in a typed error with the evidence:
-// *ExpiredError, *rollback.RollbackError, *verify.ThresholdError,
-// *VersionError, *metadata.Error, *UnknownTargetError, *StaleError,
-// *PinError, *StatusError.
+// (see the list of variables). Failures wrap a sentinel (ErrExpired,
+// ErrRollback, ErrThreshold, ErrHashMismatch, ErrVersionMismatch,
+// ErrNotFound, ErrUnknownTarget, ErrTooLarge, ...) in a typed error with
+// the evidence: *ExpiredError, *rollback.RollbackError,
+// *verify.ThresholdError, *VersionError, *metadata.Error,
+// *UnknownTargetError, *StaleError, *PinError, *StatusError. Release
+// transparency adds ErrNotLogged, ErrWrongLogEntry, ErrInvalidLogProof,
+// ErrLogSignature, ErrLogOrigin, ErrLogWitness, ErrLogRollback and
+// ErrSplitView.
 //
 // Each operation has one typed error on top. A failed Refresh is a
 // *RefreshError naming the role whose update failed; a failed lookup or
@@ -114,6 +133,16 @@
 // types as the default transport (ErrNotFound, ErrRangeIgnored,
 // ErrTooLarge, ErrSlowRetrieval, ...), and the client reacts to them alike:
 // see Fetcher.
+//
+// # Multiple repositories
+//
+// [Multi] is a client of several repositories with independent roots of
+// trust that trusts a target only when enough of them agree on it (TAP 4):
+// a map file ([ParseMap]) lists the repositories and, for target path
+// patterns, which of them must list a target with matching length and
+// hashes. Each repository is a full Client with its own state; lookups,
+// downloads, [Multi.Resolve] and [Multi.Apply] go through the map, and a
+// failure is a *ConsensusError with every repository's answer.
 //
 // # Compatibility
 //

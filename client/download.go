@@ -26,6 +26,10 @@ import (
 // On any failure dest is untouched and no temporary file remains. Nothing
 // unverified is ever visible at dest.
 //
+// With Config.TransparencyLog, a target the policy covers is first proven
+// to be in the log (see TransparencyLog); a target that is not is refused
+// before any byte of it is fetched.
+//
 // Every error is a *TargetError. When no mirror delivered verified bytes,
 // its Err is a *MirrorError with each mirror's reason. A fault on this
 // machine (dest's directory does not exist or is not writable, the disk is
@@ -37,6 +41,9 @@ func (c *Client) DownloadFile(ctx context.Context, t *Target, dest string) error
 	}
 	if len(c.targetURLs) == 0 {
 		return &TargetError{Path: t.Path(), Err: &OptionError{Option: "Config.TargetURLs", Reason: "downloads need at least one mirror"}}
+	}
+	if err := c.checkLogged(ctx, t); err != nil {
+		return c.downloadFailed(t, dest, err)
 	}
 	f, err := atomicfile.CreateTemp(filepath.Dir(dest), ".latch-download-*")
 	if err != nil {
@@ -258,18 +265,22 @@ func (c *Client) targetURLPath(t *Target) string {
 		segs[i] = url.PathEscape(s)
 	}
 	if c.trusted.Load().root.ConsistentSnapshot() {
+		hashes := t.tf.Hashes
+		if t.named != nil {
+			hashes = t.named
+		}
 		alg := ""
 		for _, a := range []string{"sha256", "sha512"} {
-			if _, ok := t.tf.Hashes[a]; ok {
+			if _, ok := hashes[a]; ok {
 				alg = a
 				break
 			}
 		}
 		if alg == "" {
-			alg = slices.Sorted(maps.Keys(t.tf.Hashes))[0]
+			alg = slices.Sorted(maps.Keys(hashes))[0]
 		}
 		last := len(segs) - 1
-		segs[last] = hex.EncodeToString(t.tf.Hashes[alg]) + "." + segs[last]
+		segs[last] = hex.EncodeToString(hashes[alg]) + "." + segs[last]
 	}
 	return path.Join(segs...)
 }

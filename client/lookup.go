@@ -18,6 +18,11 @@ type Target struct {
 	tf    metadata.TargetFile
 	role  string
 	chain []RoleStatus
+	// named, if not nil, are the hashes that name the file on the mirrors
+	// of consistent-snapshot repositories, where they differ from tf's: a
+	// target agreed by several repositories (Multi) is verified against the
+	// hashes of all of them but fetched under one repository's names.
+	named map[string][]byte
 }
 
 // Path is the target path (spec §4.5 TARGETPATH).

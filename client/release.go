@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 	"runtime"
 	"slices"
@@ -94,6 +95,9 @@ type ReleaseInfo struct {
 	Target   *Target
 	Version  string   // the signed version, as written
 	Channels []string // the signed channels
+	// Agreed is the target the repositories agreed on, when Multi.Resolve
+	// resolved the release; nil otherwise.
+	Agreed *AgreedTarget
 }
 
 // ReleaseError reports a selector that matched no release, or failed.
@@ -157,11 +161,8 @@ func (c *Client) Resolve(ctx context.Context, rel Release) (*ReleaseInfo, error)
 // resolve is Resolve with skip: candidates it reports true for are passed
 // over and returned in the second result, newest first.
 func (c *Client) resolve(ctx context.Context, rel Release, skip func(*ReleaseInfo) bool) (*ReleaseInfo, []*ReleaseInfo, error) {
-	rel = rel.withDefaults()
-	rerr := &ReleaseError{App: rel.App, Channel: rel.Channel, OS: rel.OS, Arch: rel.Arch, Pin: rel.Pin}
-	p, err := rel.check()
-	if err != nil {
-		rerr.Err = err
+	rel, p, rerr := rel.start()
+	if rerr.Err != nil {
 		return nil, nil, rerr
 	}
 	set := c.trusted.Load()
@@ -174,29 +175,54 @@ func (c *Client) resolve(ctx context.Context, rel Release, skip func(*ReleaseInf
 		rerr.Err = err
 		return nil, nil, rerr
 	}
-	var skipped []*ReleaseInfo
-	for _, cand := range cands {
+	return choose(c.log, rel, rerr, cands, skip, func(cand candidate) (*ReleaseInfo, *InvalidReleaseError, error) {
 		t, err := c.Target(ctx, cand.path)
-		if err != nil {
-			if errors.Is(err, ErrUnknownTarget) {
-				if !cand.guessed {
-					c.log.Info("release candidate not chosen by the delegations for its path", "target", cand.path)
-				}
-				continue
+		if errors.Is(err, ErrUnknownTarget) {
+			if !cand.guessed {
+				c.log.Info("release candidate not chosen by the delegations for its path", "target", cand.path)
 			}
-			rerr.Err = err
-			return nil, nil, rerr
+			return nil, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 		info, ierr := releaseInfo(t, cand)
-		if ierr != nil {
-			c.log.Warn("skipping a release target that breaks the release convention", "target", cand.path, "reason", ierr.Reason)
+		return info, ierr, nil
+	})
+}
+
+// start applies rel's defaults and checks it; rerr.Err is set if it is
+// malformed.
+func (r Release) start() (Release, pin, *ReleaseError) {
+	r = r.withDefaults()
+	rerr := &ReleaseError{App: r.App, Channel: r.Channel, OS: r.OS, Arch: r.Arch, Pin: r.Pin}
+	p, err := r.check()
+	rerr.Err = err
+	return r, p, rerr
+}
+
+// choose returns the first of cands (newest first) that lookup resolves to
+// a release in rel's channel and that skip does not pass over, with the
+// ones skip passed over. lookup returns nil for a candidate that is not a
+// release after all, an *InvalidReleaseError for one that breaks the
+// convention (skipped, and reported in rerr if nothing else matches), and
+// an error that ends resolution.
+func choose(log *slog.Logger, rel Release, rerr *ReleaseError, cands []candidate, skip func(*ReleaseInfo) bool,
+	lookup func(candidate) (*ReleaseInfo, *InvalidReleaseError, error)) (*ReleaseInfo, []*ReleaseInfo, error) {
+	var skipped []*ReleaseInfo
+	for _, cand := range cands {
+		info, ierr, err := lookup(cand)
+		switch {
+		case err != nil:
+			rerr.Err = err
+			return nil, nil, rerr
+		case ierr != nil:
+			log.Warn("skipping a release target that breaks the release convention", "target", cand.path, "reason", ierr.Reason)
 			rerr.Invalid = append(rerr.Invalid, ierr)
 			continue
-		}
-		if !slices.Contains(info.Channels, rel.Channel) {
+		case info == nil || !slices.Contains(info.Channels, rel.Channel):
 			continue
-		}
-		if skip != nil && skip(info) {
+		case skip != nil && skip(info):
 			skipped = append(skipped, info)
 			continue
 		}
@@ -403,7 +429,14 @@ func (c *Client) releaseCandidates(ctx context.Context, set *trustedSet, rel Rel
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b candidate) int {
+	sortCandidates(out)
+	return out, nil
+}
+
+// sortCandidates sorts release candidates newest first, then by the
+// preference of their file name endings.
+func sortCandidates(cands []candidate) {
+	slices.SortFunc(cands, func(a, b candidate) int {
 		if d := semver.Compare(b.version, a.version); d != 0 {
 			return d
 		}
@@ -412,7 +445,6 @@ func (c *Client) releaseCandidates(ctx context.Context, set *trustedSet, rel Rel
 		}
 		return strings.Compare(a.path, b.path)
 	})
-	return out, nil
 }
 
 // couldMatchRelease reports whether a delegation's path pattern could match

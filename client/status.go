@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"maps"
 	"net"
 	"reflect"
 	"slices"
@@ -43,7 +44,8 @@ type Status struct {
 	// installed-version floor) with its SHA-256.
 	Installed map[string]rollback.Install
 	// Mirrors reports each mirror's recent health, in configuration order
-	// (metadata mirrors first, then target mirrors).
+	// (metadata mirrors first, then target mirrors, then the transparency
+	// log's).
 	Mirrors []MirrorHealth
 }
 
@@ -68,22 +70,35 @@ type MirrorHealth struct {
 // installed releases and mirrors' health. It does no I/O.
 func (c *Client) Status() Status {
 	st := Status{Roles: c.View().Roles()}
+	st.Installed, st.AuditError = c.installs()
 	c.stateMu.Lock()
 	st.LastTrustedTime = c.state.LastTime
-	st.Installed = make(map[string]rollback.Install, len(c.state.Installed))
-	for app, in := range c.state.Installed {
-		st.Installed[app] = in
-	}
 	c.stateMu.Unlock()
 	c.statusMu.Lock()
-	st.LastRefresh, st.LastError, st.AuditError = c.lastRefresh, c.lastErr, c.auditErr
+	st.LastRefresh, st.LastError = c.lastRefresh, c.lastErr
 	c.statusMu.Unlock()
 	st.TrustedStateLost = c.stateLost
 	if st.LastError != nil {
 		st.LastErrorType = errorType(st.LastError)
 	}
-	st.Mirrors = c.health.snapshot(slices.Concat(c.metaURLs, c.targetURLs))
+	var logURLs []string
+	if c.transparency != nil {
+		logURLs = c.transparency.urls
+	}
+	st.Mirrors = c.health.snapshot(slices.Concat(c.metaURLs, c.targetURLs, logURLs))
 	return st
+}
+
+// installs returns the committed release of each application and the last
+// failure to write the audit log.
+func (c *Client) installs() (map[string]rollback.Install, error) {
+	c.stateMu.Lock()
+	out := make(map[string]rollback.Install, len(c.state.Installed))
+	maps.Copy(out, c.state.Installed)
+	c.stateMu.Unlock()
+	c.statusMu.Lock()
+	defer c.statusMu.Unlock()
+	return out, c.auditErr
 }
 
 // mirrorHealth tracks mirrors' recent outcomes; safe for concurrent use.

@@ -8,17 +8,19 @@
 // the root versions that allowed the last fast-forward resets; the latest
 // trusted reference time; per application the release committed last
 // ([Install]) and the hashes of releases that failed their health check;
-// and the audit log's anchor (its last record). Metadata
-// files cached elsewhere are copies: one whose hash does not match its record
-// is treated as absent.
+// the audit log's anchor (its last record); and per transparency log the
+// latest checkpoint verified ([LogCheckpoint]). Metadata files cached
+// elsewhere are copies: one whose hash does not match its record is treated
+// as absent.
 //
 // # Forward only
 //
 // Nothing in the state moves backwards. [State.Advance] refuses a role
 // version lower than the trusted one, [State.CommitInstall] a release older
-// (by semantic version) than the installed one, and [State.AdvanceTime]
-// ignores an earlier time; a refusal is a [*RollbackError] that names the
-// subject and both versions and matches [ErrRollback]. An equal version is
+// (by semantic version) than the installed one, [State.AdvanceLog] a
+// smaller log tree, and [State.AdvanceTime] ignores an earlier time; a
+// refusal is a [*RollbackError] that names the subject and both versions
+// and matches [ErrRollback]. An equal version is
 // accepted: whether it means "no change" is the client's decision.
 //
 // The sanctioned exceptions are explicit. The recovery of spec 5.3.11

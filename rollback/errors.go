@@ -30,11 +30,12 @@ var (
 )
 
 // RollbackError reports an attempt to move trusted state backwards. Exactly
-// one of Role and App is set, or neither when the subject is the trusted
+// one of Role, App and Log is set, or none when the subject is the trusted
 // time. Its Err is [ErrRollback].
 type RollbackError struct {
 	Role    string // TUF role name, for a metadata version
 	App     string // application name, for an installed-version floor
+	Log     string // transparency log origin, for a checkpoint's tree size
 	Trusted string // what is trusted now: "v14", a semantic version or a time
 	Got     string // what was offered, in the same form; "" if the record was dropped
 	Err     error
@@ -47,6 +48,8 @@ func (e *RollbackError) Error() string {
 		subject, trusted = e.Role, "trusted"
 	case e.App != "":
 		subject, trusted = fmt.Sprintf("%s release", e.App), "installed"
+	case e.Log != "":
+		subject, trusted = fmt.Sprintf("log %s checkpoint", e.Log), "trusted"
 	default:
 		subject, trusted = "reference time", "trusted"
 	}

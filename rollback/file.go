@@ -250,14 +250,15 @@ func parseStateFile(path string, data []byte, err error) (*State, error) {
 // stateFile is the JSON form of a State. Encoding is deterministic (map
 // keys sorted), times are RFC 3339 in UTC.
 type stateFile struct {
-	Format          int                   `json:"format"`
-	Roles           map[string]RoleRecord `json:"roles"`
-	TimestampReset  *int64                `json:"timestamp_reset_root"` // nil in format 1
-	FastForwardRoot int64                 `json:"fast_forward_root"`
-	LastTime        time.Time             `json:"last_time"`
-	Installed       map[string]Install    `json:"installed"`
-	Failed          map[string][]string   `json:"failed"`
-	AuditAnchor     string                `json:"audit_anchor"`
+	Format          int                      `json:"format"`
+	Roles           map[string]RoleRecord    `json:"roles"`
+	TimestampReset  *int64                   `json:"timestamp_reset_root"` // nil in format 1
+	FastForwardRoot int64                    `json:"fast_forward_root"`
+	LastTime        time.Time                `json:"last_time"`
+	Installed       map[string]Install       `json:"installed"`
+	Failed          map[string][]string      `json:"failed"`
+	AuditAnchor     string                   `json:"audit_anchor"`
+	Logs            map[string]LogCheckpoint `json:"logs,omitempty"`
 }
 
 func encodeState(s *State) ([]byte, error) {
@@ -270,6 +271,7 @@ func encodeState(s *State) ([]byte, error) {
 		Installed:       s.Installed,
 		Failed:          s.Failed,
 		AuditAnchor:     s.AuditAnchor,
+		Logs:            s.Logs,
 	}, "", "\t")
 	if err != nil {
 		return nil, err
@@ -322,6 +324,10 @@ func decodeState(data []byte) (*State, error) {
 		s.Failed[app] = hashes
 	}
 	s.AuditAnchor = sf.AuditAnchor
+	for origin, cp := range sf.Logs {
+		cp.Verified = cp.Verified.UTC()
+		s.Logs[origin] = cp
+	}
 	if err := s.check(); err != nil {
 		return nil, err
 	}

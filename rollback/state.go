@@ -1,6 +1,7 @@
 package rollback
 
 import (
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
@@ -38,6 +39,21 @@ type Install struct {
 	Time    time.Time `json:"time"`    // when it was committed, UTC
 }
 
+// LogCheckpoint is the latest checkpoint of a transparency log that the
+// client verified: the log's signed statement that its tree of Size entries
+// has root Hash.
+type LogCheckpoint struct {
+	Size int64  `json:"size"` // at least 0
+	Hash string `json:"hash"` // the root hash, standard base64 of 32 bytes, as the checkpoint writes it
+	// Note is the signed checkpoint as the log served it: evidence to hold
+	// against a later one that contradicts it.
+	Note string `json:"note"`
+	// Verified is when a log last served, and the client verified, a
+	// checkpoint at least this large, UTC: how fresh the client's view of
+	// the log is.
+	Verified time.Time `json:"verified"`
+}
+
 // State is the trusted state: a value the caller loads from a [Store],
 // changes through its methods and saves back. Its methods refuse to move
 // anything backwards; on an error they change nothing. The fields are
@@ -67,6 +83,9 @@ type State struct {
 	// last audit record's line ("seq:hash" from earlier versions); "" if
 	// there are no records.
 	AuditAnchor string
+	// Logs maps a transparency log's origin to its latest verified
+	// checkpoint.
+	Logs map[string]LogCheckpoint
 
 	// forced holds the applications whose installed-version floor was
 	// lowered with ForceInstallUnsafe in this copy; Save accepts the lower
@@ -84,6 +103,7 @@ func NewState() *State {
 		Roles:     map[string]RoleRecord{},
 		Installed: map[string]Install{},
 		Failed:    map[string][]string{},
+		Logs:      map[string]LogCheckpoint{},
 	}
 }
 
@@ -99,6 +119,7 @@ func (s *State) Clone() *State {
 		c.Failed[app] = slices.Clone(hashes)
 	}
 	c.AuditAnchor = s.AuditAnchor
+	maps.Copy(c.Logs, s.Logs)
 	if len(s.forced) > 0 {
 		c.forced = maps.Clone(s.forced)
 	}
@@ -294,6 +315,37 @@ func (s *State) AdvanceTime(t time.Time) {
 	}
 }
 
+// AdvanceLog records cp as the latest verified checkpoint of the log
+// origin. A tree smaller than the recorded one is refused with a
+// [*RollbackError]. A tree of the same size with another root is refused
+// with [ErrInvalid]: it is not a newer view of the log but a conflicting
+// one, which only the caller, holding both signed notes, can judge. That
+// cp extends the recorded tree is the caller's to prove (a consistency
+// proof); the state only keeps sizes from going back. Verified never moves
+// backwards: an earlier time keeps the recorded one. On an error nothing
+// changes.
+func (s *State) AdvanceLog(origin string, cp LogCheckpoint) error {
+	if err := checkLog(origin, cp); err != nil {
+		return invalid(err)
+	}
+	old, ok := s.Logs[origin]
+	switch {
+	case ok && cp.Size < old.Size:
+		return logRollback(origin, old, cp)
+	case ok && cp.Size == old.Size && cp.Hash != old.Hash:
+		return fmt.Errorf("%w: log %s: a checkpoint of size %d with root %s where root %s is trusted", ErrInvalid, origin, cp.Size, cp.Hash, old.Hash)
+	}
+	if ok && cp.Verified.Before(old.Verified) {
+		cp.Verified = old.Verified
+	}
+	cp.Verified = cp.Verified.UTC()
+	if s.Logs == nil {
+		s.Logs = map[string]LogCheckpoint{}
+	}
+	s.Logs[origin] = cp
+	return nil
+}
+
 // ResetTimeUnsafe sets LastTime to t even if that is earlier, for an
 // operator recovering from a clock that was wrong in the future: without it,
 // every refresh before the wrong time comes round again is refused as a
@@ -326,6 +378,11 @@ func (s *State) check() error {
 			return err
 		}
 	}
+	for _, origin := range sortedKeys(s.Logs) {
+		if err := checkLog(origin, s.Logs[origin]); err != nil {
+			return err
+		}
+	}
 	for _, app := range sortedKeys(s.Failed) {
 		if app == "" {
 			return fmt.Errorf("failed releases of an empty application name")
@@ -354,6 +411,22 @@ func checkRecord(role string, rec RoleRecord) error {
 	}
 	if err := checkSHA256(rec.SHA256); err != nil {
 		return fmt.Errorf("role %q: %w", role, err)
+	}
+	return nil
+}
+
+func checkLog(origin string, cp LogCheckpoint) error {
+	if origin == "" {
+		return fmt.Errorf("empty log origin")
+	}
+	if cp.Size < 0 {
+		return fmt.Errorf("log %s: negative size %d", origin, cp.Size)
+	}
+	if h, err := base64.StdEncoding.DecodeString(cp.Hash); err != nil || len(h) != 32 {
+		return fmt.Errorf("log %s: root hash %q is not 32 bytes in base64", origin, cp.Hash)
+	}
+	if cp.Note == "" {
+		return fmt.Errorf("log %s: no signed checkpoint", origin)
 	}
 	return nil
 }
@@ -403,6 +476,10 @@ func checkSHA256(h string) error {
 }
 
 func roleVersion(v int64) string { return fmt.Sprintf("v%d", v) }
+
+func logRollback(origin string, trusted, got LogCheckpoint) *RollbackError {
+	return &RollbackError{Log: origin, Trusted: fmt.Sprintf("size %d", trusted.Size), Got: fmt.Sprintf("size %d", got.Size), Err: ErrRollback}
+}
 
 func fastForwardRollback(trusted, got int64) *RollbackError {
 	return &RollbackError{

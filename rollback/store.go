@@ -1,6 +1,7 @@
 package rollback
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -34,6 +35,8 @@ type Store interface {
 	//     same version, unless s lowered it with [State.ForceInstallUnsafe];
 	//   - LastTime doesn't decrease, unless s set it back with
 	//     [State.ResetTimeUnsafe].
+	//   - the checkpoint of a transparency log that is stored stays, with
+	//     at least the same tree size, and the same root at the same size.
 	// The failed-release lists and the audit anchor are replaced as given.
 	// A malformed s is refused with [ErrInvalid]. After an error the stored
 	// state is unchanged.
@@ -79,6 +82,18 @@ func checkForward(prev, next *State) error {
 		nv, _ := canonicalVersion(in.Version)
 		if semver.Compare(nv, ov) < 0 {
 			return &RollbackError{App: app, Trusted: old.Version, Got: in.Version, Err: ErrRollback}
+		}
+	}
+	for _, origin := range sortedKeys(prev.Logs) {
+		old := prev.Logs[origin]
+		cp, ok := next.Logs[origin]
+		switch {
+		case !ok:
+			return &RollbackError{Log: origin, Trusted: fmt.Sprintf("size %d", old.Size), Err: ErrRollback}
+		case cp.Size < old.Size:
+			return logRollback(origin, old, cp)
+		case cp.Size == old.Size && cp.Hash != old.Hash:
+			return fmt.Errorf("%w: log %s: a checkpoint of size %d with another root than the stored one", ErrInvalid, origin, cp.Size)
 		}
 	}
 	if next.LastTime.Before(prev.LastTime) && !next.timeReset {

@@ -21,6 +21,16 @@ var supportedHashes = []struct {
 	{"sha512", sha512.New},
 }
 
+// SupportedHash reports whether alg is a hash algorithm this package checks.
+func SupportedHash(alg string) bool {
+	for _, s := range supportedHashes {
+		if s.name == alg {
+			return true
+		}
+	}
+	return false
+}
+
 type hashState struct {
 	name string
 	h    hash.Hash

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchsec/latch/internal/logwriter"
 )
 
 // TestRun runs the whole demo: the honest update must succeed, every attack
@@ -16,7 +19,10 @@ func TestRun(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	report := out.String()
-	for _, want := range []string{"app on disk myapp 1.0.0 -> myapp 2.0.0", "8 of 8 attacks stopped", "hash chain verified up to the anchor", "download      {", "\"outcome\":\"verified\""} {
+	for _, want := range []string{"app on disk myapp 1.0.0 -> myapp 2.0.0", "8 of 8 attacks stopped", "hash chain verified up to the anchor", "download      {", "\"outcome\":\"verified\"",
+		"vendor releases 2.0.0, not approved yet          device runs myapp 1.0.0", "org: not listed",
+		"org approves 2.0.0 (the same length and hashes)  device runs myapp 2.0.0", "the approval gate held",
+		"refused unless logged, and flagged when logged"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
@@ -37,6 +43,48 @@ func TestRun(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("report has no line marking %q ok with %s:\n%s", sc.name, verdict, report)
+		}
+	}
+}
+
+// TestTransparencyScenes: each release transparency scene ends as it
+// should (refused, or installed and flagged by the monitor), and the report
+// says so.
+func TestTransparencyScenes(t *testing.T) {
+	var out bytes.Buffer
+	failed, err := transparency(t.TempDir(), &out)
+	if err != nil || failed != 0 {
+		t.Fatalf("transparency: %d failed, %v\n%s", failed, err, out.String())
+	}
+	if strings.Contains(out.String(), "skipped:") {
+		t.Skip(out.String())
+	}
+	for _, want := range []string{"ErrNotLogged", "installed; monitor flags entry 2", "ErrSplitView", "without the log policy latch installs it"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestUnattackedTransparencyScenesFail checks that judge: an honest update
+// to 2.0.0 counts as no scene stopped.
+func TestUnattackedTransparencyScenesFail(t *testing.T) {
+	for i, sc := range tlScenes {
+		sc.stage = func(_ context.Context, w *world) (string, error) {
+			w.syncAll()
+			return "2.0.0", nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		o, err := playTransparency(ctx, t.TempDir(), sc, true)
+		cancel()
+		if errors.Is(err, logwriter.ErrUnsupported) {
+			t.Skip(err)
+		}
+		if err != nil {
+			t.Fatalf("scene %d %q without attack: %v", i+1, sc.name, err)
+		}
+		if o.stopped {
+			t.Errorf("scene %d %q without attack counts as stopped: %+v", i+1, sc.name, o)
 		}
 	}
 }

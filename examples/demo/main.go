@@ -30,6 +30,33 @@
 //   - an endless timestamp and an endless binary: ErrTooLarge, after
 //     reading no more than the limit.
 //
+// Then release transparency, where TUF alone can't help: the attacker holds
+// both targets keys (a compromised build system). The vendor appends every
+// release to a transparency log (written with Tessera's POSIX driver in the
+// C2SP tlog-tiles layout, served by each mirror under /log/), and the
+// device's client requires myapp's releases to be in it
+// (client.TransparencyLog):
+//
+//   - a backdoored 2.0.0 signed for one victim and not logged: refused
+//     (ErrNotLogged), where a client without the policy installs it;
+//   - the same, logged by an attacker who also holds the log key: it
+//     installs, and the vendor's monitor, which compares the log with the
+//     repository, flags the entry;
+//   - an attacker holding every key who logs a backdoored 2.0.1 in a
+//     private fork of the log, shown to a device that trusted the public
+//     log before: refused (ErrSplitView), with both signed checkpoints as
+//     evidence.
+//
+// On Windows, where Tessera's POSIX driver does not run, these scenes are
+// skipped.
+//
+// Last, the approval gate: an organisation runs a repository of its own
+// (its own keys) in which it approves the vendor's releases, and its device
+// uses a map file (TAP 4) that needs both repositories to list a release
+// with the same length and hashes. The vendor releases 2.0.0; the device
+// stays on 1.0.0, and the report shows each repository's answer; once the
+// organisation approves 2.0.0, the device installs it.
+//
 // For each, the report says what the attacker did, what latch concluded
 // (the typed error, matched with errors.Is, and its message) and whether the
 // application on disk was left untouched. The exit status is 0 only if the
@@ -97,7 +124,22 @@ func run(out io.Writer) error {
 		}
 		outcomes[i] = o
 	}
-	failed := report(out, outcomes)
+	rows := make([]row, len(scenes))
+	for i, sc := range scenes {
+		rows[i] = row{name: sc.name, attack: sc.attack, note: sc.note, o: outcomes[i]}
+	}
+	failed := report(out, rows)
+	tlFailed, err := transparency(dir, out)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), sceneTimeout)
+	gerr := gate(ctx, filepath.Join(dir, "gate"), out)
+	cancel()
+	if gerr != nil {
+		fmt.Fprintf(out, "approval gate FAILED: %v\n", gerr)
+	}
 
 	fmt.Fprintln(out)
 	switch {
@@ -105,8 +147,14 @@ func run(out io.Writer) error {
 		return fmt.Errorf("the honest update failed: %w", herr)
 	case failed > 0:
 		return fmt.Errorf("%d of %d attacks not stopped", failed, len(scenes))
+	case tlFailed > 0:
+		return fmt.Errorf("%d of %d release transparency scenes not as they should be", tlFailed, len(tlScenes))
+	case gerr != nil:
+		return fmt.Errorf("the approval gate failed: %w", gerr)
 	}
-	fmt.Fprintf(out, "honest update done, %d of %d attacks stopped, the app on disk never changed by an attack\n", len(scenes), len(scenes))
+	fmt.Fprintf(out, "honest update done, %d of %d attacks stopped, the app on disk never changed by an attack;\n", len(scenes), len(scenes))
+	fmt.Fprintf(out, "with the transparency log, a release signed with stolen targets keys is refused unless logged, and flagged when logged;\n")
+	fmt.Fprintf(out, "the approval gate held\n")
 	return nil
 }
 
@@ -191,28 +239,33 @@ func printAudit(out io.Writer, stateDir string) error {
 	return nil
 }
 
+// row is one scene of a report and what happened in it.
+type row struct {
+	name, attack, note string
+	o                  outcome
+}
+
 // report prints one aligned row per scene and latch's evidence below it,
 // and returns how many attacks were not stopped.
-func report(out io.Writer, outcomes []outcome) int {
+func report(out io.Writer, rows []row) int {
 	wName, wVerdict, wApp := len("scene"), len("latch"), len("app on disk")
-	for i, o := range outcomes {
-		wName = max(wName, len(scenes[i].name))
-		wVerdict = max(wVerdict, len(o.verdict))
-		wApp = max(wApp, len(o.app))
+	for _, r := range rows {
+		wName = max(wName, len(r.name))
+		wVerdict = max(wVerdict, len(r.o.verdict))
+		wApp = max(wApp, len(r.o.app))
 	}
 	fmt.Fprintf(out, "     %-*s  %-*s  %-*s  %s\n", wName, "scene", wVerdict, "latch", wApp, "app on disk", "what the attacker did")
 	failed := 0
-	for i, o := range outcomes {
+	for _, r := range rows {
 		mark := "ok "
-		if !o.stopped {
+		if !r.o.stopped {
 			mark = "BAD"
 			failed++
 		}
-		sc := scenes[i]
-		fmt.Fprintf(out, "%s  %-*s  %-*s  %-*s  %s\n", mark, wName, sc.name, wVerdict, o.verdict, wApp, o.app, sc.attack)
-		fmt.Fprintf(out, "       %s\n", o.evidence)
-		if sc.note != "" {
-			fmt.Fprintf(out, "       (%s)\n", sc.note)
+		fmt.Fprintf(out, "%s  %-*s  %-*s  %-*s  %s\n", mark, wName, r.name, wVerdict, r.o.verdict, wApp, r.o.app, r.attack)
+		fmt.Fprintf(out, "       %s\n", r.o.evidence)
+		if r.note != "" {
+			fmt.Fprintf(out, "       (%s)\n", r.note)
 		}
 	}
 	return failed

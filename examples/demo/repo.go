@@ -72,18 +72,26 @@ type repo struct {
 
 	files      map[string][]byte // "metadata/<name>" and "targets/<name>"
 	timestamps [][]byte          // every timestamp.json published, by version-1
+
+	// log, if not nil, is the transparency log every release goes into
+	// first (see transparency.go).
+	log *releaseLog
 }
 
-// newRepo creates the repository and publishes root v1. Nothing else exists
-// until the first release.
-func newRepo(now time.Time) (*repo, error) {
+// newRepo creates the vendor's repository and publishes root v1. Nothing
+// else exists until the first release.
+func newRepo(now time.Time) (*repo, error) { return newKeyedRepo(now, "") }
+
+// newKeyedRepo is newRepo with the keys of owner (their labels begin with
+// it): another party's repository.
+func newKeyedRepo(now time.Time, owner string) (*repo, error) {
 	r := &repo{
 		now: now,
 		keys: map[string][]ed25519.PrivateKey{
-			metadata.ROOT:      {demoKey("root")},
-			metadata.TIMESTAMP: {demoKey("timestamp")},
-			metadata.SNAPSHOT:  {demoKey("snapshot")},
-			metadata.TARGETS:   {demoKey("targets-1"), demoKey("targets-2")},
+			metadata.ROOT:      {demoKey(owner + "root")},
+			metadata.TIMESTAMP: {demoKey(owner + "timestamp")},
+			metadata.SNAPSHOT:  {demoKey(owner + "snapshot")},
+			metadata.TARGETS:   {demoKey(owner + "targets-1"), demoKey(owner + "targets-2")},
 		},
 		root:      metadata.Root(now.Add(rootLife)),
 		targets:   metadata.Targets(now.Add(targetsLife)),
@@ -137,13 +145,18 @@ func sign[T metadata.Roles](m *metadata.Metadata[T], keys ...ed25519.PrivateKey)
 }
 
 // targetFile describes content as target path p, with the signed custom
-// metadata the application checks: its version and release channels.
-func targetFile(p, version string, content []byte) (*metadata.TargetFiles, error) {
+// metadata the application checks: its version and release channels, and
+// with a transparency log the index of its entry (nil: none).
+func targetFile(p, version string, content []byte, index *int64) (*metadata.TargetFiles, error) {
 	tf, err := metadata.TargetFile().FromBytes(p, content, "sha256")
 	if err != nil {
 		return nil, err
 	}
-	custom, err := json.Marshal(releaseInfo{Version: version, Channels: []string{"stable"}})
+	info := releaseInfo{Version: version, Channels: []string{"stable"}}
+	if index != nil {
+		info.TLog = &tlogInfo{Index: *index}
+	}
+	custom, err := json.Marshal(info)
 	if err != nil {
 		return nil, err
 	}
@@ -152,11 +165,28 @@ func targetFile(p, version string, content []byte) (*metadata.TargetFiles, error
 	return tf, nil
 }
 
-// release publishes myapp at version: the binary, and new versions of
-// targets, snapshot and timestamp, each signed by its role's keys.
+// release publishes myapp at version: the binary (logged first, with a
+// log), and new versions of targets, snapshot and timestamp, each signed by
+// its role's keys.
 func (r *repo) release(version string) error {
 	p, content := targetPath(version), binary(version)
-	tf, err := targetFile(p, version, content)
+	var index *int64
+	if r.log != nil {
+		i, err := r.log.append(r.log.dir, r.log.entry(p, content))
+		if err != nil {
+			return err
+		}
+		index = &i
+	}
+	return r.publish(p, version, content, index)
+}
+
+// publish makes content the target p, naming log entry index (nil: none),
+// in new versions of targets, snapshot and timestamp, each signed by its
+// role's keys: what release does after logging, and what a thief holding
+// every key does.
+func (r *repo) publish(p, version string, content []byte, index *int64) error {
+	tf, err := targetFile(p, version, content, index)
 	if err != nil {
 		return err
 	}
@@ -193,10 +223,11 @@ func (r *repo) release(version string) error {
 	return nil
 }
 
-// forgeTargets is what an attacker holding only the first targets key can
-// make: a copy of the current targets metadata, same version, in which
-// target p points at content, signed with the stolen key alone.
-func (r *repo) forgeTargets(p, version string, content []byte) ([]byte, error) {
+// forgeTargets is what an attacker holding targets keys can make: a copy
+// of the current targets metadata, same version, in which target p points
+// at content (naming log entry index, if not nil), signed with the stolen
+// keys.
+func (r *repo) forgeTargets(p, version string, content []byte, index *int64, stolen ...ed25519.PrivateKey) ([]byte, error) {
 	b, err := r.targets.ToBytes(false)
 	if err != nil {
 		return nil, err
@@ -205,12 +236,12 @@ func (r *repo) forgeTargets(p, version string, content []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	tf, err := targetFile(p, version, content)
+	tf, err := targetFile(p, version, content, index)
 	if err != nil {
 		return nil, err
 	}
 	forged.Signed.Targets[p] = tf
-	return sign(forged, r.keys[metadata.TARGETS][0])
+	return sign(forged, stolen...)
 }
 
 // site is one HTTP server on 127.0.0.1 holding a copy of the repository:
@@ -224,6 +255,7 @@ type site struct {
 	mu      sync.Mutex
 	files   map[string][]byte
 	attacks map[string]http.HandlerFunc
+	logDir  string // the transparency log served under /log/, "" for none
 }
 
 func newSite(name string) *site {
@@ -259,13 +291,24 @@ func (s *site) put(name string, b []byte) {
 	s.files[name] = b
 }
 
+// serveLog makes the site serve the log directory dir under /log/ (the
+// log as Tessera writes it, read live).
+func (s *site) serveLog(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logDir = dir
+}
+
 func (s *site) serve(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/")
 	s.mu.Lock()
 	h, attacked := s.attacks[name]
 	b, ok := s.files[name]
+	logDir := s.logDir
 	s.mu.Unlock()
 	switch {
+	case logDir != "" && strings.HasPrefix(name, "log/"):
+		http.StripPrefix("/log/", http.FileServer(http.Dir(logDir))).ServeHTTP(w, r)
 	case attacked:
 		h(w, r)
 	case ok:

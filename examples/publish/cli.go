@@ -76,6 +76,9 @@ type options struct {
 	channels                     []string
 
 	role, old string // renew, rotate-key
+
+	vendorRoot, vendorURL, vendorState, target, vetted string // approve
+	logDir, origin, repository                         string // log-init, add
 }
 
 // expires is when metadata of role signed now expires.
@@ -91,10 +94,12 @@ type command struct {
 
 var commands = []command{
 	{"init", "-dir REPO [-keys KEYDIR] [-online-keys KEYDIR] [-root-keys N -root-threshold M]", initFlags, cmdInit},
-	{"add", "-dir REPO -keys KEYDIR -app NAME -version SEMVER -os OS -arch ARCH -file BINARY [-channels LIST]", addFlags, cmdAdd},
+	{"add", "-dir REPO -keys KEYDIR -app NAME -version SEMVER -os OS -arch ARCH -file BINARY [-channels LIST] [-log DIR]", addFlags, cmdAdd},
 	{"refresh-timestamp", "-dir REPO -keys KEYDIR", nil, cmdRefreshTimestamp},
 	{"renew", "-dir REPO -keys KEYDIR -role ROLE", roleFlags, cmdRenew},
 	{"rotate-key", "-dir REPO -keys KEYDIR -role ROLE [-old KEYID]", rotateFlags, cmdRotateKey},
+	{"approve", "-dir REPO -keys KEYDIR -vendor-root FILE -vendor-url URL -target PATH [-file FILE] [-vendor-state DIR]", approveFlags, cmdApprove},
+	{"log-init", "-dir REPO [-keys KEYDIR] -origin ORIGIN [-repository NAME] [-log DIR]", logInitFlags, cmdLogInit},
 }
 
 // run parses args (the command word, then its flags) and runs the command.

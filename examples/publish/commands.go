@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -135,6 +136,7 @@ func addFlags(fs *flag.FlagSet, o *options) {
 		o.channels = strings.Split(s, ",")
 		return nil
 	})
+	logFlags(fs, o)
 }
 
 var (
@@ -145,8 +147,9 @@ var (
 
 // releaseInfo is the signed custom data of a release target.
 type releaseInfo struct {
-	Version  string   `json:"version"`
-	Channels []string `json:"channels"`
+	Version  string    `json:"version"`
+	Channels []string  `json:"channels"`
+	TLog     *tlogInfo `json:"tlog,omitempty"` // with a transparency log
 }
 
 // targetName is the target path of a release: <app>/<version>/<os>-<arch>,
@@ -189,7 +192,7 @@ func checkRelease(o *options) error {
 }
 
 // cmdAdd publishes one release file.
-func cmdAdd(o *options, e *env) error {
+func cmdAdd(o *options, e *env) (err error) {
 	if err := checkRelease(o); err != nil {
 		return err
 	}
@@ -213,6 +216,16 @@ func cmdAdd(o *options, e *env) error {
 	if _, err := r.signersFor(u, kr); err != nil {
 		return err // before anything is copied
 	}
+	// With a transparency log, the release's entry goes in once
+	// everything is signed in memory and before anything is written: the
+	// targets metadata names the index the entry will have.
+	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
+	defer cancel()
+	rl, err := openReleaseLog(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, rl.close(ctx)) }()
 
 	// Copy the file into the repository under a temporary name, hashing
 	// what is written: the hash signed is the hash of the bytes served.
@@ -223,7 +236,7 @@ func cmdAdd(o *options, e *env) error {
 	}
 	defer os.Remove(st.tmp)
 
-	custom, err := json.Marshal(releaseInfo{Version: o.version, Channels: o.channels})
+	custom, err := json.Marshal(releaseInfo{Version: o.version, Channels: o.channels, TLog: rl.info()})
 	if err != nil {
 		return err
 	}
@@ -235,6 +248,9 @@ func cmdAdd(o *options, e *env) error {
 	}
 	p, err := r.prepare(u, kr, o)
 	if err != nil {
+		return err
+	}
+	if err := rl.add(ctx, e, name, st); err != nil {
 		return err
 	}
 	// With consistent snapshots a client fetches the file as

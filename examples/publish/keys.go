@@ -47,22 +47,32 @@ func keyOf(k ed25519.PrivateKey) (privateKey, error) {
 	return privateKey{id: id, key: k, pub: pub}, nil
 }
 
-// save writes k to dir as <role>-<start of key ID>.pem, a PKCS #8 PEM file
-// only its owner can read, never replacing a file, and sets k.file.
+// save writes k to dir as <role>-<start of key ID>.pem, a PKCS #8 PEM file,
+// and sets k.file.
 func (k *privateKey) save(dir, role string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
 	der, err := x509.MarshalPKCS8PrivateKey(k.key)
 	if err != nil {
 		return err
 	}
 	name := filepath.Join(dir, role+"-"+k.id[:16]+".pem")
+	if err := writeSecret(name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+		return err
+	}
+	k.file = name
+	return nil
+}
+
+// writeSecret writes a private key file only its owner can read, in a
+// directory only its owner can enter, never replacing a file.
+func writeSecret(name string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return err
+	}
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	err = pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -71,10 +81,8 @@ func (k *privateKey) save(dir, role string) error {
 	}
 	if err != nil {
 		os.Remove(name)
-		return err
 	}
-	k.file = name
-	return nil
+	return err
 }
 
 // keyring is every private key found in the key directories, by key ID.
@@ -103,22 +111,31 @@ func loadKeys(dirs []string) (keyring, error) {
 	return kr, nil
 }
 
-// readKey reads one key file, refusing one that others may read (as ssh
-// does): a signing key that leaked is a key to rotate.
+// readSecret reads a private key file, refusing one that others may read
+// (as ssh does): a signing key that leaked is a key to rotate.
+func readSecret(name string) ([]byte, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrKeyFile, name, err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s: mode %04o lets others read it: chmod 600 it (and rotate the key if it leaked)", ErrKeyFile, name, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrKeyFile, name, err)
+	}
+	return data, nil
+}
+
+// readKey reads one key file.
 func readKey(name string) (privateKey, error) {
 	bad := func(format string, args ...any) (privateKey, error) {
 		return privateKey{}, fmt.Errorf("%w: %s: %s", ErrKeyFile, name, fmt.Sprintf(format, args...))
 	}
-	fi, err := os.Stat(name)
+	data, err := readSecret(name)
 	if err != nil {
-		return bad("%v", err)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return bad("mode %04o lets others read it: chmod 600 it (and rotate the key if it leaked)", fi.Mode().Perm())
-	}
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return bad("%v", err)
+		return privateKey{}, err
 	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {

@@ -11,6 +11,8 @@
 //	publish refresh-timestamp -dir REPO -keys KEYDIR
 //	publish renew -dir REPO -keys KEYDIR -role root|targets|snapshot|timestamp
 //	publish rotate-key -dir REPO -keys KEYDIR -role root|targets|snapshot|timestamp [-old KEYID]
+//	publish approve -dir REPO -keys KEYDIR -vendor-root FILE -vendor-url URL -target PATH [-file FILE] [-vendor-state DIR]
+//	publish log-init -dir REPO [-keys KEYDIR] -origin ORIGIN [-repository NAME] [-log DIR]
 //
 // Every command also takes -root-expiry, -targets-expiry, -snapshot-expiry
 // and -timestamp-expiry (defaults 365d, 90d, 7d and 1d; a number with the
@@ -104,6 +106,24 @@
 // private key is no longer trusted by anyone once root N+1 is published:
 // destroy it.
 //
+// approve is for an organisation that runs a repository of its own to
+// approve another party's releases (a vendor's): its machines use a map
+// file (TAP 4, see package client's Multi) that needs both repositories to
+// list a release with the same length and hashes, so they install only
+// what the vendor signed and the organisation approved, and a stolen key
+// of either party alone installs nothing. approve refreshes the vendor's
+// repository at -vendor-url (the base of its metadata/ and targets/) with
+// latch, from the vendor's root -vendor-root, keeping what it trusted in
+// -vendor-state (so that a later approve refuses a rolled-back vendor
+// repository); looks -target up there; with -file, refuses unless that
+// file (the copy your team vetted) is the vendor's release byte for byte;
+// downloads it, verified; and signs a new version of targets (with
+// snapshot and timestamp) that lists the target with the vendor's length,
+// hashes and custom data, with the file under targets/ for clients that
+// fetch it from here. Approving a target listed already with the same
+// information changes nothing; one listed with other information is
+// refused.
+//
 // # Keys
 //
 // Each role has its own keys, and a threshold of them must sign its metadata.
@@ -150,6 +170,46 @@
 // snapshot when the snapshot key was stolen, which also recovers the
 // targets version floor). Rotate the targets key when it was stolen; for
 // root keys, see above.
+//
+// # Release transparency
+//
+// A stolen targets key (or a compromised build) can sign a release for one
+// chosen victim that nobody else ever sees. A transparency log makes that
+// visible: publish appends every release to an append-only log, clients
+// configured with the log install only releases the log proves it holds, and
+// a monitor (tufclient log monitor) reports any entry of the log the
+// repository did not sign. A thief must then log the release, where the
+// monitor sees it, or be refused.
+//
+// log-init generates the log's Ed25519 note key, tlog.key in the first
+// -keys directory (by default keys, beside the targets key), in the
+// "PRIVATE+KEY+..." text form that Tessera's tools read, and creates an
+// empty log in REPO/log (or -log DIR), written with Tessera's POSIX driver
+// (github.com/transparency-dev/tessera): static files in the C2SP tlog-tiles
+// layout (checkpoint, tile/<L>/<N>, tile/entries/<N>), served like the rest
+// of REPO. Its checkpoints (C2SP tlog-checkpoint) name the log by -origin
+// and are signed with the log key; log-init prints the verifier key that
+// clients are configured with. Tessera's cloud drivers (GCP, AWS) write the
+// same layout when one machine is not enough.
+//
+// From then on add, before it writes anything, appends one entry for the
+// release and waits for a signed checkpoint that includes it, and the
+// release's signed custom data names the entry's index:
+// {"version": "1.4.2", "channels": ["stable"], "tlog": {"index": 41}}.
+// An entry (format version 1) is five lines of text:
+//
+//	latch-release/v1
+//	repository <-repository NAME, default the origin>
+//	target myapp/1.4.2/linux-amd64
+//	length 9637568
+//	sha256 <64 lowercase hex digits>
+//
+// add needs the log key in one of its -keys directories; it refuses to
+// publish without it. The log key signs only the log: keep it with the
+// targets key (both sign every release), not on the server that runs
+// refresh-timestamp. A release whose entry was logged but whose metadata was
+// not written (a crash, a full disk) stays in the log: the monitor reports
+// that entry until you publish it or explain it.
 //
 // # Testing
 //

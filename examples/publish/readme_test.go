@@ -37,24 +37,21 @@ func readmeBlock(t *testing.T, heading string) []string {
 	return strings.Split(strings.TrimSpace(block), "\n")
 }
 
-// TestReadmePublishing runs the README's publishing commands as written, in
-// an empty directory holding ./myapp, then checks what they made: the keys
-// where the README says, and a repository that latch updates from. The one
-// liberty taken: `go build -o publish` writes the binary to that directory,
-// not into this checkout.
-func TestReadmePublishing(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	app := []byte("myapp 1.4.2\n")
-	if err := os.WriteFile(filepath.Join(dir, "myapp"), app, 0o755); err != nil {
-		t.Fatal(err)
-	}
+// runReadmeBlock runs the commands of the README's sh block under heading
+// in dir, with the strings of replace replaced (URLs of servers the test
+// runs): go build of publish (to dir/publish), and ./publish. Each must
+// succeed.
+func runReadmeBlock(t *testing.T, heading, dir string, replace *strings.Replacer) {
+	t.Helper()
 	exe := filepath.Join(dir, "publish")
 	if runtime.GOOS == "windows" {
 		exe += ".exe"
 	}
-	for _, line := range readmeBlock(t, "## Publishing releases") {
+	for _, line := range readmeBlock(t, heading) {
 		line, _, _ = strings.Cut(line, "#")
+		if replace != nil {
+			line = replace.Replace(line)
+		}
 		args := strings.Fields(line)
 		if strings.ContainsAny(line, "\"'$`\\|;&<>*?") {
 			t.Fatalf("README: %q needs a shell; the test runs plain commands", line)
@@ -76,6 +73,21 @@ func TestReadmePublishing(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", line, err, out)
 		}
 	}
+}
+
+// TestReadmePublishing runs the README's publishing commands as written, in
+// an empty directory holding ./myapp, then checks what they made: the keys
+// where the README says, and a repository that latch updates from. The one
+// liberty taken: `go build -o publish` writes the binary to that directory,
+// not into this checkout.
+func TestReadmePublishing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	app := []byte("myapp 1.4.2\n")
+	if err := os.WriteFile(filepath.Join(dir, "myapp"), app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runReadmeBlock(t, "## Publishing releases", dir, nil)
 
 	// The offline directory holds the root and targets keys, the online one
 	// the snapshot and timestamp keys (the rotated timestamp key too, until

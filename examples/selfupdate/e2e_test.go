@@ -22,27 +22,7 @@ import (
 // the channel, below the installed 2.0.0) are both refused, and the
 // executable stays 2.0.0.
 func TestSelfUpdate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the application twice")
-	}
-	dir := t.TempDir()
-	exeName := "selfupdate"
-	if runtime.GOOS == "windows" {
-		exeName += ".exe"
-	}
-	builds := map[string][]byte{}
-	for _, v := range []string{"1.0.0", "2.0.0"} {
-		out := filepath.Join(dir, "build-"+v, exeName)
-		cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+v, "-o", out, ".")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", v, err, b)
-		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		builds[v] = b
-	}
+	dir, exeName, builds := buildVersions(t, "1.0.0", "2.0.0")
 
 	repo := simulator.New(t, simulator.Options{ConsistentSnapshot: true})
 	platform := runtime.GOOS + "-" + runtime.GOARCH
@@ -69,19 +49,7 @@ func TestSelfUpdate(t *testing.T) {
 	}
 	run := func(args ...string) (int, string, string) {
 		t.Helper()
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(exe, args...)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		var exit *exec.ExitError
-		switch {
-		case err == nil:
-			return 0, stdout.String(), stderr.String()
-		case errors.As(err, &exit):
-			return exit.ExitCode(), stdout.String(), stderr.String()
-		}
-		t.Fatalf("running %s: %v", exe, err)
-		return 0, "", ""
+		return runExe(t, exe, args...)
 	}
 	update := func() (int, string, string) {
 		t.Helper()
@@ -154,12 +122,59 @@ func TestSelfUpdate(t *testing.T) {
 	}
 }
 
+// buildVersions builds the application once for each version, in a
+// temporary directory, and returns that directory, the executable's file
+// name and the executables' bytes by version. It skips the test in -short
+// mode.
+func buildVersions(t *testing.T, versions ...string) (dir, exeName string, builds map[string][]byte) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the application")
+	}
+	dir, exeName, builds = t.TempDir(), "selfupdate", map[string][]byte{}
+	if runtime.GOOS == "windows" {
+		exeName += ".exe"
+	}
+	for _, v := range versions {
+		out := filepath.Join(dir, "build-"+v, exeName)
+		cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+v, "-o", out, ".")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", v, err, b)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		builds[v] = b
+	}
+	return dir, exeName, builds
+}
+
+// runExe runs exe with args and returns its exit status and output.
+func runExe(t *testing.T, exe string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(exe, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String(), stderr.String()
+	case errors.As(err, &exit):
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	}
+	t.Fatalf("running %s: %v", exe, err)
+	return 0, "", ""
+}
+
 func TestUsage(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(t.Context(), []string{"--version"}, &out, &errOut); code != 0 || strings.TrimSpace(out.String()) != version {
 		t.Errorf("--version: %d %q", code, out.String())
 	}
-	for _, args := range [][]string{{"--update"}, {"--builds"}, {"extra"}, {"--bogus"}} {
+	for _, args := range [][]string{{"--update"}, {"--builds"}, {"extra"}, {"--bogus"}, {"--update", "--map", "m.json", "--state-dir", "s"},
+		{"--update", "--map", "m.json", "--roots", "r", "--state-dir", "s", "--root", "root.json"}, {"--builds", "--map", "m.json", "--state-dir", "s"}} {
 		if code := run(t.Context(), args, &out, &errOut); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}

@@ -9,6 +9,7 @@
 //	selfupdate --update --root FILE --metadata-url URL --target-url URL \
 //		--state-dir DIR [--channel NAME] [--now TIME] [-v]
 //	selfupdate --builds --root FILE --state-dir DIR
+//	selfupdate --update|--builds --map FILE --roots DIR --state-dir DIR [--channel NAME] [--now TIME] [-v]
 //
 // --version prints the version the binary was built with:
 //
@@ -29,6 +30,12 @@
 // --builds lists the installed build and the previous ones kept beside it,
 // with versions, hashes and install times, from latch's records and the
 // bytes on disk; it does not use the network.
+//
+// With --map, the application updates through several repositories that
+// must agree (TAP 4): FILE is a map file, and DIR holds each repository's
+// trusted root as <name>.root.json. With a map that needs the vendor's
+// repository and the organisation's own to agree, it installs only the
+// builds both signed: an approval gate (see publish approve).
 //
 // A real application embeds its trusted root (go:embed) instead of --root,
 // and uses the real clock. --now sets a fixed reference time (RFC 3339) for
@@ -82,6 +89,7 @@ type options struct {
 	version, update, builds                bool
 	root, metadataURL, targetURL, stateDir string
 	channel, now                           string
+	mapFile, roots                         string // --map
 	verbose                                bool
 }
 
@@ -97,6 +105,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.targetURL, "target-url", "", "base `URL` of the repository's targets")
 	fs.StringVar(&o.stateDir, "state-dir", "", "`DIR` for latch's trusted state")
 	fs.StringVar(&o.channel, "channel", "stable", "release channel `NAME`")
+	fs.StringVar(&o.mapFile, "map", "", "map `FILE` (TAP 4) of repositories that must agree, instead of --root and the URLs")
+	fs.StringVar(&o.roots, "roots", "", "`DIR` of the map's trusted roots, <name>.root.json")
 	fs.StringVar(&o.now, "now", "", "fixed reference `TIME` (RFC 3339), for tests only")
 	fs.BoolVar(&o.verbose, "v", false, "log each step")
 	if err := fs.Parse(args); err != nil {
@@ -109,27 +119,92 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case o.version:
 		fmt.Fprintln(stdout, version)
 		return 0
-	case o.builds && (o.root == "" || o.stateDir == ""):
-		fmt.Fprintln(stderr, "selfupdate: --builds needs --root and --state-dir")
+	case !o.update && !o.builds:
+		fmt.Fprintf(stdout, "selfupdate %s: run with --update to update\n", version)
+		return 0
+	}
+	if msg := o.usageError(); msg != "" {
+		fmt.Fprintln(stderr, "selfupdate: "+msg)
 		return 2
-	case o.builds:
+	}
+	if o.builds {
 		if err := builds(o, stdout); err != nil {
 			fmt.Fprintf(stderr, "selfupdate: %v\n", err)
 			return 1
 		}
 		return 0
-	case !o.update:
-		fmt.Fprintf(stdout, "selfupdate %s: run with --update to update\n", version)
-		return 0
-	case o.root == "" || o.metadataURL == "" || o.targetURL == "" || o.stateDir == "":
-		fmt.Fprintln(stderr, "selfupdate: --update needs --root, --metadata-url, --target-url and --state-dir")
-		return 2
 	}
 	if err := update(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "selfupdate: %v\n", err)
 		return exitCode(err)
 	}
 	return 0
+}
+
+// usageError says what o lacks, or has that does not fit, for --update or
+// --builds; "" if nothing.
+func (o options) usageError() string {
+	cmd := "--update"
+	if o.builds {
+		cmd = "--builds"
+	}
+	switch {
+	case o.mapFile != "" && (o.roots == "" || o.stateDir == "" || o.root != "" || o.metadataURL != "" || o.targetURL != ""):
+		return cmd + " --map needs --roots and --state-dir, and replaces --root and the URLs"
+	case o.mapFile == "" && (o.root == "" || o.stateDir == ""):
+		return cmd + " needs --root and --state-dir"
+	case o.mapFile == "" && !o.builds && (o.metadataURL == "" || o.targetURL == ""):
+		return "--update needs --root, --metadata-url, --target-url and --state-dir"
+	}
+	return ""
+}
+
+// updater is what update and builds need: a client of one repository, or
+// of several (--map).
+type updater interface {
+	Apply(ctx context.Context, rel client.Release, exePath string, opts ...client.ApplyOption) (*client.ApplyResult, error)
+	Builds(app, exePath string) (*client.Builds, error)
+	Close() error
+}
+
+// open opens the client of o's state directory (with --map, of every
+// repository of the map) and returns it with this executable's path.
+func open(o options, opts ...client.Option) (updater, string, error) {
+	var c updater
+	var err error
+	if o.mapFile != "" {
+		c, err = openMulti(o, opts...)
+	} else {
+		c, err = openClient(o, opts...)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, "", errors.Join(err, c.Close())
+	}
+	return c, exe, nil
+}
+
+// openClient opens the client of the repository o names.
+func openClient(o options, opts ...client.Option) (updater, error) {
+	root, err := os.ReadFile(o.root)
+	if err != nil {
+		return nil, err
+	}
+	cfg := client.Config{TrustedRoot: root, StateDir: o.stateDir}
+	if o.metadataURL != "" {
+		cfg.MetadataURLs = []string{o.metadataURL}
+	}
+	if o.targetURL != "" {
+		cfg.TargetURLs = []string{o.targetURL}
+	}
+	c, err := client.New(cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // exitCode maps the reason of a failed update to the documented status.
@@ -145,31 +220,6 @@ func exitCode(err error) int {
 		return 6
 	}
 	return 1
-}
-
-// open opens the client of o's state directory and returns it with this
-// executable's path.
-func open(o options, opts ...client.Option) (*client.Client, string, error) {
-	root, err := os.ReadFile(o.root)
-	if err != nil {
-		return nil, "", err
-	}
-	cfg := client.Config{TrustedRoot: root, StateDir: o.stateDir}
-	if o.metadataURL != "" {
-		cfg.MetadataURLs = []string{o.metadataURL}
-	}
-	if o.targetURL != "" {
-		cfg.TargetURLs = []string{o.targetURL}
-	}
-	c, err := client.New(cfg, opts...)
-	if err != nil {
-		return nil, "", err
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, "", errors.Join(err, c.Close())
-	}
-	return c, exe, nil
 }
 
 func update(ctx context.Context, o options, stdout, stderr io.Writer) error {

@@ -602,6 +602,10 @@ func TestUsageErrors(t *testing.T) {
 		{"download without target", []string{"--metadata-dir", d, "--metadata-url", u, "--target-dir", d, "--target-base-url", u, "download"}, "needs --target-name"},
 		{"download without target dir", []string{"--metadata-dir", d, "--metadata-url", u, "--target-name", "a", "--target-base-url", u, "download"}, "needs --target-dir"},
 		{"empty dir", []string{"--metadata-dir", "", "--metadata-url", u, "refresh"}, "must not be empty"},
+		{"log key without log url", []string{"--metadata-dir", d, "--metadata-url", u, "--target-dir", d, "--target-name", "a", "--target-base-url", u, "--log-key", "k", "download"}, "need --log-url and --log-key"},
+		{"refresh with a log", []string{"--metadata-dir", d, "--metadata-url", u, "--log-url", u, "--log-key", "k", "refresh"}, "does not apply"},
+		{"log without monitor", []string{"--metadata-dir", d, "--metadata-url", u, "--log-url", u, "--log-key", "k", "log"}, "log takes: monitor"},
+		{"monitor without log key", []string{"--metadata-dir", d, "--metadata-url", u, "--log-url", u, "log", "monitor"}, "needs --log-key"},
 	}
 	for _, tt := range tests {
 		stderr := f.mustFail(nil, tt.want, tt.args...)

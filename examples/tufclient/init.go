@@ -46,20 +46,12 @@ func anchorPath(metadataDir string) string {
 // changes nothing; with another root it fails, so that a typo can't replace
 // the anchor of an existing directory.
 func initialise(ctx context.Context, cmd *command, log *slog.Logger) error {
-	data, err := readRootFile(cmd.rootFile)
+	data, root, err := readRoot(cmd.rootFile)
 	if err != nil {
 		return err
 	}
-	root, err := metadata.OpenRoot(data, nil)
+	old, err := existingAnchor(cmd.metadataDir, data)
 	if err != nil {
-		return fmt.Errorf("%s: %w", cmd.rootFile, err)
-	}
-	p := anchorPath(cmd.metadataDir)
-	old, err := os.ReadFile(p)
-	switch {
-	case err == nil && !bytes.Equal(old, data):
-		return fmt.Errorf("%w (%s); remove the directory to start over", errAlreadyInitialised, p)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
 	// The client takes the state directory's lock, so no refresh runs while
@@ -70,14 +62,48 @@ func initialise(ctx context.Context, cmd *command, log *slog.Logger) error {
 		return err
 	}
 	defer c.Close()
+	return storeAnchor(log, cmd.metadataDir, data, root, old)
+}
+
+// readRoot reads the root metadata file path and checks that it is signed
+// by a threshold of its own root keys.
+func readRoot(path string) ([]byte, *metadata.Root, error) {
+	data, err := readRootFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := metadata.OpenRoot(data, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, root, nil
+}
+
+// existingAnchor returns the trust anchor of metadataDir, nil if there is
+// none yet; one other than data is errAlreadyInitialised.
+func existingAnchor(metadataDir string, data []byte) ([]byte, error) {
+	p := anchorPath(metadataDir)
+	old, err := os.ReadFile(p)
+	switch {
+	case err == nil && !bytes.Equal(old, data):
+		return nil, fmt.Errorf("%w (%s); remove the directory to start over", errAlreadyInitialised, p)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	return old, nil
+}
+
+// storeAnchor stores data, the verified root, as the trust anchor of
+// metadataDir unless old (from existingAnchor) says it is there already.
+func storeAnchor(log *slog.Logger, metadataDir string, data []byte, root *metadata.Root, old []byte) error {
 	if old != nil {
-		log.Info("already initialised with this root", "dir", cmd.metadataDir, "root", root.Version())
+		log.Info("already initialised with this root", "dir", metadataDir, "root", root.Version())
 		return nil
 	}
-	if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(anchorPath(metadataDir), data, 0o644); err != nil {
 		return err
 	}
-	log.Info("initialised", "dir", cmd.metadataDir, "root", root.Version(), "expires", root.Expires())
+	log.Info("initialised", "dir", metadataDir, "root", root.Version(), "expires", root.Expires())
 	return nil
 }
 

@@ -10,6 +10,15 @@
 //	tufclient --metadata-dir DIR --metadata-url URL --target-base-url URL \
 //		--target-dir DIR --target-name PATH [--target-name PATH ...] download
 //	tufclient [--metadata-dir DIR] audit verify FILE|DIR
+//	tufclient --metadata-dir DIR --metadata-url URL --log-url URL --log-key KEY log monitor
+//
+// With several repositories that must agree (TAP 4), a map file replaces
+// --metadata-url:
+//
+//	tufclient --metadata-dir DIR --map FILE init ROOTS_DIR
+//	tufclient --metadata-dir DIR --map FILE refresh
+//	tufclient --metadata-dir DIR --map FILE [--target-base-url URL] \
+//		--target-dir DIR --target-name PATH [--target-name PATH ...] download
 //
 // Flags come before the command word, in any order; -v logs debug detail.
 //
@@ -35,6 +44,35 @@
 // target directory already has the signed length and hashes is not fetched
 // again.
 //
+// # Release transparency
+//
+// download takes a release transparency policy: --log-url (repeat for
+// mirrors) and --log-key name the log (the URL that serves its checkpoint
+// as URL/checkpoint, and the verifier key publish log-init printed);
+// --log-origin (default: the key's name), --log-repository (default: the
+// origin), --witness-key (repeatable) with --witness-threshold, and
+// --log-path (repeatable; default every target) complete it. A target the
+// policy covers is then downloaded, or kept when already in place, only
+// once the log proves that it holds exactly that release (see
+// client.TransparencyLog). The latest checkpoint verified is kept in the
+// trusted state; pass the same flags to every download.
+//
+// log monitor is the vendor's (or anyone's) watch on the log: it verifies
+// the log's checkpoint, proves it consistent with the one it saw last time,
+// and checks every entry added since against what the repository signs
+// now. Each entry it does not recognise (a release the repository does not
+// list with the same length and SHA-256, an entry for another repository,
+// anything that is not a release entry) is one JSON line on standard
+// output:
+//
+//	{"event":"unknown-entry","index":7,"reason":"the repository lists no such target","repository":"example.com/app","target":"app/9.9.9/linux-amd64","length":5,"sha256":"…"}
+//
+// and the exit status is 3. A log that contradicts the checkpoint the
+// monitor saw before prints {"event":"split-view"} (or "rollback") with both
+// signed checkpoints and exits 4. The monitor keeps its position, the next
+// entry to check and the checkpoint it was read under, in
+// DIR/monitor/<hash of the origin>.json, and starts there next time.
+//
 // # Files
 //
 // The metadata directory holds the trusted metadata as <role>.json, each
@@ -43,7 +81,9 @@
 // .json. Everything else lives in its subdirectories: "state" holds the
 // trust anchor that init stored (state/trusted-root, not a .json file, never
 // changed by later commands), the client's forward-only trusted state, the
-// targets index and the lock; "audit" holds the audit log.
+// targets index and the lock; "audit" holds the audit log; "transparency"
+// the log tiles and inclusion proofs a log policy keeps, and "monitor" the
+// position of log monitor.
 // Later roots are not written into the anchor: the client starts from the
 // newest root it verified, cached as root.json.
 //
@@ -55,12 +95,28 @@
 // under its name only once its length and hashes match, and that is removed
 // on failure.
 //
+// # Several repositories
+//
+// --map FILE names a map file (TAP 4): the repositories, each with the URLs
+// of its mirrors (each the base of the repository's metadata/ and targets/),
+// and which of them must agree on which targets. init takes each
+// repository's trusted root from ROOTS_DIR/<name>.root.json, checks them all
+// (and the map) before it stores anything, and keeps each repository's
+// state as a metadata directory of its own, DIR/<encoded name>, laid out as
+// above. refresh refreshes every repository and fails if any failed, naming
+// each. download trusts a target only when the map's threshold of
+// repositories list it with the same length and hashes; a repository that
+// did not refresh is reported and left out, the others may still agree. The
+// targets come from the agreeing repositories' <URL>/targets/, or from
+// --target-base-url for all of them if it is given.
+//
 // Plain http:// URLs are accepted for loopback hosts only.
 //
 // # Exit status and log
 //
 // tufclient exits 0 when everything succeeded and 1 otherwise, usage errors
-// included. It logs each step to standard error (log/slog text format).
+// included; log monitor also exits 3 for unknown entries and 4 for a log
+// that contradicts itself. It logs each step to standard error (log/slog text format).
 //
 // # FAKETIME
 //
@@ -101,6 +157,11 @@ const synopsis = `usage:
   tufclient --metadata-dir DIR --metadata-url URL --target-base-url URL \
       --target-dir DIR --target-name PATH [--target-name PATH ...] download
   tufclient [--metadata-dir DIR] audit verify FILE|DIR
+  tufclient --metadata-dir DIR --map FILE init ROOTS_DIR
+  tufclient --metadata-dir DIR --map FILE refresh
+  tufclient --metadata-dir DIR --map FILE [--target-base-url URL] \
+      --target-dir DIR --target-name PATH [--target-name PATH ...] download
+  tufclient --metadata-dir DIR --metadata-url URL --log-url URL --log-key KEY log monitor
 `
 
 const usageText = synopsis + `
@@ -115,6 +176,15 @@ commands:
   audit verify
             check an audit log's hash chain (a file, or a directory of rotated files) and
             report the first broken link; with --metadata-dir, also against its anchor
+  log monitor
+            check every entry added to the transparency log since the last run against
+            what the repository signs; print each unknown entry as a JSON line
+            (download takes the same --log-* flags: covered targets must be in the log)
+
+several repositories (TAP 4): --map FILE replaces --metadata-url; init reads each
+repository's root from ROOTS_DIR/<name>.root.json; download trusts a target only when
+the map's threshold of repositories agree on it; --target-base-url is optional (default:
+each repository's URL + targets/)
 
 environment:
   FAKETIME  reference time instead of the current time, as faketime(1) takes it:
@@ -122,7 +192,8 @@ environment:
             (stop it there), or "+N"/"-N" with an optional unit s, m, h, d or y
             (365 days) as an offset from now; dates in the local zone (TZ)
 
-Exit status: 0 on success, 1 on any failure.
+Exit status: 0 on success, 1 on any failure; log monitor: 3 for unknown entries,
+4 for a log that contradicts what it showed before.
 
 flags:
 `
@@ -144,7 +215,8 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 // command is one parsed invocation.
 type command struct {
 	name          string
-	rootFile      string // init
+	rootFile      string // init; with --map, the directory of the roots
+	mapFile       string
 	metadataDir   string
 	metadataURL   string
 	targetNames   []string
@@ -153,6 +225,15 @@ type command struct {
 	auditPath     string // audit verify
 	lockWait      time.Duration
 	verbose       bool
+
+	// release transparency (download, log monitor)
+	logURLs          []string
+	logKey           string
+	logOrigin        string
+	logRepository    string
+	witnessKeys      []string
+	witnessThreshold int
+	logPaths         []string
 }
 
 // errUsage marks a command line that does not fit the usage.
@@ -164,14 +245,16 @@ var commandFlags = map[string][]string{
 	"refresh":  {"metadata-dir", "metadata-url"},
 	"download": {"metadata-dir", "metadata-url", "target-name", "target-base-url", "target-dir"},
 	"audit":    {},
+	"log":      {"metadata-dir", "metadata-url", "log-url", "log-key"},
 }
 
 // optionalFlags are flags a command takes but does not need.
 var optionalFlags = map[string][]string{
 	"init":     {"lock-wait"},
 	"refresh":  {"lock-wait"},
-	"download": {"lock-wait"},
+	"download": append([]string{"lock-wait"}, logFlags...),
 	"audit":    {"metadata-dir"},
+	"log":      append([]string{"lock-wait"}, logFlags...),
 }
 
 // parseArgs parses the command line. Errors wrap errUsage.
@@ -188,11 +271,20 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 	}
 	fs.StringVar(&cmd.metadataDir, "metadata-dir", "", "directory `DIR` of the trusted metadata")
 	fs.StringVar(&cmd.metadataURL, "metadata-url", "", "base `URL` of the repository's metadata")
+	fs.StringVar(&cmd.mapFile, "map", "", "map `FILE` (TAP 4) of several repositories, instead of --metadata-url")
 	fs.Var(&names, "target-name", "target `PATH` to download; repeat for several, downloaded in order")
 	fs.StringVar(&cmd.targetBaseURL, "target-base-url", "", "base `URL` of the repository's targets")
 	fs.StringVar(&cmd.targetDir, "target-dir", "", "directory `DIR` that receives the verified targets")
 	fs.DurationVar(&cmd.lockWait, "lock-wait", time.Minute, "how long to wait (`DURATION`) while another process uses the metadata directory; 0 fails at once")
 	fs.BoolVar(&cmd.verbose, "v", false, "log debug detail")
+	var logURLs, witnessKeys, logPaths stringList
+	fs.Var(&logURLs, "log-url", "`URL` of the release transparency log (its checkpoint is URL/checkpoint); repeat for mirrors")
+	fs.StringVar(&cmd.logKey, "log-key", "", "the log's note verifier `KEY` (publish log-init prints it)")
+	fs.StringVar(&cmd.logOrigin, "log-origin", "", "the log's `ORIGIN` (default: the name in --log-key)")
+	fs.StringVar(&cmd.logRepository, "log-repository", "", "the repository `NAME` in the log's entries (default: the origin)")
+	fs.Var(&witnessKeys, "witness-key", "cosignature/v1 verifier `KEY` of a witness; repeat for several")
+	fs.IntVar(&cmd.witnessThreshold, "witness-threshold", 0, "how many witnesses (`N`) must cosign each checkpoint")
+	fs.Var(&logPaths, "log-path", "target path `PATTERN` the log must cover (\"*\" within one path segment); repeat; default: every target")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -200,20 +292,39 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	cmd.targetNames = names
+	cmd.logURLs, cmd.witnessKeys, cmd.logPaths = logURLs, witnessKeys, logPaths
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return nil, fmt.Errorf("%w: no command (init, refresh, download or audit)", errUsage)
+		return nil, fmt.Errorf("%w: no command (init, refresh, download, audit or log)", errUsage)
 	}
 	cmd.name, rest = rest[0], rest[1:]
 	need, ok := commandFlags[cmd.name]
+	optional := optionalFlags[cmd.name]
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown command %q (want init, refresh, download or audit)", errUsage, cmd.name)
+		return nil, fmt.Errorf("%w: unknown command %q (want init, refresh, download, audit or log)", errUsage, cmd.name)
+	}
+	var set []string // in lexical order
+	fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
+	if slices.Contains(set, "map") {
+		var err error
+		if need, optional, err = withMap(cmd.name, set, need, optional); err != nil {
+			return nil, err
+		}
 	}
 	if cmd.name == "init" {
+		if len(rest) != 1 && cmd.mapFile != "" {
+			return nil, fmt.Errorf("%w: init with --map takes one argument, the directory of the roots", errUsage)
+		}
 		if len(rest) != 1 {
 			return nil, fmt.Errorf("%w: init takes one argument, the root metadata file", errUsage)
 		}
 		cmd.rootFile, rest = rest[0], nil
+	}
+	if cmd.name == "log" {
+		if len(rest) != 1 || rest[0] != "monitor" {
+			return nil, fmt.Errorf("%w: log takes: monitor", errUsage)
+		}
+		rest = nil
 	}
 	if cmd.name == "audit" {
 		if len(rest) != 2 || rest[0] != "verify" {
@@ -224,20 +335,23 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 	if len(rest) > 0 {
 		return nil, fmt.Errorf("%w: unexpected %q after %s (flags come before the command)", errUsage, rest[0], cmd.name)
 	}
-	var set []string // in lexical order
-	fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
 	for _, name := range need {
 		if !slices.Contains(set, name) {
 			return nil, fmt.Errorf("%w: %s needs --%s", errUsage, cmd.name, name)
 		}
 	}
 	for _, name := range set {
-		if name != "v" && !slices.Contains(need, name) && !slices.Contains(optionalFlags[cmd.name], name) {
+		if name != "v" && !slices.Contains(need, name) && !slices.Contains(optional, name) {
 			return nil, fmt.Errorf("%w: --%s does not apply to %s", errUsage, name, cmd.name)
 		}
 	}
-	if (cmd.metadataDir == "" && cmd.name != "audit") || (cmd.name == "download" && cmd.targetDir == "") {
-		return nil, fmt.Errorf("%w: directory flags must not be empty", errUsage)
+	if (cmd.metadataDir == "" && cmd.name != "audit") || (cmd.name == "download" && cmd.targetDir == "") ||
+		(slices.Contains(set, "map") && cmd.mapFile == "") {
+		return nil, fmt.Errorf("%w: directory and file flags must not be empty", errUsage)
+	}
+	if slices.ContainsFunc(set, func(f string) bool { return slices.Contains(logFlags, f) }) &&
+		(!slices.Contains(set, "log-url") || !slices.Contains(set, "log-key")) {
+		return nil, fmt.Errorf("%w: the log flags need --log-url and --log-key", errUsage)
 	}
 	if cmd.lockWait < 0 {
 		return nil, fmt.Errorf("%w: --lock-wait must not be negative", errUsage)
@@ -268,17 +382,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		log.Info("using FAKETIME as the reference time", "FAKETIME", spec, "now", clock().Format(time.RFC3339))
 	}
-	switch cmd.name {
-	case "init":
+	switch {
+	case cmd.name == "init" && cmd.mapFile != "":
+		err = initialiseMulti(ctx, cmd, log)
+	case cmd.name == "init":
 		err = initialise(ctx, cmd, log)
-	case "refresh":
+	case cmd.name == "refresh":
 		err = refresh(ctx, cmd, log, clock)
-	case "download":
+	case cmd.name == "download":
 		err = download(ctx, cmd, log, clock)
-	case "audit":
+	case cmd.name == "audit":
 		err = verifyAudit(cmd, stdout)
+	case cmd.name == "log":
+		err = monitor(ctx, cmd, log, clock, stdout)
 	}
-	if err != nil {
+	switch {
+	case cmd.name == "log" && errors.Is(err, errUnknownEntries):
+		log.Error("log monitor", "err", err)
+		return exitUnknownEntries
+	case cmd.name == "log" && (errors.Is(err, client.ErrSplitView) || errors.Is(err, client.ErrLogRollback)):
+		log.Error("log monitor: the log contradicts what it showed before; keep the checkpoints printed as evidence", "err", err)
+		return exitLogConflict
+	case err != nil:
 		log.Error("command failed", "command", cmd.name, "err", err)
 		return 1
 	}
@@ -299,24 +424,42 @@ func newClient(ctx context.Context, cmd *command, log *slog.Logger, clock func()
 	if cmd.targetBaseURL != "" {
 		cfg.TargetURLs = []string{cmd.targetBaseURL}
 	}
+	cfg.TransparencyLog = cmd.logPolicy()
 	return openClient(ctx, cmd, log, cfg, client.WithLogger(log), client.WithClock(clock))
 }
 
 // openClient opens a client over cfg.StateDir; while another process holds
 // it, it says so and waits for at most cmd.lockWait.
 func openClient(ctx context.Context, cmd *command, log *slog.Logger, cfg client.Config, opts ...client.Option) (*client.Client, error) {
-	c, err := client.New(cfg, opts...)
+	return waitOpen(ctx, cmd, log,
+		func() (*client.Client, error) { return client.New(cfg, opts...) },
+		func(ctx context.Context) (*client.Client, error) { return client.Open(ctx, cfg, opts...) })
+}
+
+// waitOpen calls open; if it finds a metadata directory held by another
+// process, it says so and calls wait, which waits for at most cmd.lockWait.
+func waitOpen[T any](ctx context.Context, cmd *command, log *slog.Logger, open func() (T, error), wait func(context.Context) (T, error)) (T, error) {
+	c, err := open()
 	if !errors.Is(err, client.ErrLocked) || cmd.lockWait == 0 {
 		return c, err
 	}
 	log.Info("waiting for the metadata directory", "held", err, "lock-wait", cmd.lockWait)
 	ctx, cancel := context.WithTimeout(ctx, cmd.lockWait)
 	defer cancel()
-	return client.Open(ctx, cfg, opts...)
+	return wait(ctx)
 }
 
+// refresh refreshes the repository, or with --map every repository.
 func refresh(ctx context.Context, cmd *command, log *slog.Logger, clock func() time.Time) (err error) {
-	c, err := newClient(ctx, cmd, log, clock)
+	var c interface {
+		Refresh(context.Context) error
+		Close() error
+	}
+	if cmd.mapFile != "" {
+		c, err = newMultiClient(ctx, cmd, log, clock)
+	} else {
+		c, err = newClient(ctx, cmd, log, clock)
+	}
 	if err != nil {
 		return err
 	}

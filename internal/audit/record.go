@@ -34,6 +34,7 @@ const (
 	KindDownload     = "download"      // a verified target: path, length, hashes, mirror
 	KindInstall      = "install"       // an install or self-update and its outcome
 	KindRevert       = "revert"        // a revert to a kept previous version
+	KindTransparency = "transparency"  // a target checked against a transparency log: index, checkpoint, outcome, a split view's evidence
 	KindAuditError   = "audit-error"   // records that could not be written earlier
 	KindStateLost    = "state-lost"    // a start without trusted state beside cached metadata
 	// KindDrop is written by the log itself when rotation deletes the
