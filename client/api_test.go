@@ -20,7 +20,7 @@ import (
 // repository.
 func TestPublicAPIStaysPublic(t *testing.T) {
 	t.Parallel()
-	for _, dir := range []string{".", "../metadata", "../verify", "../rollback", "../mirror", "../install"} {
+	for _, dir := range []string{".", "../metadata", "../verify", "../rollback", "../mirror", "../install", "../transparency"} {
 		fset := token.NewFileSet()
 		entries, err := os.ReadDir(dir)
 		if err != nil {
