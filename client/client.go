@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/internal/audit"
+	"github.com/latchsec/latch/internal/targetindex"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
 )
@@ -46,6 +48,8 @@ type Client struct {
 	memoMu sync.Mutex
 	memo   map[memoKey]*metadata.Targets // delegated roles verified in this process
 
+	foundTargets atomic.Pointer[foundTargets] // lookups of the current trusted set
+
 	health      mirrorHealth
 	statusMu    sync.Mutex // guards lastRefresh, lastErr and auditErr
 	lastRefresh time.Time
@@ -75,8 +79,11 @@ type trustedSet struct {
 	snapshot  *metadata.Snapshot
 	targets   *metadata.Targets
 	// raw bytes of the snapshot and targets documents, to check them against
-	// the hashes their referrer lists without fetching them again.
+	// the hashes their referrer lists without fetching them again; targets
+	// reopened from the cache through their index have cachedTargets
+	// instead of bytes (targetsMatch).
 	snapshotBytes, targetsBytes []byte
+	cachedTargets               *cachedTargets
 	// refreshed: a Refresh completed in this process with this set.
 	refreshed bool
 }
@@ -300,61 +307,132 @@ func matchesRecord(b []byte, rec rollback.RoleRecord) bool {
 	return hex.EncodeToString(sum[:]) == rec.SHA256 && int64(len(b)) == rec.Length
 }
 
-// indexPath is where the lookup index of the cached top-level targets
-// metadata is kept: beside the trusted state.
+// indexPath is where the index of the cached top-level targets metadata is
+// kept (package internal/targetindex): beside the trusted state.
 func (c *Client) indexPath() string {
 	return filepath.Join(c.cfg.StateDir, stateSubdir, "targets.index")
 }
 
-// writeIndex keeps t's lookup index beside its cached bytes, so that the
-// next start reopens them without a second pass (metadata.ReopenTargets).
-// It is derived data: a failure costs speed, not safety, and is only
-// logged.
+// binding is what an index of the bytes rec records must name.
+func binding(rec rollback.RoleRecord) (targetindex.Binding, bool) {
+	d, err := hex.DecodeString(rec.SHA256)
+	if err != nil || len(d) != sha256.Size {
+		return targetindex.Binding{}, false
+	}
+	return targetindex.Binding{Length: rec.Length, SHA256: [sha256.Size]byte(d), Version: rec.Version, Root: rec.Root}, true
+}
+
+// writeIndex keeps the index of t, just verified from data and persisted,
+// beside the trusted state, so that the next start reads only what it uses
+// of the cache (reopenTargets). It is derived data: a failure costs speed,
+// not safety, and is only logged.
 //
 // It is called right after persist recorded the bytes: the record's SHA-256
-// is theirs, and hashing 13 MB again would cost as much as the index saves.
-func (c *Client) writeIndex(t *metadata.Targets) {
+// is theirs, and hashing them again would cost as much as the index saves.
+func (c *Client) writeIndex(t *metadata.Targets, data, chunks []byte) {
 	c.stateMu.Lock()
 	rec := c.state.Roles[metadata.RoleTargets]
 	c.stateMu.Unlock()
-	d, err := hex.DecodeString(rec.SHA256)
-	if err != nil || len(d) != sha256.Size || rec.Version != t.Version() {
+	b, ok := binding(rec)
+	if !ok || rec.Version != t.Version() || rec.Length != int64(len(data)) {
 		return
 	}
-	idx, ok := t.Index([sha256.Size]byte(d))
-	if !ok {
-		return
+	lay, slots, offsets, err := targetindex.Build(t, data)
+	if err == nil {
+		err = atomicfile.WriteFile(c.indexPath(), targetindex.Encode(data, chunks, b, lay, slots, offsets), 0o600)
 	}
-	if err := atomicfile.WriteFile(c.indexPath(), idx, 0o600); err != nil {
+	if err != nil {
 		c.log.Warn("targets index not written; the next start verifies the cache in full", "err", err)
 	}
 }
 
-// reopenTargets reopens the cached top-level targets metadata b through its
+// cachedTargets is top-level targets metadata reopened from the cache
+// through its index: read, chunk by chunk, as lookups need it.
+type cachedTargets struct {
+	rec rollback.RoleRecord
+	ix  *targetindex.Index
+	// broken: a lookup found a chunk that no longer matches; the next
+	// Refresh fetches the document again.
+	broken atomic.Bool
+}
+
+// reopenTargets reopens the cached top-level targets metadata through its
 // index, without a second signature check, if the trusted state records
-// that the current root's keys verified exactly these bytes (docs/decisions.md,
-// "The local disk"); nil otherwise.
-func (c *Client) reopenTargets(b []byte, rec rollback.RoleRecord, root *metadata.Root) *metadata.Targets {
-	if rec.Root == 0 || rec.Root != root.Version() || int64(len(b)) != rec.Length {
-		return nil
+// that the current root's keys verified exactly those bytes and the index
+// names that record (docs/decisions.md, "The local disk"). No error and no document
+// means the index doesn't apply (another root).
+func (c *Client) reopenTargets(rec rollback.RoleRecord, root *metadata.Root) (*metadata.Targets, *cachedTargets, error) {
+	b, ok := binding(rec)
+	if rec.Root == 0 || rec.Root != root.Version() || !ok {
+		return nil, nil, nil
 	}
-	d, err := hex.DecodeString(rec.SHA256)
-	if err != nil || len(d) != sha256.Size {
-		return nil
-	}
-	idx, err := os.ReadFile(c.indexPath())
+	idx, err := targetindex.OpenFile(c.indexPath())
 	if err != nil {
-		return nil
+		return nil, nil, err
 	}
-	t, err := metadata.ReopenTargets(b, idx, metadata.RoleTargets, [sha256.Size]byte(d))
+	var data targetindex.File
+	if c.unlocked != nil {
+		// An offline view read the file whole, beside the trusted state.
+		cached, ok := c.unlocked[metadata.RoleTargets]
+		if !ok {
+			return nil, nil, nil
+		}
+		data = bytes.NewReader(cached)
+	} else {
+		p, err := c.cachePath(metadata.RoleTargets)
+		if err != nil {
+			return nil, nil, err
+		}
+		if data, err = targetindex.OpenFile(p); err != nil {
+			return nil, nil, err
+		}
+	}
+	ix, err := targetindex.Open(idx, data, b)
 	if err != nil {
-		c.log.Warn("targets index unusable; verifying the cache in full", "err", err)
-		return nil
+		return nil, nil, err
 	}
+	doc, err := targetindex.Reopen(ix, metadata.RoleTargets)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := doc.(*metadata.Targets)
 	if t.Version() != rec.Version {
-		return nil
+		return nil, nil, fmt.Errorf("index names targets v%d, the document is v%d", rec.Version, t.Version())
 	}
-	return t
+	return t, &cachedTargets{rec: rec, ix: ix}, nil
+}
+
+// targetsMatch reports whether the trusted top-level targets are the file
+// meta lists (spec §5.6.2), for the equal-version shortcut of §5.6.5: by
+// their bytes, or, for a document reopened through its index, by the
+// trusted state's record of them (hashing the whole file again is what the
+// index avoids). Only a listed hash other than SHA-256 needs the bytes.
+func (s *trustedSet) targetsMatch(meta metadata.MetaFile) bool {
+	ct := s.cachedTargets
+	if ct == nil {
+		return meta.Check(s.targetsBytes) == nil
+	}
+	if ct.broken.Load() || (meta.Length >= 0 && meta.Length != ct.rec.Length) {
+		return false
+	}
+	if d, ok := meta.Hashes["sha256"]; ok && len(meta.Hashes) == 1 {
+		return hex.EncodeToString(d) == ct.rec.SHA256
+	}
+	if len(meta.Hashes) == 0 {
+		return true
+	}
+	b, err := s.targetsData()
+	return err == nil && meta.Check(b) == nil
+}
+
+// targetsData returns the bytes of the trusted top-level targets: those
+// fetched, or all of the cached ones, each chunk checked (an error wraps
+// ErrCacheCorrupt if one no longer matches).
+func (s *trustedSet) targetsData() ([]byte, error) {
+	if s.cachedTargets == nil {
+		return s.targetsBytes, nil
+	}
+	return s.cachedTargets.ix.Data.Bytes(0, s.cachedTargets.ix.Data.Size())
 }
 
 // loadCache builds the trusted set the cache holds: the cached root (nil
@@ -392,14 +470,22 @@ func (c *Client) loadCache() *trustedSet {
 	if set.snapshot == nil {
 		return set
 	}
-	if b, rec, ok := c.readCacheFile(metadata.RoleTargets); ok {
-		if t := c.reopenTargets(b, rec, set.root); t != nil {
+	c.stateMu.Lock()
+	rec, ok = c.state.Roles[metadata.RoleTargets]
+	c.stateMu.Unlock()
+	if !ok {
+		return set
+	}
+	t, cached, err := c.reopenTargets(rec, set.root)
+	if err != nil {
+		c.log.Warn("targets index unusable; verifying the cache in full", "err", err)
+	}
+	if t != nil {
+		set.targets, set.cachedTargets = t, cached
+	} else if b, rec, ok := c.readCache(metadata.RoleTargets); ok {
+		keys, _ := set.root.RoleKeys(metadata.RoleTargets)
+		if t, err := metadata.OpenTargets(b, keys); err == nil && t.Version() == rec.Version {
 			set.targets, set.targetsBytes = t, b
-		} else if matchesRecord(b, rec) {
-			keys, _ := set.root.RoleKeys(metadata.RoleTargets)
-			if t, err := metadata.OpenTargets(b, keys); err == nil && t.Version() == rec.Version {
-				set.targets, set.targetsBytes = t, b
-			}
 		}
 	}
 	return set
@@ -410,15 +496,39 @@ func (c *Client) loadCache() *trustedSet {
 // atomic). The record is checked first, so a version lower than trusted is
 // refused before anything is written.
 func (c *Client) persist(role string, data []byte, version, root int64) error {
+	return c.persistStaged(role, data, version, root, nil)
+}
+
+// persistStaged is persist for data that st (if not nil) has hashed and
+// written to a temporary file beside the cache while data was verified:
+// recording it is then a rename. st is used up either way.
+func (c *Client) persistStaged(role string, data []byte, version, root int64, st *staged) error {
+	if st != nil {
+		<-st.done
+		if st.err != nil {
+			c.log.Debug("staging the cache file failed; writing it again", "role", role, "err", st.err)
+			st = nil
+		}
+	}
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
 	next := c.state.Clone()
-	sum := sha256.Sum256(data)
+	var sum [sha256.Size]byte
+	if st != nil {
+		sum = st.sum
+	} else {
+		sum = sha256.Sum256(data)
+	}
 	rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data)), Root: root}
 	if err := next.Advance(role, rec); err != nil {
+		st.abort()
 		return err
 	}
-	if err := c.writeCache(role, data); err != nil {
+	if st != nil {
+		if err := st.commit(); err != nil {
+			return fmt.Errorf("caching %s metadata: %w", role, err)
+		}
+	} else if err := c.writeCache(role, data); err != nil {
 		return err
 	}
 	if err := c.store.Save(next); err != nil {
@@ -426,6 +536,73 @@ func (c *Client) persist(role string, data []byte, version, root int64) error {
 	}
 	c.state = next
 	return nil
+}
+
+// staged is the cache file of a large document, hashed and written to a
+// hidden temporary file beside the cache on the other cores while the
+// document is verified: once it is, persisting it is a rename. Nothing
+// reads the temporary file, and a document that fails a check has it
+// removed (the cache file itself only ever holds verified bytes).
+type staged struct {
+	path   string
+	done   chan struct{} // closed when the fields below are set
+	sum    [sha256.Size]byte
+	chunks []byte // the chunk hashes of the targets index, for top-level targets
+	file   *atomicfile.File
+	err    error
+}
+
+// stageMin is the size from which staging saves more than it costs.
+const stageMin = 1 << 20
+
+// stageCache starts staging data as the cache file of role; nil for a small
+// document.
+func (c *Client) stageCache(role string, data []byte) *staged {
+	p, err := c.cachePath(role)
+	if len(data) < stageMin || err != nil {
+		return nil
+	}
+	st := &staged{path: p, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		f, err := atomicfile.CreateTemp(filepath.Dir(p), filepath.Base(p)+"-*")
+		if err == nil {
+			if _, err = f.Write(data); err == nil {
+				if err = f.Chmod(0o644); err == nil {
+					err = f.Sync()
+				}
+			}
+			if err != nil {
+				err = errors.Join(err, f.Abort())
+			}
+		}
+		st.file, st.err = f, err
+	})
+	wg.Go(func() {
+		if role == metadata.RoleTargets {
+			st.chunks = targetindex.ChunkSums(data)
+		}
+		st.sum = sha256.Sum256(data)
+	})
+	go func() {
+		wg.Wait()
+		close(st.done)
+	}()
+	return st
+}
+
+// commit renames the staged file into place.
+func (st *staged) commit() error { return st.file.Commit(st.path) }
+
+// abort removes the staged file; nil does nothing.
+func (st *staged) abort() {
+	if st == nil {
+		return
+	}
+	<-st.done
+	if st.err == nil {
+		_ = st.file.Abort() // nothing reads the temporary file, whatever becomes of it
+	}
 }
 
 // writeCache replaces the cache file of role atomically.
@@ -516,7 +693,8 @@ func (c *Client) applyRoot(set *trustedSet, next *metadata.Root, r reset) {
 	set.root = next
 	switch r {
 	case resetSnapshot:
-		set.snapshot, set.snapshotBytes, set.targets, set.targetsBytes = nil, nil, nil, nil
+		set.snapshot, set.snapshotBytes = nil, nil
+		set.targets, set.targetsBytes, set.cachedTargets = nil, nil, nil
 		fallthrough
 	case resetTimestamp:
 		set.timestamp = nil
@@ -524,9 +702,13 @@ func (c *Client) applyRoot(set *trustedSet, next *metadata.Root, r reset) {
 	}
 	if set.targets != nil && !prev.SameKeys(next, metadata.RoleTargets) {
 		keys, _ := next.RoleKeys(metadata.RoleTargets)
-		if _, err := metadata.OpenTargets(set.targetsBytes, keys); err != nil {
+		b, err := set.targetsData()
+		if err == nil {
+			_, err = metadata.OpenTargets(b, keys)
+		}
+		if err != nil {
 			c.log.Warn("trusted targets metadata does not verify with the new root's keys; discarded", "root", next.Version(), "err", err)
-			set.targets, set.targetsBytes = nil, nil
+			set.targets, set.targetsBytes, set.cachedTargets = nil, nil, nil
 		}
 	}
 }

@@ -98,6 +98,9 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// largest is the largest of the limits.
+func (l Limits) largest() int64 { return max(l.Root, l.Timestamp, l.Snapshot, l.Targets) }
+
 type options struct {
 	fetcher           Fetcher
 	fetcherSet        bool // WithFetcher was given, perhaps with nil

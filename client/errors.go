@@ -71,6 +71,10 @@ var (
 	ErrSpecVersion = metadata.ErrSpecVersion
 	// ErrUnsafePath: a target path that cannot become a local file name.
 	ErrUnsafePath = metadata.ErrUnsafePath
+	// ErrCacheCorrupt: the cached targets metadata a lookup read no longer
+	// matches what was verified (checked chunk by chunk as it is read).
+	// Nothing from it is used, and the next Refresh fetches it again.
+	ErrCacheCorrupt = metadata.ErrCacheCorrupt
 )
 
 // What a mirror did, as the default transport and a caller's Fetcher report

@@ -78,7 +78,7 @@ func (c *Client) fetchBytes(ctx context.Context, url string, limit int64) ([]byt
 	headers.Stop()
 	var b []byte
 	if err == nil {
-		b, err = readAll(rc, url, limit)
+		b, err = readAll(rc, url, limit, c.opts.limits.largest())
 		_ = rc.Close() // the bytes are all read, or err says why not
 	}
 	var te *TimeoutError
@@ -88,26 +88,24 @@ func (c *Client) fetchBytes(ctx context.Context, url string, limit int64) ([]byt
 	return b, err
 }
 
-// maxPresize is the most a metadata buffer is sized to before any byte
-// arrives. A length in signed metadata or in a Content-Length header is an
-// upper bound to enforce, never a size to allocate: a key holder (or a
-// mirror) naming 1 TiB must cost no more than the bytes actually sent.
-const maxPresize = 4 << 20
-
 // readAll reads rc to its end, at most limit bytes. The buffer starts at the
 // size the reader declares (as the default transport does with
-// Content-Length), the limit or maxPresize, whichever is smallest, and then
+// Content-Length), the limit or presize, whichever is smallest, and then
 // doubles with the bytes received, up to the declared size: large targets
 // metadata from an honest mirror is read with few copies, and memory never
-// exceeds about twice what arrived. The declared size is only a hint; the
-// limit is enforced here as well as by the Fetcher.
-func readAll(rc io.Reader, url string, limit int64) ([]byte, error) {
+// exceeds about twice what arrived or presize. presize is the largest size
+// limit the application configured (WithLimits, 5 MiB by default): a length
+// in signed metadata or in a Content-Length header is an upper bound to
+// enforce, never a size to allocate, so a key holder (or a mirror) naming 1
+// TiB costs no more than that. The declared size is only a hint; the limit
+// is enforced here as well as by the Fetcher.
+func readAll(rc io.Reader, url string, limit, presize int64) ([]byte, error) {
 	want := limit // the most bytes expected
 	if s, ok := rc.(interface{ Size() int64 }); ok && s.Size() >= 0 {
 		want = min(want, s.Size())
 	}
 	// +1: the read that sees EOF needs room. want+1 can't overflow here.
-	b := make([]byte, 0, min(want, maxPresize)+1)
+	b := make([]byte, 0, min(want, presize)+1)
 	for {
 		n, err := rc.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchsec/latch/metadata"
@@ -87,6 +89,9 @@ func (c *Client) Target(ctx context.Context, path string) (*Target, error) {
 			return nil, &TargetError{Path: path, Err: err}
 		}
 	}
+	if t := c.found(set, path); t != nil && t.fresh(now) {
+		return t, nil
+	}
 	t, err := c.walk(path, set, now, func(v visit) (*metadata.Targets, error) {
 		return c.delegated(ctx, set, v, now)
 	})
@@ -98,7 +103,86 @@ func (c *Client) Target(ctx context.Context, path string) (*Target, error) {
 			return nil, &TargetError{Path: path, Err: &ExpiredError{Role: r.Role, Version: r.Version, Expires: r.Expires, Now: now}}
 		}
 	}
+	c.remember(set, path, t)
 	return t, nil
+}
+
+// fresh reports whether no role on t's chain is expired at now.
+func (t *Target) fresh(now time.Time) bool {
+	for _, r := range t.chain {
+		if !r.Expires.After(now) {
+			return false
+		}
+	}
+	return true
+}
+
+// foundTargets are the targets found with one trusted set. A *Target is
+// immutable and what a lookup returns depends only on the set (its
+// documents, and the delegated roles its snapshot lists, verified along
+// the path), so a lookup that repeats one returns it again, once its
+// chain is checked for expiry. A set that a refresh builds starts with
+// none: nothing found under keys it may have dropped is used again.
+//
+// It is a fixed hash table of found targets, filled without locks: a path
+// that finds no free slot among its first few is not remembered, and pays
+// the walk each time.
+type foundTargets struct {
+	set   *trustedSet
+	seed  maphash.Seed
+	slots [foundSlots]atomic.Pointer[Target]
+	// hashes[i] is the hash of the path in slots[i], set after it: a
+	// probe passes over other paths without reading their targets.
+	hashes [foundSlots]atomic.Uint64
+}
+
+const (
+	foundSlots = 1 << 13 // at most 8,192 targets (a few hundred bytes each) per set
+	foundProbe = 8
+)
+
+// found returns the target found for path with set, nil if none.
+func (c *Client) found(set *trustedSet, path string) *Target {
+	f := c.foundTargets.Load()
+	if f == nil || f.set != set {
+		return nil
+	}
+	h := maphash.String(f.seed, path)
+	for d := range uint64(foundProbe) {
+		i := (h + d) % foundSlots
+		switch f.hashes[i].Load() {
+		case 0:
+			return nil
+		case h:
+			if t := f.slots[i].Load(); t.tf.Path == path {
+				return t
+			}
+		}
+	}
+	return nil
+}
+
+// remember keeps t as the target found for path with set.
+func (c *Client) remember(set *trustedSet, path string, t *Target) {
+	f := c.foundTargets.Load()
+	if f == nil || f.set != set {
+		next := &foundTargets{set: set, seed: maphash.MakeSeed()}
+		if !c.foundTargets.CompareAndSwap(f, next) {
+			return
+		}
+		f = next
+	}
+	h := maphash.String(f.seed, path)
+	for d := range uint64(foundProbe) {
+		i := (h + d) % foundSlots
+		if f.slots[i].CompareAndSwap(nil, t) {
+			f.hashes[i].Store(h)
+			return
+		}
+		if f.slots[i].Load().tf.Path == path {
+			return
+		}
+	}
 }
 
 // visit is a targets role to search, with the delegator that led to it.
@@ -184,7 +268,15 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 		if doc == nil {
 			return nil, &UnknownTargetError{Path: path, Visited: len(w.visited)}
 		}
-		if tf, ok := doc.Target(path); ok {
+		tf, ok, err := doc.Target(path)
+		if err != nil {
+			if doc == set.targets && set.cachedTargets != nil && errors.Is(err, metadata.ErrCacheCorrupt) {
+				set.cachedTargets.broken.Store(true)
+				c.log.Error("cached targets metadata corrupted; the next refresh fetches it again", "err", err)
+			}
+			return nil, err
+		}
+		if ok {
 			return &Target{tf: tf, role: doc.Name(), chain: chain}, nil
 		}
 		d := doc.Delegations()
@@ -223,12 +315,12 @@ func (c *Client) delegated(ctx context.Context, set *trustedSet, v visit, now ti
 		return doc, nil
 	}
 	if doc = c.cachedDelegated(v.keys, meta); doc == nil || doc.Expired(now) {
-		data, next, err := c.fetchTargets(ctx, now, set, v.keys, meta)
+		data, next, st, err := c.fetchTargets(ctx, now, set, v.keys, meta)
 		if err != nil {
 			return nil, err
 		}
 		// Delegated roles record no root: their keys come from a delegator.
-		if err := c.persist(role, data, next.Version(), 0); err != nil {
+		if err := c.persistStaged(role, data, next.Version(), 0, st); err != nil {
 			// A Refresh beside this lookup may have trusted a newer
 			// snapshot, and another lookup a newer version of this role.
 			// What was verified here is still the version this lookup's

@@ -312,47 +312,55 @@ func (c *Client) updateTargets(ctx context.Context, ref time.Time, set *trustedS
 		return fmt.Errorf("%w: snapshot v%d does not list targets.json", ErrNotListed, set.snapshot.Version())
 	}
 	trusted := set.targets
-	if trusted != nil && trusted.Version() == meta.Version && meta.Check(set.targetsBytes) == nil && expired(metadata.RoleTargets, trusted.Version(), trusted.Expires(), ref) == nil {
+	if trusted != nil && trusted.Version() == meta.Version && set.targetsMatch(meta) && expired(metadata.RoleTargets, trusted.Version(), trusted.Expires(), ref) == nil {
 		return nil // as in updateSnapshot; §5.6.5 checks a new file
 	}
 	keys, _ := set.root.RoleKeys(metadata.RoleTargets)
-	data, next, err := c.fetchTargets(ctx, ref, set, keys, meta)
+	data, next, st, err := c.fetchTargets(ctx, ref, set, keys, meta)
 	if err != nil {
 		return err
 	}
-	if err := c.persist(metadata.RoleTargets, data, next.Version(), set.root.Version()); err != nil { // §5.6.6
+	if err := c.persistStaged(metadata.RoleTargets, data, next.Version(), set.root.Version(), st); err != nil { // §5.6.6
 		return err
 	}
-	c.writeIndex(next)
-	set.targets, set.targetsBytes = next, data
+	var chunks []byte
+	if st != nil {
+		chunks = st.chunks
+	}
+	c.writeIndex(next, data, chunks)
+	set.targets, set.targetsBytes, set.cachedTargets = next, data, nil
 	return nil
 }
 
 // fetchTargets fetches and verifies the metadata of a targets role (top-level
-// or delegated) as snapshot lists it (spec §5.6.1-5.6.5).
-func (c *Client) fetchTargets(ctx context.Context, ref time.Time, set *trustedSet, keys metadata.RoleKeys, meta metadata.MetaFile) ([]byte, *metadata.Targets, error) {
+// or delegated) as snapshot lists it (spec §5.6.1-5.6.5). A large document
+// is staged for persistStaged while it is verified (nil otherwise).
+func (c *Client) fetchTargets(ctx context.Context, ref time.Time, set *trustedSet, keys metadata.RoleKeys, meta metadata.MetaFile) ([]byte, *metadata.Targets, *staged, error) {
 	limit := c.opts.limits.Targets
 	if meta.Length >= 0 {
 		limit = meta.Length
 	}
 	var next *metadata.Targets
+	var st *staged
 	name := versionedName(set.root.ConsistentSnapshot(), keys.Name, meta.Version) // §5.6.1
 	data, _, err := c.fetchVerified(ctx, c.metaURLs, name, limit, false, func(b []byte) error {
 		if err := meta.Check(b); err != nil { // §5.6.2
 			return &metadata.Error{Role: keys.Name, Version: meta.Version, Err: err}
 		}
-		t, err := metadata.OpenTargets(b, keys) // §5.6.3
+		s := c.stageCache(keys.Name, b)
+		t, err := metadata.OpenTargets(b, keys)        // §5.6.3
+		if err == nil && t.Version() != meta.Version { // §5.6.4
+			err = &VersionError{Role: keys.Name, Got: t.Version(), Want: meta.Version, Referrer: metadata.RoleSnapshot}
+		}
+		if err == nil {
+			err = expired(keys.Name, t.Version(), t.Expires(), ref) // §5.6.5
+		}
 		if err != nil {
+			s.abort()
 			return err
 		}
-		if t.Version() != meta.Version { // §5.6.4
-			return &VersionError{Role: keys.Name, Got: t.Version(), Want: meta.Version, Referrer: metadata.RoleSnapshot}
-		}
-		if err := expired(keys.Name, t.Version(), t.Expires(), ref); err != nil { // §5.6.5
-			return err
-		}
-		next = t
+		next, st = t, s
 		return nil
 	})
-	return data, next, err
+	return data, next, st, err
 }

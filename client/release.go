@@ -392,7 +392,10 @@ func (c *Client) releaseCandidates(ctx context.Context, set *trustedSet, rel Rel
 		if doc == nil {
 			break
 		}
-		for tp := range doc.Paths() {
+		for tp, err := range doc.Paths() {
+			if err != nil {
+				return nil, err
+			}
 			if strings.HasPrefix(tp, rel.App+"/") {
 				add(tp, false)
 			}

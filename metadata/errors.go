@@ -28,6 +28,12 @@ var (
 	ErrUnsafePath = errors.New("unsafe target path")
 	// ErrRoleName: a role name that cannot be stored under a file name.
 	ErrRoleName = errors.New("role name cannot be stored")
+	// ErrCacheCorrupt: targets metadata that a client reopened from its
+	// cache no longer matches, where a lookup reads it, the bytes that were
+	// verified (they are checked chunk by chunk as they are first read).
+	// Nothing from the mismatching bytes is used; the client fetches the
+	// document again at its next refresh.
+	ErrCacheCorrupt = errors.New("cached metadata does not match the hashes recorded when it was verified")
 )
 
 // Error is the error type of this package: which role's document was refused,

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -194,26 +195,45 @@ func (h *header) Expired(ref time.Time) bool { return !h.expires.After(ref) }
 // uppercase hex digest, at least one entry. Algorithms are not judged here
 // (package verify decides which are supported).
 func parseHashes(raw []byte, what string) (map[string][]byte, error) {
-	o, err := parseObject(raw, what)
-	if err != nil {
-		return nil, err
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, malformed("%s: want an object", what)
 	}
-	if len(o) == 0 {
-		return nil, invalid("%s: no hashes listed", what)
-	}
-	out := make(map[string][]byte, len(o))
-	for alg, v := range o {
-		s, err := jsonString(v, alg)
-		if err != nil {
-			return nil, err
+	out := make(map[string][]byte, 2)
+	err := cjson.MembersValid(raw, func(_ int, k, v []byte) error {
+		alg := hashName(k)
+		var digest []byte
+		if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
+			digest = v[1 : len(v)-1] // a validated string without escapes
+		} else {
+			s, err := jsonString(v, alg)
+			if err != nil {
+				return err
+			}
+			digest = []byte(s)
 		}
-		d, err := hex.DecodeString(s)
-		if err != nil || len(d) == 0 {
-			return nil, invalid("%s: %s digest %q is not hex", what, alg, s)
+		d := make([]byte, len(digest)/2)
+		if _, err := hex.Decode(d, digest); err != nil || len(digest) == 0 || len(digest)%2 != 0 {
+			return invalid("%s: %s digest %q is not hex", what, alg, digest)
 		}
 		out[alg] = d
+		return nil
+	})
+	if err == nil && len(out) == 0 {
+		return nil, invalid("%s: no hashes listed", what)
 	}
-	return out, nil
+	return out, err
+}
+
+// hashName decodes the raw key of a HASHES member, without allocating for
+// the usual algorithms.
+func hashName(k []byte) string {
+	switch string(k) {
+	case "sha256":
+		return "sha256"
+	case "sha512":
+		return "sha512"
+	}
+	return cjson.DecodeKey(k)
 }
 
 // parseLength decodes a LENGTH: a non-negative integer.

@@ -180,9 +180,9 @@ func checkRoot(t *testing.T, r *Root) {
 func checkTargets(t *testing.T, tg *Targets) {
 	t.Helper()
 	n := 0
-	for p := range tg.Paths() {
+	for _, p := range collectPaths(t, tg) {
 		n++
-		tf, ok := tg.Target(p)
+		tf, ok := lookup(t, tg, p)
 		if !ok || tf.Path != p || tf.Length < 0 || len(tf.Hashes) == 0 {
 			t.Fatalf("Target(%q) = %+v, %v", p, tf, ok)
 		}

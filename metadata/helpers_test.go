@@ -334,3 +334,26 @@ func targetsKeys(tb testing.TB) RoleKeys {
 	}
 	return rk
 }
+
+// lookup is Target on a document opened in memory, which can't fail.
+func lookup(tb testing.TB, tg *Targets, path string) (TargetFile, bool) {
+	tb.Helper()
+	tf, ok, err := tg.Target(path)
+	if err != nil {
+		tb.Fatalf("Target(%q): %v", path, err)
+	}
+	return tf, ok
+}
+
+// collectPaths returns what tg.Paths yields, failing on an error.
+func collectPaths(tb testing.TB, tg *Targets) []string {
+	tb.Helper()
+	var out []string
+	for p, err := range tg.Paths() {
+		if err != nil {
+			tb.Fatalf("Paths: %v", err)
+		}
+		out = append(out, p)
+	}
+	return out
+}

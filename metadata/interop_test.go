@@ -127,7 +127,7 @@ func roleKeysByName(t *testing.T, d *Delegations, name string) RoleKeys {
 // bytes when file is not empty.
 func checkTarget(t *testing.T, tg *Targets, name string, length int64, sha256Hex string, file string) TargetFile {
 	t.Helper()
-	tf, ok := tg.Target(name)
+	tf, ok := lookup(t, tg, name)
 	if !ok {
 		t.Fatalf("%s: target %s not listed", tg.Name(), name)
 	}
@@ -203,8 +203,8 @@ func TestInteropSigstore(t *testing.T) {
 	}
 	checkTarget(t, targets, "trusted_root.json", 6787, "6494e21ea73fa7ee769f85f57d5a3e6a08725eae1e38c755fc3517c9e6bc0b66", "")
 	// Every listed target is in targets/ under its consistent-snapshot name.
-	for p := range targets.Paths() {
-		tf, _ := targets.Target(p)
+	for _, p := range collectPaths(t, targets) {
+		tf, _ := lookup(t, targets, p)
 		dirName, base := path.Split(p)
 		file := filepath.Join(dir, "targets", filepath.FromSlash(dirName), hex.EncodeToString(tf.Hashes["sha256"])+"."+base)
 		checkTarget(t, targets, p, tf.Length, hex.EncodeToString(tf.Hashes["sha256"]), file)
@@ -261,7 +261,7 @@ func TestInteropPythonTUF(t *testing.T) {
 			t.Errorf("file1.txt: hashes %v, custom %s", tf.Hashes, tf.Custom)
 		}
 		checkTarget(t, targets, "file2.txt", 39, "452ce8308500d83ef44248d8e6062359211992fd837ea9e370e561efb1a4ca99", filepath.Join(files, "file2.txt"))
-		if _, ok := targets.Target("file3.txt"); ok {
+		if _, ok := lookup(t, targets, "file3.txt"); ok {
 			t.Error("file3.txt listed by the top-level targets")
 		}
 
@@ -389,7 +389,7 @@ func TestInteropGoTUF(t *testing.T) {
 		files := filepath.Join(md, "targets")
 		checkTarget(t, targets, "file1.txt", 31, "65b8c67f51c993d898250f40aa57a317d854900b3a04895464313e48785440da",
 			filepath.Join(files, "65b8c67f51c993d898250f40aa57a317d854900b3a04895464313e48785440da.file1.txt"))
-		if _, ok := targets.Target("file2.txt"); ok {
+		if _, ok := lookup(t, targets, "file2.txt"); ok {
 			t.Error("file2.txt is listed")
 		}
 		c := child(t, targets.Delegations(), "file3.txt", "role1")
@@ -484,7 +484,7 @@ func TestInteropFioctl(t *testing.T) {
 	if targets.Len() != 64 {
 		t.Errorf("%d targets, want 64", targets.Len())
 	}
-	tf, ok := targets.Target("fioctl-windows-amd64.exe_v0.46")
+	tf, ok := lookup(t, targets, "fioctl-windows-amd64.exe_v0.46")
 	var custom struct{ Platform, Version, URI string }
 	if !ok || tf.Length != 30901760 || len(tf.Hashes["sha512"]) != 64 || json.Unmarshal(tf.Custom, &custom) != nil ||
 		custom.Platform != "windows/amd64" || custom.Version != "v0.46" || !strings.HasSuffix(custom.URI, "/v0.46/fioctl-windows-amd64.exe") {

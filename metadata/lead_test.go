@@ -75,7 +75,7 @@ func TestCustomWithControlCharacters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tf, ok := tg.Target("a")
+	tf, ok := lookup(t, tg, "a")
 	if !ok {
 		t.Fatal("target a missing")
 	}

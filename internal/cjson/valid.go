@@ -79,3 +79,26 @@ func KeyAt(obj []byte, off int) []byte {
 	end := skipString(obj, off)
 	return obj[off+1 : end-1 : end-1]
 }
+
+// ValueAt returns the offset in the validated JSON object obj of the value
+// of its member key (compared decoded), skipping the values of the members
+// before it but not its own; false if obj has no such member.
+func ValueAt(obj []byte, key string) (int, bool) {
+	i := skipWS(obj, 1)
+	for obj[i] != '}' {
+		end := skipString(obj, i)
+		v := skipWS(obj, skipWS(obj, end)+1)
+		if decodeString(obj[i+1:end-1]) == key {
+			return v, true
+		}
+		if i = skipWS(obj, skipValue(obj, v)); obj[i] == '}' {
+			break
+		}
+		i = skipWS(obj, i+1)
+	}
+	return 0, false
+}
+
+// ValueEnd returns the index after the validated JSON value that starts at
+// b[i].
+func ValueEnd(b []byte, i int) int { return skipValue(b, i) }

@@ -1,0 +1,445 @@
+// Package targetindex is the index a client keeps beside its cached
+// top-level targets metadata, so that a new process can use those bytes
+// without reading, hashing or verifying them in full: a start-up then costs
+// the same for 100 targets as for 100,000.
+//
+// # What it holds, and why that is enough
+//
+// A client caches targets metadata only once it has verified it
+// (signatures with the keys of the root it trusted then, version, length
+// and hashes), and records the bytes' length and SHA-256 in its trusted
+// state together with that root's version. The index is written right after
+// that record and names it (a [Binding]). It holds the SHA-256 of every 4
+// KiB chunk of the cached file, where the document's "signed" and "targets"
+// values sit in it (a [Layout]), and the lookup tables of package metadata:
+// a hash table over the target paths and their offsets in key order.
+//
+// A reader whose trusted state still holds the record the index names (and
+// still trusts the root that verified the bytes) knows that cached bytes
+// whose chunks hash as listed are the bytes that were verified. It checks
+// each chunk when it first reads it ([Reader]), so a corrupted chunk is
+// found before any byte of it is used, and it never reads the rest.
+//
+// The index guards against corruption: a checksum covers its header, the
+// header holds the hashes of the pages of chunk hashes, and those cover the
+// chunks of the file and of the lookup tables. It does not guard against
+// forgery, and need not: like the cache and the trusted state it lives in
+// the state directory, which the operating system must protect like the
+// executable itself (whoever can write there can rewrite the trusted
+// state). Still, no index, however made, makes a reader panic.
+//
+// Only package client reads and writes indexes, through the hooks that
+// package metadata sets ([Build], [Reopen]): the typed documents come out of
+// package metadata only, and nothing in its public API returns one that
+// skipped the signature check.
+package targetindex
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrCorrupt means cached bytes, or an index, no longer match the hashes
+// recorded when they were written. Package metadata replaces it with its
+// exported ErrCacheCorrupt when it sets the hooks, so that callers match
+// a public sentinel.
+var ErrCorrupt = errors.New("cached metadata does not match the hashes recorded when it was verified")
+
+// errStale: the index is intact but describes other bytes than the trusted
+// state's record (a crash between the record and the index, or an older
+// index).
+var errStale = errors.New("index is for another version of the cached bytes")
+
+// Hooks into package metadata, which sets them in its init. They reach
+// unexported code that builds and reopens a *metadata.Targets (passed as
+// any: this package can't import metadata, which imports it).
+var (
+	// Build returns the layout of doc, a *metadata.Targets just opened
+	// from data, in data, and its lookup tables.
+	Build func(doc any, data []byte) (lay Layout, slots, offsets []uint32, err error)
+	// Reopen returns the *metadata.Targets of role name that ix describes.
+	Reopen func(ix *Index, name string) (any, error)
+)
+
+// Binding names the bytes an index describes, as the trusted state records
+// them.
+type Binding struct {
+	Length  int64
+	SHA256  [sha256.Size]byte
+	Version int64 // of the document
+	Root    int64 // version of the root whose keys verified it
+}
+
+// Layout locates a targets document in its cached bytes.
+type Layout struct {
+	SignedOff, SignedLen   int64 // the value of "signed" in the file
+	TargetsOff, TargetsLen int64 // the value of "targets" in "signed"
+	// Canonical: "signed" is in canonical form (the bytes the signatures
+	// cover); otherwise its values are canonicalised when read.
+	Canonical bool
+	Entries   int64    // members of "targets"
+	Slots     int64    // hash table slots: 0, or a power of two
+	Signers   []string // key IDs whose signatures counted
+}
+
+// Index is an index whose header passed its checksum and names the
+// expected bytes, with readers that check what they read.
+type Index struct {
+	Binding
+	Layout
+	// Data reads the cached file; Body reads the lookup tables: Slots
+	// uint32 hash table slots, then Entries uint32 offsets, little-endian.
+	Data, Body *Reader
+}
+
+const (
+	magic = "latch targets index v2\n"
+	// chunkShift makes 4 KiB chunks: a lookup reads and hashes two or
+	// three of them (about 3 µs each); the hashes of the chunks of 512 KiB
+	// of data fill one chunk.
+	chunkShift = 12
+	// maxHeader bounds what a reader allocates for a header: 256 signers
+	// with long key IDs, and pages for more than 4 GiB of data.
+	maxHeader = 1 << 20
+	// fixedHeader is the header without signers, pages and checksum.
+	fixedHeader = len(magic) + 8 + 8 + sha256.Size + 8*11
+)
+
+// chunks is the number of chunks of n bytes.
+func chunks(n, shift int64) int64 { return (n + 1<<shift - 1) >> shift }
+
+// ChunkSums returns the SHA-256 of every chunk of data, as an index holds
+// them, computed on every core.
+func ChunkSums(data []byte) []byte {
+	sums := make([]byte, sha256.Size*chunks(int64(len(data)), chunkShift))
+	chunkSums(sums, data)
+	return sums
+}
+
+// Encode returns the index of data, the cached bytes that b names, laid out
+// as lay says, with its lookup tables. dataSums are data's ChunkSums if
+// they were computed already, else nil. The chunks are hashed on every
+// core.
+func Encode(data, dataSums []byte, b Binding, lay Layout, slots, offsets []uint32) []byte {
+	bodyLen := int64(4 * (len(slots) + len(offsets)))
+	dataChunks := chunks(int64(len(data)), chunkShift)
+	sumsLen := sha256.Size * (dataChunks + chunks(bodyLen, chunkShift))
+	pages := sha256.Size * chunks(sumsLen, chunkShift)
+	headerLen := int64(fixedHeader) + pages + sha256.Size
+	for _, s := range lay.Signers {
+		headerLen += 8 + int64(len(s))
+	}
+	// One buffer, filled from the end: the body, then the hashes of its
+	// chunks and of the data's, then the header that covers them.
+	out := make([]byte, headerLen+sumsLen+bodyLen)
+	sums, body := out[headerLen:headerLen+sumsLen], out[headerLen+sumsLen:]
+	for i, v := range slots {
+		binary.LittleEndian.PutUint32(body[4*i:], v)
+	}
+	for i, v := range offsets {
+		binary.LittleEndian.PutUint32(body[4*(len(slots)+i):], v)
+	}
+	if int64(len(dataSums)) == sha256.Size*dataChunks {
+		copy(sums, dataSums)
+	} else {
+		chunkSums(sums, data)
+	}
+	chunkSums(sums[sha256.Size*dataChunks:], body)
+
+	h := out[:0:headerLen]
+	h = append(h, magic...)
+	h = binary.LittleEndian.AppendUint64(h, uint64(headerLen))
+	h = binary.LittleEndian.AppendUint64(h, uint64(b.Length))
+	h = append(h, b.SHA256[:]...)
+	canonical := int64(0)
+	if lay.Canonical {
+		canonical = 1
+	}
+	for _, v := range []int64{b.Version, b.Root, chunkShift, lay.SignedOff, lay.SignedLen, lay.TargetsOff, lay.TargetsLen, canonical, lay.Entries, lay.Slots, int64(len(lay.Signers))} {
+		h = binary.LittleEndian.AppendUint64(h, uint64(v))
+	}
+	for _, s := range lay.Signers {
+		h = binary.LittleEndian.AppendUint64(h, uint64(len(s)))
+		h = append(h, s...)
+	}
+	n := len(h)
+	h = h[:n+int(pages)]
+	chunkSums(h[n:], sums)
+	sum := sha256.Sum256(h)
+	copy(out[len(h):], sum[:])
+	return out
+}
+
+// chunkSums writes the SHA-256 of each chunk of b to dst, on every core for
+// large b.
+func chunkSums(dst, b []byte) {
+	n := int(chunks(int64(len(b)), chunkShift))
+	sumRange := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			sum := sha256.Sum256(b[i<<chunkShift : min(len(b), (i+1)<<chunkShift)])
+			copy(dst[sha256.Size*i:], sum[:])
+		}
+	}
+	// A goroutine is worth it for 1 MiB or more.
+	workers := min(runtime.GOMAXPROCS(0), n/64)
+	if workers < 2 {
+		sumRange(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() { sumRange(n*w/workers, n*(w+1)/workers) })
+	}
+	wg.Wait()
+}
+
+// Open reads the header of the index idx, checks its checksum and that it
+// names want, and returns readers over idx and data (the cached file) that
+// check every chunk they read. An index that names other bytes is an
+// error; so is one that doesn't pass its checks, wrapping ErrCorrupt.
+func Open(idx, data File, want Binding) (*Index, error) {
+	idxSize, dataSize := idx.Size(), data.Size()
+	h, err := readHeader(idx, idxSize)
+	if err != nil {
+		return nil, err
+	}
+	ix, pages, err := parseHeader(h)
+	if err != nil {
+		return nil, err
+	}
+	if ix.Binding != want {
+		return nil, errStale
+	}
+	if dataSize != want.Length {
+		return nil, fmt.Errorf("%w: the cached file has %d bytes, the index names %d", ErrCorrupt, dataSize, want.Length)
+	}
+	dataChunks := chunks(want.Length, chunkShift)
+	bodyLen := 4 * (ix.Slots + ix.Entries)
+	sumsLen := sha256.Size * (dataChunks + chunks(bodyLen, chunkShift))
+	if int64(len(pages)) != sha256.Size*chunks(sumsLen, chunkShift) || idxSize-int64(len(h)) != sumsLen+bodyLen {
+		return nil, fmt.Errorf("%w: index size does not match its header", ErrCorrupt)
+	}
+	sums := newReader(idx, int64(len(h)), sumsLen, func(i int64) ([]byte, error) {
+		return pages[sha256.Size*i : sha256.Size*(i+1)], nil
+	})
+	sumAt := func(first int64) func(int64) ([]byte, error) {
+		return func(i int64) ([]byte, error) { return sums.Bytes(sha256.Size*(first+i), sha256.Size) }
+	}
+	ix.Data = newReader(data, 0, want.Length, sumAt(0))
+	ix.Body = newReader(idx, int64(len(h))+sumsLen, bodyLen, sumAt(dataChunks))
+	return ix, nil
+}
+
+// readHeader returns the header of the index, its checksum checked.
+func readHeader(idx io.ReaderAt, idxSize int64) ([]byte, error) {
+	if idxSize < int64(fixedHeader+sha256.Size) {
+		return nil, fmt.Errorf("%w: index too short", ErrCorrupt)
+	}
+	h := make([]byte, min(idxSize, 4096))
+	if err := readAt(idx, h, 0); err != nil {
+		return nil, err
+	}
+	if !bytes.HasPrefix(h, []byte(magic)) {
+		return nil, fmt.Errorf("%w: not a targets index", ErrCorrupt)
+	}
+	n := binary.LittleEndian.Uint64(h[len(magic):])
+	if n < uint64(fixedHeader+sha256.Size) || n > maxHeader || n > uint64(idxSize) {
+		return nil, fmt.Errorf("%w: header length %d", ErrCorrupt, n)
+	}
+	if n > uint64(len(h)) {
+		h = make([]byte, n)
+		if err := readAt(idx, h, 0); err != nil {
+			return nil, err
+		}
+	}
+	h = h[:n]
+	if sum := sha256.Sum256(h[:n-sha256.Size]); !bytes.Equal(sum[:], h[n-sha256.Size:]) {
+		return nil, fmt.Errorf("%w: index header checksum mismatch", ErrCorrupt)
+	}
+	return h, nil
+}
+
+// parseHeader decodes a header whose checksum matched. It returns the index
+// without readers, and the hashes of the pages of chunk hashes.
+func parseHeader(h []byte) (*Index, []byte, error) {
+	bad := func(what string) error { return fmt.Errorf("%w: index header: %s", ErrCorrupt, what) }
+	r := h[len(magic)+8 : len(h)-sha256.Size]
+	u64 := func() (int64, bool) {
+		if len(r) < 8 {
+			return 0, false
+		}
+		v := binary.LittleEndian.Uint64(r)
+		r = r[8:]
+		return int64(v), v <= 1<<62
+	}
+	ix := &Index{}
+	var ok bool
+	if ix.Length, ok = u64(); !ok {
+		return nil, nil, bad("length")
+	}
+	copy(ix.SHA256[:], r)
+	r = r[sha256.Size:]
+	var v [11]int64
+	for i := range v {
+		if v[i], ok = u64(); !ok {
+			return nil, nil, bad("field out of range")
+		}
+	}
+	var shift, canonical, signers int64
+	ix.Version, ix.Root, shift = v[0], v[1], v[2]
+	ix.SignedOff, ix.SignedLen, ix.TargetsOff, ix.TargetsLen = v[3], v[4], v[5], v[6]
+	canonical, ix.Entries, ix.Slots, signers = v[7], v[8], v[9], v[10]
+	ix.Canonical = canonical == 1
+	switch {
+	case shift != chunkShift:
+		return nil, nil, bad("chunk size")
+	case canonical > 1:
+		return nil, nil, bad("canonical flag")
+	case ix.Slots&(ix.Slots-1) != 0 || ix.Slots > 1<<32 || ix.Entries > ix.Slots || (ix.Entries > 0) != (ix.Slots > 0):
+		return nil, nil, bad("table size")
+	case signers > 256:
+		return nil, nil, bad("signers")
+	}
+	for range signers {
+		n, ok := u64()
+		if !ok || n > int64(len(r)) {
+			return nil, nil, bad("signer")
+		}
+		ix.Signers = append(ix.Signers, string(r[:n]))
+		r = r[n:]
+	}
+	if len(r)%sha256.Size != 0 {
+		return nil, nil, bad("page hashes")
+	}
+	return ix, r, nil
+}
+
+// Reader reads a region of a file that is checked chunk by chunk against
+// recorded SHA-256 hashes: every byte it returns is in a chunk that matched
+// (and stays in memory), so a byte changed on disk, before or after, is
+// never returned. Its memory is the chunks read. It is safe for concurrent
+// use.
+type Reader struct {
+	src   io.ReaderAt
+	base  int64 // where the region starts in src
+	size  int64
+	sumOf func(chunk int64) ([]byte, error) // the recorded hash of a chunk
+	// Per chunk: its bytes once read and matched, then its state (set
+	// after the bytes, so that a reader who sees chunkOK sees them).
+	bufs  [][]byte
+	state []atomic.Uint32
+
+	mu     sync.Mutex // serialises reading chunks
+	blocks [][]byte   // per block of readAhead chunks: the bytes read, not yet all checked
+}
+
+// readAhead is how many chunks one read brings in: a system call costs
+// about as much as hashing a chunk, and lookups near each other share them.
+// A chunk's bytes are still checked only when it is first used.
+const readAhead = 16
+
+const (
+	chunkUnread = iota
+	chunkOK
+	chunkCorrupt
+)
+
+func newReader(src io.ReaderAt, base, size int64, sumOf func(int64) ([]byte, error)) *Reader {
+	n := chunks(size, chunkShift)
+	return &Reader{src: src, base: base, size: size, sumOf: sumOf, bufs: make([][]byte, n), state: make([]atomic.Uint32, n),
+		blocks: make([][]byte, (n+readAhead-1)/readAhead)}
+}
+
+// Size is the length of the region.
+func (r *Reader) Size() int64 { return r.size }
+
+// Bytes returns n bytes of the region at off, reading and checking the
+// chunks they lie in first. A range outside the region, or a chunk that
+// doesn't match its hash, is an error wrapping ErrCorrupt. The result must
+// not be modified.
+func (r *Reader) Bytes(off, n int64) ([]byte, error) {
+	if off < 0 || n < 0 || off > r.size || n > r.size-off {
+		return nil, fmt.Errorf("%w: bytes %d+%d are outside the %d cached", ErrCorrupt, off, n, r.size)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	first, last := off>>chunkShift, (off+n-1)>>chunkShift
+	for i := first; i <= last; i++ {
+		if r.state[i].Load() != chunkOK {
+			if err := r.load(i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	lo := off - first<<chunkShift
+	if first == last {
+		return r.bufs[first][lo : lo+n : lo+n], nil
+	}
+	out := make([]byte, 0, n)
+	out = append(out, r.bufs[first][lo:]...)
+	for i := first + 1; i < last; i++ {
+		out = append(out, r.bufs[i]...)
+	}
+	return append(out, r.bufs[last][:n-int64(len(out))]...), nil
+}
+
+// load reads chunk i and checks it against its hash.
+func (r *Reader) load(i int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lo, hi := i<<chunkShift, min(r.size, (i+1)<<chunkShift)
+	switch r.state[i].Load() {
+	case chunkOK:
+		return nil
+	case chunkCorrupt:
+		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
+	}
+	want, err := r.sumOf(i)
+	if err != nil {
+		return err
+	}
+	block := r.blocks[i/readAhead]
+	if block == nil {
+		start := i / readAhead * readAhead << chunkShift
+		block = make([]byte, min(r.size-start, readAhead<<chunkShift))
+		if err := readAt(r.src, block, r.base+start); err != nil {
+			return err
+		}
+		r.blocks[i/readAhead] = block
+	}
+	at := (i % readAhead) << chunkShift
+	p := block[at : at+hi-lo : at+hi-lo]
+	if sum := sha256.Sum256(p); !bytes.Equal(sum[:], want) {
+		r.state[i].Store(chunkCorrupt)
+		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
+	}
+	r.bufs[i] = p
+	r.state[i].Store(chunkOK)
+	return nil
+}
+
+// readAt fills p from src at off; a file that ends before is corrupt.
+func readAt(src io.ReaderAt, p []byte, off int64) error {
+	n, err := src.ReadAt(p, off)
+	switch {
+	case n == len(p):
+		return nil
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: the file ends at byte %d", ErrCorrupt, off+int64(n))
+	}
+	return fmt.Errorf("reading cached metadata: %w", err)
+}
+
+// File is a cached file opened for a Reader.
+type File interface {
+	io.ReaderAt
+	Size() int64
+}
