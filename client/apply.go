@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchsec/latch/install"
 	"github.com/latchsec/latch/internal/archive"
 	"github.com/latchsec/latch/internal/audit"
 	"github.com/latchsec/latch/internal/selfupdate"
@@ -30,10 +31,10 @@ var (
 	ErrReleaseChanged = errors.New("installed version republished with other content")
 	// ErrHealthCheck: the new build failed its health check; the previous
 	// one is back in place. See *HealthCheckError.
-	ErrHealthCheck = selfupdate.ErrUnhealthy
+	ErrHealthCheck = install.ErrHealthCheck
 	// ErrNoBackup: RevertUnsafe has no kept previous version (with a known
 	// version) to go back to.
-	ErrNoBackup = selfupdate.ErrNoBackup
+	ErrNoBackup = install.ErrNoBackup
 	// ErrHealthCheckInterrupted: the health check did not finish (its
 	// process was killed, by the OOM killer or a user's Ctrl-C, or Apply's
 	// ctx was cancelled while it ran, or the process running Apply
@@ -42,18 +43,22 @@ var (
 	// counts as failed (ErrHealthCheck), so there is no install loop. A
 	// HealthCheck returns an error wrapping it to say its check did not
 	// finish.
-	ErrHealthCheckInterrupted = selfupdate.ErrCheckInterrupted
+	ErrHealthCheckInterrupted = install.ErrHealthCheckInterrupted
 	// ErrUnsafeWorkDir: the hidden work directory beside the executable is
 	// a symbolic link or not a directory, or (on Unix) another user owns it
 	// or group or others can write it: what is staged or kept there is put
 	// at the executable's path. Nothing was changed; a person removes it or
 	// fixes it. See *WorkDirError.
-	ErrUnsafeWorkDir = selfupdate.ErrUnsafeWorkDir
+	ErrUnsafeWorkDir = install.ErrUnsafeWorkDir
+	// ErrJournal: the self-update journal in the state directory can't be
+	// read, or describes files that are not there; a person has to look at
+	// it before Apply, Recover or RevertUnsafe can go on.
+	ErrJournal = install.ErrJournal
 )
 
 // WorkDirError reports an unsafe work directory (ErrUnsafeWorkDir) with its
 // path and the reason.
-type WorkDirError = selfupdate.WorkDirError
+type WorkDirError = install.WorkDirError
 
 // KnownBadError reports that the release Apply would install failed its
 // health check before.
@@ -294,7 +299,7 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	if o.keep < 0 || o.maxSize < 1 {
-		return nil, fmt.Errorf("apply: %w: KeepPrevious(%d), MaxExecutableSize(%d)", fs.ErrInvalid, o.keep, o.maxSize)
+		return nil, fmt.Errorf("apply: %w", &OptionError{Option: "KeepPrevious, MaxExecutableSize", Reason: fmt.Sprintf("%d, %d: want 0 or more, and 1 or more", o.keep, o.maxSize)})
 	}
 	if o.member == "" {
 		o.member = rel.App
@@ -316,7 +321,7 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("apply: %w: %s is not a regular file", fs.ErrInvalid, u.Exe)
+		return nil, fmt.Errorf("apply: %w", &OptionError{Option: "exePath", Reason: fmt.Sprintf("%s is not a regular file", u.Exe)})
 	}
 	src := c.releases()
 	if err := src.refreshReleases(ctx); err != nil {
@@ -518,7 +523,7 @@ func (c *Client) stage(ctx context.Context, src releaseSource, info *ReleaseInfo
 	}
 	f, _, err := archive.ExtractFile(dl, format, o.member, work, o.maxSize)
 	if err != nil {
-		return &TargetError{Path: t.Path(), Err: err}
+		return &TargetError{Path: t.Path(), Err: exportErr(err)}
 	}
 	if err := f.Chmod(perm); err != nil {
 		return errors.Join(err, f.Abort())
@@ -549,8 +554,8 @@ func (c *Client) Recover(app, exePath string) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if !validAppName(app) {
-		return fmt.Errorf("recover: %w: application name %q", fs.ErrInvalid, app)
+	if err := checkAppName("app", app); err != nil {
+		return fmt.Errorf("recover: %w", err)
 	}
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
@@ -573,8 +578,8 @@ func (c *Client) RevertUnsafe(app, exePath string) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if !validAppName(app) {
-		return fmt.Errorf("revert: %w: application name %q", fs.ErrInvalid, app)
+	if err := checkAppName("app", app); err != nil {
+		return fmt.Errorf("revert: %w", err)
 	}
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()

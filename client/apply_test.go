@@ -364,8 +364,14 @@ func TestApplyArchive(t *testing.T) {
 
 	publishApp(repo, "3.0.0", ".zip", zipOf(t, "bin/app", buildV3))
 	repo.Publish()
-	wantIs(t, e.applyErr(), archive.ErrNotFound)
-	wantIs(t, e.applyErr(client.ArchiveMember("bin/app"), client.MaxExecutableSize(4)), archive.ErrTooLarge)
+	// Each reason matches an exported sentinel (and, here, the internal
+	// one that says exactly which).
+	err := e.applyErr()
+	wantIs(t, err, client.ErrArchive)
+	wantIs(t, err, archive.ErrNotFound)
+	err = e.applyErr(client.ArchiveMember("bin/app"), client.MaxExecutableSize(4))
+	wantIs(t, err, client.ErrTooLarge)
+	wantIs(t, err, archive.ErrTooLarge)
 	e.mustApply(client.ArchiveMember("bin/app"))
 	e.wantExe(buildV3)
 	if fl := e.floor(); fl.Version != "3.0.0" || fl.SHA256 != hexSHA256(repo.Bytes(repo.TargetName("app/3.0.0/"+buildPlat+".zip"))) {
@@ -375,7 +381,9 @@ func TestApplyArchive(t *testing.T) {
 	// A hostile archive: signed, but with an entry that escapes.
 	publishApp(repo, "4.0.0", ".tgz", tarGz(t, map[string][]byte{"app": buildV2, "../evil": []byte("x")}))
 	repo.Publish()
-	wantIs(t, e.applyErr(), archive.ErrUnsafeEntry)
+	err = e.applyErr()
+	wantIs(t, err, client.ErrArchive)
+	wantIs(t, err, archive.ErrUnsafeEntry)
 	if _, err := os.Stat(filepath.Join(filepath.Dir(e.exe), "evil")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("hostile entry written: %v", err)
 	}
@@ -507,14 +515,14 @@ func TestApplyBadInput(t *testing.T) {
 		"negative keep": {client.KeepPrevious(-1)},
 		"zero size":     {client.MaxExecutableSize(0)},
 	} {
-		t.Run(name, func(t *testing.T) { wantIs(t, e.applyErr(opts...), fs.ErrInvalid) })
+		t.Run(name, func(t *testing.T) { wantIs(t, e.applyErr(opts...), client.ErrInvalidOptions) })
 	}
 	_, err := e.c.Apply(context.Background(), client.Release{App: "../app"}, e.exe)
-	wantIs(t, err, fs.ErrInvalid)
+	wantIs(t, err, client.ErrInvalidOptions)
 	_, err = e.c.Apply(context.Background(), client.Release{App: "app"}, filepath.Join(t.TempDir(), "missing"))
 	wantIs(t, err, fs.ErrNotExist)
-	wantIs(t, e.c.Recover("a/b", e.exe), fs.ErrInvalid)
-	wantIs(t, e.c.RevertUnsafe("", e.exe), fs.ErrInvalid)
+	wantIs(t, e.c.Recover("a/b", e.exe), client.ErrInvalidOptions)
+	wantIs(t, e.c.RevertUnsafe("", e.exe), client.ErrInvalidOptions)
 	if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "selfupdate")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("bad input created the journal directory: %v", err)
 	}

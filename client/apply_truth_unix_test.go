@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -423,5 +422,5 @@ func TestBuilds(t *testing.T) {
 		t.Errorf("Builds after a replacement outside latch = %+v, %v", b, err)
 	}
 	_, err = e.c.Builds("../app", e.exe)
-	wantIs(t, err, fs.ErrInvalid)
+	wantIs(t, err, client.ErrInvalidOptions)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"reflect"
 	"time"
 
 	"github.com/latchsec/latch/internal/audit"
@@ -85,9 +84,10 @@ func (c *Client) auditFailed(kind string, err error) error {
 	return nil
 }
 
-// errorFields describes a rejection for the audit log.
+// errorFields describes a rejection for the audit log: the message, and the
+// Go type of its cause (see Status.LastErrorType).
 func errorFields(err error) map[string]any {
-	return map[string]any{"error": err.Error(), "type": reflect.TypeOf(err).String()}
+	return map[string]any{"error": err.Error(), "type": errorType(err)}
 }
 
 // auditRefresh records the outcome of a refresh: the versions trusted per

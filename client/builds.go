@@ -2,7 +2,6 @@ package client
 
 import (
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/latchsec/latch/internal/selfupdate"
@@ -53,8 +52,8 @@ func (c *Client) Builds(app, exePath string) (*Builds, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	if !validAppName(app) {
-		return nil, fmt.Errorf("builds: %w: application name %q", fs.ErrInvalid, app)
+	if err := checkAppName("app", app); err != nil {
+		return nil, fmt.Errorf("builds: %w", err)
 	}
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()

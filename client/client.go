@@ -58,7 +58,7 @@ type Client struct {
 
 	auditLog *audit.Log // nil if it could not be opened
 
-	transparency *transparency // nil without Config.TransparencyLog
+	transparency *releaseLog // nil without Config.TransparencyLog
 
 	// stateLost: New found no trusted state but cached metadata (Status).
 	stateLost bool

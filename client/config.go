@@ -20,18 +20,35 @@ import (
 // Everything a Fetcher returns is untrusted: the client verifies it before it
 // reaches trusted state, the cache or the caller. A Fetcher must be safe for
 // concurrent use.
+//
+// A Fetcher says what went wrong with errors that wrap these sentinels (the
+// default transport's typed errors, such as *StatusError or *PinError, wrap
+// them too, and a Fetcher may return those types as well); the client reacts
+// to each as it does for the default transport:
+//
+//   - ErrNotFound: the mirror has no such file (for HTTP: 404 and 403).
+//     It answers the question whether a newer root exists (spec §5.3.3);
+//     for any other file it fails that mirror.
+//   - ErrRangeIgnored: a request from offset > 0 was answered with other
+//     bytes than those from offset. The client downloads the file again
+//     from offset 0, once.
+//   - ErrTooLarge: more than maxLength bytes. The client does not resume.
+//   - ErrSlowRetrieval: the mirror was too slow. The client does not
+//     resume, and tries that mirror last for the rest of the refresh.
+//   - Any other error from Fetch (ErrPinMismatch, ErrInsecureURL, ...)
+//     fails that mirror for that file. Any other error from the reader is
+//     taken for a cut connection: a download resumes from where it stopped.
 type Fetcher interface {
 	// Fetch returns a reader of the resource at url starting at byte offset
 	// (offset > 0 asks for a range: the reader's first byte is the one at
 	// offset). The reader must return an error wrapping ErrTooLarge once more
-	// than maxLength bytes would be read from it. A missing resource is an
-	// error wrapping ErrNotFound (for HTTP: 404 and 403). Fetch must honour
-	// ctx, and so must the reader: the client ends ctx to enforce its
-	// timeouts (see WithMetadataTimeouts). Fetch should return as soon as
-	// the server starts answering (for HTTP: the response headers), leaving
-	// the body to the reader. A reader may also have a method Size() int64
-	// returning the length the server declared (-1 if none): a hint the
-	// client uses to size buffers, never trusted.
+	// than maxLength bytes would be read from it (the client enforces the
+	// limit too). Fetch must honour ctx, and so must the reader: the client
+	// ends ctx to enforce its timeouts (see WithMetadataTimeouts). Fetch
+	// should return as soon as the server starts answering (for HTTP: the
+	// response headers), leaving the body to the reader. A reader may also
+	// have a method Size() int64 returning the length the server declared
+	// (-1 if none): a hint the client uses to size buffers, never trusted.
 	Fetch(ctx context.Context, url string, offset, maxLength int64) (io.ReadCloser, error)
 }
 
@@ -166,16 +183,6 @@ func WithPlainHTTPUnsafe() Option {
 	return func(o *options) { o.transport.AllowInsecureHTTPUnsafe, o.transportSet = true, true }
 }
 
-// ErrSlowRetrieval: a mirror too slow (or stalled) for the transfer limits.
-var ErrSlowRetrieval = fetch.ErrSlowRetrieval
-
-// ErrPinMismatch: a mirror's TLS key matches none of the pins. See
-// *fetch.PinError.
-var ErrPinMismatch = fetch.ErrPinMismatch
-
-// ErrInsecureURL: a plain-HTTP mirror that is not on loopback.
-var ErrInsecureURL = fetch.ErrInsecureURL
-
 // DefaultClockTolerance is how far the clock may read before the last
 // trusted reference time (see WithClockToleranceUnsafe) without a refresh
 // failing with ErrClockRollback: enough for NTP steps and virtual machines
@@ -235,15 +242,19 @@ func WithMaxRootRotations(n int) Option { return func(o *options) { o.maxRootRot
 // is no unlimited setting.
 func WithMaxDelegations(n int) Option { return func(o *options) { o.maxDelegations = n } }
 
-// ErrInvalidOptions: New was given a Config field or an option it cannot
-// honour (a required field missing, a count below 1, a negative limit or
-// tolerance, a malformed pin, ...). See *OptionError. No option switches a
-// check or a cap off.
-var ErrInvalidOptions = errors.New("invalid client options")
+// ErrInvalidOptions: the caller passed a Config field, an option or an
+// argument the client can't honour: to New (a required field missing, a
+// count below 1, a negative limit or tolerance, a malformed pin, ...), to
+// Refresh (no MetadataURLs), to DownloadFile (no TargetURLs), or to
+// Resolve, Apply, Recover and RevertUnsafe (a malformed Release selector or
+// application name, an ApplyOption out of range). The call changed
+// nothing. See *OptionError. No option switches a check or a cap off.
+var ErrInvalidOptions = errors.New("invalid option or argument")
 
-// OptionError reports the Config field or option New refused, and why.
+// OptionError reports the Config field, option or argument the client
+// refused, and why.
 type OptionError struct {
-	Option string // "WithMaxDelegations", "Config.StateDir", ...
+	Option string // "WithMaxDelegations", "Config.StateDir", "Release.App", ...
 	Reason string
 }
 

@@ -385,9 +385,9 @@ func TestWithheldRoleIsNotUnknownTarget(t *testing.T) {
 	e.sameDisk(before)
 
 	// Offline, a delegated role that was never cached is not an answer
-	// either.
+	// either: what the view lacks is an online lookup.
 	_, err = e.c.View().Target(listed)
-	wantIs(t, err, client.ErrNotFound)
+	wantIs(t, err, client.ErrNotRefreshed)
 	wantIsNot(t, err, client.ErrUnknownTarget)
 
 	// Served again, the release is found.

@@ -95,14 +95,32 @@
 //
 // # Errors
 //
-// Failures wrap a sentinel (ErrExpired, ErrRollback, ErrThreshold,
-// ErrHashMismatch, ErrVersionMismatch, ErrNotFound, ErrUnknownTarget,
-// ErrTooLarge, ...) in a typed error with the evidence: *ExpiredError,
-// *rollback.RollbackError, *verify.ThresholdError, *VersionError,
-// *metadata.Error, *UnknownTargetError, and *MirrorError, which lists each
-// mirror's reason. Release transparency adds ErrNotLogged, ErrWrongLogEntry,
-// ErrInvalidLogProof, ErrLogSignature, ErrLogOrigin, ErrLogWitness,
-// ErrLogRollback and ErrSplitView.
+// Every error a caller may match is exported, here or in packages metadata,
+// verify, rollback, mirror and install, and each sentinel has one meaning
+// (see the list of variables). Failures wrap a sentinel (ErrExpired,
+// ErrRollback, ErrThreshold, ErrHashMismatch, ErrVersionMismatch,
+// ErrNotFound, ErrUnknownTarget, ErrTooLarge, ...) in a typed error with
+// the evidence: *ExpiredError, *rollback.RollbackError,
+// *verify.ThresholdError, *VersionError, *metadata.Error,
+// *UnknownTargetError, *StaleError, *PinError, *StatusError. Release
+// transparency adds ErrNotLogged, ErrWrongLogEntry, ErrInvalidLogProof,
+// ErrLogSignature, ErrLogOrigin, ErrLogWitness, ErrLogRollback and
+// ErrSplitView.
+//
+// Each operation has one typed error on top. A failed Refresh is a
+// *RefreshError naming the role whose update failed; a failed lookup or
+// download a *TargetError naming the path. Their Err is the cause: a
+// *MirrorError, listing each mirror's reason, when no mirror served what
+// passed every check; otherwise what failed apart from the mirrors. A fault
+// on this machine (a destination directory that does not exist, a full
+// disk) and the end of the context are never blamed on a mirror: they name
+// none, and count as no mirror's failure in Status. Status reports the last
+// refresh's error with the type of its cause.
+//
+// Where a failure is mostly a misconfiguration, the message says what to
+// check: a repository whose keys the trusted root does not know (set up
+// again, or another repository at the URL), no timestamp.json at a metadata
+// URL, plain http to a host that is not loopback (WithPlainHTTPUnsafe).
 //
 // "Not listed" and "not served" are two answers. ErrUnknownTarget means a
 // complete search of the verified targets roles found no role that lists
@@ -110,6 +128,11 @@
 // means a mirror (or the Fetcher) said it has no such file, which a mirror
 // can say of any file, a delegated role the search needs included; treat it
 // as a failure to retry, never as "no update".
+//
+// A caller's Fetcher reports what a mirror did with the same sentinels and
+// types as the default transport (ErrNotFound, ErrRangeIgnored,
+// ErrTooLarge, ErrSlowRetrieval, ...), and the client reacts to them alike:
+// see Fetcher.
 //
 // # Multiple repositories
 //

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/latchsec/latch/client"
-	"github.com/latchsec/latch/internal/fetch"
 	"github.com/latchsec/latch/internal/simulator"
 	"github.com/latchsec/latch/verify"
 )
@@ -225,7 +224,7 @@ func TestMirrors(t *testing.T) {
 		if me.File != "timestamp.json" || !slices.Equal(me.Mirrors, []string{m1, m2}) || len(me.Errs) != 2 {
 			t.Fatalf("MirrorError %+v", me)
 		}
-		var se *fetch.StatusError
+		var se *client.StatusError
 		if !errors.As(me.Errs[0], &se) || se.Code != 500 {
 			t.Errorf("first mirror's reason %v, want status 500", me.Errs[0])
 		}
@@ -267,7 +266,7 @@ func TestMirrors(t *testing.T) {
 		if me.File != "app.bin" || !slices.Equal(me.Mirrors, []string{t1, t2}) || len(me.Errs) != 2 {
 			t.Fatalf("MirrorError %+v", me)
 		}
-		var se *fetch.StatusError
+		var se *client.StatusError
 		if !errors.As(me.Errs[0], &se) || se.Code != 500 {
 			t.Errorf("first mirror's reason %v, want status 500", me.Errs[0])
 		}

@@ -81,26 +81,37 @@ The timestamp expires at 2030-01-02T00:00:00Z.
 	}
 }
 
-// Example refreshes from a small repository, looks a target up and
-// downloads it. The repository is testdata/example, served over HTTP; the
-// application ships its first root.
-func Example() {
-	srv := httptest.NewServer(http.FileServer(http.Dir("testdata/example")))
-	defer srv.Close()
+// exampleRepo serves testdata/example over HTTP for the examples: it
+// returns the server's URL, the root the application ships, a new directory
+// for the client's files, and done, which stops the server and removes the
+// directory.
+func exampleRepo() (url string, rootJSON []byte, dir string, done func()) {
 	rootJSON, err := os.ReadFile("testdata/example/metadata/1.root.json")
 	if err != nil {
 		log.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "latch-example-")
+	dir, err = os.MkdirTemp("", "latch-example-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	srv := httptest.NewServer(http.FileServer(http.Dir("testdata/example")))
+	return srv.URL, rootJSON, dir, func() {
+		srv.Close()
+		os.RemoveAll(dir)
+	}
+}
+
+// Example refreshes from a small repository, looks a target up and
+// downloads it. The repository is testdata/example, served over HTTP; the
+// application ships its first root.
+func Example() {
+	url, rootJSON, dir, done := exampleRepo()
+	defer done()
 
 	c, err := client.New(client.Config{
 		TrustedRoot:  rootJSON,
-		MetadataURLs: []string{srv.URL + "/metadata/"},
-		TargetURLs:   []string{srv.URL + "/targets/"},
+		MetadataURLs: []string{url + "/metadata/"},
+		TargetURLs:   []string{url + "/targets/"},
 		StateDir:     filepath.Join(dir, "state"),
 	}, client.WithClock(func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }))
 	if err != nil {

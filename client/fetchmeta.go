@@ -6,20 +6,22 @@ import (
 	"io"
 	"slices"
 	"time"
-
-	"github.com/latchsec/latch/internal/fetch"
 )
 
 // fetchVerified fetches name from each mirror in turn until one serves bytes
 // that accept takes (accept runs every check of the spec for that file). A
 // mirror that fails for any reason, a failed check included, is skipped
-// (docs/decisions.md, "Mirrors"); mirrors that timed out since the last
-// Refresh began come last. notFound reports that no mirror served the file and
-// at least one answered that it does not exist: for the root probe (spec
-// §5.3.3) a mirror that is down or serves bad bytes must not hide the answer
-// "no newer root here" of the next one (docs/decisions.md: the first mirror that
-// yields a fully verified state wins).
-func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name string, limit int64, accept func([]byte) error) (data []byte, notFound bool, err error) {
+// (docs/decisions.md, "Mirrors") and counted as failing in Status; mirrors
+// that timed out since the last Refresh began come last. The end of ctx
+// ends the search with ctx's error, and is no mirror's failure.
+//
+// probe is for a file that may not exist (the next root, spec §5.3.3): a
+// mirror's "not found" is then an answer, not a failure. notFound reports
+// that no mirror served the file and at least one answered that it does not
+// exist: a mirror that is down or serves bad bytes must not hide the answer
+// "no newer root here" of the next one (docs/decisions.md: the first mirror
+// that yields a fully verified state wins).
+func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name string, limit int64, probe bool, accept func([]byte) error) (data []byte, notFound bool, err error) {
 	merr := &MirrorError{File: name}
 	missing := 0
 	for _, base := range c.health.order(mirrors) {
@@ -33,6 +35,9 @@ func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name strin
 			c.log.Debug("fetched", "file", name, "mirror", base, "bytes", len(b), "duration", time.Since(start))
 			return b, false, nil
 		}
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
 		var stale *StaleError
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -45,14 +50,11 @@ func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name strin
 		default:
 			c.log.Warn("mirror failed", "file", name, "mirror", base, "err", err)
 		}
-		if !errors.Is(err, ErrNotFound) {
+		if !probe || !errors.Is(err, ErrNotFound) {
 			c.health.record(base, c.opts.clock(), err)
 		}
 		merr.Mirrors = append(merr.Mirrors, base)
 		merr.Errs = append(merr.Errs, err)
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	return nil, missing > 0, merr
 }
@@ -60,14 +62,14 @@ func (c *Client) fetchVerified(ctx context.Context, mirrors []string, name strin
 // fetchBytes reads a whole metadata file of at most limit bytes from url,
 // within the metadata timeouts: the Fetch call (until the response headers,
 // for HTTP) within the header timeout, the whole file within the per-file
-// timeout. Either ends the request with a *fetch.TimeoutError and no retry
+// timeout. Either ends the request with a *TimeoutError and no retry
 // on this mirror. The timeouts reach the Fetcher through ctx, so they hold
 // for any Fetcher that honours it.
 func (c *Client) fetchBytes(ctx context.Context, url string, limit int64) ([]byte, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	timeout := func(d time.Duration, headers bool) *time.Timer {
-		return time.AfterFunc(d, func() { cancel(&fetch.TimeoutError{URL: url, Timeout: d, Headers: headers}) })
+		return time.AfterFunc(d, func() { cancel(&TimeoutError{URL: url, Timeout: d, Headers: headers}) })
 	}
 	file := timeout(c.opts.metaFileTimeout, false)
 	defer file.Stop()
@@ -79,7 +81,7 @@ func (c *Client) fetchBytes(ctx context.Context, url string, limit int64) ([]byt
 		b, err = readAll(rc, url, limit, c.opts.limits.largest())
 		_ = rc.Close() // the bytes are all read, or err says why not
 	}
-	var te *fetch.TimeoutError
+	var te *TimeoutError
 	if err != nil && errors.As(context.Cause(ctx), &te) {
 		return nil, te // whatever the Fetcher made of the cancellation
 	}
@@ -108,7 +110,7 @@ func readAll(rc io.Reader, url string, limit, presize int64) ([]byte, error) {
 		n, err := rc.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
 		if int64(len(b)) > limit {
-			return nil, &fetch.TooLargeError{URL: url, Limit: limit}
+			return nil, &TooLargeError{URL: url, Limit: limit}
 		}
 		if err == io.EOF {
 			return b, nil

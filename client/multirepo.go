@@ -628,7 +628,7 @@ func (r *repository) withRefreshError(err error) error {
 // *TargetError wrapping a *MultiError with each one's reason.
 func (m *Multi) DownloadFile(ctx context.Context, a *AgreedTarget, dest string) error {
 	if a == nil || len(a.download) == 0 {
-		return errors.New("client: DownloadFile needs an AgreedTarget from Multi.Target")
+		return &OptionError{Option: "AgreedTarget", Reason: "DownloadFile needs one from Multi.Target"}
 	}
 	e := &MultiError{Op: "download"}
 	for i, name := range a.agreed {
@@ -649,7 +649,7 @@ func (m *Multi) DownloadFile(ctx context.Context, a *AgreedTarget, dest string) 
 // length and every agreed hash. A missing file is (false, nil).
 func (m *Multi) Cached(a *AgreedTarget, p string) (bool, error) {
 	if a == nil || len(a.download) == 0 {
-		return false, errors.New("client: Cached needs an AgreedTarget from Multi.Target")
+		return false, &OptionError{Option: "AgreedTarget", Reason: "Cached needs one from Multi.Target"}
 	}
 	return m.byName[a.agreed[0]].c.Cached(a.download[0], p)
 }

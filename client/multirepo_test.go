@@ -550,9 +550,9 @@ func TestMultiDownloadRefusesWrongBytes(t *testing.T) {
 	if _, err := os.Stat(dest); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("destination: %v", err)
 	}
-	if err := e.m.DownloadFile(context.Background(), &client.AgreedTarget{}, dest); err == nil {
-		t.Error("DownloadFile accepted a hand-made AgreedTarget")
-	}
+	wantIs(t, e.m.DownloadFile(context.Background(), &client.AgreedTarget{}, dest), client.ErrInvalidOptions)
+	_, err = e.m.Cached(&client.AgreedTarget{}, dest)
+	wantIs(t, err, client.ErrInvalidOptions)
 }
 
 // NewMulti refuses configurations it cannot honour, before writing anything.

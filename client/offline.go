@@ -188,8 +188,9 @@ func (v *View) Stale() bool {
 
 // Target looks up path in the cached metadata only, delegations included.
 // The result's Chain says which roles it relied on and whether each is
-// stale. A delegated role that is not in the cache makes the lookup fail with
-// ErrNotFound (not ErrUnknownTarget: the search could not be completed).
+// stale. A delegated role that is not in the cache (no online lookup
+// fetched it yet) makes the lookup fail with ErrNotRefreshed, not
+// ErrUnknownTarget: the search could not be completed.
 func (v *View) Target(path string) (*Target, error) {
 	if v.set.snapshot == nil || v.set.targets == nil {
 		return nil, &TargetError{Path: path, Err: ErrNotRefreshed}
@@ -201,7 +202,7 @@ func (v *View) Target(path string) (*Target, error) {
 		}
 		doc := v.c.cachedDelegated(vis.keys, meta)
 		if doc == nil {
-			return nil, fmt.Errorf("%w: delegated role %q is not in the cache", ErrNotFound, vis.keys.Name)
+			return nil, fmt.Errorf("%w: delegated role %q is not in the cache; an online lookup fetches it", ErrNotRefreshed, vis.keys.Name)
 		}
 		return doc, nil
 	})

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,6 +18,9 @@ import (
 //
 // What each step verified is kept (and persisted) even when a later step
 // fails, as the spec prescribes; nothing that failed a check is ever kept.
+//
+// A failed refresh returns a *RefreshError naming the role whose update
+// failed and the cause, which Status reports too.
 func (c *Client) Refresh(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -26,21 +28,26 @@ func (c *Client) Refresh(ctx context.Context) error {
 		return ErrClosed
 	}
 	if len(c.metaURLs) == 0 {
-		return errors.New("refresh: Config.MetadataURLs has no mirror")
+		return &RefreshError{Err: &OptionError{Option: "Config.MetadataURLs", Reason: "Refresh needs at least one mirror"}}
 	}
 	ref := c.opts.clock().UTC()
 	c.health.forgetTimeouts() // each refresh gives every mirror its turn again
 	set := *c.trusted.Load()
 	set.refreshed = false
-	err := c.checkClock(ref)
+	var err error
+	if cerr := c.checkClock(ref); cerr != nil {
+		err = &RefreshError{Err: cerr}
+	}
 	if err == nil {
 		err = c.refresh(ctx, ref, &set)
 	}
 	if err == nil {
-		err = c.advanceTime(ref)
+		if terr := c.advanceTime(ref); terr != nil {
+			err = &RefreshError{Err: terr}
+		}
 	}
-	if aerr := c.auditRefresh(ref, &set, err); err == nil {
-		err = aerr
+	if aerr := c.auditRefresh(ref, &set, err); err == nil && aerr != nil {
+		err = &RefreshError{Err: aerr}
 	}
 	c.statusMu.Lock()
 	c.lastErr = err
@@ -66,7 +73,7 @@ func (c *Client) Refresh(ctx context.Context) error {
 	}
 	if err != nil {
 		c.log.Error("refresh failed", "err", err)
-		return fmt.Errorf("refresh: %w", err)
+		return err
 	}
 	c.log.Info("refreshed", "root", set.root.Version(), "timestamp", set.timestamp.Version(),
 		"snapshot", set.snapshot.Version(), "targets", set.targets.Version())
@@ -107,17 +114,23 @@ func (c *Client) advanceTime(ref time.Time) error {
 	return nil
 }
 
+// refresh updates the top-level roles in the order of spec §5.3-5.6; a
+// failure is a *RefreshError naming the role.
 func (c *Client) refresh(ctx context.Context, ref time.Time, set *trustedSet) error {
-	if err := c.updateRoot(ctx, ref, set); err != nil {
-		return err
+	for _, step := range []struct {
+		role   string
+		update func(context.Context, time.Time, *trustedSet) error
+	}{
+		{metadata.RoleRoot, c.updateRoot},
+		{metadata.RoleTimestamp, c.updateTimestamp},
+		{metadata.RoleSnapshot, c.updateSnapshot},
+		{metadata.RoleTargets, c.updateTargets},
+	} {
+		if err := step.update(ctx, ref, set); err != nil {
+			return &RefreshError{Role: step.role, Err: err}
+		}
 	}
-	if err := c.updateTimestamp(ctx, ref, set); err != nil {
-		return err
-	}
-	if err := c.updateSnapshot(ctx, ref, set); err != nil {
-		return err
-	}
-	return c.updateTargets(ctx, ref, set)
+	return nil
 }
 
 func expired(role string, version int64, expires, ref time.Time) error {
@@ -137,14 +150,17 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 		n := set.root.Version() + 1
 		name := fmt.Sprintf("%d.root.json", n) // §5.3.3: always versioned
 		if accepted >= c.opts.maxRootRotation {
-			_, notFound, _ := c.fetchVerified(ctx, c.metaURLs, name, c.opts.limits.Root, func([]byte) error { return nil })
+			_, notFound, err := c.fetchVerified(ctx, c.metaURLs, name, c.opts.limits.Root, true, func([]byte) error { return nil })
 			if notFound {
 				break
+			}
+			if ctx.Err() != nil {
+				return err
 			}
 			return fmt.Errorf("%w: accepted %d new roots and v%d is served", ErrRootRotationLimit, accepted, n)
 		}
 		var next *metadata.Root
-		data, notFound, err := c.fetchVerified(ctx, c.metaURLs, name, c.opts.limits.Root, func(b []byte) error {
+		data, notFound, err := c.fetchVerified(ctx, c.metaURLs, name, c.opts.limits.Root, true, func(b []byte) error {
 			r, err := metadata.OpenRoot(b, set.root) // §5.3.4, §5.3.5 signatures
 			if err != nil {
 				return err
@@ -190,7 +206,7 @@ func (c *Client) updateTimestamp(ctx context.Context, ref time.Time, set *truste
 		snapFloor = max(snapFloor, trusted.Snapshot().Version)
 	}
 	var next *metadata.Timestamp
-	data, _, err := c.fetchVerified(ctx, c.metaURLs, "timestamp.json", c.opts.limits.Timestamp, func(b []byte) error {
+	data, _, err := c.fetchVerified(ctx, c.metaURLs, "timestamp.json", c.opts.limits.Timestamp, false, func(b []byte) error {
 		ts, err := metadata.OpenTimestamp(b, set.root) // §5.4.1, §5.4.2
 		if err != nil {
 			return err
@@ -248,9 +264,9 @@ func (c *Client) updateSnapshot(ctx context.Context, ref time.Time, set *trusted
 	}
 	var next *metadata.Snapshot
 	name := versionedName(set.root.ConsistentSnapshot(), metadata.RoleSnapshot, meta.Version)
-	data, _, err := c.fetchVerified(ctx, c.metaURLs, name, limit, func(b []byte) error {
+	data, _, err := c.fetchVerified(ctx, c.metaURLs, name, limit, false, func(b []byte) error {
 		if err := meta.Check(b); err != nil { // §5.5.2
-			return fmt.Errorf("snapshot v%d: %w", meta.Version, err)
+			return &metadata.Error{Role: metadata.RoleSnapshot, Version: meta.Version, Err: err}
 		}
 		sn, err := metadata.OpenSnapshot(b, set.root) // §5.5.3
 		if err != nil {
@@ -265,8 +281,8 @@ func (c *Client) updateSnapshot(ctx context.Context, ref time.Time, set *trusted
 				role := strings.TrimSuffix(file, ".json")
 				now, ok := listed[file]
 				if !ok {
-					return fmt.Errorf("snapshot v%d no longer lists %s (trusted snapshot v%d did): %w", sn.Version(), file, trusted.Version(),
-						&rollback.RollbackError{Role: role, Trusted: fmt.Sprintf("v%d", old.Version), Err: rollback.ErrRollback})
+					return &metadata.Error{Role: metadata.RoleSnapshot, Version: sn.Version(), Err: fmt.Errorf("no longer lists %s (trusted snapshot v%d did): %w", file, trusted.Version(),
+						&rollback.RollbackError{Role: role, Trusted: fmt.Sprintf("v%d", old.Version), Err: rollback.ErrRollback})}
 				}
 				if now.Version < old.Version {
 					return staleErr(role, now.Version, old.Version)
@@ -327,9 +343,9 @@ func (c *Client) fetchTargets(ctx context.Context, ref time.Time, set *trustedSe
 	var next *metadata.Targets
 	var st *staged
 	name := versionedName(set.root.ConsistentSnapshot(), keys.Name, meta.Version) // §5.6.1
-	data, _, err := c.fetchVerified(ctx, c.metaURLs, name, limit, func(b []byte) error {
+	data, _, err := c.fetchVerified(ctx, c.metaURLs, name, limit, false, func(b []byte) error {
 		if err := meta.Check(b); err != nil { // §5.6.2
-			return fmt.Errorf("%s v%d: %w", keys.Name, meta.Version, err)
+			return &metadata.Error{Role: keys.Name, Version: meta.Version, Err: err}
 		}
 		s := c.stageCache(keys.Name, b)
 		t, err := metadata.OpenTargets(b, keys)        // §5.6.3

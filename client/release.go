@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"path"
 	"runtime"
@@ -151,7 +150,7 @@ func (e *InvalidReleaseError) Unwrap() error { return ErrInvalidRelease }
 // Resolve returns the newest release that rel selects (see the release
 // convention in this file's documentation). It needs a successful Refresh
 // first. Nothing matching is a *ReleaseError wrapping ErrNoRelease; a
-// malformed selector wraps fs.ErrInvalid; lookup failures (expired
+// malformed selector is an *OptionError (ErrInvalidOptions); lookup failures (expired
 // metadata, a delegated role no mirror serves) are returned inside a
 // *ReleaseError too.
 func (c *Client) Resolve(ctx context.Context, rel Release) (*ReleaseInfo, error) {
@@ -248,15 +247,25 @@ func (r Release) withDefaults() Release {
 
 // check validates a selector (with defaults applied) and parses its pin.
 func (r Release) check() (pin, error) {
-	if !validAppName(r.App) {
-		return pin{}, fmt.Errorf("%w: application name %q: want letters, digits, '.', '_' and '-', beginning with a letter or digit", fs.ErrInvalid, r.App)
+	if err := checkAppName("Release.App", r.App); err != nil {
+		return pin{}, err
 	}
 	for name, v := range map[string]string{"OS": r.OS, "Arch": r.Arch, "Channel": r.Channel} {
 		if strings.ContainsAny(v, "/\x00") {
-			return pin{}, fmt.Errorf("%w: %s %q", fs.ErrInvalid, name, v)
+			return pin{}, &OptionError{Option: "Release." + name, Reason: fmt.Sprintf("%q contains '/' or NUL", v)}
 		}
 	}
 	return parsePin(r.Pin)
+}
+
+// checkAppName refuses an application name (given as option) that is not
+// letters, digits, '.', '_' and '-', beginning with a letter or digit: the
+// name becomes part of target paths and file names.
+func checkAppName(option, app string) error {
+	if !validAppName(app) {
+		return &OptionError{Option: option, Reason: fmt.Sprintf("%q: want letters, digits, '.', '_' and '-', beginning with a letter or digit", app)}
+	}
+	return nil
 }
 
 func validAppName(s string) bool {
@@ -291,7 +300,7 @@ func parsePin(s string) (pin, error) {
 		v = "v" + v
 	}
 	if !semver.IsValid(v) {
-		return pin{}, fmt.Errorf("%w: pin %q is not a version (\"v1\", \"v1.4\" or \"v1.4.2\")", fs.ErrInvalid, s)
+		return pin{}, &OptionError{Option: "Release.Pin", Reason: fmt.Sprintf("%q is not a version (\"v1\", \"v1.4\" or \"v1.4.2\")", s)}
 	}
 	core, _, _ := strings.Cut(v, "+")
 	core, _, _ = strings.Cut(core, "-")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -239,7 +238,7 @@ func TestResolveErrors(t *testing.T) {
 		{App: "app", Pin: "vx"}, {App: "app", Pin: "1.2.3.4"}, {App: "app", OS: "linux/x"},
 	} {
 		_, err := c.Resolve(context.Background(), bad)
-		wantIs(t, err, fs.ErrInvalid)
+		wantIs(t, err, client.ErrInvalidOptions)
 		wantAs[*client.ReleaseError](t, err)
 	}
 	_, err = c.Resolve(context.Background(), rel)

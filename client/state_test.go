@@ -54,8 +54,8 @@ func TestRestart(t *testing.T) {
 		t.Fatalf("View().Target(plugins/x.so): %v", err)
 	}
 	// extras was never fetched: the offline view does not have it.
-	if _, err := v.Target("extras/y"); !errors.Is(err, client.ErrNotFound) {
-		t.Errorf("View().Target(extras/y): %v, want ErrNotFound", err)
+	if _, err := v.Target("extras/y"); !errors.Is(err, client.ErrNotRefreshed) || errors.Is(err, client.ErrNotFound) {
+		t.Errorf("View().Target(extras/y): %v, want ErrNotRefreshed", err)
 	}
 	// The online lookup needs a refresh in this process.
 	wantIs(t, e.targetErr("app/1.0/app.bin"), client.ErrNotRefreshed)
@@ -108,7 +108,7 @@ func TestTamperedCache(t *testing.T) {
 					t.Errorf("root v%d loaded, want v1", loaded["root"])
 				}
 			case "plugins":
-				if _, err := e.c.View().Target("plugins/x.so"); !errors.Is(err, client.ErrNotFound) {
+				if _, err := e.c.View().Target("plugins/x.so"); !errors.Is(err, client.ErrNotRefreshed) {
 					t.Errorf("View().Target from a tampered plugins.json: %v", err)
 				}
 			default:

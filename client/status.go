@@ -23,8 +23,12 @@ type Status struct {
 	// recorded in the trusted state (the clock-rollback floor).
 	LastRefresh     time.Time
 	LastTrustedTime time.Time
-	// LastError is the error of the last failed Refresh, nil after a
-	// successful one; LastErrorType its Go type ("*client.ExpiredError").
+	// LastError is the error the last failed Refresh returned (a
+	// *RefreshError, whose message names the role, the mirrors and the
+	// cause), nil after a successful one. LastErrorType is the Go type of
+	// its cause ("*client.ExpiredError", "*metadata.Error",
+	// "*mirror.StatusError", ...): the RefreshError's Err, or the one
+	// mirror's reason when Err is a *MirrorError that lists one mirror.
 	LastError     error
 	LastErrorType string
 	// AuditError is the last failure to write the audit log, nil if none:
@@ -45,7 +49,15 @@ type Status struct {
 	Mirrors []MirrorHealth
 }
 
-// MirrorHealth is what the client saw of one mirror in this process.
+// errorType is the Go type of err's cause (see cause).
+func errorType(err error) string { return reflect.TypeOf(cause(err)).String() }
+
+// MirrorHealth is what the client saw of one mirror in this process. Every
+// request the mirror failed counts, whatever the reason: an error, a
+// timeout, a file it does not have (404) or bytes that failed a check. The
+// one answer "not found" that is not a failure is the one to the question
+// whether a newer root exists (spec §5.3.3). Faults on this machine and a
+// cancelled context count for no mirror.
 type MirrorHealth struct {
 	URL                 string
 	LastSuccess         time.Time
@@ -67,7 +79,7 @@ func (c *Client) Status() Status {
 	c.statusMu.Unlock()
 	st.TrustedStateLost = c.stateLost
 	if st.LastError != nil {
-		st.LastErrorType = reflect.TypeOf(st.LastError).String()
+		st.LastErrorType = errorType(st.LastError)
 	}
 	var logURLs []string
 	if c.transparency != nil {

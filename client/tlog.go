@@ -19,6 +19,7 @@ import (
 	"github.com/latchsec/latch/internal/translog"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
+	"github.com/latchsec/latch/transparency"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -74,50 +75,52 @@ type TransparencyLog struct {
 }
 
 // Release transparency errors, each matched with errors.Is; the typed
-// errors beside them carry the evidence.
+// errors beside them carry the evidence. They are defined in package
+// transparency (with a few more: a malformed log, a checkpoint's signature
+// or origin in detail) and are the same values here.
 var (
 	// ErrNotLogged: the log does not hold the target's entry, or the
 	// target names none. See *NotLoggedError.
-	ErrNotLogged = translog.ErrNotLogged
+	ErrNotLogged = transparency.ErrNotLogged
 	// ErrWrongLogEntry: the log proves a different entry at the index the
 	// target names. See *WrongLogEntryError.
-	ErrWrongLogEntry = translog.ErrWrongEntry
+	ErrWrongLogEntry = transparency.ErrWrongEntry
 	// ErrInvalidLogProof: tiles or an entry bundle that do not hash to the
 	// signed checkpoint.
-	ErrInvalidLogProof = translog.ErrInvalidProof
+	ErrInvalidLogProof = transparency.ErrInvalidProof
 	// ErrLogSignature: a checkpoint not validly signed by the log key.
-	ErrLogSignature = translog.ErrLogSignature
+	ErrLogSignature = transparency.ErrLogSignature
 	// ErrLogOrigin: a checkpoint of another log.
-	ErrLogOrigin = translog.ErrOrigin
+	ErrLogOrigin = transparency.ErrOrigin
 	// ErrLogWitness: fewer witness cosignatures than the threshold, or an
 	// invalid one. See *LogWitnessError.
-	ErrLogWitness = translog.ErrWitness
+	ErrLogWitness = transparency.ErrWitness
 	// ErrLogRollback: a checkpoint of a smaller tree than the one trusted
 	// (a stale mirror, or a rollback attack). See *LogConflictError.
-	ErrLogRollback = translog.ErrRollback
+	ErrLogRollback = transparency.ErrRollback
 	// ErrSplitView: a checkpoint whose tree does not extend the trusted
 	// one: the log shows different histories to different clients. See
 	// *LogConflictError, which carries both signed checkpoints.
-	ErrSplitView = translog.ErrSplitView
+	ErrSplitView = transparency.ErrSplitView
 )
 
 // Typed errors of release transparency.
 type (
 	// NotLoggedError reports a target the log does not hold.
-	NotLoggedError = translog.NotLoggedError
+	NotLoggedError = transparency.NotLoggedError
 	// WrongLogEntryError reports the entry the log proves at the target's
 	// index, which is not the target.
-	WrongLogEntryError = translog.WrongEntryError
+	WrongLogEntryError = transparency.WrongEntryError
 	// LogWitnessError reports the witnesses that cosigned, and the
 	// threshold.
-	LogWitnessError = translog.WitnessError
+	LogWitnessError = transparency.WitnessError
 	// LogConflictError reports a checkpoint that contradicts the trusted
 	// one, with both signed notes as evidence.
-	LogConflictError = translog.ConflictError
+	LogConflictError = transparency.ConflictError
 	// LogCheckpoint is a verified checkpoint.
-	LogCheckpoint = translog.Checkpoint
+	LogCheckpoint = transparency.Checkpoint
 	// LogEntry is one release in the log.
-	LogEntry = translog.Entry
+	LogEntry = transparency.Entry
 )
 
 // validate checks the policy; the errors are *OptionError.
@@ -133,7 +136,7 @@ func (p *TransparencyLog) validate() (*translog.Verifier, error) {
 			return bad("URLs", "%v", err)
 		}
 	}
-	if _, err := (translog.Entry{Repository: p.repository(), Path: "x"}).Marshal(); err != nil {
+	if _, err := (transparency.Entry{Repository: p.repository(), Path: "x"}).Marshal(); err != nil {
 		return bad("Repository", "%q: no spaces or control characters", p.repository())
 	}
 	for _, pat := range p.Paths {
@@ -164,7 +167,7 @@ func (p *TransparencyLog) covers(path string) bool {
 }
 
 // transparency is a client's release-transparency checker.
-type transparency struct {
+type releaseLog struct {
 	policy   TransparencyLog
 	verifier *translog.Verifier
 	urls     []string
@@ -177,7 +180,7 @@ type transparency struct {
 // below Config.StateDir.
 const transparencySubdir = "transparency"
 
-func newTransparency(cfg Config) (*transparency, error) {
+func newTransparency(cfg Config) (*releaseLog, error) {
 	p := cfg.TransparencyLog
 	if p == nil {
 		return nil, nil
@@ -186,7 +189,7 @@ func newTransparency(cfg Config) (*transparency, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &transparency{policy: *p, verifier: v}
+	tr := &releaseLog{policy: *p, verifier: v}
 	for _, u := range p.URLs {
 		b, _ := baseURL(u)
 		tr.urls = append(tr.urls, b)
@@ -198,9 +201,9 @@ func newTransparency(cfg Config) (*transparency, error) {
 
 // logEntry returns the entry a covered target must have in the log, and its
 // index from the target's signed custom data.
-func (tr *transparency) logEntry(t *Target) (translog.Entry, int64, error) {
-	notLogged := func(reason string) (translog.Entry, int64, error) {
-		return translog.Entry{}, 0, &NotLoggedError{Index: -1, Reason: reason}
+func (tr *releaseLog) logEntry(t *Target) (transparency.Entry, int64, error) {
+	notLogged := func(reason string) (transparency.Entry, int64, error) {
+		return transparency.Entry{}, 0, &NotLoggedError{Index: -1, Reason: reason}
 	}
 	var custom struct {
 		TLog *struct {
@@ -217,7 +220,7 @@ func (tr *transparency) logEntry(t *Target) (translog.Entry, int64, error) {
 	if !ok || len(digest) != sha256.Size {
 		return notLogged("it lists no sha256, which its log entry would name")
 	}
-	e := translog.Entry{Repository: tr.policy.repository(), Path: t.Path(), Length: t.Length(), SHA256: [sha256.Size]byte(digest)}
+	e := transparency.Entry{Repository: tr.policy.repository(), Path: t.Path(), Length: t.Length(), SHA256: [sha256.Size]byte(digest)}
 	if _, err := e.Marshal(); err != nil {
 		return notLogged(fmt.Sprintf("its path can't be a log entry (%v)", err))
 	}
@@ -274,7 +277,7 @@ func (c *Client) checkLogged(ctx context.Context, t *Target) error {
 
 // proveLogged runs the log checks with tr.mu held, and on success moves the
 // trusted checkpoint forward and keeps the inclusion proof.
-func (c *Client) proveLogged(ctx context.Context, tr *transparency, index int64, want translog.Entry, fields map[string]any) error {
+func (c *Client) proveLogged(ctx context.Context, tr *releaseLog, index int64, want transparency.Entry, fields map[string]any) error {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	now := c.opts.clock().UTC()
@@ -299,7 +302,7 @@ func (c *Client) proveLogged(ctx context.Context, tr *transparency, index int64,
 
 // trustedCheckpoint returns the latest checkpoint of origin that this
 // client verified, nil if none.
-func (c *Client) trustedCheckpoint(origin string) *translog.Checkpoint {
+func (c *Client) trustedCheckpoint(origin string) *transparency.Checkpoint {
 	c.stateMu.Lock()
 	rec, ok := c.state.Logs[origin]
 	c.stateMu.Unlock()
@@ -310,7 +313,7 @@ func (c *Client) trustedCheckpoint(origin string) *translog.Checkpoint {
 	if err != nil {
 		return nil
 	}
-	return &translog.Checkpoint{Origin: origin, Size: rec.Size, Hash: h, Note: []byte(rec.Note)}
+	return &transparency.Checkpoint{Origin: origin, Size: rec.Size, Hash: h, Note: []byte(rec.Note)}
 }
 
 func (c *Client) logVerified(origin string) time.Time {
@@ -320,7 +323,7 @@ func (c *Client) logVerified(origin string) time.Time {
 }
 
 // advanceLog records cp as the trusted checkpoint, verified at now.
-func (c *Client) advanceLog(cp *translog.Checkpoint, now time.Time) error {
+func (c *Client) advanceLog(cp *transparency.Checkpoint, now time.Time) error {
 	c.stateMu.Lock()
 	defer c.stateMu.Unlock()
 	next := c.state.Clone()
@@ -351,7 +354,7 @@ func (m logMirror) Fetch(ctx context.Context, path string, max int64) ([]byte, e
 // is skipped, except that evidence of a split view stops the search. A
 // checkpoint that verified and extends trusted becomes the reference for the
 // mirrors after it, so two mirrors can't show two histories either.
-func (c *Client) proveOnline(ctx context.Context, tr *transparency, trusted *translog.Checkpoint, index int64, want translog.Entry) (*translog.Checkpoint, *translog.Inclusion, error) {
+func (c *Client) proveOnline(ctx context.Context, tr *releaseLog, trusted *transparency.Checkpoint, index int64, want transparency.Entry) (*transparency.Checkpoint, *translog.Inclusion, error) {
 	merr := &MirrorError{File: fmt.Sprintf("entry %d of log %s", index, tr.policy.Origin)}
 	for _, base := range c.health.order(tr.urls) {
 		l, err := translog.NewLog(tr.verifier, logMirror{c, base}, translog.Options{Cache: tileCache{c, tr.dir}})
@@ -388,7 +391,7 @@ func (c *Client) proveOnline(ctx context.Context, tr *transparency, trusted *tra
 // (fetchErr holds only fetch failures), and the trusted checkpoint was
 // verified online at most OfflineMaxAgeUnsafe ago. The kept proof is read
 // as untrusted input and checked in full.
-func (c *Client) proveOffline(ctx context.Context, tr *transparency, trusted *translog.Checkpoint, index int64, want translog.Entry, now time.Time, fetchErr error) *translog.Checkpoint {
+func (c *Client) proveOffline(ctx context.Context, tr *releaseLog, trusted *transparency.Checkpoint, index int64, want transparency.Entry, now time.Time, fetchErr error) *transparency.Checkpoint {
 	maxAge := tr.policy.OfflineMaxAgeUnsafe
 	if maxAge <= 0 || trusted == nil || ctx.Err() != nil || !onlyUnreachable(fetchErr) {
 		return nil
@@ -418,7 +421,7 @@ func onlyUnreachable(err error) bool {
 		return false
 	}
 	for _, e := range merr.Errs {
-		var fe *translog.FetchError
+		var fe *transparency.FetchError
 		if !errors.As(e, &fe) || errors.Is(e, ErrInvalidLogProof) {
 			return false
 		}
@@ -435,13 +438,13 @@ type keptInclusion struct {
 	Proof      []string `json:"proof"` // base64 hashes
 }
 
-func (tr *transparency) inclusionPath(index int64) string {
+func (tr *releaseLog) inclusionPath(index int64) string {
 	return filepath.Join(tr.dir, "entries", strconv.FormatInt(index, 10)+".json")
 }
 
 // keepInclusion stores inc, proven under cp, for offline use. It is
 // derived data: a failure is only logged.
-func (tr *transparency) keepInclusion(c *Client, cp *translog.Checkpoint, inc *translog.Inclusion) {
+func (tr *releaseLog) keepInclusion(c *Client, cp *transparency.Checkpoint, inc *translog.Inclusion) {
 	k := keptInclusion{Checkpoint: string(cp.Note), Index: inc.Index, Entry: inc.Entry}
 	for _, h := range inc.Proof {
 		k.Proof = append(k.Proof, h.String())
@@ -460,7 +463,7 @@ func (tr *transparency) keepInclusion(c *Client, cp *translog.Checkpoint, inc *t
 
 // loadInclusion reads back a kept proof and verifies its checkpoint's
 // signatures again.
-func (tr *transparency) loadInclusion(index int64) (*translog.Checkpoint, *translog.Inclusion, error) {
+func (tr *releaseLog) loadInclusion(index int64) (*transparency.Checkpoint, *translog.Inclusion, error) {
 	b, err := os.ReadFile(tr.inclusionPath(index))
 	if err != nil {
 		return nil, nil, err

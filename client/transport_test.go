@@ -75,7 +75,7 @@ func TestPinnedTLS(t *testing.T) {
 				return
 			}
 			wantIs(t, err, client.ErrPinMismatch)
-			pe := wantAs[*fetch.PinError](t, err)
+			pe := wantAs[*client.PinError](t, err)
 			if pe.Host != "127.0.0.1" || len(pe.Seen) == 0 || pe.Seen[0] != pin {
 				t.Errorf("PinError %+v, want host 127.0.0.1 and seen key %s", pe, pin)
 			}
@@ -119,7 +119,8 @@ func TestSlowMirror(t *testing.T) {
 }
 
 // Plain HTTP to a host that is not loopback is refused before any
-// connection; transport options don't combine with a caller's Fetcher.
+// connection, with a message that names the option allowing it;
+// transport options don't combine with a caller's Fetcher.
 func TestTransportPolicy(t *testing.T) {
 	t.Parallel()
 	repo := simulator.New(t, simulator.Options{})
@@ -131,6 +132,12 @@ func TestTransportPolicy(t *testing.T) {
 	defer c.Close()
 	err = c.Refresh(context.Background())
 	wantIs(t, err, client.ErrInsecureURL)
+	if ie := wantAs[*client.InsecureURLError](t, err); ie.URL != "http://192.0.2.1/metadata/2.root.json" {
+		t.Errorf("InsecureURLError %+v", ie)
+	}
+	if !strings.Contains(err.Error(), "WithPlainHTTPUnsafe") || !strings.Contains(err.Error(), "use https") {
+		t.Errorf("message %q does not name https and WithPlainHTTPUnsafe", err)
+	}
 
 	_, err = client.New(client.Config{TrustedRoot: repo.TrustedRoot(), StateDir: t.TempDir()},
 		client.WithFetcher(fastFetcher()), client.WithSPKIPins("sha256/AAAA"))
@@ -200,7 +207,7 @@ func TestMetadataTimeoutsCustomFetcher(t *testing.T) {
 				t.Fatalf("Refresh ran into the test's own deadline: %v", err)
 			}
 			wantIs(t, err, client.ErrSlowRetrieval)
-			if te := wantAs[*fetch.TimeoutError](t, err); te.Headers != tc.headers || te.Timeout != tc.timeout {
+			if te := wantAs[*client.TimeoutError](t, err); te.Headers != tc.headers || te.Timeout != tc.timeout {
 				t.Errorf("TimeoutError %+v, want headers %v, timeout %v", te, tc.headers, tc.timeout)
 			}
 			if roles := e.c.View().Roles(); len(roles) != 1 {

@@ -3,8 +3,6 @@ package metadata
 import (
 	"errors"
 	"fmt"
-
-	"github.com/latchsec/latch/internal/targetindex"
 )
 
 // Sentinels for the reasons a document is refused. Errors returned by this
@@ -35,7 +33,7 @@ var (
 	// verified (they are checked chunk by chunk as they are first read).
 	// Nothing from the mismatching bytes is used; the client fetches the
 	// document again at its next refresh.
-	ErrCacheCorrupt = targetindex.ErrCorrupt
+	ErrCacheCorrupt = errors.New("cached metadata does not match the hashes recorded when it was verified")
 )
 
 // Error is the error type of this package: which role's document was refused,

@@ -25,6 +25,7 @@ import (
 func init() {
 	targetindex.Build = buildIndex
 	targetindex.Reopen = reopenTargets
+	targetindex.ErrCorrupt = ErrCacheCorrupt
 }
 
 // entries is the indexed "targets" object of a document: in memory for a

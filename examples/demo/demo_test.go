@@ -52,7 +52,7 @@ func TestRun(t *testing.T) {
 // says so.
 func TestTransparencyScenes(t *testing.T) {
 	var out bytes.Buffer
-	failed, err := transparency(t.TempDir(), &out)
+	failed, err := transparencyScenes(t.TempDir(), &out)
 	if err != nil || failed != 0 {
 		t.Fatalf("transparency: %d failed, %v\n%s", failed, err, out.String())
 	}

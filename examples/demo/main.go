@@ -129,7 +129,7 @@ func run(out io.Writer) error {
 		rows[i] = row{name: sc.name, attack: sc.attack, note: sc.note, o: outcomes[i]}
 	}
 	failed := report(out, rows)
-	tlFailed, err := transparency(dir, out)
+	tlFailed, err := transparencyScenes(dir, out)
 	if err != nil {
 		return err
 	}

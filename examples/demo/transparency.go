@@ -13,6 +13,7 @@ import (
 	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/translog"
+	"github.com/latchsec/latch/transparency"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -60,7 +61,7 @@ func (l *releaseLog) policy() *client.TransparencyLog {
 
 // entry is the log entry of content released as target path p.
 func (l *releaseLog) entry(p string, content []byte) []byte {
-	b, err := translog.Entry{Repository: demoLogOrigin, Path: p, Length: int64(len(content)), SHA256: sha256.Sum256(content)}.Marshal()
+	b, err := transparency.Entry{Repository: demoLogOrigin, Path: p, Length: int64(len(content)), SHA256: sha256.Sum256(content)}.Marshal()
 	if err != nil {
 		panic(err) // the demo's paths are valid entries
 	}
@@ -107,7 +108,7 @@ func (w *world) monitor(ctx context.Context) ([]int64, error) {
 	}
 	var unknown []int64
 	err = log.Entries(ctx, cp, 0, func(i int64, b []byte) error {
-		e, err := translog.ParseEntry(b)
+		e, err := transparency.ParseEntry(b)
 		tf, ok := w.repo.targets.Signed.Targets[e.Path]
 		if err != nil || !ok || tf.Length != e.Length || !bytes.Equal(tf.Hashes["sha256"], e.SHA256[:]) {
 			unknown = append(unknown, i)
@@ -264,10 +265,10 @@ func playTransparency(ctx context.Context, dir string, sc tlScene, withLog bool)
 	return o, nil
 }
 
-// transparency plays the release transparency scenes and writes their
+// transparencyScenes plays the release transparency scenes and writes their
 // report; it returns how many were not stopped. A platform without
 // Tessera's POSIX driver (Windows) skips them, saying so.
-func transparency(dir string, out io.Writer) (int, error) {
+func transparencyScenes(dir string, out io.Writer) (int, error) {
 	fmt.Fprintf(out, "\nrelease transparency: the vendor logs every release (Tessera, C2SP tlog-tiles); the device requires\n")
 	fmt.Fprintf(out, "myapp's releases to be in the log; the attacker holds both targets keys (a compromised build):\n\n")
 	rows := make([]row, len(tlScenes))

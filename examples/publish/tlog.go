@@ -15,7 +15,7 @@ import (
 
 	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/internal/logwriter"
-	"github.com/latchsec/latch/internal/translog"
+	"github.com/latchsec/latch/transparency"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -78,7 +78,7 @@ func cmdLogInit(o *options, e *env) error {
 	if o.origin == "" || strings.ContainsAny(o.origin, "+ \t\n") {
 		return fmt.Errorf("%w: log-init needs -origin, a name without spaces or '+'", ErrUsage)
 	}
-	if _, err := (translog.Entry{Repository: o.repository, Path: "x"}).Marshal(); err != nil {
+	if _, err := (transparency.Entry{Repository: o.repository, Path: "x"}).Marshal(); err != nil {
 		return fmt.Errorf("%w: -repository %q: no spaces or control characters", ErrUsage, o.repository)
 	}
 	if err := checkKeyDirs(o.dir, o.keyDirs); err != nil {
@@ -211,7 +211,7 @@ func (rl *releaseLog) add(ctx context.Context, e *env, name string, st *staged) 
 	if rl == nil {
 		return nil
 	}
-	entry := translog.Entry{Repository: rl.cfg.Repository, Path: name, Length: st.length}
+	entry := transparency.Entry{Repository: rl.cfg.Repository, Path: name, Length: st.length}
 	copy(entry.SHA256[:], st.sha256)
 	data, err := entry.Marshal()
 	if err != nil {

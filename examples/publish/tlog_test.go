@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/translog"
+	"github.com/latchsec/latch/transparency"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -73,7 +74,7 @@ func TestLogAdd(t *testing.T) {
 		if err := json.Unmarshal(*tf.Custom, &info); err != nil || info.TLog == nil || info.TLog.Index != int64(i) {
 			t.Fatalf("%s custom %s: %v", name, *tf.Custom, err)
 		}
-		want := translog.Entry{Repository: cfg.Repository, Path: name, Length: tf.Length}
+		want := transparency.Entry{Repository: cfg.Repository, Path: name, Length: tf.Length}
 		copy(want.SHA256[:], tf.Hashes["sha256"])
 		if _, err := l.Prove(ctx, cp, info.TLog.Index, want); err != nil {
 			t.Errorf("%s: %v", name, err)

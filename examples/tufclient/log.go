@@ -20,6 +20,7 @@ import (
 	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/internal/fetch"
 	"github.com/latchsec/latch/internal/translog"
+	"github.com/latchsec/latch/transparency"
 )
 
 // logFlags are the flags of the release transparency policy.
@@ -110,7 +111,7 @@ func monitor(ctx context.Context, cmd *command, log *slog.Logger, clock func() t
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	var prev *translog.Checkpoint
+	var prev *transparency.Checkpoint
 	if st.Checkpoint != "" {
 		if prev, err = v.Open([]byte(st.Checkpoint)); err != nil {
 			return fmt.Errorf("%s: the checkpoint it keeps: %w", statePath, err)
@@ -131,10 +132,10 @@ func monitor(ctx context.Context, cmd *command, log *slog.Logger, clock func() t
 		if err == nil {
 			err = l.Consistent(ctx, prev, cp)
 		}
-		var ce *translog.ConflictError
+		var ce *transparency.ConflictError
 		if errors.As(err, &ce) {
 			ev := monitorEvent{Event: "split-view", Trusted: string(ce.Trusted.Note), Checkpoint: string(ce.Got.Note)}
-			if errors.Is(err, translog.ErrRollback) {
+			if errors.Is(err, transparency.ErrRollback) {
 				ev.Event = "rollback"
 			}
 			if werr := json.NewEncoder(stdout).Encode(ev); werr != nil {
@@ -181,7 +182,7 @@ func monitor(ctx context.Context, cmd *command, log *slog.Logger, clock func() t
 // checkEntry returns the event for entry i if the repository does not sign
 // the release it names, nil if it does.
 func checkEntry(ctx context.Context, c *client.Client, repository string, i int64, data []byte) (*monitorEvent, error) {
-	e, err := translog.ParseEntry(data)
+	e, err := transparency.ParseEntry(data)
 	if err != nil {
 		return &monitorEvent{Event: "unknown-entry", Index: &i, Reason: "not a release entry: " + err.Error(),
 			Entry: base64.StdEncoding.EncodeToString(data)}, nil

@@ -18,7 +18,7 @@ import (
 
 	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/simulator"
-	"github.com/latchsec/latch/internal/translog"
+	"github.com/latchsec/latch/transparency"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -76,7 +76,7 @@ func (l *testLog) release(f *fixture, path string, data []byte, logged bool) {
 	l.t.Helper()
 	custom := map[string]any{}
 	if logged {
-		b, err := translog.Entry{Repository: logOrigin, Path: path, Length: int64(len(data)), SHA256: sha256.Sum256(data)}.Marshal()
+		b, err := transparency.Entry{Repository: logOrigin, Path: path, Length: int64(len(data)), SHA256: sha256.Sum256(data)}.Marshal()
 		if err != nil {
 			l.t.Fatal(err)
 		}
@@ -140,7 +140,7 @@ func TestTransparencyEndToEnd(t *testing.T) {
 	}
 
 	// Someone with the log key logs a release the repository never signed.
-	evil, err := translog.Entry{Repository: logOrigin, Path: "app/9.9.9/linux-amd64", Length: 4, SHA256: sha256.Sum256([]byte("evil"))}.Marshal()
+	evil, err := transparency.Entry{Repository: logOrigin, Path: "app/9.9.9/linux-amd64", Length: 4, SHA256: sha256.Sum256([]byte("evil"))}.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,11 +161,11 @@ func TestTransparencyEndToEnd(t *testing.T) {
 	// The log shows another history (same key, a different entry 1): the
 	// monitor proves the contradiction.
 	fork := filepath.Join(t.TempDir(), "fork")
-	first, err := translog.Entry{Repository: logOrigin, Path: "app/1.0.0/linux-amd64", Length: 9, SHA256: sha256.Sum256([]byte("release 1"))}.Marshal()
+	first, err := transparency.Entry{Repository: logOrigin, Path: "app/1.0.0/linux-amd64", Length: 9, SHA256: sha256.Sum256([]byte("release 1"))}.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	hidden, err := translog.Entry{Repository: logOrigin, Path: "app/9.9.8/linux-amd64", Length: 4, SHA256: sha256.Sum256([]byte("evil"))}.Marshal()
+	hidden, err := transparency.Entry{Repository: logOrigin, Path: "app/9.9.8/linux-amd64", Length: 4, SHA256: sha256.Sum256([]byte("evil"))}.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func TestMapInitRefreshDownload(t *testing.T) {
 	// A repository that is down: refresh fails naming it, and with both
 	// needed nothing new is trusted.
 	f.org.Server().Close()
-	f.mustFail(nil, "[org: refresh:", f.args("refresh")...)
+	f.mustFail(nil, "[org: refresh root:", f.args("refresh")...)
 	f.mustFail(nil, "org: failed", f.args("download", "dir/new.txt")...)
 }
 

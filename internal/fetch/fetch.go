@@ -9,7 +9,7 @@
 //   - the reader returned by [HTTP.Fetch] never yields more than the caller's
 //     limit, and a Content-Length above it fails before the body is read;
 //   - a nonzero offset sends a Range request and accepts only a 206 answer
-//     starting at that offset ([ErrRangeIgnored] otherwise);
+//     starting at that offset ([mirror.ErrRangeIgnored] otherwise);
 //   - transient faults (network errors before the response headers, 5xx, 429)
 //     are retried with bounded exponential backoff and jitter, honouring
 //     Retry-After; 404, 403, other 4xx, certificate and pin failures are not,
@@ -32,10 +32,10 @@
 // content is verified anyway.
 //
 // Server certificates are verified against the system roots or
-// [Options.RootCAs]. [Options.SPKIPins] additionally pins the key of the
-// leaf certificate, on every TLS handshake: the first, each one after a
-// redirect, and each new connection. A mismatch is a [*PinError], naming the
-// host and the keys it presented.
+// [Options.RootCAs]. [Options.SPKIPins] additionally pins the key of the leaf
+// certificate, on every TLS handshake: the first, each one after a redirect,
+// and each new connection. A mismatch is a [*mirror.PinError], naming the host
+// and the keys it presented.
 //
 // Proxies are taken from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)
 // as [http.ProxyFromEnvironment] does. Through an http:// proxy, https
@@ -49,16 +49,16 @@
 //
 // Each request must have its response headers within [Options.HeaderTimeout]
 // (30s by default), connecting included, or the transfer ends with a
-// [*TimeoutError]. Every transfer, retries and body included, has a deadline
-// ([Options.TransferTimeout], 30 minutes by default), after which it fails
-// with a [*TimeoutError]. While the body is read, a watchdog demands a
-// minimum average throughput ([Options.MinBytesPerSecond], 1024 by default)
-// over a sliding window of [Options.SlowWindow] (30s by default) of time
-// spent waiting for the server: a server that drips, or sends nothing after
-// the headers, is cut off with a [*SlowError] and its connection closed.
-// Time the caller spends between reads does not count against the server.
-// Both errors wrap [ErrSlowRetrieval]; the caller may try another mirror.
-// An endless response is stopped by the caller's length limit.
+// [*mirror.TimeoutError]. Every transfer, retries and body included, has a
+// deadline ([Options.TransferTimeout], 30 minutes by default), after which it
+// fails with a [*mirror.TimeoutError]. While the body is read, a watchdog
+// demands a minimum average throughput ([Options.MinBytesPerSecond], 1024 by
+// default) over a sliding window of [Options.SlowWindow] (30s by default) of
+// time spent waiting for the server: a server that drips, or sends nothing
+// after the headers, is cut off with a [*mirror.SlowError] and its connection
+// closed. Time the caller spends between reads does not count against the
+// server. Both errors wrap [mirror.ErrSlowRetrieval]; the caller may try
+// another mirror. An endless response is stopped by the caller's length limit.
 package fetch
 
 import (
@@ -77,6 +77,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchsec/latch/mirror"
 )
 
 // Version is the version of latch sent in the default User-Agent.
@@ -121,7 +123,7 @@ type Options struct {
 	// HeaderTimeout bounds each request until its response headers arrive,
 	// connecting and the TLS handshake included; zero or negative means 30s.
 	// It applies to Transport too. A request that runs out of it ends the
-	// Fetch with a *TimeoutError, without a retry.
+	// Fetch with a *mirror.TimeoutError, without a retry.
 	HeaderTimeout time.Duration
 
 	// ConnectTimeout bounds dialing a connection and IdleTimeout how long an
@@ -279,15 +281,16 @@ func positiveOr(d, def time.Duration) time.Duration {
 
 // Fetch returns a reader of the resource at rawURL from byte offset on. An
 // offset above 0 sends a Range request; a server that does not honour it
-// yields [ErrRangeIgnored]. The reader returns a [*TooLargeError] once more
-// than maxLength bytes would be read from it, and a [*SlowError] or
-// [*TimeoutError] if the server is too slow; the caller must close it, which
-// ends the transfer and its deadline.
+// yields [mirror.ErrRangeIgnored]. The reader returns a
+// [*mirror.TooLargeError] once more than maxLength bytes would be read from
+// it, and a [*mirror.SlowError] or [*mirror.TimeoutError] if the server is too
+// slow; the caller must close it, which ends the transfer and its deadline.
 //
-// A 404 or 403 yields a [*StatusError] wrapping [ErrNotFound], a key not
-// pinned a [*PinError], no response headers within the header timeout a
-// [*TimeoutError]. Transient faults are retried until the response headers
-// arrive; after that, errors from the reader are the caller's to handle.
+// A 404 or 403 yields a [*mirror.StatusError] wrapping [mirror.ErrNotFound], a
+// key not pinned a [*mirror.PinError], no response headers within the header
+// timeout a [*mirror.TimeoutError]. Transient faults are retried until the
+// response headers arrive; after that, errors from the reader are the caller's
+// to handle.
 func (h *HTTP) Fetch(ctx context.Context, rawURL string, offset, maxLength int64) (io.ReadCloser, error) {
 	if h.optErr != nil {
 		return nil, h.optErr
@@ -326,7 +329,7 @@ func (h *HTTP) fetch(t *transfer, rawURL, name string, offset, maxLength int64) 
 			lastErr = err
 			wait = backoff(attempt)
 		case transientStatus(resp.StatusCode):
-			lastErr = &StatusError{URL: name, Code: resp.StatusCode}
+			lastErr = &mirror.StatusError{URL: name, Code: resp.StatusCode}
 			var ok bool
 			if wait, ok = retryAfter(resp.Header); !ok {
 				wait = backoff(attempt)
@@ -334,7 +337,7 @@ func (h *HTTP) fetch(t *transfer, rawURL, name string, offset, maxLength int64) 
 			drainClose(resp.Body)
 		default:
 			if err := check(resp, name, offset, maxLength); err != nil {
-				var se *StatusError
+				var se *mirror.StatusError
 				if errors.As(err, &se) {
 					// A 404 is part of every refresh (the probe for the
 					// next root): drained, its connection serves the next
@@ -364,7 +367,7 @@ func (h *HTTP) fetch(t *transfer, rawURL, name string, offset, maxLength int64) 
 // not answer is not asked again.
 func (h *HTTP) do(t *transfer, rawURL, name string, offset int64) (*http.Response, error) {
 	timer := time.AfterFunc(h.headerTimeout, func() {
-		t.cancel(&TimeoutError{URL: name, Timeout: h.headerTimeout, Headers: true})
+		t.cancel(&mirror.TimeoutError{URL: name, Timeout: h.headerTimeout, Headers: true})
 	})
 	defer timer.Stop()
 	req, err := http.NewRequestWithContext(t.ctx, http.MethodGet, rawURL, nil)
@@ -377,7 +380,7 @@ func (h *HTTP) do(t *transfer, rawURL, name string, offset int64) (*http.Respons
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
 	}
 	resp, err := h.client.Do(req)
-	var pe *PinError
+	var pe *mirror.PinError
 	var ue *url.Error
 	if errors.As(err, &pe) && pe.Host == "" && errors.As(err, &ue) {
 		// A handshake with an IP address has no server name: take the host
@@ -389,10 +392,15 @@ func (h *HTTP) do(t *transfer, rawURL, name string, offset int64) (*http.Respons
 	return resp, err
 }
 
-// checkURL returns an *InsecureURLError unless u may be requested.
+// plainHTTPReason is why plain http to a host that is not loopback is
+// refused. It names the client option that allows it: this transport is the
+// client's.
+const plainHTTPReason = "plain http is allowed only to a loopback host: use https, or client.WithPlainHTTPUnsafe on a network you control"
+
+// checkURL returns a *mirror.InsecureURLError unless u may be requested.
 func (h *HTTP) checkURL(u *url.URL) error {
 	refuse := func(reason string) error {
-		return &InsecureURLError{URL: u.Redacted(), Reason: reason}
+		return &mirror.InsecureURLError{URL: u.Redacted(), Reason: reason}
 	}
 	if u.Host == "" {
 		return refuse("not an absolute url with a host")
@@ -404,7 +412,7 @@ func (h *HTTP) checkURL(u *url.URL) error {
 		if h.allowInsecure || isLoopback(u.Hostname()) {
 			return nil
 		}
-		return refuse("plain http is allowed only to a loopback host")
+		return refuse(plainHTTPReason)
 	default:
 		return refuse(fmt.Sprintf("scheme %q is not allowed", u.Scheme))
 	}
@@ -424,7 +432,7 @@ func isLoopback(host string) bool {
 // target allowed by checkURL, and no step from https down to http.
 func (h *HTTP) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
-		return fmt.Errorf("stopped after %d redirects: %w", maxRedirects, ErrTooManyRedirects)
+		return fmt.Errorf("stopped after %d redirects: %w", maxRedirects, mirror.ErrTooManyRedirects)
 	}
 	if err := h.checkURL(req.URL); err != nil {
 		return err
@@ -432,7 +440,7 @@ func (h *HTTP) checkRedirect(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != "https" {
 		for _, prev := range via {
 			if prev.URL.Scheme == "https" {
-				return &InsecureURLError{URL: req.URL.Redacted(), Reason: "redirect from https to http"}
+				return &mirror.InsecureURLError{URL: req.URL.Redacted(), Reason: "redirect from https to http"}
 			}
 		}
 	}
@@ -449,8 +457,8 @@ func retryable(ctx context.Context, err error) bool {
 	var certErr *tls.CertificateVerificationError
 	var netErr net.Error
 	switch {
-	case errors.Is(err, ErrInsecureURL), errors.Is(err, ErrTooManyRedirects),
-		errors.Is(err, ErrPinMismatch), errors.As(err, &certErr):
+	case errors.Is(err, mirror.ErrInsecureURL), errors.Is(err, mirror.ErrTooManyRedirects),
+		errors.Is(err, mirror.ErrPinMismatch), errors.As(err, &certErr):
 		return false
 	case errors.As(err, &netErr) && netErr.Timeout():
 		// A dial or TLS handshake that timed out: the server (or the path
@@ -544,17 +552,17 @@ func check(resp *http.Response, name string, offset, maxLength int64) error {
 	switch {
 	case offset == 0 && resp.StatusCode == http.StatusOK:
 	case offset > 0 && resp.StatusCode == http.StatusOK:
-		return fmt.Errorf("GET %s from byte %d: status 200: %w", name, offset, ErrRangeIgnored)
+		return fmt.Errorf("GET %s from byte %d: status 200: %w", name, offset, mirror.ErrRangeIgnored)
 	case offset > 0 && resp.StatusCode == http.StatusPartialContent:
 		cr := resp.Header.Get("Content-Range")
 		if start, ok := rangeStart(cr); !ok || start != offset {
-			return fmt.Errorf("GET %s from byte %d: Content-Range %q: %w", name, offset, cr, ErrRangeIgnored)
+			return fmt.Errorf("GET %s from byte %d: Content-Range %q: %w", name, offset, cr, mirror.ErrRangeIgnored)
 		}
 	default:
-		return &StatusError{URL: name, Code: resp.StatusCode}
+		return &mirror.StatusError{URL: name, Code: resp.StatusCode}
 	}
 	if resp.ContentLength > maxLength {
-		return &TooLargeError{URL: name, Limit: maxLength}
+		return &mirror.TooLargeError{URL: name, Limit: maxLength}
 	}
 	return nil
 }
@@ -589,7 +597,7 @@ func rangeStart(v string) (int64, bool) {
 }
 
 // body is the response body limited to max bytes. Once the limit is passed,
-// every Read returns a *TooLargeError. A read cut off by the transfer's
+// every Read returns a *mirror.TooLargeError. A read cut off by the transfer's
 // deadline or watchdog returns their error.
 type body struct {
 	size int64 // Content-Length as declared, -1 if unknown
@@ -598,7 +606,7 @@ type body struct {
 	n    int64     // bytes returned so far
 	max  int64
 	url  string
-	err  error // sticky *TooLargeError
+	err  error // sticky *mirror.TooLargeError
 	t    *transfer
 	dog  *watchdog
 }
@@ -615,7 +623,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	if int64(n) > b.max-b.n { // not b.n+n > max, which overflows near MaxInt64
 		n = int(b.max - b.n)
-		b.err = &TooLargeError{URL: b.url, Limit: b.max}
+		b.err = &mirror.TooLargeError{URL: b.url, Limit: b.max}
 		err = b.err
 	}
 	b.n += int64(n)

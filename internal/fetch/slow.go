@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/latchsec/latch/mirror"
 )
 
 // transfer is the context of one Fetch call: the caller's context, ended
@@ -23,16 +25,16 @@ func newTransfer(ctx context.Context, name string, timeout time.Duration) *trans
 		ctx:    tctx,
 		cancel: cancel,
 		deadline: time.AfterFunc(timeout, func() {
-			cancel(&TimeoutError{URL: name, Timeout: timeout})
+			cancel(&mirror.TimeoutError{URL: name, Timeout: timeout})
 		}),
 	}
 }
 
-// reason returns the *SlowError or *TimeoutError that ended the transfer, if
-// one did, else err. Whichever cancels first sets the cause, so a transfer
-// that the caller's context ended reports err.
+// reason returns the *mirror.SlowError or *mirror.TimeoutError that ended
+// the transfer, if one did, else err. Whichever cancels first sets the
+// cause, so a transfer that the caller's context ended reports err.
 func (t *transfer) reason(err error) error {
-	if cause := context.Cause(t.ctx); errors.Is(cause, ErrSlowRetrieval) {
+	if cause := context.Cause(t.ctx); errors.Is(cause, mirror.ErrSlowRetrieval) {
 		return cause
 	}
 	return err
@@ -134,7 +136,7 @@ func (w *watchdog) check() {
 		m := w.marks[i]
 		if got := w.got - m.got; got < w.need {
 			w.stopped = true
-			w.cancel(&SlowError{URL: w.url, Got: got, Window: waited - m.waited, Min: w.min})
+			w.cancel(&mirror.SlowError{URL: w.url, Got: got, Window: waited - m.waited, Min: w.min})
 			return
 		}
 		w.marks = slices.Delete(w.marks, 0, i)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchsec/latch/mirror"
 )
 
 // dripServer starts a loopback server that sends the headers with status
@@ -58,8 +60,8 @@ func TestSlowDripCut(t *testing.T) {
 	}
 	defer rc.Close()
 	data, took, err := readTimed(rc)
-	var se *SlowError
-	if !errors.As(err, &se) || !errors.Is(err, ErrSlowRetrieval) {
+	var se *mirror.SlowError
+	if !errors.As(err, &se) || !errors.Is(err, mirror.ErrSlowRetrieval) {
 		t.Fatalf("err = %v after %v, want SlowError", err, took)
 	}
 	if took < 300*time.Millisecond || took > 10*time.Second {
@@ -73,7 +75,7 @@ func TestSlowDripCut(t *testing.T) {
 		t.Errorf("err = %q, want %q", err, want)
 	}
 	// The error sticks, and the server sees the connection closed.
-	if n, err := rc.Read(make([]byte, 10)); n != 0 || !errors.Is(err, ErrSlowRetrieval) {
+	if n, err := rc.Read(make([]byte, 10)); n != 0 || !errors.Is(err, mirror.ErrSlowRetrieval) {
 		t.Errorf("read after the cut: %d, %v", n, err)
 	}
 	select {
@@ -95,7 +97,7 @@ func TestNotFoundDripCut(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("Fetch returned after %v, want the drain cut within [300ms, 10s]", took)
 	}
-	if rc != nil || !errors.Is(err, ErrNotFound) {
+	if rc != nil || !errors.Is(err, mirror.ErrNotFound) {
 		t.Errorf("Fetch = %v, %v, want ErrNotFound", rc, err)
 	}
 	select {
@@ -124,7 +126,7 @@ func TestStallAfterHeaders(t *testing.T) {
 		}
 		data, took, err := readTimed(rc)
 		rc.Close()
-		var se *SlowError
+		var se *mirror.SlowError
 		// Bytes sent before the stall count only in the windows they fall
 		// in: the cut comes once a full window has seen none.
 		if !errors.As(err, &se) || se.Got != 0 || string(data) != prefix {
@@ -151,8 +153,8 @@ func TestTransferTimeout(t *testing.T) {
 		start := time.Now()
 		_, err := h.Fetch(t.Context(), srv.URL, 0, 10)
 		took := time.Since(start)
-		var te *TimeoutError
-		if !errors.As(err, &te) || te.URL != srv.URL || te.Timeout != 300*time.Millisecond || !errors.Is(err, ErrSlowRetrieval) {
+		var te *mirror.TimeoutError
+		if !errors.As(err, &te) || te.URL != srv.URL || te.Timeout != 300*time.Millisecond || !errors.Is(err, mirror.ErrSlowRetrieval) {
 			t.Errorf("err = %v, want TimeoutError", err)
 		}
 		if err.Error() != "GET "+srv.URL+": transfer not finished within 300ms" {
@@ -171,7 +173,7 @@ func TestTransferTimeout(t *testing.T) {
 		h := New(Options{TransferTimeout: 300 * time.Millisecond}) // the default Sleep
 		start := time.Now()
 		_, err := h.Fetch(t.Context(), srv.URL, 0, 10)
-		var te *TimeoutError
+		var te *mirror.TimeoutError
 		if !errors.As(err, &te) || !strings.Contains(err.Error(), "waiting to retry after GET "+srv.URL+": 503 Service Unavailable") {
 			t.Errorf("err = %v, want TimeoutError after a 503", err)
 		}
@@ -211,7 +213,7 @@ func TestTransferTimeout(t *testing.T) {
 		defer rc.Close()
 		data, err := io.ReadAll(rc)
 		took := time.Since(start)
-		var te *TimeoutError
+		var te *mirror.TimeoutError
 		if !errors.As(err, &te) || te.Timeout != 500*time.Millisecond {
 			t.Errorf("err = %v, want TimeoutError", err)
 		}
@@ -286,7 +288,7 @@ func TestEndlessStream(t *testing.T) {
 		const limit = 4 << 20
 		h := New(Options{SlowWindow: 100 * time.Millisecond})
 		data, err := fetchAll(t.Context(), h, srv.URL, 0, limit)
-		var tl *TooLargeError
+		var tl *mirror.TooLargeError
 		if !errors.As(err, &tl) || tl.Limit != limit || len(data) != limit {
 			t.Errorf("read %d bytes, %v; want TooLargeError at %d", len(data), err, limit)
 		}
@@ -297,7 +299,7 @@ func TestEndlessStream(t *testing.T) {
 		h := New(Options{MinBytesPerSecond: 1000, SlowWindow: 200 * time.Millisecond})
 		start := time.Now()
 		_, err := fetchAll(t.Context(), h, url, 0, 1<<40)
-		if !errors.Is(err, ErrSlowRetrieval) || time.Since(start) > 10*time.Second {
+		if !errors.Is(err, mirror.ErrSlowRetrieval) || time.Since(start) > 10*time.Second {
 			t.Errorf("err = %v after %v, want ErrSlowRetrieval", err, time.Since(start))
 		}
 	})

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/latchsec/latch/mirror"
 )
 
 // SPKIPin returns the pin of cert's public key in the form
@@ -49,7 +51,7 @@ func parsePins(pins []string) (*pinSet, error) {
 	return set, nil
 }
 
-// verify returns a *PinError unless certs, as presented by host, start with
+// verify returns a *mirror.PinError unless certs, as presented by host, start with
 // a leaf whose key is pinned.
 func (s *pinSet) verify(host string, certs []*x509.Certificate) error {
 	if len(certs) > 0 && slices.Contains(s.sums, sha256.Sum256(certs[0].RawSubjectPublicKeyInfo)) {
@@ -59,13 +61,13 @@ func (s *pinSet) verify(host string, certs []*x509.Certificate) error {
 	for i, c := range certs {
 		seen[i] = SPKIPin(c)
 	}
-	return &PinError{Host: host, Seen: seen, Pins: slices.Clone(s.hex)}
+	return &mirror.PinError{Host: host, Seen: seen, Pins: slices.Clone(s.hex)}
 }
 
 // verifyConnection is a tls.Config.VerifyConnection. It runs after the
 // normal chain verification on every handshake, resumed ones included. A
 // server named by an IP address has no ServerName here; HTTP.do fills in
-// the PinError's Host.
+// the mirror.PinError's Host.
 func (s *pinSet) verifyConnection(cs tls.ConnectionState) error {
 	return s.verify(cs.ServerName, cs.PeerCertificates)
 }

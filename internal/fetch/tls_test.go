@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/latchsec/latch/mirror"
 )
 
 // testCA is a certificate authority with a fixed Ed25519 key.
@@ -186,7 +188,7 @@ func TestPinRotation(t *testing.T) {
 	if _, err := fetchAll(t.Context(), onlyNew, newSrv.URL, 0, 10); err != nil {
 		t.Errorf("new server, new pin: %v", err)
 	}
-	if _, err := fetchAll(t.Context(), onlyNew, oldSrv.URL, 0, 10); !errors.Is(err, ErrPinMismatch) {
+	if _, err := fetchAll(t.Context(), onlyNew, oldSrv.URL, 0, 10); !errors.Is(err, mirror.ErrPinMismatch) {
 		t.Errorf("old server, new pin: err = %v, want ErrPinMismatch", err)
 	}
 	if n.Load() != 3 {
@@ -210,8 +212,8 @@ func TestPinMismatch(t *testing.T) {
 			sl := &sleepRecorder{}
 			h := New(Options{RootCAs: ca.pool, SPKIPins: pins, Sleep: sl.Sleep})
 			rc, err := h.Fetch(t.Context(), srv.URL+"/f", 0, 10)
-			var pe *PinError
-			if !errors.As(err, &pe) || !errors.Is(err, ErrPinMismatch) || rc != nil {
+			var pe *mirror.PinError
+			if !errors.As(err, &pe) || !errors.Is(err, mirror.ErrPinMismatch) || rc != nil {
 				t.Fatalf("err = %v, want PinError", err)
 			}
 			if pe.Host != "127.0.0.1" || !slices.Equal(pe.Seen, seen) || len(pe.Pins) != len(pins) {
@@ -240,7 +242,7 @@ func TestPinMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = set.verifyConnection(tls.ConnectionState{ServerName: "mirror.example", PeerCertificates: []*x509.Certificate{leaf.Leaf}})
-	var pe *PinError
+	var pe *mirror.PinError
 	if !errors.As(err, &pe) || pe.Host != "mirror.example" || !slices.Equal(pe.Seen, seen[:1]) {
 		t.Errorf("by name: err = %v", err)
 	}
@@ -329,13 +331,13 @@ func TestPinnedRedirects(t *testing.T) {
 
 	// Down to http on loopback: refused before any connection.
 	_, err := h.Fetch(t.Context(), origin.URL+"/down", 0, 10)
-	var ie *InsecureURLError
+	var ie *mirror.InsecureURLError
 	if !errors.As(err, &ie) || ie.URL != plain.URL+"/f" || ie.Reason != "redirect from https to http" {
 		t.Errorf("redirect to http: err = %v, want InsecureURLError", err)
 	}
 	// Across hosts to a valid certificate with a key not pinned.
 	_, err = h.Fetch(t.Context(), origin.URL+"/other", 0, 10)
-	var pe *PinError
+	var pe *mirror.PinError
 	if !errors.As(err, &pe) || pe.Host != "127.0.0.1" || len(pe.Seen) == 0 || pe.Seen[0] != SPKIPin(unpinned.Leaf) {
 		t.Errorf("redirect to an unpinned key: err = %v, want PinError seeing %s", err, SPKIPin(unpinned.Leaf))
 	}
@@ -375,7 +377,7 @@ func TestPinsOnEveryConnection(t *testing.T) {
 	// The same fetcher refuses another server on the same host with another
 	// key.
 	other := tlsServer(t, ca.leaf(t, 3), nil, countingHandler(&n, "y"))
-	if _, err := fetchAll(t.Context(), h, other.URL, 0, 10); !errors.Is(err, ErrPinMismatch) {
+	if _, err := fetchAll(t.Context(), h, other.URL, 0, 10); !errors.Is(err, mirror.ErrPinMismatch) {
 		t.Errorf("err = %v, want ErrPinMismatch", err)
 	}
 }
@@ -427,7 +429,7 @@ func TestPinsThroughProxy(t *testing.T) {
 		wantErr error
 	}{
 		{SPKIPin(leaf.Leaf), nil},
-		{SPKIPin(ca.leaf(t, 3).Leaf), ErrPinMismatch},
+		{SPKIPin(ca.leaf(t, 3).Leaf), mirror.ErrPinMismatch},
 	} {
 		h := New(Options{RootCAs: ca.pool, SPKIPins: []string{tc.pin}, Retries: -1})
 		tr := h.client.Transport.(*http.Transport)
@@ -458,7 +460,7 @@ func TestPinsWithCallerTransport(t *testing.T) {
 	sl := &sleepRecorder{}
 	h = New(Options{Transport: rt, SPKIPins: []string{SPKIPin(ca.cert)}, Sleep: sl.Sleep})
 	_, err := h.Fetch(t.Context(), srv.URL, 0, 10)
-	var pe *PinError
+	var pe *mirror.PinError
 	if !errors.As(err, &pe) || pe.Host != "127.0.0.1" || len(pe.Seen) == 0 || pe.Seen[0] != SPKIPin(srv.Certificate()) {
 		t.Errorf("not pinned: err = %v, want PinError", err)
 	}
@@ -552,8 +554,8 @@ func TestPlainHTTPRefusedWithoutConnection(t *testing.T) {
 		h := New(Options{Sleep: sl.Sleep})
 		noDialTransport(t, h)
 		_, err := h.Fetch(t.Context(), u, 0, 10)
-		var ie *InsecureURLError
-		if !errors.As(err, &ie) || ie.Reason != "plain http is allowed only to a loopback host" {
+		var ie *mirror.InsecureURLError
+		if !errors.As(err, &ie) || ie.Reason != plainHTTPReason {
 			t.Errorf("%s: err = %v, want InsecureURLError", u, err)
 		}
 		if len(sl.get()) != 0 {

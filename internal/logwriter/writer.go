@@ -16,7 +16,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/latchsec/latch/internal/fetch"
+	"github.com/latchsec/latch/mirror"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -28,21 +28,21 @@ var ErrUnsupported = errors.New("transparency logs need Tessera's POSIX driver, 
 type Dir string
 
 // Fetch returns the file at path below d, an error matching
-// fetch.ErrNotFound for a missing one, fetch.ErrTooLarge for one of more
+// mirror.ErrNotFound for a missing one, mirror.ErrTooLarge for one of more
 // than max bytes.
 func (d Dir) Fetch(ctx context.Context, path string, max int64) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if !fs.ValidPath(path) {
-		return nil, fmt.Errorf("%s: %w", path, fetch.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", path, mirror.ErrNotFound)
 	}
 	b, err := os.ReadFile(filepath.Join(string(d), filepath.FromSlash(path)))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", path, fetch.ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", path, mirror.ErrNotFound)
 	}
 	if err == nil && int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: %w", path, fetch.ErrTooLarge)
+		return nil, fmt.Errorf("%s: %w", path, mirror.ErrTooLarge)
 	}
 	return b, err
 }

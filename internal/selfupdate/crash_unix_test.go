@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/latchsec/latch/install"
 	"github.com/latchsec/latch/internal/selfupdate"
 	"github.com/latchsec/latch/internal/testdir"
 )
@@ -100,7 +101,7 @@ func TestCrashChild(t *testing.T) {
 		case "unhealthy":
 			verdict = errors.New("unhealthy")
 		case "interrupted":
-			verdict = fmt.Errorf("killed: %w", selfupdate.ErrCheckInterrupted)
+			verdict = fmt.Errorf("killed: %w", install.ErrHealthCheckInterrupted)
 		}
 		if job.Check != "" {
 			r.Check = func(string) error { k.step(); return verdict }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/latchsec/latch/install"
 )
 
 // journal is the file that describes the build in place, the kept builds
@@ -82,10 +84,10 @@ func (u *Updater) load() (*journal, error) {
 	}
 	var j journal
 	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrJournal, u.Journal, err)
+		return nil, fmt.Errorf("%w: %s: %w", install.ErrJournal, u.Journal, err)
 	}
 	if err := j.check(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrJournal, u.Journal, err)
+		return nil, fmt.Errorf("%w: %s: %w", install.ErrJournal, u.Journal, err)
 	}
 	return &j, nil
 }

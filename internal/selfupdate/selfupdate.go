@@ -48,11 +48,11 @@
 // revert to the newest backup rolls forward.
 //
 // A health check that did not finish (the process was killed while it ran,
-// or the check reports [ErrCheckInterrupted]) neither passes nor fails the
-// build: the install is undone and the journal counts it. The next install
-// of that build checks it again; a second check of it that does not finish
-// counts as failed, so a build whose check keeps getting killed can't cause
-// an install loop.
+// or the check reports [install.ErrHealthCheckInterrupted]) neither passes
+// nor fails the build: the install is undone and the journal counts it. The
+// next install of that build checks it again; a second check of it that
+// does not finish counts as failed, so a build whose check keeps getting
+// killed can't cause an install loop.
 //
 // # Durability
 //
@@ -81,6 +81,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchsec/latch/install"
 	"github.com/latchsec/latch/internal/atomicfile"
 )
 
@@ -118,40 +119,9 @@ func (s Strategy) String() string {
 	return "strategy(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Errors, matched with errors.Is.
-var (
-	// ErrUnhealthy: the new build failed its health check (or two checks
-	// of it did not finish); the old one is in place and the build was
-	// marked failed.
-	ErrUnhealthy = errors.New("health check failed")
-	// ErrCheckInterrupted: the health check did not finish (its process was
-	// killed, or the update was cancelled while it ran). A check returns an
-	// error wrapping it to say so; the build is then checked again at its
-	// next install, once.
-	ErrCheckInterrupted = errors.New("health check did not finish")
-	// ErrPending: an interrupted operation must be recovered first.
-	ErrPending = errors.New("an interrupted update must be recovered first")
-	// ErrNoBackup: no kept previous version to revert to.
-	ErrNoBackup = errors.New("no kept previous version")
-	// ErrJournal: the journal can't be read, or describes files that are
-	// not there; a person has to look at it.
-	ErrJournal = errors.New("self-update journal is unusable")
-	// ErrUnsafeWorkDir: the work directory is not a directory of this
-	// user that only it can write. See *WorkDirError.
-	ErrUnsafeWorkDir = errors.New("self-update work directory is not safe")
-)
-
-// WorkDirError reports a work directory that someone else could change:
-// what is staged or kept in it is put at the executable's path.
-type WorkDirError struct {
-	Path, Reason string
-}
-
-func (e *WorkDirError) Error() string {
-	return fmt.Sprintf("self-update work directory %s %s; remove it or fix its owner and mode", e.Path, e.Reason)
-}
-
-func (e *WorkDirError) Unwrap() error { return ErrUnsafeWorkDir }
+// ErrPending: an interrupted operation must be recovered first. The other
+// errors this package returns are those of package install.
+var ErrPending = errors.New("an interrupted update must be recovered first")
 
 // Build identifies one binary of an application.
 type Build struct {
@@ -340,7 +310,8 @@ func (u *Updater) has(n name) bool { return u.exists(u.path(n)) }
 // the path where the caller stages the new binary, with its final mode,
 // synced, after removing what the journal does not list from the work
 // directory. Nothing may be interrupted (ErrPending): call Recover first. A
-// work directory that someone else could write is refused (*WorkDirError).
+// work directory that someone else could write is refused
+// (*install.WorkDirError).
 func (u *Updater) Prepare() (string, error) {
 	j, err := u.load()
 	if err != nil {
@@ -389,7 +360,7 @@ func (u *Updater) checkWorkDir() error {
 		reason = unsafeMode(st)
 	}
 	if reason != "" {
-		return &WorkDirError{Path: u.WorkDir(), Reason: reason}
+		return &install.WorkDirError{Path: u.WorkDir(), Reason: reason}
 	}
 	return nil
 }
@@ -433,14 +404,14 @@ func (u *Updater) InPlace() (b Build, known bool, err error) {
 // with r.Keep 0.
 //
 // If the check fails, the staged build goes (or, checked in place, the old
-// one comes back), MarkFailed is called, and the error wraps ErrUnhealthy
-// and the check's error. A check whose error wraps ErrCheckInterrupted is
-// counted instead (see the package documentation) and its error returned,
-// wrapping ErrUnhealthy too if that made the build fail. On any other error
-// before Commit the old binary is restored too, unless restoring fails as
-// well: then the journal stays for Recover. An error from Commit leaves the
-// new build in place and the journal in the commit phase, which Recover
-// finishes.
+// one comes back), MarkFailed is called, and the error wraps
+// install.ErrHealthCheck and the check's error. A check whose error wraps
+// install.ErrHealthCheckInterrupted is counted instead (see the package
+// documentation) and its error returned, wrapping install.ErrHealthCheck too
+// if that made the build fail. On any other error before Commit the old
+// binary is restored too, unless restoring fails as well: then the journal
+// stays for Recover. An error from Commit leaves the new build in place and
+// the journal in the commit phase, which Recover finishes.
 func (u *Updater) Install(r Request, h Hooks) (string, error) {
 	if r.Keep < 0 {
 		return "", fmt.Errorf("selfupdate: keep %d is negative", r.Keep)
@@ -484,7 +455,7 @@ func (u *Updater) Install(r Request, h Hooks) (string, error) {
 	}
 	for _, n := range []name{op.Backup, op.Aside} {
 		if n != "" && u.has(n) {
-			return "", fmt.Errorf("%w: %s exists already", ErrJournal, u.path(n))
+			return "", fmt.Errorf("%w: %s exists already", install.ErrJournal, u.path(n))
 		}
 	}
 	j.Op = op
@@ -571,11 +542,11 @@ func (u *Updater) abort(j *journal, h Hooks, err error) error {
 // any other error fails the build.
 func (u *Updater) checkFailed(j *journal, h Hooks, cerr error) error {
 	op := j.Op
-	if errors.Is(cerr, ErrCheckInterrupted) {
+	if errors.Is(cerr, install.ErrHealthCheckInterrupted) {
 		// The journal on disk says "check", as after a crash.
 		out, rerr := u.recover(j, h)
 		if out == CheckFailed {
-			cerr = fmt.Errorf("%w: the second check of this build that did not finish: %w", ErrUnhealthy, cerr)
+			cerr = fmt.Errorf("%w: the second check of this build that did not finish: %w", install.ErrHealthCheck, cerr)
 		}
 		return errors.Join(cerr, rerr)
 	}
@@ -584,14 +555,14 @@ func (u *Updater) checkFailed(j *journal, h Hooks, cerr error) error {
 	// on disk says "check", which Recover undoes too.
 	serr := u.save(j)
 	_, rerr := u.recover(j, h)
-	return errors.Join(fmt.Errorf("%w: %w", ErrUnhealthy, cerr), serr, rerr)
+	return errors.Join(fmt.Errorf("%w: %w", install.ErrHealthCheck, cerr), serr, rerr)
 }
 
 // Revert puts the newest kept build back in place of cur, the build in
 // place now (see InPlace), and commits it with Hooks.Commit (op.Unsafe set,
-// op.Prev being cur). The kept build must have a known version (ErrNoBackup
-// otherwise). The replaced binary is not kept. It returns the build now in
-// place.
+// op.Prev being cur). The kept build must have a known version
+// (install.ErrNoBackup otherwise). The replaced binary is not kept. It
+// returns the build now in place.
 func (u *Updater) Revert(cur Build, h Hooks) (Build, error) {
 	j, err := u.load()
 	if err != nil {
@@ -604,14 +575,14 @@ func (u *Updater) Revert(cur Build, h Hooks) (Build, error) {
 		return Build{}, err
 	}
 	if j.Exe != u.Exe || len(j.Backups) == 0 {
-		return Build{}, fmt.Errorf("%w for %s", ErrNoBackup, u.Exe)
+		return Build{}, fmt.Errorf("%w for %s", install.ErrNoBackup, u.Exe)
 	}
 	prev := j.Backups[0]
 	if prev.Build.Version == "" {
-		return Build{}, fmt.Errorf("%w for %s with a known version (the kept binary was not installed through latch)", ErrNoBackup, u.Exe)
+		return Build{}, fmt.Errorf("%w for %s with a known version (the kept binary was not installed through latch)", install.ErrNoBackup, u.Exe)
 	}
 	if !u.has(prev.Name) {
-		return Build{}, fmt.Errorf("%w: kept binary %s is missing", ErrNoBackup, u.path(prev.Name))
+		return Build{}, fmt.Errorf("%w: kept binary %s is missing", install.ErrNoBackup, u.path(prev.Name))
 	}
 	j.Seq++
 	op := &Op{Kind: KindRevert, Phase: PhaseSwap, Build: prev.Build, Prev: cur, Unsafe: true, New: prev.Name}
@@ -682,7 +653,7 @@ func (u *Updater) recover(j *journal, h Hooks) (Outcome, error) {
 		j.Current = u.stamp(op.Build)
 		out = Reverted
 	case op.Kind != KindInstall:
-		return Clean, fmt.Errorf("%w: %s: unknown operation %q", ErrJournal, u.Journal, op.Kind)
+		return Clean, fmt.Errorf("%w: %s: unknown operation %q", install.ErrJournal, u.Journal, op.Kind)
 	case op.Phase == PhaseCheck:
 		if err := u.undo(j); err != nil {
 			return Clean, err
@@ -719,7 +690,7 @@ func (u *Updater) recover(j *journal, h Hooks) (Outcome, error) {
 		j.forgetUnfinished(op.Build.SHA256)
 		out = Committed
 	default:
-		return Clean, fmt.Errorf("%w: %s: unknown operation %q in phase %q", ErrJournal, u.Journal, op.Kind, op.Phase)
+		return Clean, fmt.Errorf("%w: %s: unknown operation %q in phase %q", install.ErrJournal, u.Journal, op.Kind, op.Phase)
 	}
 	if op.Aside != "" && u.has(op.Aside) {
 		j.Trash = append(j.Trash, op.Aside)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchsec/latch/install"
 	"github.com/latchsec/latch/internal/selfupdate"
 	"github.com/latchsec/latch/internal/testdir"
 )
@@ -106,8 +107,8 @@ func TestInstallUnhealthy(t *testing.T) {
 			f.stage(u, "2.0.0")
 			errCrash := errors.New("exit status 2")
 			_, err := u.Install(request("2.0.0", build("1.0.0"), 1, func(string) error { return errCrash }), f.hooks())
-			if !errors.Is(err, selfupdate.ErrUnhealthy) || !errors.Is(err, errCrash) {
-				t.Fatalf("Install = %v, want ErrUnhealthy wrapping the check's error", err)
+			if !errors.Is(err, install.ErrHealthCheck) || !errors.Is(err, errCrash) {
+				t.Fatalf("Install = %v, want install.ErrHealthCheck wrapping the check's error", err)
 			}
 			if got := f.exeVersion(); got != "1.0.0" {
 				t.Errorf("executable is v%q after a failed health check, want v1.0.0 back", got)
@@ -148,8 +149,8 @@ func TestRevert(t *testing.T) {
 			}
 			f.checkClean(u)
 			// Nothing kept any more.
-			if _, err := u.Revert(build("1.0.0"), f.hooks()); !errors.Is(err, selfupdate.ErrNoBackup) {
-				t.Errorf("second Revert = %v, want ErrNoBackup", err)
+			if _, err := u.Revert(build("1.0.0"), f.hooks()); !errors.Is(err, install.ErrNoBackup) {
+				t.Errorf("second Revert = %v, want install.ErrNoBackup", err)
 			}
 		})
 	}
@@ -159,8 +160,8 @@ func TestRevertUnknownVersion(t *testing.T) {
 	f := newFixture(t, t.TempDir(), selfupdate.RenameOver)
 	f.setUp() // keeps v0, whose version latch never knew
 	u := f.updater(selfupdate.OS{})
-	if _, err := u.Revert(build("1.0.0"), f.hooks()); !errors.Is(err, selfupdate.ErrNoBackup) {
-		t.Fatalf("Revert to an unknown version = %v, want ErrNoBackup", err)
+	if _, err := u.Revert(build("1.0.0"), f.hooks()); !errors.Is(err, install.ErrNoBackup) {
+		t.Fatalf("Revert to an unknown version = %v, want install.ErrNoBackup", err)
 	}
 	if v := f.exeVersion(); v != "1.0.0" || f.floor() != "1.0.0" {
 		t.Errorf("after a refused Revert: executable v%q, floor %q", v, f.floor())
@@ -208,8 +209,8 @@ func TestRenameAsideWindowsRules(t *testing.T) {
 		f.stage(u, "1.0.0")
 		r := request("1.0.0", build("2.0.0"), 1, func(string) error { return errors.New("unhealthy") })
 		r.Unsafe, r.CheckInPlace = true, inPlace
-		if _, err := u.Install(r, f.hooks()); !errors.Is(err, selfupdate.ErrUnhealthy) {
-			t.Fatalf("Install = %v, want ErrUnhealthy", err)
+		if _, err := u.Install(r, f.hooks()); !errors.Is(err, install.ErrHealthCheck) {
+			t.Fatalf("Install = %v, want install.ErrHealthCheck", err)
 		}
 		if v := f.exeVersion(); v != "2.0.0" {
 			t.Errorf("executable is v%q after the rollback", v)
@@ -324,7 +325,7 @@ func testInstallErrors(t *testing.T, s selfupdate.Strategy, healthy, inPlace boo
 			}
 			break
 		}
-		if err != nil && !errors.Is(err, errInjected) && !errors.Is(err, selfupdate.ErrUnhealthy) {
+		if err != nil && !errors.Is(err, errInjected) && !errors.Is(err, install.ErrHealthCheck) {
 			t.Fatalf("change %d failed: Install = %v, want the injected error", n, err)
 		}
 		if v := f.exeVersion(); v != "1.0.0" && v != "2.0.0" {
@@ -391,11 +392,11 @@ func TestBadJournal(t *testing.T) {
 				t.Fatal(err)
 			}
 			u := f.updater(selfupdate.OS{})
-			if _, err := u.Recover(f.hooks()); !errors.Is(err, selfupdate.ErrJournal) {
-				t.Errorf("Recover = %v, want ErrJournal", err)
+			if _, err := u.Recover(f.hooks()); !errors.Is(err, install.ErrJournal) {
+				t.Errorf("Recover = %v, want install.ErrJournal", err)
 			}
-			if _, err := u.Prepare(); !errors.Is(err, selfupdate.ErrJournal) {
-				t.Errorf("Prepare = %v, want ErrJournal", err)
+			if _, err := u.Prepare(); !errors.Is(err, install.ErrJournal) {
+				t.Errorf("Prepare = %v, want install.ErrJournal", err)
 			}
 			if v := f.exeVersion(); v != "1.0.0" {
 				t.Errorf("executable v%q", v)
@@ -411,8 +412,8 @@ func TestUnknownOperation(t *testing.T) {
 	if err := os.WriteFile(f.journal, []byte(j), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.updater(selfupdate.OS{}).Recover(f.hooks()); !errors.Is(err, selfupdate.ErrJournal) {
-		t.Errorf("Recover = %v, want ErrJournal", err)
+	if _, err := f.updater(selfupdate.OS{}).Recover(f.hooks()); !errors.Is(err, install.ErrJournal) {
+		t.Errorf("Recover = %v, want install.ErrJournal", err)
 	}
 }
 
@@ -457,13 +458,13 @@ func TestInstallRefusesStaleNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := u.Install(request("2.0.0", build("1.0.0"), 1, nil), f.hooks())
-	if !errors.Is(err, selfupdate.ErrJournal) {
-		t.Fatalf("Install = %v, want ErrJournal", err)
+	if !errors.Is(err, install.ErrJournal) {
+		t.Fatalf("Install = %v, want install.ErrJournal", err)
 	}
 	if v := f.exeVersion(); v != "1.0.0" || f.floor() != "1.0.0" {
 		t.Errorf("after a refused Install: v%q, floor %q", v, f.floor())
 	}
-	if _, err := u.Install(request("2.0.0", build("1.0.0"), 1, nil), f.hooks()); !errors.Is(err, selfupdate.ErrJournal) {
+	if _, err := u.Install(request("2.0.0", build("1.0.0"), 1, nil), f.hooks()); !errors.Is(err, install.ErrJournal) {
 		t.Errorf("Install again = %v", err)
 	}
 }
@@ -506,7 +507,7 @@ func TestClone(t *testing.T) {
 // install without failing the build; the second such check of the build
 // fails it; a check that passes in between forgets the count.
 func TestCheckInterrupted(t *testing.T) {
-	killed := fmt.Errorf("signal: killed: %w", selfupdate.ErrCheckInterrupted)
+	killed := fmt.Errorf("signal: killed: %w", install.ErrHealthCheckInterrupted)
 	f := newFixture(t, t.TempDir(), selfupdate.RenameOver)
 	f.setUp()
 	u := f.updater(selfupdate.OS{})
@@ -514,8 +515,8 @@ func TestCheckInterrupted(t *testing.T) {
 		t.Helper()
 		f.stage(u, "2.0.0")
 		_, err := u.Install(request("2.0.0", build("1.0.0"), 1, func(string) error { return killed }), f.hooks())
-		if !errors.Is(err, selfupdate.ErrCheckInterrupted) {
-			t.Fatalf("Install = %v, want ErrCheckInterrupted", err)
+		if !errors.Is(err, install.ErrHealthCheckInterrupted) {
+			t.Fatalf("Install = %v, want install.ErrHealthCheckInterrupted", err)
 		}
 		if v := f.exeVersion(); v != "1.0.0" {
 			t.Fatalf("executable v%q after an interrupted check", v)
@@ -523,7 +524,7 @@ func TestCheckInterrupted(t *testing.T) {
 		f.checkClean(u)
 		return err
 	}
-	if err := interrupted(); errors.Is(err, selfupdate.ErrUnhealthy) || f.state().IsFailed(app, build("2.0.0").SHA256) {
+	if err := interrupted(); errors.Is(err, install.ErrHealthCheck) || f.state().IsFailed(app, build("2.0.0").SHA256) {
 		t.Fatalf("the first interrupted check failed the build: %v", err)
 	}
 	// A check that passes forgets the count: two more interruptions of
@@ -532,13 +533,13 @@ func TestCheckInterrupted(t *testing.T) {
 	contents["3.0.0"] = []byte("#!/bin/sh\necho v3\n")
 	defer delete(contents, "3.0.0")
 	f.stage(u, "3.0.0")
-	if _, err := u.Install(request("3.0.0", build("2.0.0"), 1, func(string) error { return killed }), f.hooks()); errors.Is(err, selfupdate.ErrUnhealthy) {
+	if _, err := u.Install(request("3.0.0", build("2.0.0"), 1, func(string) error { return killed }), f.hooks()); errors.Is(err, install.ErrHealthCheck) {
 		t.Fatalf("first interrupted check of v3: %v", err)
 	}
 	f.stage(u, "3.0.0")
 	_, err := u.Install(request("3.0.0", build("2.0.0"), 1, func(string) error { return killed }), f.hooks())
-	if !errors.Is(err, selfupdate.ErrUnhealthy) || !errors.Is(err, selfupdate.ErrCheckInterrupted) {
-		t.Fatalf("second interrupted check = %v, want ErrUnhealthy and ErrCheckInterrupted", err)
+	if !errors.Is(err, install.ErrHealthCheck) || !errors.Is(err, install.ErrHealthCheckInterrupted) {
+		t.Fatalf("second interrupted check = %v, want install.ErrHealthCheck and install.ErrHealthCheckInterrupted", err)
 	}
 	if !f.state().IsFailed(app, build("3.0.0").SHA256) || f.state().IsFailed(app, build("2.0.0").SHA256) {
 		t.Errorf("failed builds %v, want v3 only", f.state().Failed[app])
@@ -551,7 +552,7 @@ func TestCheckInterrupted(t *testing.T) {
 
 // TestWorkDirUnsafe (issue 9 item 14): a work directory that is a
 // symbolic link, not a directory, writable by group or others, or owned by
-// another user is refused with a *WorkDirError by every operation that
+// another user is refused with a *install.WorkDirError by every operation that
 // uses it, and nothing changes.
 func TestWorkDirUnsafe(t *testing.T) {
 	cases := map[string]func(t *testing.T, work string){
@@ -597,9 +598,9 @@ func TestWorkDirUnsafe(t *testing.T) {
 			spoil(t, u.WorkDir())
 			want := func(op string, err error) {
 				t.Helper()
-				var wde *selfupdate.WorkDirError
-				if !errors.Is(err, selfupdate.ErrUnsafeWorkDir) || !errors.As(err, &wde) || wde.Path != u.WorkDir() {
-					t.Errorf("%s = %v, want a *WorkDirError for %s", op, err, u.WorkDir())
+				var wde *install.WorkDirError
+				if !errors.Is(err, install.ErrUnsafeWorkDir) || !errors.As(err, &wde) || wde.Path != u.WorkDir() {
+					t.Errorf("%s = %v, want a *install.WorkDirError for %s", op, err, u.WorkDir())
 				}
 			}
 			_, err := u.Prepare()

@@ -47,8 +47,9 @@ import (
 )
 
 // ErrCorrupt means cached bytes, or an index, no longer match the hashes
-// recorded when they were written. Package metadata exports it as
-// ErrCacheCorrupt.
+// recorded when they were written. Package metadata replaces it with its
+// exported ErrCacheCorrupt when it sets the hooks, so that callers match
+// a public sentinel.
 var ErrCorrupt = errors.New("cached metadata does not match the hashes recorded when it was verified")
 
 // errStale: the index is intact but describes other bytes than the trusted

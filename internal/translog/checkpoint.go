@@ -11,9 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/latchsec/latch/transparency"
 )
 
 // MaxCheckpointSize bounds a checkpoint note: room for the three lines and
@@ -61,7 +65,7 @@ type nameHash struct {
 // twice) or that is the log's own key, and a threshold out of range, are
 // errors.
 func NewVerifier(p Policy) (*Verifier, error) {
-	if p.Origin == "" || !validValue(p.Origin) {
+	if p.Origin == "" || !validName(p.Origin) {
 		return nil, fmt.Errorf("log policy: origin %q: want a non-empty line", p.Origin)
 	}
 	logV, err := note.NewVerifier(p.LogKey)
@@ -101,50 +105,30 @@ func NewVerifier(p Policy) (*Verifier, error) {
 // Origin returns the origin the Verifier accepts.
 func (v *Verifier) Origin() string { return v.origin }
 
-// Checkpoint is a verified checkpoint: the log's signed statement that its
-// tree of Size entries has root Hash.
-type Checkpoint struct {
-	Origin string
-	Size   int64
-	Hash   tlog.Hash
-	// Note is the signed note as served, signatures included: the evidence
-	// to show anyone who holds the log key.
-	Note []byte
-	// Cosigned lists the trusted witnesses whose cosignatures verified,
-	// with the time each one states.
-	Cosigned []Cosignature
-}
-
-// Cosignature is one verified witness cosignature.
-type Cosignature struct {
-	Witness string
-	Time    time.Time
-}
-
 // Open verifies a checkpoint note and returns it: a valid Ed25519
 // signature by the log key, a well-formed body (C2SP tlog-checkpoint) whose
 // origin is the policy's, and at least the threshold of valid witness
 // cosignatures. Signatures by keys the policy does not list are ignored (C2SP
 // signed-note); an invalid signature by a listed key fails the whole note.
-func (v *Verifier) Open(msg []byte) (*Checkpoint, error) {
+func (v *Verifier) Open(msg []byte) (*transparency.Checkpoint, error) {
 	if len(msg) > MaxCheckpointSize {
-		return nil, fmt.Errorf("%w: checkpoint of %d bytes, more than %d", ErrMalformed, len(msg), MaxCheckpointSize)
+		return nil, fmt.Errorf("%w: checkpoint of %d bytes, more than %d", transparency.ErrMalformed, len(msg), MaxCheckpointSize)
 	}
 	n, err := note.Open(msg, v.known)
 	var invalid *note.InvalidSignatureError
 	var unverified *note.UnverifiedNoteError
 	switch {
 	case errors.As(err, &invalid) && v.witnesses[nameHash{invalid.Name, invalid.Hash}]:
-		return nil, &WitnessError{Threshold: v.threshold, Invalid: invalid.Name}
+		return nil, &transparency.WitnessError{Threshold: v.threshold, Invalid: invalid.Name}
 	case errors.As(err, &invalid):
-		return nil, &SignatureError{Key: v.log.Name(), Reason: "invalid signature by the log key"}
+		return nil, &transparency.SignatureError{Key: v.log.Name(), Reason: "invalid signature by the log key"}
 	case errors.As(err, &unverified):
-		return nil, &SignatureError{Key: v.log.Name(), Reason: "no signature by the log key"}
+		return nil, &transparency.SignatureError{Key: v.log.Name(), Reason: "no signature by the log key"}
 	case err != nil:
-		return nil, fmt.Errorf("%w: checkpoint: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: checkpoint: %v", transparency.ErrMalformed, err)
 	}
 	var logSigned bool
-	var cosigned []Cosignature
+	var cosigned []transparency.Cosignature
 	for _, s := range n.Sigs {
 		id := nameHash{s.Name, s.Hash}
 		if !v.witnesses[id] {
@@ -152,24 +136,24 @@ func (v *Verifier) Open(msg []byte) (*Checkpoint, error) {
 			continue
 		}
 		sig, _ := base64.StdEncoding.DecodeString(s.Base64) // note.Open decoded and verified it
-		cosigned = append(cosigned, Cosignature{Witness: s.Name, Time: time.Unix(int64(binary.BigEndian.Uint64(sig[4:])), 0).UTC()})
+		cosigned = append(cosigned, transparency.Cosignature{Witness: s.Name, Time: time.Unix(int64(binary.BigEndian.Uint64(sig[4:])), 0).UTC()})
 	}
 	if !logSigned {
-		return nil, &SignatureError{Key: v.log.Name(), Reason: "no signature by the log key"}
+		return nil, &transparency.SignatureError{Key: v.log.Name(), Reason: "no signature by the log key"}
 	}
 	cp, err := parseCheckpoint(n.Text)
 	if err != nil {
 		return nil, err
 	}
 	if cp.Origin != v.origin {
-		return nil, &OriginError{Got: cp.Origin, Want: v.origin}
+		return nil, &transparency.OriginError{Got: cp.Origin, Want: v.origin}
 	}
 	if len(cosigned) < v.threshold {
 		names := make([]string, len(cosigned))
 		for i, c := range cosigned {
 			names[i] = c.Witness
 		}
-		return nil, &WitnessError{Cosigned: names, Threshold: v.threshold}
+		return nil, &transparency.WitnessError{Cosigned: names, Threshold: v.threshold}
 	}
 	cp.Note = bytes.Clone(msg)
 	cp.Cosigned = cosigned
@@ -179,9 +163,9 @@ func (v *Verifier) Open(msg []byte) (*Checkpoint, error) {
 // parseCheckpoint reads the body of a signed checkpoint: origin, tree size
 // in decimal without leading zeros, base64 root hash, then optional
 // non-empty extension lines (which this client ignores).
-func parseCheckpoint(text string) (*Checkpoint, error) {
-	bad := func(what string) (*Checkpoint, error) {
-		return nil, fmt.Errorf("%w: checkpoint: %s", ErrMalformed, what)
+func parseCheckpoint(text string) (*transparency.Checkpoint, error) {
+	bad := func(what string) (*transparency.Checkpoint, error) {
+		return nil, fmt.Errorf("%w: checkpoint: %s", transparency.ErrMalformed, what)
 	}
 	lines := strings.Split(text, "\n")
 	if len(lines) < 4 || lines[len(lines)-1] != "" {
@@ -203,7 +187,7 @@ func parseCheckpoint(text string) (*Checkpoint, error) {
 	if size == 0 && hash != emptyTree {
 		return bad("an empty tree whose root is not the hash of nothing")
 	}
-	return &Checkpoint{Origin: lines[0], Size: size, Hash: hash}, nil
+	return &transparency.Checkpoint{Origin: lines[0], Size: size, Hash: hash}, nil
 }
 
 // emptyTree is the root of the empty tree (RFC 6962: SHA-256 of nothing).
@@ -236,7 +220,7 @@ func newCosignatureVerifier(vkey string) (*cosignatureVerifier, error) {
 	id, key64, _ := strings.Cut(rest, "+")
 	hash, err1 := strconv.ParseUint(id, 16, 32)
 	key, err2 := base64.StdEncoding.DecodeString(key64)
-	if len(id) != 8 || err1 != nil || err2 != nil || name == "" || strings.ContainsAny(name, "+ \t\n") || !validValue(name) {
+	if len(id) != 8 || err1 != nil || err2 != nil || name == "" || strings.ContainsAny(name, "+ \t\n") || !validName(name) {
 		return nil, fmt.Errorf("not a verifier key <name>+<key ID>+<base64 key>")
 	}
 	if len(key) != 1+ed25519.PublicKeySize || key[0] != sigTypeCosignatureV1 {
@@ -265,4 +249,10 @@ func (c *cosignatureVerifier) Verify(msg, sig []byte) bool {
 	m = append(m, '\n')
 	m = append(m, msg...)
 	return ed25519.Verify(c.pub, m, sig[8:])
+}
+
+// validName reports whether s can be a checkpoint's origin or a witness's
+// name: non-empty valid UTF-8 without control characters.
+func validName(s string) bool {
+	return s != "" && utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }

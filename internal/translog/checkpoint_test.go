@@ -11,6 +11,8 @@ import (
 	flog "github.com/transparency-dev/formats/log"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/latchsec/latch/transparency"
 )
 
 // signNote signs text with the signers, as a log and its witnesses would.
@@ -59,24 +61,24 @@ func TestOpenCheckpointRejects(t *testing.T) {
 		msg  []byte
 		want error
 	}{
-		{"tampered body", tampered, ErrLogSignature},
-		{"signed by another key", signNote(t, good, otherSigner), ErrLogSignature},
-		{"another origin", signNote(t, "example.com/other\n5\n"+emptyRoot+"\n", testSigner), ErrOrigin},
-		{"leading zero size", signNote(t, testOrigin+"\n05\n"+emptyRoot+"\n", testSigner), ErrMalformed},
-		{"negative size", signNote(t, testOrigin+"\n-5\n"+emptyRoot+"\n", testSigner), ErrMalformed},
-		{"short hash", signNote(t, testOrigin+"\n5\nAAAA\n", testSigner), ErrMalformed},
-		{"two lines", signNote(t, testOrigin+"\n5\n", testSigner), ErrMalformed},
-		{"empty extension line", signNote(t, good+"\nx\n", testSigner), ErrMalformed},
-		{"empty tree with a root", signNote(t, testOrigin+"\n0\n"+base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n", testSigner), ErrMalformed},
-		{"not a note", []byte("hello\n"), ErrMalformed},
-		{"too large", bytes.Repeat([]byte("a"), MaxCheckpointSize+1), ErrMalformed},
+		{"tampered body", tampered, transparency.ErrLogSignature},
+		{"signed by another key", signNote(t, good, otherSigner), transparency.ErrLogSignature},
+		{"another origin", signNote(t, "example.com/other\n5\n"+emptyRoot+"\n", testSigner), transparency.ErrOrigin},
+		{"leading zero size", signNote(t, testOrigin+"\n05\n"+emptyRoot+"\n", testSigner), transparency.ErrMalformed},
+		{"negative size", signNote(t, testOrigin+"\n-5\n"+emptyRoot+"\n", testSigner), transparency.ErrMalformed},
+		{"short hash", signNote(t, testOrigin+"\n5\nAAAA\n", testSigner), transparency.ErrMalformed},
+		{"two lines", signNote(t, testOrigin+"\n5\n", testSigner), transparency.ErrMalformed},
+		{"empty extension line", signNote(t, good+"\nx\n", testSigner), transparency.ErrMalformed},
+		{"empty tree with a root", signNote(t, testOrigin+"\n0\n"+base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n", testSigner), transparency.ErrMalformed},
+		{"not a note", []byte("hello\n"), transparency.ErrMalformed},
+		{"too large", bytes.Repeat([]byte("a"), MaxCheckpointSize+1), transparency.ErrMalformed},
 	} {
 		cp, err := v.Open(tc.msg)
 		if !errors.Is(err, tc.want) || cp != nil {
 			t.Errorf("%s: Open = %v, %v; want %v", tc.name, cp, err, tc.want)
 		}
 	}
-	var oe *OriginError
+	var oe *transparency.OriginError
 	_, err := v.Open(signNote(t, "example.com/other\n5\n"+emptyRoot+"\n", testSigner))
 	if !errors.As(err, &oe) || oe.Got != "example.com/other" || oe.Want != testOrigin {
 		t.Errorf("another origin: %v", err)
@@ -157,9 +159,9 @@ func TestWitnessThreshold(t *testing.T) {
 		{"cosignature of another checkpoint", moveSig(t, signNote(t, text, testSigner), signNote(t, testOrigin+"\n4\n"+emptyRoot+"\n", w1.signer), signNote(t, text, w2.signer)), nil, "w1.example"},
 	} {
 		cp, err := v.Open(tc.msg)
-		var we *WitnessError
-		if !errors.Is(err, ErrWitness) || !errors.As(err, &we) || cp != nil {
-			t.Errorf("%s: Open = %v, %v; want ErrWitness", tc.name, cp, err)
+		var we *transparency.WitnessError
+		if !errors.Is(err, transparency.ErrWitness) || !errors.As(err, &we) || cp != nil {
+			t.Errorf("%s: Open = %v, %v; want transparency.ErrWitness", tc.name, cp, err)
 			continue
 		}
 		if fmt.Sprint(we.Cosigned) != fmt.Sprint(tc.cosigned) || we.Invalid != tc.invalid || we.Threshold != 2 {
@@ -168,8 +170,8 @@ func TestWitnessThreshold(t *testing.T) {
 	}
 
 	// Without the log's own signature, witnesses are not enough.
-	if _, err := v.Open(signNote(t, text, w1.signer, w2.signer, w3.signer)); !errors.Is(err, ErrLogSignature) {
-		t.Errorf("no log signature: %v, want ErrLogSignature", err)
+	if _, err := v.Open(signNote(t, text, w1.signer, w2.signer, w3.signer)); !errors.Is(err, transparency.ErrLogSignature) {
+		t.Errorf("no log signature: %v, want transparency.ErrLogSignature", err)
 	}
 }
 

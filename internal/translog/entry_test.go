@@ -7,10 +7,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/latchsec/latch/transparency"
 )
 
 func TestEntryRoundTrip(t *testing.T) {
-	e := Entry{Repository: "example.com/app", Path: "app/1.4.2/linux amd64.tar.gz", Length: 0, SHA256: sha256.Sum256(nil)}
+	e := transparency.Entry{Repository: "example.com/app", Path: "app/1.4.2/linux amd64.tar.gz", Length: 0, SHA256: sha256.Sum256(nil)}
 	b, err := e.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -20,7 +22,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("Marshal = %q, want %q", b, want)
 	}
-	got, err := ParseEntry(b)
+	got, err := transparency.ParseEntry(b)
 	if err != nil || got != e {
 		t.Fatalf("ParseEntry = %+v, %v; want %+v", got, err, e)
 	}
@@ -28,20 +30,20 @@ func TestEntryRoundTrip(t *testing.T) {
 
 func TestEntryMarshalRejects(t *testing.T) {
 	ok := testEntry(1, "")
-	for name, mutate := range map[string]func(*Entry){
-		"empty repository":      func(e *Entry) { e.Repository = "" },
-		"space in repository":   func(e *Entry) { e.Repository = "a b" },
-		"newline in path":       func(e *Entry) { e.Path = "app\nsha256 00" },
-		"control char in path":  func(e *Entry) { e.Path = "app\x00" },
-		"C1 control in path":    func(e *Entry) { e.Path = "app\u0085x" },
-		"invalid UTF-8 in path": func(e *Entry) { e.Path = "app\xff" },
-		"negative length":       func(e *Entry) { e.Length = -1 },
-		"too long":              func(e *Entry) { e.Path = strings.Repeat("a", MaxEntrySize) },
+	for name, mutate := range map[string]func(*transparency.Entry){
+		"empty repository":      func(e *transparency.Entry) { e.Repository = "" },
+		"space in repository":   func(e *transparency.Entry) { e.Repository = "a b" },
+		"newline in path":       func(e *transparency.Entry) { e.Path = "app\nsha256 00" },
+		"control char in path":  func(e *transparency.Entry) { e.Path = "app\x00" },
+		"C1 control in path":    func(e *transparency.Entry) { e.Path = "app\u0085x" },
+		"invalid UTF-8 in path": func(e *transparency.Entry) { e.Path = "app\xff" },
+		"negative length":       func(e *transparency.Entry) { e.Length = -1 },
+		"too long":              func(e *transparency.Entry) { e.Path = strings.Repeat("a", transparency.MaxEntrySize) },
 	} {
 		e := ok
 		mutate(&e)
-		if _, err := e.Marshal(); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: Marshal err = %v, want ErrMalformed", name, err)
+		if _, err := e.Marshal(); !errors.Is(err, transparency.ErrMalformed) {
+			t.Errorf("%s: Marshal err = %v, want transparency.ErrMalformed", name, err)
 		}
 	}
 }
@@ -69,8 +71,8 @@ func TestParseEntryCanonical(t *testing.T) {
 		"length over int64":    strings.Replace(good, "length 1007", "length 9223372036854775808", 1),
 		"missing sha256 value": strings.Replace(good, good[strings.LastIndex(good, "sha256 "):], "sha256\n", 1),
 	} {
-		if _, err := ParseEntry([]byte(b)); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: ParseEntry(%q) err = %v, want ErrMalformed", name, b, err)
+		if _, err := transparency.ParseEntry([]byte(b)); !errors.Is(err, transparency.ErrMalformed) {
+			t.Errorf("%s: transparency.ParseEntry(%q) err = %v, want transparency.ErrMalformed", name, b, err)
 		}
 	}
 }
@@ -87,9 +89,9 @@ func FuzzParseEntry(f *testing.F) {
 	}
 	f.Add([]byte("latch-release/v1\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := ParseEntry(b)
+		e, err := transparency.ParseEntry(b)
 		if err != nil {
-			if e != (Entry{}) {
+			if e != (transparency.Entry{}) {
 				t.Fatalf("ParseEntry failed but returned %+v", e)
 			}
 			return

@@ -7,14 +7,15 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/latchsec/latch/internal/fetch"
+	"github.com/latchsec/latch/mirror"
+	"github.com/latchsec/latch/transparency"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
 // A Fetcher reads a log's resources, named by their path under the log's
 // URL prefix (C2SP tlog-tiles): "checkpoint", "tile/0/x001/234",
 // "tile/1/000.p/17", "tile/entries/000". It returns an error matching
-// fetch.ErrNotFound when the log has no such resource, and fails rather than
+// mirror.ErrNotFound when the log has no such resource, and fails rather than
 // return more than max bytes. What it returns is untrusted: every byte is
 // checked against a signed checkpoint before use. It must be safe for
 // concurrent use.
@@ -38,7 +39,7 @@ const DefaultMaxBundleSize = 1 << 20
 
 // MaxBundleSize is the largest possible entry bundle: 256 entries of
 // MaxEntrySize bytes, each with its 2-byte length.
-const MaxBundleSize = TileWidth * (2 + MaxEntrySize)
+const MaxBundleSize = TileWidth * (2 + transparency.MaxEntrySize)
 
 // Options configure a Log.
 type Options struct {
@@ -77,7 +78,7 @@ func (l *Log) Verifier() *Verifier { return l.v }
 func (l *Log) fetch(ctx context.Context, path string, max int64) ([]byte, error) {
 	b, err := l.f.Fetch(ctx, path, max)
 	if err != nil {
-		return nil, &FetchError{Path: path, Err: err}
+		return nil, &transparency.FetchError{Path: path, Err: err}
 	}
 	return b, nil
 }
@@ -110,7 +111,7 @@ func (l *Log) cached(path string) ([]byte, bool) {
 
 // Checkpoint fetches the log's latest checkpoint and verifies it (see
 // Verifier.Open).
-func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
+func (l *Log) Checkpoint(ctx context.Context) (*transparency.Checkpoint, error) {
 	b, err := l.fetch(ctx, "checkpoint", MaxCheckpointSize)
 	if err != nil {
 		return nil, err
@@ -120,7 +121,7 @@ func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 
 // hashReader reads hashes of cp's tree from tiles, each one authenticated
 // against cp's root before use.
-func (l *Log) hashReader(ctx context.Context, cp *Checkpoint) tlog.HashReader {
+func (l *Log) hashReader(ctx context.Context, cp *transparency.Checkpoint) tlog.HashReader {
 	return treeReader{ctx: ctx, log: l, tree: tlog.Tree{N: cp.Size, Hash: cp.Hash}}
 }
 
@@ -128,12 +129,12 @@ func (l *Log) hashReader(ctx context.Context, cp *Checkpoint) tlog.HashReader {
 // withholds a file) and reports anything else that stopped a proof as
 // ErrInvalidProof (tlog found tiles that do not hash to the checkpoint).
 func proofErr(what string, err error) error {
-	var fe *FetchError
-	var pe *ProofError
+	var fe *transparency.FetchError
+	var pe *transparency.ProofError
 	if errors.As(err, &fe) || errors.As(err, &pe) {
 		return err
 	}
-	return &ProofError{What: what, Err: err}
+	return &transparency.ProofError{What: what, Err: err}
 }
 
 // Consistent checks that cp extends trusted: a tree at least as large, whose
@@ -141,27 +142,27 @@ func proofErr(what string, err error) error {
 // proof, computed from cp's tiles). A smaller tree is a *ConflictError
 // matching ErrRollback; a tree that does not extend trusted is one matching
 // ErrSplitView. A nil or empty trusted checkpoint constrains nothing.
-func (l *Log) Consistent(ctx context.Context, trusted, cp *Checkpoint) error {
+func (l *Log) Consistent(ctx context.Context, trusted, cp *transparency.Checkpoint) error {
 	if trusted == nil || trusted.Size == 0 {
 		return nil
 	}
 	if trusted.Origin != cp.Origin {
-		return &OriginError{Got: cp.Origin, Want: trusted.Origin}
+		return &transparency.OriginError{Got: cp.Origin, Want: trusted.Origin}
 	}
 	switch {
 	case cp.Size < trusted.Size:
-		return &ConflictError{Trusted: trusted, Got: cp, Err: ErrRollback}
+		return &transparency.ConflictError{Trusted: trusted, Got: cp, Err: transparency.ErrRollback}
 	case cp.Size == trusted.Size && cp.Hash == trusted.Hash:
 		return nil
 	case cp.Size == trusted.Size:
-		return &ConflictError{Trusted: trusted, Got: cp, Err: ErrSplitView}
+		return &transparency.ConflictError{Trusted: trusted, Got: cp, Err: transparency.ErrSplitView}
 	}
 	p, err := tlog.ProveTree(cp.Size, trusted.Size, l.hashReader(ctx, cp))
 	if err != nil {
 		return proofErr(fmt.Sprintf("consistency of sizes %d and %d", trusted.Size, cp.Size), err)
 	}
 	if tlog.CheckTree(p, cp.Size, cp.Hash, trusted.Size, trusted.Hash) != nil {
-		return &ConflictError{Trusted: trusted, Got: cp, Err: ErrSplitView}
+		return &transparency.ConflictError{Trusted: trusted, Got: cp, Err: transparency.ErrSplitView}
 	}
 	return nil
 }
@@ -176,9 +177,9 @@ type Inclusion struct {
 
 // Prove fetches the entry at index and its inclusion proof under cp, and
 // checks them with CheckInclusion.
-func (l *Log) Prove(ctx context.Context, cp *Checkpoint, index int64, want Entry) (*Inclusion, error) {
+func (l *Log) Prove(ctx context.Context, cp *transparency.Checkpoint, index int64, want transparency.Entry) (*Inclusion, error) {
 	if index < 0 || index >= cp.Size {
-		return nil, &NotLoggedError{Index: index, Size: cp.Size}
+		return nil, &transparency.NotLoggedError{Index: index, Size: cp.Size}
 	}
 	what := fmt.Sprintf("inclusion of entry %d in a tree of size %d", index, cp.Size)
 	entries, err := l.bundle(ctx, index/TileWidth, cp.Size)
@@ -200,19 +201,19 @@ func (l *Log) Prove(ctx context.Context, cp *Checkpoint, index int64, want Entry
 // exactly want's entry at inc.Index: first that the entry's hash and the
 // proof lead to cp's root (else ErrInvalidProof), then that the entry so
 // proven is want (else ErrWrongEntry).
-func CheckInclusion(cp *Checkpoint, inc *Inclusion, want Entry) error {
+func CheckInclusion(cp *transparency.Checkpoint, inc *Inclusion, want transparency.Entry) error {
 	if inc.Index < 0 || inc.Index >= cp.Size {
-		return &NotLoggedError{Index: inc.Index, Size: cp.Size}
+		return &transparency.NotLoggedError{Index: inc.Index, Size: cp.Size}
 	}
 	if err := tlog.CheckRecord(inc.Proof, cp.Size, cp.Hash, inc.Index, tlog.RecordHash(inc.Entry)); err != nil {
-		return &ProofError{What: fmt.Sprintf("inclusion of entry %d in a tree of size %d", inc.Index, cp.Size), Err: err}
+		return &transparency.ProofError{What: fmt.Sprintf("inclusion of entry %d in a tree of size %d", inc.Index, cp.Size), Err: err}
 	}
 	wantBytes, err := want.Marshal()
 	if err != nil {
 		return err
 	}
 	if !bytes.Equal(inc.Entry, wantBytes) {
-		return &WrongEntryError{Index: inc.Index, Want: want, Got: bytes.Clone(inc.Entry)}
+		return &transparency.WrongEntryError{Index: inc.Index, Want: want, Got: bytes.Clone(inc.Entry)}
 	}
 	return nil
 }
@@ -226,7 +227,7 @@ func (l *Log) bundle(ctx context.Context, n, size int64) ([][]byte, error) {
 	w := bundleWidth(n, size)
 	p, count := BundlePath(n, w), w
 	b, err := l.fetch(ctx, p, l.maxBundle)
-	if w < TileWidth && errors.Is(err, fetch.ErrNotFound) {
+	if w < TileWidth && errors.Is(err, mirror.ErrNotFound) {
 		p, count = BundlePath(n, TileWidth), TileWidth
 		b, err = l.fetch(ctx, p, l.maxBundle)
 	}
@@ -235,7 +236,7 @@ func (l *Log) bundle(ctx context.Context, n, size int64) ([][]byte, error) {
 	}
 	entries, err := parseBundle(b, count)
 	if err != nil {
-		return nil, &ProofError{What: p, Err: err}
+		return nil, &transparency.ProofError{What: p, Err: err}
 	}
 	return entries[:w], nil
 }
@@ -244,7 +245,7 @@ func (l *Log) bundle(ctx context.Context, n, size int64) ([][]byte, error) {
 // order, each one verified against cp first: its hash is the leaf hash that
 // the log's tiles, authenticated against cp's root, hold at its index. It
 // stops at the first error, yield's included.
-func (l *Log) Entries(ctx context.Context, cp *Checkpoint, start int64, yield func(index int64, entry []byte) error) error {
+func (l *Log) Entries(ctx context.Context, cp *transparency.Checkpoint, start int64, yield func(index int64, entry []byte) error) error {
 	if start < 0 || start > cp.Size {
 		return fmt.Errorf("log: entries from %d of a tree of size %d", start, cp.Size)
 	}
@@ -268,7 +269,7 @@ func (l *Log) Entries(ctx context.Context, cp *Checkpoint, start int64, yield fu
 			i := first + int64(j)
 			e := entries[i-n*TileWidth]
 			if tlog.RecordHash(e) != leaf {
-				return &ProofError{What: what, Err: fmt.Errorf("entry %d does not hash to its leaf", i)}
+				return &transparency.ProofError{What: what, Err: fmt.Errorf("entry %d does not hash to its leaf", i)}
 			}
 			if err := yield(i, e); err != nil {
 				return err

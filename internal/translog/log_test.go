@@ -13,7 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/latchsec/latch/internal/fetch"
+	"github.com/latchsec/latch/mirror"
+	"github.com/latchsec/latch/transparency"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -191,22 +192,22 @@ func TestProveFailures(t *testing.T) {
 
 	// The log holds another release at the index the target names.
 	_, err := log.Prove(ctx, cp, 700, testEntry(701, ""))
-	var we *WrongEntryError
+	var we *transparency.WrongEntryError
 	if !errors.As(err, &we) || we.Index != 700 || !bytes.Equal(we.Got, mustMarshal(t, testEntry(700, ""))) {
 		t.Errorf("wrong entry: %v", err)
 	}
 	// A release of another repository with the same path, length and hash.
 	other := testEntry(700, "")
 	other.Repository = "example.com/other"
-	if _, err := log.Prove(ctx, cp, 700, other); !errors.Is(err, ErrWrongEntry) {
-		t.Errorf("other repository: %v, want ErrWrongEntry", err)
+	if _, err := log.Prove(ctx, cp, 700, other); !errors.Is(err, transparency.ErrWrongEntry) {
+		t.Errorf("other repository: %v, want transparency.ErrWrongEntry", err)
 	}
 	// An index beyond the checkpoint: not logged (yet).
 	for _, i := range []int64{1000, 5000, -1} {
 		_, err = log.Prove(ctx, cp, i, testEntry(i, ""))
-		var ne *NotLoggedError
+		var ne *transparency.NotLoggedError
 		if !errors.As(err, &ne) || ne.Index != i || ne.Size != 1000 {
-			t.Errorf("index %d: %v, want ErrNotLogged", i, err)
+			t.Errorf("index %d: %v, want transparency.ErrNotLogged", i, err)
 		}
 	}
 }
@@ -259,12 +260,12 @@ func TestTamperedLog(t *testing.T) {
 			log, _ := openLog(t, l.dir, v, Options{})
 			cp := l.checkpointAt(t, v, 1000)
 			inc, err := log.Prove(ctx, cp, tc.index, testEntry(tc.index, ""))
-			if !errors.Is(err, ErrInvalidProof) || inc != nil {
-				t.Fatalf("Prove = %v, %v; want ErrInvalidProof", inc, err)
+			if !errors.Is(err, transparency.ErrInvalidProof) || inc != nil {
+				t.Fatalf("Prove = %v, %v; want transparency.ErrInvalidProof", inc, err)
 			}
 			err = log.Entries(ctx, cp, 0, func(int64, []byte) error { return nil })
-			if !errors.Is(err, ErrInvalidProof) {
-				t.Fatalf("Entries = %v; want ErrInvalidProof", err)
+			if !errors.Is(err, transparency.ErrInvalidProof) {
+				t.Fatalf("Entries = %v; want transparency.ErrInvalidProof", err)
 			}
 		})
 	}
@@ -274,8 +275,8 @@ func TestTamperedLog(t *testing.T) {
 	tamper(t, l.dir, TilePath(0, 0, TileWidth), flip(0))
 	log, _ := openLog(t, l.dir, v, Options{})
 	err := log.Consistent(ctx, l.checkpointAt(t, v, 255), l.checkpointAt(t, v, 1000))
-	if !errors.Is(err, ErrInvalidProof) || errors.Is(err, ErrSplitView) {
-		t.Fatalf("Consistent = %v; want ErrInvalidProof", err)
+	if !errors.Is(err, transparency.ErrInvalidProof) || errors.Is(err, transparency.ErrSplitView) {
+		t.Fatalf("Consistent = %v; want transparency.ErrInvalidProof", err)
 	}
 }
 
@@ -292,9 +293,9 @@ func TestMissingResource(t *testing.T) {
 		}
 		log, _ := openLog(t, l.dir, v, Options{})
 		_, err := log.Prove(ctx, l.checkpointAt(t, v, 1000), 300, testEntry(300, ""))
-		var fe *FetchError
-		if !errors.As(err, &fe) || !errors.Is(err, fetch.ErrNotFound) || errors.Is(err, ErrInvalidProof) {
-			t.Errorf("%s missing: %v, want a *FetchError matching ErrNotFound", file, err)
+		var fe *transparency.FetchError
+		if !errors.As(err, &fe) || !errors.Is(err, mirror.ErrNotFound) || errors.Is(err, transparency.ErrInvalidProof) {
+			t.Errorf("%s missing: %v, want a *transparency.FetchError matching ErrNotFound", file, err)
 		}
 	}
 }
@@ -312,19 +313,19 @@ func TestConflicts(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name          string
-		trusted, got  *Checkpoint
+		trusted, got  *transparency.Checkpoint
 		want          error
 		gotLog        *tesseraLog
 		trustedLogDir string
 	}{
-		{"rolled back", main.checkpointAt(t, v, 1000), main.checkpointAt(t, v, 257), ErrRollback, main, ""},
-		{"fork, larger", main.checkpointAt(t, v, 511), fork.checkpointAt(t, v, 600), ErrSplitView, fork, ""},
-		{"fork, much larger", main.checkpointAt(t, v, 1000), fork.checkpointAt(t, v, 10000), ErrSplitView, fork, ""},
-		{"fork, same size", main.checkpointAt(t, v, 10000), fork.checkpointAt(t, v, 10000), ErrSplitView, fork, ""},
+		{"rolled back", main.checkpointAt(t, v, 1000), main.checkpointAt(t, v, 257), transparency.ErrRollback, main, ""},
+		{"fork, larger", main.checkpointAt(t, v, 511), fork.checkpointAt(t, v, 600), transparency.ErrSplitView, fork, ""},
+		{"fork, much larger", main.checkpointAt(t, v, 1000), fork.checkpointAt(t, v, 10000), transparency.ErrSplitView, fork, ""},
+		{"fork, same size", main.checkpointAt(t, v, 10000), fork.checkpointAt(t, v, 10000), transparency.ErrSplitView, fork, ""},
 	} {
 		log, _ := openLog(t, tc.gotLog.dir, v, Options{})
 		err := log.Consistent(ctx, tc.trusted, tc.got)
-		var ce *ConflictError
+		var ce *transparency.ConflictError
 		if !errors.Is(err, tc.want) || !errors.As(err, &ce) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 			continue
@@ -428,8 +429,8 @@ func TestCachedTilesOfAnotherTree(t *testing.T) {
 	}
 	forkLog, _ := openLog(t, fork.dir, v, Options{Cache: cache})
 	err := forkLog.Consistent(ctx, main.checkpointAt(t, v, 1000), fork.checkpointAt(t, v, 10000))
-	if !errors.Is(err, ErrSplitView) {
-		t.Fatalf("fork with the main log's tiles cached: %v, want ErrSplitView", err)
+	if !errors.Is(err, transparency.ErrSplitView) {
+		t.Fatalf("fork with the main log's tiles cached: %v, want transparency.ErrSplitView", err)
 	}
 
 	if _, err := mainLog.Prove(ctx, main.checkpointAt(t, v, 10000), 5000, testEntry(5000, "")); err != nil {
@@ -476,7 +477,7 @@ func TestRequestsPerDownload(t *testing.T) {
 	bound := int64(2 + 3*levels)
 
 	cache := &mapCache{}
-	download := func(trusted *Checkpoint, index int64) (requests, bytes int64) {
+	download := func(trusted *transparency.Checkpoint, index int64) (requests, bytes int64) {
 		t.Helper()
 		log, f := openLog(t, l.dir, v, Options{Cache: cache})
 		cp, err := log.Checkpoint(ctx)

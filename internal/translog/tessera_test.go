@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/internal/logwriter"
+	"github.com/latchsec/latch/transparency"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -43,8 +44,8 @@ func mustKey(name string, seed byte) (note.Signer, string) {
 
 // testEntry is entry i of the test logs; forked logs hold a different
 // release from their fork point on.
-func testEntry(i int64, fork string) Entry {
-	return Entry{
+func testEntry(i int64, fork string) transparency.Entry {
+	return transparency.Entry{
 		Repository: "example.com/app",
 		Path:       fmt.Sprintf("app/1.0.%d%s/linux-amd64", i, fork),
 		Length:     1000 + i,
@@ -52,7 +53,7 @@ func testEntry(i int64, fork string) Entry {
 	}
 }
 
-func mustMarshal(t testing.TB, e Entry) []byte {
+func mustMarshal(t testing.TB, e transparency.Entry) []byte {
 	t.Helper()
 	b, err := e.Marshal()
 	if err != nil {
@@ -225,7 +226,7 @@ func openLog(t testing.TB, dir string, v *Verifier, o Options) (*Log, *dirFetche
 }
 
 // checkpointAt opens the checkpoint l published at size.
-func (l *tesseraLog) checkpointAt(t testing.TB, v *Verifier, size int64) *Checkpoint {
+func (l *tesseraLog) checkpointAt(t testing.TB, v *Verifier, size int64) *transparency.Checkpoint {
 	t.Helper()
 	raw, ok := l.checkpoints[size]
 	if !ok {

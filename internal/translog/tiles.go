@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/latchsec/latch/internal/fetch"
+	"github.com/latchsec/latch/mirror"
+	"github.com/latchsec/latch/transparency"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -61,7 +62,7 @@ type treeReader struct {
 func (r treeReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	tr := &tileReader{treeReader: r, useCache: true}
 	hs, err := tlog.TileHashReader(r.tree, tr).ReadHashes(indexes)
-	var fe *FetchError
+	var fe *transparency.FetchError
 	if err != nil && tr.usedCache && !errors.As(err, &fe) {
 		hs, err = tlog.TileHashReader(r.tree, &tileReader{treeReader: r}).ReadHashes(indexes)
 	}
@@ -113,9 +114,9 @@ func (r *tileReader) fetchTile(t tlog.Tile) ([]byte, error) {
 		p := TilePath(t.L, t.N, t.W)
 		d, err := r.log.fetch(r.ctx, p, int64(size))
 		if err == nil && len(d) != size {
-			return nil, &ProofError{What: p, Err: fmt.Errorf("%d bytes where %d hashes make %d", len(d), t.W, size)}
+			return nil, &transparency.ProofError{What: p, Err: fmt.Errorf("%d bytes where %d hashes make %d", len(d), t.W, size)}
 		}
-		if !errors.Is(err, fetch.ErrNotFound) {
+		if !errors.Is(err, mirror.ErrNotFound) {
 			return d, err
 		}
 	}
@@ -125,7 +126,7 @@ func (r *tileReader) fetchTile(t tlog.Tile) ([]byte, error) {
 		return nil, err
 	}
 	if len(d) != tileSize {
-		return nil, &ProofError{What: full, Err: fmt.Errorf("%d bytes where a full tile has %d", len(d), tileSize)}
+		return nil, &transparency.ProofError{What: full, Err: fmt.Errorf("%d bytes where a full tile has %d", len(d), tileSize)}
 	}
 	return d[:size], nil
 }
@@ -148,14 +149,14 @@ func parseBundle(b []byte, n int) ([][]byte, error) {
 	entries := make([][]byte, 0, n)
 	for len(b) > 0 {
 		if len(b) < 2 || len(b)-2 < int(binary.BigEndian.Uint16(b)) {
-			return nil, fmt.Errorf("%w: entry bundle: truncated entry %d", ErrMalformed, len(entries))
+			return nil, fmt.Errorf("%w: entry bundle: truncated entry %d", transparency.ErrMalformed, len(entries))
 		}
 		l := int(binary.BigEndian.Uint16(b))
 		entries = append(entries, b[2:2+l:2+l])
 		b = b[2+l:]
 	}
 	if len(entries) != n {
-		return nil, fmt.Errorf("%w: entry bundle: %d entries where %d were expected", ErrMalformed, len(entries), n)
+		return nil, fmt.Errorf("%w: entry bundle: %d entries where %d were expected", transparency.ErrMalformed, len(entries), n)
 	}
 	return entries, nil
 }

@@ -1,4 +1,15 @@
-package translog
+// Package transparency names what release transparency is about, for
+// those who check it and those who publish to it: the entry a vendor logs
+// for each release ([Entry], with its one encoding), a verified checkpoint
+// of the log ([Checkpoint]), and the errors of proving that a release is in
+// the log, each with one meaning.
+//
+// Package client re-exports the sentinels and types under its own names
+// (client.ErrNotLogged is ErrNotLogged, client.LogConflictError is
+// ConflictError), so a caller of the client usually needs only client. They
+// live here, apart, because the code that verifies logs is an internal
+// package that client imports: both sides need one definition to share.
+package transparency
 
 import (
 	"errors"
@@ -149,8 +160,8 @@ func (e *ProofError) Error() string {
 
 func (e *ProofError) Unwrap() []error { return []error{ErrInvalidProof, e.Err} }
 
-// FetchError reports a log resource that could not be had from the Fetcher.
-// It wraps the Fetcher's error.
+// FetchError reports a log resource that could not be had from the log's
+// mirrors (through the client's Fetcher). It wraps the Fetcher's error.
 type FetchError struct {
 	Path string
 	Err  error

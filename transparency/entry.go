@@ -1,4 +1,4 @@
-package translog
+package transparency
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -114,13 +115,5 @@ func ParseEntry(b []byte) (Entry, error) {
 // validValue reports whether s can be a value in an entry: non-empty valid
 // UTF-8 without control characters.
 func validValue(s string) bool {
-	if s == "" || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return false
-		}
-	}
-	return true
+	return s != "" && utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
