@@ -64,7 +64,7 @@ func Bodies(tb testing.TB) [][]byte {
 }
 
 // Interop returns every *.json file of the shared interop corpus
-// (../shared/interop beside the module), or nothing where it is absent.
+// (the directory shared/interop beside the module, where CI places it), or nothing where it is absent.
 // It fails tb if the corpus is there but holds no such file.
 func Interop(tb testing.TB) [][]byte {
 	tb.Helper()
