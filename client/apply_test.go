@@ -48,6 +48,16 @@ type appEnv struct {
 	exe string
 }
 
+// releasedAppEnv is a repository with one release of app (version, build)
+// published, and an app environment on it.
+func releasedAppEnv(t *testing.T, version string, build []byte, opts ...client.Option) (*simulator.Repo, *appEnv) {
+	t.Helper()
+	repo := simulator.New(t, simulator.Options{})
+	publishApp(repo, version, "", build)
+	repo.Publish()
+	return repo, newAppEnv(t, repo, opts...)
+}
+
 func newAppEnv(t *testing.T, repo *simulator.Repo, opts ...client.Option) *appEnv {
 	t.Helper()
 	e := &appEnv{env: newEnv(t, repo, opts...), exe: filepath.Join(t.TempDir(), "app")}
@@ -390,10 +400,7 @@ func TestApplyArchive(t *testing.T) {
 }
 
 func TestApplyTooLarge(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	publishApp(repo, "2.0.0", "", buildV2)
-	repo.Publish()
-	e := newAppEnv(t, repo)
+	repo, e := releasedAppEnv(t, "2.0.0", buildV2)
 	repo.ResetRequests()
 	wantIs(t, e.applyErr(client.MaxExecutableSize(int64(len(buildV2)-1))), client.ErrTooLarge)
 	if got := e.targetRequests(); len(got) != 0 {
@@ -457,10 +464,7 @@ func TestRevertUnsafe(t *testing.T) {
 }
 
 func TestRevertUnsafeUnknownVersion(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	publishApp(repo, "2.0.0", "", buildV2)
-	repo.Publish()
-	e := newAppEnv(t, repo)
+	_, e := releasedAppEnv(t, "2.0.0", buildV2)
 	e.mustApply() // without CurrentVersion: v1's version is unknown
 	wantIs(t, e.c.RevertUnsafe("app", e.exe), client.ErrNoBackup)
 	e.wantExe(buildV2)
@@ -469,10 +473,7 @@ func TestRevertUnsafeUnknownVersion(t *testing.T) {
 // TestApplyRecordsInstalled: an executable that is the newest release
 // already (installed by other means) is recorded, not downloaded.
 func TestApplyRecordsInstalled(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	publishApp(repo, "1.0.0", "", buildV1)
-	repo.Publish()
-	e := newAppEnv(t, repo)
+	repo, e := releasedAppEnv(t, "1.0.0", buildV1)
 	repo.ResetRequests()
 	res := e.mustApply()
 	if res.Updated || res.Release.Version != "1.0.0" {
@@ -507,10 +508,7 @@ func TestApplyKeep(t *testing.T) {
 }
 
 func TestApplyBadInput(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	publishApp(repo, "2.0.0", "", buildV2)
-	repo.Publish()
-	e := newAppEnv(t, repo)
+	_, e := releasedAppEnv(t, "2.0.0", buildV2)
 	for name, opts := range map[string][]client.ApplyOption{
 		"negative keep": {client.KeepPrevious(-1)},
 		"zero size":     {client.MaxExecutableSize(0)},
@@ -540,10 +538,7 @@ func TestApplySymlink(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("symbolic links need privileges on Windows")
 	}
-	repo := simulator.New(t, simulator.Options{})
-	publishApp(repo, "2.0.0", "", buildV2)
-	repo.Publish()
-	e := newAppEnv(t, repo)
+	_, e := releasedAppEnv(t, "2.0.0", buildV2)
 	link := filepath.Join(t.TempDir(), "app-link")
 	if err := os.Symlink(e.exe, link); err != nil {
 		t.Fatal(err)

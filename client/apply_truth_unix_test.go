@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/client"
-	"github.com/latchsec/latch/internal/simulator"
 	"github.com/latchsec/latch/internal/testdir"
 	"github.com/latchsec/latch/rollback"
 )
@@ -64,10 +63,7 @@ func (c *crash) restore() {
 // bytes on disk must not come from that belief: the kept build is 1.0.0,
 // a revert records 1.0.0, and 2.0.0 is then an upgrade.
 func TestApplyRecordsTruthAfterCrash(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	publishApp(repo, "3.0.0", "", buildV3)
-	repo.Publish()
-	e := newAppEnv(t, repo)
+	repo, e := releasedAppEnv(t, "3.0.0", buildV3)
 	c := e.newCrash()
 	e.mustApply(client.CurrentVersion("1.0.0"), client.HealthCheck(func(context.Context, string) error {
 		c.take()
@@ -99,10 +95,7 @@ func TestApplyRecordsTruthAfterCrash(t *testing.T) {
 // to the newest release.
 func TestApplyFirstFloor(t *testing.T) {
 	t.Run("older", func(t *testing.T) {
-		repo := simulator.New(t, simulator.Options{})
-		publishApp(repo, "1.0.0", "", buildV1)
-		repo.Publish()
-		e := newAppEnv(t, repo)
+		repo, e := releasedAppEnv(t, "1.0.0", buildV1)
 		writeExe(t, e.exe, buildV2)
 		repo.ResetRequests()
 		err := e.applyErr(client.CurrentVersion("2.0.0"))
@@ -115,10 +108,7 @@ func TestApplyFirstFloor(t *testing.T) {
 		}
 	})
 	t.Run("equal, other bytes", func(t *testing.T) {
-		repo := simulator.New(t, simulator.Options{})
-		publishApp(repo, "2.0.0", "", buildV2b)
-		repo.Publish()
-		e := newAppEnv(t, repo)
+		_, e := releasedAppEnv(t, "2.0.0", buildV2b)
 		writeExe(t, e.exe, buildV2)
 		res := e.mustApply(client.CurrentVersion("2.0.0"))
 		if res.Updated {
@@ -131,10 +121,7 @@ func TestApplyFirstFloor(t *testing.T) {
 	})
 	t.Run("replaced by other means", func(t *testing.T) {
 		// latch installed 1.0.0; then a 3.0.0 build was copied over it.
-		repo := simulator.New(t, simulator.Options{})
-		publishApp(repo, "1.0.0", "", buildV1)
-		repo.Publish()
-		e := newAppEnv(t, repo)
+		repo, e := releasedAppEnv(t, "1.0.0", buildV1)
 		e.mustApply()
 		writeExe(t, e.exe, buildV3)
 		publishApp(repo, "2.0.0", "", buildV2)
@@ -145,10 +132,7 @@ func TestApplyFirstFloor(t *testing.T) {
 		}
 	})
 	t.Run("unknown", func(t *testing.T) {
-		repo := simulator.New(t, simulator.Options{})
-		publishApp(repo, "1.0.0", "", buildV1)
-		repo.Publish()
-		e := newAppEnv(t, repo)
+		_, e := releasedAppEnv(t, "1.0.0", buildV1)
 		writeExe(t, e.exe, buildV2)
 		res := e.mustApply(client.CurrentVersion("dev"))
 		if !res.Updated || res.Release.Version != "1.0.0" || res.Previous != "" {
@@ -170,10 +154,7 @@ func writeExe(t *testing.T, p string, b []byte) {
 // TestApplyModeNoGroupWrite (issue 9 item 14): the new executable gets the
 // old one's permission bits without group and other write.
 func TestApplyModeNoGroupWrite(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	publishApp(repo, "2.0.0", "", buildV2)
-	repo.Publish()
-	e := newAppEnv(t, repo)
+	repo, e := releasedAppEnv(t, "2.0.0", buildV2)
 	if err := os.Chmod(e.exe, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -213,10 +194,7 @@ func TestApplyRefusesUnsafeWorkDir(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			repo := simulator.New(t, simulator.Options{})
-			publishApp(repo, "2.0.0", "", buildV2)
-			repo.Publish()
-			e := newAppEnv(t, repo)
+			_, e := releasedAppEnv(t, "2.0.0", buildV2)
 			setUp(t, e.workDir())
 			err := e.applyErr()
 			wantIs(t, err, client.ErrUnsafeWorkDir)
@@ -234,10 +212,7 @@ func TestApplyRefusesUnsafeWorkDir(t *testing.T) {
 // new build beside the executable, in its directory, while the old build
 // is still in place.
 func TestApplyChecksBeforeSwap(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	publishApp(repo, "2.0.0", "", buildV2)
-	repo.Publish()
-	e := newAppEnv(t, repo)
+	_, e := releasedAppEnv(t, "2.0.0", buildV2)
 	checked := 0
 	e.mustApply(client.HealthCheck(func(_ context.Context, p string) error {
 		checked++
@@ -275,10 +250,7 @@ func TestApplyCheckKilled(t *testing.T) {
 
 	t.Run("once", func(t *testing.T) {
 		os.Remove(marker)
-		repo := simulator.New(t, simulator.Options{})
-		publishApp(repo, "2.0.0", "", once)
-		repo.Publish()
-		e := newAppEnv(t, repo)
+		_, e := releasedAppEnv(t, "2.0.0", once)
 		err := e.applyErr(check)
 		wantIs(t, err, client.ErrHealthCheckInterrupted)
 		if errors.Is(err, client.ErrHealthCheck) {
@@ -292,10 +264,7 @@ func TestApplyCheckKilled(t *testing.T) {
 	})
 	t.Run("always", func(t *testing.T) {
 		os.Remove(marker)
-		repo := simulator.New(t, simulator.Options{})
-		publishApp(repo, "2.0.0", "", always)
-		repo.Publish()
-		e := newAppEnv(t, repo)
+		_, e := releasedAppEnv(t, "2.0.0", always)
 		if err := e.applyErr(check); errors.Is(err, client.ErrHealthCheck) || !errors.Is(err, client.ErrHealthCheckInterrupted) {
 			t.Errorf("first killed check: %v, want ErrHealthCheckInterrupted only", err)
 		}
@@ -313,10 +282,7 @@ func TestApplyCheckKilled(t *testing.T) {
 		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
-		repo := simulator.New(t, simulator.Options{})
-		publishApp(repo, "2.0.0", "", buildV2)
-		repo.Publish()
-		e := newAppEnv(t, repo)
+		_, e := releasedAppEnv(t, "2.0.0", buildV2)
 		ctx, cancel := context.WithCancel(context.Background())
 		_, err := e.c.Apply(ctx, client.Release{App: "app"}, e.exe, client.HealthCheck(func(ctx context.Context, _ string) error {
 			cancel()
@@ -333,10 +299,7 @@ func TestApplyCheckKilled(t *testing.T) {
 		e.wantExe(buildV2)
 	})
 	t.Run("updater crashes", func(t *testing.T) {
-		repo := simulator.New(t, simulator.Options{})
-		publishApp(repo, "2.0.0", "", buildV2)
-		repo.Publish()
-		e := newAppEnv(t, repo)
+		_, e := releasedAppEnv(t, "2.0.0", buildV2)
 		for range 2 {
 			c := e.newCrash()
 			e.mustApply(client.HealthCheck(func(context.Context, string) error { c.take(); return nil }))
@@ -357,10 +320,7 @@ func TestApplyCheckKilled(t *testing.T) {
 // at the executable's path, after the swap; a failure puts the previous
 // build back.
 func TestApplyCheckAfterSwap(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	publishApp(repo, "2.0.0", "", buildV2)
-	repo.Publish()
-	e := newAppEnv(t, repo)
+	_, e := releasedAppEnv(t, "2.0.0", buildV2)
 	errBroken := errors.New("broken")
 	var saw []string
 	err := e.applyErr(client.HealthCheckAfterSwapUnsafe(), client.HealthCheck(func(_ context.Context, p string) error {
@@ -379,10 +339,7 @@ func TestApplyCheckAfterSwap(t *testing.T) {
 // listed with version, hashes and install time, from the records and the
 // bytes on disk.
 func TestBuilds(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	publishApp(repo, "2.0.0", "", buildV2)
-	repo.Publish()
-	e := newAppEnv(t, repo)
+	repo, e := releasedAppEnv(t, "2.0.0", buildV2)
 	b, err := e.c.Builds("app", e.exe)
 	if err != nil || b.Known || b.Installed.ExecutableSHA256 != hexSHA256(buildV1) || b.Installed.Version != "" || len(b.Kept) != 0 || b.Pending {
 		t.Fatalf("Builds before any update = %+v, %v", b, err)
