@@ -115,6 +115,9 @@ const (
 	fixedHeader = len(magic) + 8 + 8 + sha256.Size + 8*11
 )
 
+// ChunkSize is the length of the chunks whose hashes an index holds.
+const ChunkSize = 1 << chunkShift
+
 // chunks is the number of chunks of n bytes.
 func chunks(n, shift int64) int64 { return (n + 1<<shift - 1) >> shift }
 
