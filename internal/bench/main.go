@@ -53,8 +53,11 @@
 //   - warm refresh, long-lived client: latch refreshes a second time on the
 //     same client; go-tuf's Updater can refresh only once in its lifetime, so
 //     its column is a new Updater on the warm cache in the same process;
-//   - lookups, flat and delegated: in-process time per lookup after a refresh
-//     (the delegated bin already fetched);
+//   - lookups, flat and delegated: in-process time per lookup after a
+//     refresh and one lookup (which fetches the delegated bin), of -lookups
+//     distinct names drawn at random with a fixed seed (for bins: those of
+//     the bin fetched), the same for both clients in the same order; one
+//     row for the first lookup of each name, one for the same names again;
 //   - download + verify of the large target to a file; its floor is a plain
 //     GET + sha256 + file write + fsync (latch fsyncs before its rename);
 //     beside it the same without fsync, and sha256 of in-memory bytes;
@@ -127,7 +130,7 @@ type settings struct {
 	bins       int   // targets in 256 succinct bins; 0: none
 	reps       int   // runs per client and row
 	dlReps     int   // runs per client of the large download
-	lookups    int   // lookups timed per lookup run
+	lookups    int   // distinct names looked up per lookup run
 	idle       int   // idle refreshes per idle run; 0: none
 	fleet      int   // clients of the fleet; 0: none
 	dir        string
@@ -149,7 +152,7 @@ func parseSettings(args []string) (settings, error) {
 	fs.IntVar(&s.bins, "bins", 100000, "targets in 256 succinct bins (0: no succinct repository)")
 	fs.IntVar(&s.reps, "reps", 5, "runs per client and row")
 	fs.IntVar(&s.dlReps, "dlreps", 5, "runs per client of the large download")
-	fs.IntVar(&s.lookups, "lookups", 10000, "lookups timed per lookup run")
+	fs.IntVar(&s.lookups, "lookups", 10000, "distinct names looked up per lookup run, twice")
 	fs.IntVar(&s.idle, "idle", 10, "idle refreshes timed per run of one long-lived client (0: none)")
 	fs.IntVar(&s.fleet, "fleet", 1000, "long-lived latch clients that refresh at once, in one process (0: none); each holds about three file descriptors")
 	fs.StringVar(&s.dir, "dir", "", "parent of the temporary directory (default /var/tmp if present, else the system's)")
