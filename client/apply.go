@@ -481,7 +481,7 @@ func (c *Client) inPlace(u *selfupdate.Updater, app, current string) (selfupdate
 	if in, ok := c.installed(app); ok && in.SHA256 == b.Exe {
 		return selfupdate.Build{Version: in.Version, SHA256: in.SHA256, Exe: b.Exe, Installed: in.Time}, true, nil
 	}
-	if _, ok := releaseVersion(current); ok {
+	if _, ok := rollback.CanonicalVersion(current); ok {
 		b.Version = current
 	} else if current != "" {
 		c.log.Info("CurrentVersion is not a semantic version: the version in place is unknown", "app", app, "current_version", current)
@@ -490,8 +490,8 @@ func (c *Client) inPlace(u *selfupdate.Updater, app, current string) (selfupdate
 }
 
 func sameVersion(a, b string) bool {
-	va, oka := releaseVersion(a)
-	vb, okb := releaseVersion(b)
+	va, oka := rollback.CanonicalVersion(a)
+	vb, okb := rollback.CanonicalVersion(b)
 	return oka && okb && semver.Compare(va, vb) == 0
 }
 

@@ -130,11 +130,11 @@ func floorOf(in rollback.Install, cur selfupdate.Build, known bool) versionFloor
 	return f
 }
 
-// compareVersions compares two versions as semver.Compare, after
-// releaseVersion; a version that is not a full semantic version is older
-// than every one that is.
+// compareVersions compares two versions as semver.Compare, in the form
+// rollback.CanonicalVersion gives them; a version that is not a full
+// semantic version is older than every one that is.
 func compareVersions(a, b string) int {
-	va, _ := releaseVersion(a)
-	vb, _ := releaseVersion(b)
+	va, _ := rollback.CanonicalVersion(a)
+	vb, _ := rollback.CanonicalVersion(b)
 	return semver.Compare(va, vb)
 }
