@@ -671,10 +671,46 @@ func (c *Client) recoverUpdate(u *selfupdate.Updater, app string) error {
 	})
 }
 
-// installHooks record commits, reverts and failed builds of app in the
-// trusted state.
+// installHooks record app's installs in the trusted state, stamped with
+// the client's clock. A commit sets the installed-version floor (refusing
+// an older build unless op.Unsafe) to the build's version and release hash
+// (its executable's hash if it did not come from a release); a revert
+// lowers it on purpose and marks the release it leaves as failed, so that
+// the next update doesn't reinstall it; a failed health check marks the
+// build failed. Each is idempotent, as selfupdate.Hooks must be.
 func (c *Client) installHooks(app string) selfupdate.Hooks {
-	return selfupdate.StateHooks(app, c.updateState, c.opts.clock)
+	return selfupdate.Hooks{
+		Commit: func(op selfupdate.Op) error {
+			return c.updateState(func(s *rollback.State) error {
+				in := rollback.Install{Version: op.Build.Version, SHA256: recordSHA256(op.Build), Time: c.opts.clock().UTC()}
+				switch {
+				case op.Kind == selfupdate.KindRevert:
+					if err := s.ForceInstallUnsafe(app, in); err != nil {
+						return err
+					}
+					if op.Prev.SHA256 == "" {
+						return nil // not a release: nothing could install it again
+					}
+					return s.MarkFailed(app, op.Prev.SHA256)
+				case op.Unsafe:
+					return s.ForceInstallUnsafe(app, in)
+				}
+				return s.CommitInstall(app, in)
+			})
+		},
+		MarkFailed: func(op selfupdate.Op) error {
+			return c.updateState(func(s *rollback.State) error { return s.MarkFailed(app, op.Build.SHA256) })
+		},
+	}
+}
+
+// recordSHA256 is the hash that stands for b in the trusted state: its
+// release file's, or its executable's if it did not come from a release.
+func recordSHA256(b selfupdate.Build) string {
+	if b.SHA256 != "" {
+		return b.SHA256
+	}
+	return b.Exe
 }
 
 // updateState applies change to a copy of the trusted state and saves it
