@@ -289,7 +289,8 @@ type ApplyResult struct {
 // check counts as a check that did not finish (see
 // ErrHealthCheckInterrupted). exePath is resolved to an absolute path
 // without symbolic links first. The application keeps running its old
-// build: to run the new one, restart. Apply, Recover, RevertUnsafe and
+// build: to run the new one, restart. A start-up that calls Apply need not
+// call Recover first (see Recover). Apply, Recover, RevertUnsafe and
 // Builds of a client run one at a time, and the state directory's lock
 // keeps other clients and processes out.
 func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ...ApplyOption) (*ApplyResult, error) {
@@ -565,10 +566,22 @@ func syncFile(p string) error {
 }
 
 // Recover finishes or undoes a self-update of app at exePath that a crash
-// interrupted (Apply does this first, too), and removes what is no longer
-// needed beside the executable, such as a Windows executable renamed aside
-// by the last update. Call it when the application starts; it does not use
-// the network.
+// interrupted, and removes what is no longer needed beside the executable,
+// such as a Windows executable renamed aside by the last update. It does
+// not use the network.
+//
+// Call it when the application starts, before it does its work: Apply
+// does the same first, so a start-up that calls Apply need not call
+// Recover too. With a HealthCheck in its default placement, what a crash
+// leaves at the executable's path is the previous build or one that passed
+// its check, and Recover (or Apply) makes latch's records agree with it:
+// it commits the checked build, or puts the previous one back, and counts a
+// check that did not finish. With HealthCheckAfterSwapUnsafe a crash during
+// the check leaves the unchecked build at the executable's path: Recover
+// puts the previous one back, but the start that calls it already runs the
+// unchecked build, and a build that can't start can't call it (nor can an
+// application whose path a crash on Windows left empty, see Apply): then
+// something else, a launcher or a service manager, must call Recover.
 func (c *Client) Recover(app, exePath string) error {
 	if c.closed.Load() {
 		return ErrClosed
