@@ -334,32 +334,17 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 		return nil, err
 	}
 	installed, _ := c.installed(rel.App)
-	facts := installFacts{Installed: installed, InPlace: cur, Known: known, AllowDowngrade: o.allowDowngrade}
-	if info != nil {
-		rf := factsOf(info)
-		facts.Release = &rf
+	d := decideInstall(installFactsOf(installed, cur, known, info, skipped, o.allowDowngrade))
+	if refused, err := refusal(d, rel.App, info, skipped); err != nil {
+		return nil, c.auditInstall(u, rel.App, refused, cur.Version, "refused", err)
 	}
-	if len(skipped) > 0 {
-		facts.KnownBad = skipped[0].Version
-	}
-	d := decideInstall(facts)
 	res := &ApplyResult{Release: info, Previous: cur.Version}
 	if d.NewerKnownBad {
 		res.KnownBad = skipped[0]
 	}
-	switch d.Action {
-	case actRefuseKnownBad:
-		err := &KnownBadError{App: rel.App, Version: skipped[0].Version, SHA256: skipped[0].sha256()}
-		return nil, c.auditInstall(u, rel.App, skipped[0], cur.Version, "refused", err)
-	case actUpToDate:
+	if d.Action == actUpToDate {
 		c.log.Info("up to date", "app", rel.App, "version", d.Floor.Version)
 		return res, nil
-	case actRefuseRollback:
-		err := &rollback.RollbackError{App: rel.App, Trusted: d.Floor.Version, Got: info.Version, Err: ErrRollback}
-		return nil, c.auditInstall(u, rel.App, info, cur.Version, "refused", err)
-	case actRefuseChanged:
-		err := &ReleaseChangedError{App: rel.App, Version: info.Version, InstalledSHA256: d.Floor.SHA256, SHA256: info.sha256()}
-		return nil, c.auditInstall(u, rel.App, info, cur.Version, "refused", err)
 	}
 	switch {
 	case d.Floor.Version == "":

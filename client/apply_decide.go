@@ -37,9 +37,20 @@ type releaseFacts struct {
 	Archive bool
 }
 
-func factsOf(r *ReleaseInfo) releaseFacts {
-	_, isArchive := archive.FormatOf(r.Target.Path())
-	return releaseFacts{Version: r.Version, SHA256: r.sha256(), Archive: isArchive}
+// installFactsOf gathers the facts of Apply's decision: the installed
+// release, the build in place (cur, known: see Client.inPlace), the release
+// Resolve chose (nil if none) and those it passed over as known bad, newest
+// first.
+func installFactsOf(installed rollback.Install, cur selfupdate.Build, known bool, chosen *ReleaseInfo, skipped []*ReleaseInfo, allowDowngrade bool) installFacts {
+	f := installFacts{Installed: installed, InPlace: cur, Known: known, AllowDowngrade: allowDowngrade}
+	if chosen != nil {
+		_, isArchive := archive.FormatOf(chosen.Target.Path())
+		f.Release = &releaseFacts{Version: chosen.Version, SHA256: chosen.sha256(), Archive: isArchive}
+	}
+	if len(skipped) > 0 {
+		f.KnownBad = skipped[0].Version
+	}
+	return f
 }
 
 // installFacts are everything decideInstall reads: the trusted state's
@@ -111,6 +122,21 @@ func decideInstall(f installFacts) installDecision {
 		d.Action = actRecord
 	}
 	return d
+}
+
+// refusal returns the error of a decision that refuses, with the release
+// refused (chosen, or the newest of those skipped as known bad), and nil
+// for one that does not.
+func refusal(d installDecision, app string, chosen *ReleaseInfo, skipped []*ReleaseInfo) (*ReleaseInfo, error) {
+	switch d.Action {
+	case actRefuseKnownBad:
+		return skipped[0], &KnownBadError{App: app, Version: skipped[0].Version, SHA256: skipped[0].sha256()}
+	case actRefuseRollback:
+		return chosen, &rollback.RollbackError{App: app, Trusted: d.Floor.Version, Got: chosen.Version, Err: ErrRollback}
+	case actRefuseChanged:
+		return chosen, &ReleaseChangedError{App: app, Version: chosen.Version, InstalledSHA256: d.Floor.SHA256, SHA256: chosen.sha256()}
+	}
+	return nil, nil
 }
 
 // versionFloor is the version a release must not be older than, and the
