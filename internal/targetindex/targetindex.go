@@ -330,35 +330,38 @@ func parseHeader(h []byte) (*Index, []byte, error) {
 // Reader reads a region of a file that is checked chunk by chunk against
 // recorded SHA-256 hashes: every byte it returns is in a chunk that matched
 // (and stays in memory), so a byte changed on disk, before or after, is
-// never returned. Its memory is the chunks checked. It is safe for
-// concurrent use.
+// never returned. Its memory is the blocks read. It is safe for concurrent
+// use.
 type Reader struct {
 	src   io.ReaderAt
 	base  int64 // where the region starts in src
 	size  int64
 	sumOf func(chunk int64) ([]byte, error) // the recorded hash of a chunk
-	// Bit i%64 of ok[i/64]: chunk i matched its hash. It is set after the
-	// chunk's bytes are in chunks, so that a reader who sees it sees them.
+	// Bit i%64 of ok[i/64]: chunk i matched its hash. It is set after its
+	// block's bytes are in blocks, so that a reader who sees it sees them.
 	ok []atomic.Uint64
 
 	mu sync.Mutex // serialises reading and checking chunks
-	// chunks[i/64][i%64] are the bytes of chunk i once checked.
-	chunks []*[64][]byte
+	// Per block of readAhead chunks: the bytes read, each chunk of them
+	// used only once it is checked.
+	blocks [][]byte
 	bad    []uint64 // bit per chunk: found not to match
-	// slab is memory not used yet for chunks: they are read into it one
-	// after the other, so that memory is touched (and, in a new process,
-	// faulted in) only for chunks that are used.
-	slab []byte
 }
 
-// slabSize is how much memory a Reader takes at a time for the chunks it
-// reads.
-const slabSize = 64 << 10
+// readAhead is how many chunks one read brings in: a system call costs
+// about as much as hashing a chunk, and lookups near each other share them
+// (the hash table slots of successive lookups, the entries of one
+// directory). A chunk's bytes are still checked only when it is first used,
+// so a changed chunk fails only what reads it, not its neighbours.
+const (
+	blockShift = chunkShift + 4
+	readAhead  = 1 << (blockShift - chunkShift)
+)
 
 func newReader(src io.ReaderAt, base, size int64, sumOf func(int64) ([]byte, error)) *Reader {
-	n := (chunks(size, chunkShift) + 63) / 64
-	return &Reader{src: src, base: base, size: size, sumOf: sumOf, ok: make([]atomic.Uint64, n),
-		bad: make([]uint64, n), chunks: make([]*[64][]byte, n)}
+	n := chunks(size, chunkShift)
+	return &Reader{src: src, base: base, size: size, sumOf: sumOf, ok: make([]atomic.Uint64, (n+63)/64),
+		bad: make([]uint64, (n+63)/64), blocks: make([][]byte, (n+readAhead-1)/readAhead)}
 }
 
 // Size is the length of the region.
@@ -385,83 +388,63 @@ func (r *Reader) bytes(off, n int64, rest bool) ([]byte, error) {
 	}
 	first, last := off>>chunkShift, (off+n-1)>>chunkShift
 	for i := first; i <= last; i++ {
-		if !r.checked(i) {
-			if err := r.load(i, last); err != nil {
+		if r.ok[i/64].Load()&(1<<(i%64)) == 0 {
+			if err := r.load(i); err != nil {
 				return nil, err
 			}
-			break
 		}
 	}
 	end := off + n
 	if rest {
 		end = min(r.size, (last+1)<<chunkShift)
 	}
-	if first == last {
-		c := r.chunks[first/64][first%64]
-		lo, hi := off-first<<chunkShift, end-first<<chunkShift
-		return c[lo:hi:hi], nil
+	if b := off >> blockShift; b == (end-1)>>blockShift {
+		lo, hi := off-b<<blockShift, end-b<<blockShift
+		return r.blocks[b][lo:hi:hi], nil
 	}
 	out := make([]byte, 0, end-off)
-	for i := first; i <= last; i++ {
-		c := r.chunks[i/64][i%64]
-		lo, hi := max(0, off-i<<chunkShift), min(int64(len(c)), end-i<<chunkShift)
-		out = append(out, c[lo:hi]...)
+	for at := off; at < end; {
+		b := at >> blockShift
+		hi := min(end, (b+1)<<blockShift)
+		out = append(out, r.blocks[b][at-b<<blockShift:hi-b<<blockShift]...)
+		at = hi
 	}
 	return out, nil
 }
 
-func (r *Reader) checked(i int64) bool { return r.ok[i/64].Load()&(1<<(i%64)) != 0 }
-
-// load reads the chunks from first to last that are not checked yet, each
-// run of them with one read, and checks each against its hash. A chunk
-// that doesn't match is an error, and so stays for every later read.
-func (r *Reader) load(first, last int64) error {
+// load reads chunk i, if its block isn't read yet, and checks it against
+// its hash.
+func (r *Reader) load(i int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i := first; i <= last; {
-		if r.checked(i) {
-			i++
-			continue
-		}
-		if r.bad[i/64]&(1<<(i%64)) != 0 {
-			return r.corrupt(i)
-		}
-		j := i + 1
-		for j <= last && !r.checked(j) && r.bad[j/64]&(1<<(j%64)) == 0 {
-			j++
-		}
-		lo, hi := i<<chunkShift, min(r.size, j<<chunkShift)
-		if int64(len(r.slab)) < hi-lo {
-			r.slab = make([]byte, max(slabSize, hi-lo))
-		}
-		buf := r.slab[: hi-lo : hi-lo]
-		r.slab = r.slab[hi-lo:]
-		if err := readAt(r.src, buf, r.base+lo); err != nil {
+	lo, hi := i<<chunkShift, min(r.size, (i+1)<<chunkShift)
+	bit := uint64(1) << (i % 64)
+	switch {
+	case r.ok[i/64].Load()&bit != 0:
+		return nil
+	case r.bad[i/64]&bit != 0:
+		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
+	}
+	want, err := r.sumOf(i)
+	if err != nil {
+		return err
+	}
+	block := r.blocks[i/readAhead]
+	if block == nil {
+		start := i / readAhead * readAhead << chunkShift
+		block = make([]byte, min(r.size-start, readAhead<<chunkShift))
+		if err := readAt(r.src, block, r.base+start); err != nil {
 			return err
 		}
-		for ; i < j; i++ {
-			want, err := r.sumOf(i)
-			if err != nil {
-				return err
-			}
-			at := (i << chunkShift) - lo
-			c := buf[at:min(int64(len(buf)), at+1<<chunkShift):min(int64(len(buf)), at+1<<chunkShift)]
-			if sum := sha256.Sum256(c); !bytes.Equal(sum[:], want) {
-				r.bad[i/64] |= 1 << (i % 64)
-				return r.corrupt(i)
-			}
-			if r.chunks[i/64] == nil {
-				r.chunks[i/64] = new([64][]byte)
-			}
-			r.chunks[i/64][i%64] = c
-			r.ok[i/64].Or(1 << (i % 64))
-		}
+		r.blocks[i/readAhead] = block
 	}
+	at := (i % readAhead) << chunkShift
+	if sum := sha256.Sum256(block[at : at+hi-lo]); !bytes.Equal(sum[:], want) {
+		r.bad[i/64] |= bit
+		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
+	}
+	r.ok[i/64].Or(bit)
 	return nil
-}
-
-func (r *Reader) corrupt(i int64) error {
-	return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+i<<chunkShift, r.base+min(r.size, (i+1)<<chunkShift))
 }
 
 // readAt fills p from src at off; a file that ends before is corrupt.
