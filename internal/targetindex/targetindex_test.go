@@ -74,6 +74,10 @@ func TestReaderChecksEachChunk(t *testing.T) {
 	if _, err := ix.Data.Bytes(2<<chunkShift, 2<<chunkShift); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("a range over the changed chunk: %v", err)
 	}
+	// The chunks after it, read with it, are checked on their own.
+	if got, err := ix.Data.Bytes(4<<chunkShift+1, 2<<chunkShift+5); err != nil || !bytes.Equal(got, data[4<<chunkShift+1:6<<chunkShift+6]) || src.bytes != min(len(data), readAhead<<chunkShift) {
+		t.Errorf("chunks 4 to 6, in the changed chunk's block: %v, %d bytes read", err, src.bytes)
+	}
 }
 
 type countingReader struct {
