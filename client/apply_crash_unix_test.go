@@ -30,8 +30,8 @@ const applyCrashEnv = "LATCH_APPLY_CRASH"
 
 type applyCrashJob struct {
 	StateDir, Exe string
-	Mode          string // "log", "check" or "download"
-	Kill          int    // log mode: kill at this record, counted from 0
+	Mode          string // "log", "revert", "check" or "download"
+	Kill          int    // log and revert modes: kill at this record, counted from 0
 	// First: the first update; latch has no record of the executable
 	// (v1, which says so with CurrentVersion).
 	First bool
@@ -133,7 +133,7 @@ func TestApplyCrashChild(t *testing.T) {
 		return os.WriteFile(job.checkedMarker(), nil, 0o600)
 	}
 	switch job.Mode {
-	case "log":
+	case "log", "revert":
 		opts = append(opts, client.WithLogger(slog.New(killHandler{n: new(atomic.Int64), kill: int64(job.Kill)})))
 	case "check":
 		check = func(context.Context, string) error { die(); return nil }
@@ -142,6 +142,12 @@ func TestApplyCrashChild(t *testing.T) {
 	}
 	c := crashClient(t, repo, job.StateDir, opts...)
 	defer c.Close()
+	if job.Mode == "revert" {
+		if err := c.RevertUnsafe("app", job.Exe); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	_, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe, client.HealthCheck(check), client.CurrentVersion("1.0.0"))
 	if err != nil && !(job.Unhealthy && errors.Is(err, errUnhealthy)) {
 		t.Fatal(err)
@@ -224,15 +230,7 @@ func applyCrashRun(t *testing.T, job applyCrashJob) bool {
 		c.Close()
 	}
 
-	env, _ := json.Marshal(job)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestApplyCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), applyCrashEnv+"="+string(env), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
-	if err != nil && !killed {
-		t.Fatalf("child %+v: %v\n%s", job, err, out)
-	}
+	killed := runCrashChild(t, job)
 
 	// What a user finds after the kill (or the completed update).
 	exe, err := os.ReadFile(job.Exe)
@@ -256,17 +254,28 @@ func applyCrashRun(t *testing.T, job applyCrashJob) bool {
 	}
 	if job.Unhealthy {
 		applyUnhealthyAfterCrash(t, c, job)
+		c.Close()
+		wantEachActionAudited(t, job.StateDir, buildV2, nil, job)
 		return killed
 	}
 	if !killed {
 		if floor != "2.0.0" || !bytes.Equal(exe, buildV2) {
 			t.Errorf("completed: floor %q, executable %q", floor, exe)
 		}
+		c.Close()
+		wantEachActionAudited(t, job.StateDir, buildV2, nil, job)
 		return false
 	}
 	if err := c.Recover("app", job.Exe); err != nil {
 		t.Fatalf("%+v: Recover: %v", job, err)
 	}
+	// Whatever the kill interrupted, each operation on the executable
+	// that began has one audit record, written by the update or by the
+	// recovery.
+	c.Close()
+	wantEachActionAudited(t, job.StateDir, buildV2, nil, job)
+	c = crashClient(t, repo, job.StateDir)
+	defer c.Close()
 	exe, _ = os.ReadFile(job.Exe)
 	floor = c.Status().Installed["app"].Version
 	if !(floor == "1.0.0" && bytes.Equal(exe, buildV1) || floor == "2.0.0" && bytes.Equal(exe, buildV2) || job.First && floor == "" && bytes.Equal(exe, buildV1)) {
@@ -288,6 +297,22 @@ func applyCrashRun(t *testing.T, job applyCrashJob) bool {
 		}
 	}
 	return true
+}
+
+// runCrashChild runs job in a child process and reports whether it was
+// killed.
+func runCrashChild(t *testing.T, job applyCrashJob) bool {
+	t.Helper()
+	env, _ := json.Marshal(job)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestApplyCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), applyCrashEnv+"="+string(env), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+	if err != nil && !killed {
+		t.Fatalf("child %+v: %v\n%s", job, err, out)
+	}
+	return killed
 }
 
 // checkBuilds checks that what Builds says about the executable and the
