@@ -118,6 +118,9 @@ func TestApplyCrashRevert(t *testing.T) {
 		}
 		dir := t.TempDir()
 		job := applyCrashJob{Mode: "revert", Kill: n, StateDir: filepath.Join(dir, "state"), Exe: filepath.Join(dir, "bin", "app")}
+		if err := os.MkdirAll(filepath.Dir(job.Exe), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		writeExe(t, job.Exe, buildV1)
 		c := crashClient(t, crashRepo(t, false), job.StateDir)
 		if _, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe); err != nil {
