@@ -277,7 +277,10 @@ type ApplyResult struct {
 // Each outcome (installed, refused by the floor or as known bad, rolled
 // back, check interrupted) is written to the audit log; with
 // WithAuditRequired a failure to write it is returned after an install
-// took effect, with the result.
+// took effect, with the result. What happened to the executable is
+// recorded exactly once even if a crash comes between the change and its
+// record: the journal keeps the operation until its record is written,
+// and the next Apply, Recover or RevertUnsafe writes it.
 //
 // A crash at any instant leaves the old or the new executable in place,
 // complete and executable, and never a build whose check failed or had not

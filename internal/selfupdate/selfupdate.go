@@ -54,6 +54,11 @@
 // does not finish counts as failed, so a build whose check keeps getting
 // killed can't cause an install loop.
 //
+// The write of the journal that ends an operation also keeps it as the
+// operation that ended ([Updater.Ended]) until the caller has recorded it
+// ([Updater.Recorded]), so that a crash between the end and the caller's
+// record (the client's audit log) leaves the record owed, not lost.
+//
 // # Durability
 //
 // Each rename is followed by fsyncs of the directories it changed (see the
@@ -453,8 +458,7 @@ func (u *Updater) Install(r Request, h Hooks) (string, error) {
 	}
 	prev.Exe = exe
 	if j.Exe != u.Exe {
-		// A journal of another path (the application moved): its kept
-		// builds stay where they are, forgotten.
+		// A journal of another path: the application moved.
 		j = j.movedTo(u.Exe)
 	}
 	j.Seq++
