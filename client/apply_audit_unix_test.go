@@ -155,3 +155,78 @@ func TestApplyCrashRevert(t *testing.T) {
 		}
 	}
 }
+
+// journalPhase returns the phase of the operation in progress in the
+// self-update journal in stateDir, "" if none.
+func journalPhase(t *testing.T, stateDir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(stateDir, "selfupdate", "app"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j struct{ Op *struct{ Phase string } }
+	if err := json.Unmarshal(b, &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Op == nil {
+		return ""
+	}
+	return j.Op.Phase
+}
+
+// TestApplyCrashRecover kills an update to 2.0.0 so that the journal is
+// left in each phase (the first kill of Apply that leaves it there), then
+// kills the Recover of a start-up at each log record, and recovers again:
+// the recovery's own change to the executable (an install undone or
+// finished) has exactly one audit record too.
+func TestApplyCrashRecover(t *testing.T) {
+	if os.Getenv(applyCrashEnv) != "" {
+		t.Skip("in a child process")
+	}
+	phases := map[string]bool{}
+	for n := 0; len(phases) < 3; n++ {
+		if n == 500 {
+			t.Fatalf("Apply's kills left the journal only in phases %v", phases)
+		}
+		job := applyCrashJob{Mode: "log", Kill: n}
+		setUpCrash(t, &job)
+		if !runCrashChild(t, job) {
+			t.Fatalf("Apply's kills left the journal only in phases %v", phases)
+		}
+		phase := journalPhase(t, job.StateDir)
+		if phase == "" || phases[phase] {
+			continue
+		}
+		phases[phase] = true
+		for m := 0; ; m++ {
+			if m == 200 {
+				t.Fatal("Recover was killed at every log record")
+			}
+			// Each kill of Recover follows the same kill of Apply (the
+			// journal names the executable's path: no copies).
+			if m > 0 {
+				setUpCrash(t, &job)
+				runCrashChild(t, job)
+				if got := journalPhase(t, job.StateDir); got != phase {
+					t.Fatalf("%+v left phase %q, then %q", job, phase, got)
+				}
+			}
+			rjob := job
+			rjob.Mode, rjob.Kill = "recover", m
+			killed := runCrashChild(t, rjob)
+			c := crashClient(t, crashRepo(t, true), rjob.StateDir)
+			if err := c.Recover("app", rjob.Exe); err != nil {
+				t.Fatalf("%s, %+v: Recover: %v", phase, rjob, err)
+			}
+			c.Close()
+			wantEachActionAudited(t, rjob.StateDir, buildV2, nil, rjob)
+			if !killed {
+				t.Logf("phase %s: %d kills in Recover", phase, m)
+				break
+			}
+		}
+	}
+}

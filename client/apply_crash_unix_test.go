@@ -30,8 +30,8 @@ const applyCrashEnv = "LATCH_APPLY_CRASH"
 
 type applyCrashJob struct {
 	StateDir, Exe string
-	Mode          string // "log", "revert", "check" or "download"
-	Kill          int    // log and revert modes: kill at this record, counted from 0
+	Mode          string // "log", "revert", "recover", "check" or "download"
+	Kill          int    // log, revert and recover modes: kill at this record, counted from 0
 	// First: the first update; latch has no record of the executable
 	// (v1, which says so with CurrentVersion).
 	First bool
@@ -133,7 +133,7 @@ func TestApplyCrashChild(t *testing.T) {
 		return os.WriteFile(job.checkedMarker(), nil, 0o600)
 	}
 	switch job.Mode {
-	case "log", "revert":
+	case "log", "revert", "recover":
 		opts = append(opts, client.WithLogger(slog.New(killHandler{n: new(atomic.Int64), kill: int64(job.Kill)})))
 	case "check":
 		check = func(context.Context, string) error { die(); return nil }
@@ -142,8 +142,14 @@ func TestApplyCrashChild(t *testing.T) {
 	}
 	c := crashClient(t, repo, job.StateDir, opts...)
 	defer c.Close()
-	if job.Mode == "revert" {
+	switch job.Mode {
+	case "revert":
 		if err := c.RevertUnsafe("app", job.Exe); err != nil {
+			t.Fatal(err)
+		}
+		return
+	case "recover":
+		if err := c.Recover("app", job.Exe); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -212,24 +218,7 @@ func applyCrashEverywhere(t *testing.T, unhealthy bool) {
 // was killed.
 func applyCrashRun(t *testing.T, job applyCrashJob) bool {
 	t.Helper()
-	dir := t.TempDir()
-	job.StateDir, job.Exe = filepath.Join(dir, "state"), filepath.Join(dir, "bin", "app")
-	if err := os.MkdirAll(filepath.Dir(job.Exe), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(job.Exe, buildV1, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if !job.First {
-		// 1.0.0 is installed (and recorded) before the update.
-		repo := crashRepo(t, false)
-		c := crashClient(t, repo, job.StateDir)
-		if res, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe); err != nil || res.Updated {
-			t.Fatalf("recording 1.0.0: %+v, %v", res, err)
-		}
-		c.Close()
-	}
-
+	setUpCrash(t, &job)
 	killed := runCrashChild(t, job)
 
 	// What a user finds after the kill (or the completed update).
@@ -297,6 +286,29 @@ func applyCrashRun(t *testing.T, job applyCrashJob) bool {
 		}
 	}
 	return true
+}
+
+// setUpCrash gives job a new state directory and executable, v1, and
+// unless job.First records 1.0.0 as installed.
+func setUpCrash(t *testing.T, job *applyCrashJob) {
+	t.Helper()
+	dir := t.TempDir()
+	job.StateDir, job.Exe = filepath.Join(dir, "state"), filepath.Join(dir, "bin", "app")
+	if err := os.MkdirAll(filepath.Dir(job.Exe), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(job.Exe, buildV1, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !job.First {
+		// 1.0.0 is installed (and recorded) before the update.
+		repo := crashRepo(t, false)
+		c := crashClient(t, repo, job.StateDir)
+		if res, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe); err != nil || res.Updated {
+			t.Fatalf("recording 1.0.0: %+v, %v", res, err)
+		}
+		c.Close()
+	}
 }
 
 // runCrashChild runs job in a child process and reports whether it was
