@@ -551,8 +551,9 @@ func syncFile(p string) error {
 
 // Recover finishes or undoes a self-update of app at exePath that a crash
 // interrupted, and removes what is no longer needed beside the executable,
-// such as a Windows executable renamed aside by the last update. It does
-// not use the network.
+// such as a Windows executable renamed aside by the last update. It writes
+// the audit record of what it did to the executable, and one a crash kept
+// out of the log (see Apply). It does not use the network.
 //
 // Call it when the application starts, before it does its work: Apply
 // does the same first, so a start-up that calls Apply need not call

@@ -75,9 +75,12 @@ func (c *Client) recorded(e *selfupdate.Ended, kind string) bool {
 	if c.auditLog == nil {
 		return false
 	}
-	from, err := strconv.ParseUint(e.Op.Mark, 10, 64)
-	if err != nil && e.Op.Mark != "" {
-		return false
+	var from uint64 // no mark (no audit log when it began): the whole log
+	if e.Op.Mark != "" {
+		var err error
+		if from, err = strconv.ParseUint(e.Op.Mark, 10, 64); err != nil {
+			return false
+		}
 	}
 	recs, err := c.auditLog.Since(from)
 	if err != nil {

@@ -241,7 +241,8 @@ type Backup struct {
 	Build Build
 }
 
-// Outcome says what [Updater.Recover] found and did.
+// Outcome says what [Updater.Recover] found and did. The journal stores
+// it by number (Ended): new values go at the end.
 type Outcome int
 
 const (
