@@ -488,9 +488,7 @@ func TestTimestampUpdate(t *testing.T) {
 		t.Parallel()
 		e, before := setup(t)
 		forged := *e.repo.Snapshot()
-		forged.Signatures = nil
-		simulator.AddSignatures(t, &forged, e.repo.Key("timestamp", 0))
-		e.repo.SetFault("timestamp.json", simulator.Fault{Replace: simulator.WireBytes(t, &forged, false)})
+		e.repo.SetFault("timestamp.json", simulator.Fault{Replace: simulator.Seal(t, &forged, false, e.repo.Key("timestamp", 0))})
 		err := e.refreshErr()
 		wantIs(t, err, client.ErrType)
 		wantIs(t, err, metadata.ErrType)

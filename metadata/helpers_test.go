@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	sslcjson "github.com/secure-systems-lab/go-securesystemslib/cjson"
 )
 
 // vectorDir holds the generated vectors (testdata/gen/main.go).
@@ -232,20 +230,19 @@ func (k testKey) json() map[string]any {
 	}
 }
 
-// sign returns a document whose "signed" is signed, signed by keys over
-// go-securesystemslib's canonical form (an implementation independent of
-// ours).
+// sign returns the envelope of signed (a value encoding/json encodes),
+// sealed by keys.
 func sign(tb testing.TB, signed any, keys ...testKey) []byte {
 	tb.Helper()
-	canonical, err := sslcjson.EncodeCanonical(signed)
+	b, err := json.Marshal(signed)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sigs := []map[string]string{}
-	for _, k := range keys {
-		sigs = append(sigs, map[string]string{"keyid": k.id, "sig": hex.EncodeToString(ed25519.Sign(k.priv, canonical))})
+	signers := make([]Signer, len(keys))
+	for i, k := range keys {
+		signers[i] = NewSigner(k.id, "ed25519", k.priv)
 	}
-	doc, err := json.Marshal(map[string]any{"signed": json.RawMessage(canonical), "signatures": sigs})
+	doc, err := Seal(b, signers...)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	latchcjson "github.com/latchsec/latch/internal/cjson"
+	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	"github.com/sigstore/sigstore/pkg/signature"
 	tuf "github.com/theupdateframework/go-tuf/v2/metadata"
 )
