@@ -165,17 +165,24 @@ func (s *vectorSet) mustOpen(name string) document {
 	return doc
 }
 
+// openAs opens the vector name, failing the test unless it is kind
+// metadata (a T).
+func openAs[T document](s *vectorSet, name, kind string) T {
+	s.tb.Helper()
+	d, ok := s.mustOpen(name).(T)
+	if !ok {
+		s.tb.Fatalf("%s is not %s metadata", name, kind)
+	}
+	return d
+}
+
 func (s *vectorSet) root(name string) *Root {
 	s.tb.Helper()
 	if r, ok := s.roots[name]; ok {
 		return r
 	}
-	r, ok := s.mustOpen(name).(*Root)
-	if !ok {
-		s.tb.Fatalf("%s is not root metadata", name)
-	}
-	s.roots[name] = r
-	return r
+	s.roots[name] = openAs[*Root](s, name, "root")
+	return s.roots[name]
 }
 
 func (s *vectorSet) targetsDoc(name string) *Targets {
@@ -183,30 +190,18 @@ func (s *vectorSet) targetsDoc(name string) *Targets {
 	if t, ok := s.targets[name]; ok {
 		return t
 	}
-	t, ok := s.mustOpen(name).(*Targets)
-	if !ok {
-		s.tb.Fatalf("%s is not targets metadata", name)
-	}
-	s.targets[name] = t
-	return t
+	s.targets[name] = openAs[*Targets](s, name, "targets")
+	return s.targets[name]
 }
 
 func (s *vectorSet) timestamp(name string) *Timestamp {
 	s.tb.Helper()
-	t, ok := s.mustOpen(name).(*Timestamp)
-	if !ok {
-		s.tb.Fatalf("%s is not timestamp metadata", name)
-	}
-	return t
+	return openAs[*Timestamp](s, name, "timestamp")
 }
 
 func (s *vectorSet) snapshot(name string) *Snapshot {
 	s.tb.Helper()
-	sn, ok := s.mustOpen(name).(*Snapshot)
-	if !ok {
-		s.tb.Fatalf("%s is not snapshot metadata", name)
-	}
-	return sn
+	return openAs[*Snapshot](s, name, "snapshot")
 }
 
 // A testKey is an ed25519 key from a fixed seed. Its key ID is its name:
