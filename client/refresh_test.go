@@ -101,9 +101,7 @@ func TestRefreshAndDownload(t *testing.T) {
 			if mode.consistent {
 				wantName = "1.plugins.json"
 			}
-			if got := repo.Requests(); !slices.Equal(got, []string{wantName}) {
-				t.Errorf("delegated lookup requested %q, want %q", got, wantName)
-			}
+			wantRequests(t, repo, wantName)
 
 			// Downloads, by the consistent-snapshot name where it applies.
 			repo.ResetRequests()
