@@ -96,30 +96,14 @@ The timestamp expires at 2030-01-02T00:00:00Z.
 // for the client's files, and done, which stops the server and removes the
 // directory.
 func exampleRepo() (url string, rootJSON []byte, dir string, done func()) {
-	rootJSON, err := os.ReadFile("testdata/example/metadata/1.root.json")
-	if err != nil {
-		log.Fatal(err)
-	}
-	dir, err = os.MkdirTemp("", "latch-example-")
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := httptest.NewServer(http.FileServer(http.Dir("testdata/example")))
-	return srv.URL, rootJSON, dir, func() {
-		srv.Close()
-		os.RemoveAll(dir)
-	}
+	return exampleServe(http.FileServer(http.Dir("testdata/example")))
 }
-
-// exampleNow is the examples' clock: testdata/example's reference time.
-func exampleNow() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // exampleTamperedRepo is exampleRepo with a mirror that alters every
 // target it serves.
 func exampleTamperedRepo() (url string, rootJSON []byte, dir string, done func()) {
-	url, rootJSON, dir, done = exampleRepo()
 	files := http.FileServer(http.Dir("testdata/example"))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return exampleServe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/targets/") {
 			files.ServeHTTP(w, r)
 			return
@@ -132,11 +116,26 @@ func exampleTamperedRepo() (url string, rootJSON []byte, dir string, done func()
 		b[0] ^= 1
 		w.Write(b)
 	}))
+}
+
+func exampleServe(h http.Handler) (url string, rootJSON []byte, dir string, done func()) {
+	rootJSON, err := os.ReadFile("testdata/example/metadata/1.root.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, err = os.MkdirTemp("", "latch-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	return srv.URL, rootJSON, dir, func() {
 		srv.Close()
-		done()
+		os.RemoveAll(dir)
 	}
 }
+
+// exampleNow is the examples' clock: testdata/example's reference time.
+func exampleNow() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // exampleExecutable writes the application's executable, build 1.4.1, in
 // dir and returns its path: in an application, os.Executable().
