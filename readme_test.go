@@ -121,6 +121,9 @@ func placeholders(t *testing.T, text string, values map[string]string, dir strin
 		}
 		used[examplePathPrefix] = true
 		n := strings.IndexByte(text[start+1:], '"')
+		if n < 0 {
+			t.Fatalf("README: %s... is not a string literal", examplePathPrefix)
+		}
 		name := text[start+len(examplePathPrefix) : start+1+n]
 		text = text[:start] + strconv.Quote(filepath.Join(dir, filepath.FromSlash(name))) + text[start+2+n:]
 	}
