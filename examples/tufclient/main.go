@@ -80,9 +80,9 @@
 //
 // and the exit status is 3. A log that contradicts the checkpoint the
 // monitor saw before prints {"event":"split-view"} (or "rollback") with both
-// signed checkpoints and exits 4. The monitor keeps its position, the next
-// entry to check and the checkpoint it was read under, in
-// DIR/monitor/<hash of the origin>.json, and starts there next time.
+// signed checkpoints and exits 4. The client keeps the monitor's position,
+// the next entry to check and the checkpoint it was read under, in the
+// metadata directory, and starts there next time.
 //
 // # Files
 //
