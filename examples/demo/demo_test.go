@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch/internal/logwriter"
+	"github.com/latchsec/latch/transparency/logwriter"
 )
 
 // TestRun runs the whole demo: the honest update must succeed, every attack

@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/latchsec/latch/client"
-	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/translog"
 	"github.com/latchsec/latch/transparency"
+	"github.com/latchsec/latch/transparency/logwriter"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"golang.org/x/mod/sumdb/note"
 )
