@@ -135,6 +135,13 @@ func run(out io.Writer) error {
 	}
 
 	ctx, cancel = context.WithTimeout(context.Background(), sceneTimeout)
+	serr := selfUpdate(ctx, filepath.Join(dir, "selfupdate"), out)
+	cancel()
+	if serr != nil {
+		fmt.Fprintf(out, "self-update FAILED: %v\n", serr)
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), sceneTimeout)
 	gerr := gate(ctx, filepath.Join(dir, "gate"), out)
 	cancel()
 	if gerr != nil {
@@ -149,6 +156,8 @@ func run(out io.Writer) error {
 		return fmt.Errorf("%d of %d attacks not stopped", failed, len(scenes))
 	case tlFailed > 0:
 		return fmt.Errorf("%d of %d release transparency scenes not as they should be", tlFailed, len(tlScenes))
+	case serr != nil:
+		return fmt.Errorf("the self-update failed: %w", serr)
 	case gerr != nil:
 		return fmt.Errorf("the approval gate failed: %w", gerr)
 	}

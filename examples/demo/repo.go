@@ -168,8 +168,11 @@ func targetFile(p, version string, content []byte, index *int64) (*metadata.Targ
 // release publishes myapp at version: the binary (logged first, with a
 // log), and new versions of targets, snapshot and timestamp, each signed by
 // its role's keys.
-func (r *repo) release(version string) error {
-	p, content := targetPath(version), binary(version)
+func (r *repo) release(version string) error { return r.releaseBuild(version, binary(version)) }
+
+// releaseBuild is release with content as the build.
+func (r *repo) releaseBuild(version string, content []byte) error {
+	p := targetPath(version)
 	var index *int64
 	if r.log != nil {
 		i, err := r.log.append(r.log.dir, r.log.entry(p, content))

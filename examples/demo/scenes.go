@@ -97,12 +97,13 @@ type tlogInfo struct {
 // sync 2.0.0, and what they tamper with), and a device on which a latch
 // client installed 1.0.0 from them.
 type world struct {
-	repo   *repo
-	sites  []*site
-	clock  *clock
-	log    *logBook
-	client *client.Client
-	app    string // the installed application
+	repo     *repo
+	sites    []*site
+	clock    *clock
+	log      *logBook
+	client   *client.Client
+	app      string // the installed application
+	stateDir string // the client's
 }
 
 func newWorld(ctx context.Context, dir string, mirrors ...string) (_ *world, err error) {
@@ -113,7 +114,8 @@ func newWorld(ctx context.Context, dir string, mirrors ...string) (_ *world, err
 // tl, served by each mirror under /log/, and the client requiring that log
 // for myapp's releases (nil: no log).
 func newWorldLogged(ctx context.Context, dir string, tl *releaseLog, mirrors ...string) (_ *world, err error) {
-	w := &world{clock: &clock{t: demoStart}, log: &logBook{}, app: filepath.Join(dir, "app", "myapp")}
+	w := &world{clock: &clock{t: demoStart}, log: &logBook{}, app: filepath.Join(dir, "app", "myapp"),
+		stateDir: filepath.Join(dir, "tuf")}
 	defer func() {
 		if err != nil {
 			w.close()
@@ -126,7 +128,7 @@ func newWorldLogged(ctx context.Context, dir string, tl *releaseLog, mirrors ...
 	if err := w.repo.release("1.0.0"); err != nil {
 		return nil, err
 	}
-	cfg := client.Config{TrustedRoot: w.repo.rootJSON(), StateDir: filepath.Join(dir, "tuf")}
+	cfg := client.Config{TrustedRoot: w.repo.rootJSON(), StateDir: w.stateDir}
 	for _, name := range mirrors {
 		s := newSite(name)
 		s.sync(w.repo)
@@ -228,9 +230,12 @@ func (a appState) equal(b appState) bool {
 
 // label names the installed application by its content.
 func (a appState) label() string {
-	for _, v := range []string{"1.0.0", "2.0.0", "2.0.1"} {
+	for _, v := range []string{"1.0.0", "2.0.0", "2.0.1", "2.1.0"} {
 		if bytes.Equal(a.content, binary(v)) {
 			return "myapp " + v
+		}
+		if bytes.Equal(a.content, brokenBuild(v)) {
+			return "broken " + v
 		}
 		if bytes.Equal(a.content, backdoor(v)) {
 			return "backdoor " + v

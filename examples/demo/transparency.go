@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/latchsec/latch/client"
-	"github.com/latchsec/latch/internal/translog"
 	"github.com/latchsec/latch/transparency"
 	"github.com/latchsec/latch/transparency/logwriter"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -78,41 +77,43 @@ func (l *releaseLog) append(dir string, entries ...[]byte) (int64, error) {
 
 // size is the number of entries in the vendor's log.
 func (l *releaseLog) size() (int64, error) {
-	cp, err := l.open().Checkpoint(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), sceneTimeout)
+	defer cancel()
+	lw, err := logwriter.Open(ctx, l.dir, l.signer)
 	if err != nil {
 		return 0, err
 	}
-	return cp.Size, nil
+	n, err := lw.NextIndex(ctx)
+	return n, errors.Join(err, lw.Close(ctx))
 }
 
-// open reads the vendor's log where it is written.
-func (l *releaseLog) open() *translog.Log {
-	v, err := translog.NewVerifier(translog.Policy{Origin: demoLogOrigin, LogKey: l.vkey})
-	if err != nil {
-		panic(err) // the demo's own key
-	}
-	log, err := translog.NewLog(v, logwriter.Dir(l.dir), translog.Options{MaxBundleSize: translog.MaxBundleSize})
-	if err != nil {
-		panic(err)
-	}
-	return log
-}
-
-// monitor is the vendor's watch on its own log: every entry must be a
-// release its repository signed. It returns the entries that are not.
+// monitor is the vendor's watch on its own log (client.Client.MonitorLog):
+// a client of the vendor's own repository, served by a site of the
+// vendor's that no attacker touched, checks that every entry of the log is
+// a release the repository signed. It returns the entries that are not.
 func (w *world) monitor(ctx context.Context) ([]int64, error) {
-	log := w.repo.log.open()
-	cp, err := log.Checkpoint(ctx)
+	vendor := newSite("vendor")
+	defer vendor.close()
+	vendor.sync(w.repo)
+	vendor.serveLog(w.repo.log.dir)
+	policy := w.repo.log.policy()
+	policy.URLs = []string{vendor.srv.URL + "/log/"}
+	c, err := client.New(client.Config{
+		TrustedRoot:     w.repo.rootJSON(),
+		MetadataURLs:    []string{vendor.metadataURL()},
+		StateDir:        filepath.Join(filepath.Dir(w.stateDir), "monitor"),
+		TransparencyLog: policy,
+	}, client.WithClock(w.clock.now))
 	if err != nil {
 		return nil, err
 	}
+	defer c.Close()
+	if err := c.Refresh(ctx); err != nil {
+		return nil, err
+	}
 	var unknown []int64
-	err = log.Entries(ctx, cp, 0, func(i int64, b []byte) error {
-		e, err := transparency.ParseEntry(b)
-		tf, ok := w.repo.targets.Signed.Targets[e.Path]
-		if err != nil || !ok || tf.Length != e.Length || !bytes.Equal(tf.Hashes["sha256"], e.SHA256[:]) {
-			unknown = append(unknown, i)
-		}
+	_, err = c.MonitorLog(ctx, func(u client.UnknownLogEntry) error {
+		unknown = append(unknown, u.Index)
 		return nil
 	})
 	return unknown, err
