@@ -23,7 +23,9 @@ import (
 
 // brokenBuild is a release that fails its health check: it can't start.
 func brokenBuild(version string) []byte {
-	return []byte("#!/bin/sh\necho 'myapp " + version + ": cannot open its database' >&2\nexit 1\n")
+	return []byte("#!/bin/sh\n" +
+		"echo 'myapp " + version + ": cannot open its database' >&2\n" +
+		"exit 1\n")
 }
 
 // healthCheck runs the new build with --version; it must exit 0 within a
@@ -34,8 +36,10 @@ var healthCheck = client.HealthCheckCommand(5*time.Second, "--version")
 // fails unless 2.0.0 installs, 2.1.0 fails its check and is rolled back
 // and recorded, and the next Apply passes 2.1.0 over.
 func selfUpdate(ctx context.Context, dir string, out io.Writer) error {
-	fmt.Fprintf(out, "\nself-update: client.Apply checks a new build (here: runs it with --version) beside the\n")
-	fmt.Fprintf(out, "old one, swaps it in only if the check passes, and remembers a build that failed\n")
+	fmt.Fprintln(out)
+	say(out, "", "", "self-update: client.Apply checks a new build (here: runs it "+
+		"with --version) beside the old one, swaps it in only if the check passes, "+
+		"and remembers a build that failed")
 	if runtime.GOOS == "windows" {
 		fmt.Fprintf(out, "  skipped: the demo's builds are shell scripts\n")
 		return nil
@@ -73,13 +77,15 @@ func selfUpdate(ctx context.Context, dir string, out io.Writer) error {
 	w.syncAll()
 	_, err = apply()
 	var he *client.HealthCheckError
-	if !errors.As(err, &he) || !errors.Is(err, client.ErrHealthCheck) || !strings.Contains(err.Error(), "exit status 1") {
-		return fmt.Errorf("broken 2.1.0: %v, want a failed health check (exit status 1)", err)
+	if !errors.As(err, &he) || !errors.Is(err, client.ErrHealthCheck) ||
+		!strings.Contains(err.Error(), "exit status 1") {
+		return fmt.Errorf("broken 2.1.0: %v, want a failed health check (exit 1)", err)
 	}
 	if err := w.wantApp("myapp 2.0.0"); err != nil {
 		return err
 	}
-	step("2.1.0 released, Apply", "check failed (exit status 1): 2.1.0 not installed, 2.0.0 stays")
+	step("2.1.0 released, Apply",
+		"check failed (exit status 1): 2.1.0 not installed, 2.0.0 stays")
 	outcome, err := lastInstall(ctx, w)
 	if err != nil {
 		return err

@@ -55,12 +55,18 @@ func newReleaseLog(dir string) (*releaseLog, error) {
 // policy is the device's release transparency policy, without the URLs
 // (each mirror adds its /log/).
 func (l *releaseLog) policy() *client.TransparencyLog {
-	return &client.TransparencyLog{Origin: demoLogOrigin, Key: l.vkey, Paths: []string{"myapp/*/*"}}
+	return &client.TransparencyLog{
+		Origin: demoLogOrigin, Key: l.vkey, Paths: []string{"myapp/*/*"},
+	}
 }
 
 // entry is the log entry of content released as target path p.
 func (l *releaseLog) entry(p string, content []byte) []byte {
-	b, err := transparency.Entry{Repository: demoLogOrigin, Path: p, Length: int64(len(content)), SHA256: sha256.Sum256(content)}.Marshal()
+	e := transparency.Entry{
+		Repository: demoLogOrigin, Path: p,
+		Length: int64(len(content)), SHA256: sha256.Sum256(content),
+	}
+	b, err := e.Marshal()
 	if err != nil {
 		panic(err) // the demo's paths are valid entries
 	}
@@ -129,12 +135,14 @@ func backdoor(version string) []byte {
 // naming log entry index (nil: none).
 func (w *world) forgeRelease(version string, index *int64) error {
 	p, evil := targetPath(version), backdoor(version)
-	forged, err := w.repo.forgeTargets(p, version, evil, index, w.repo.keys[metadata.TARGETS]...)
+	stolen := w.repo.keys[metadata.TARGETS]
+	forged, err := w.repo.forgeTargets(p, version, evil, index, stolen...)
 	if err != nil {
 		return err
 	}
 	w.mirror().put(targetURLPath(p, evil), evil)
-	w.mirror().attack(fmt.Sprintf("metadata/%d.targets.json", w.repo.targets.Signed.Version), serveBytes(forged))
+	name := fmt.Sprintf("metadata/%d.targets.json", w.repo.targets.Signed.Version)
+	w.mirror().attack(name, serveBytes(forged))
 	return nil
 }
 
@@ -153,10 +161,12 @@ type tlScene struct {
 
 var tlScenes = []tlScene{
 	{
-		name:   "unlogged release",
-		attack: "signs myapp 2.0.0 -> a backdoor for one victim with both targets keys, naming a log entry that does not exist",
-		want:   client.ErrNotLogged,
-		note:   "without the log policy latch installs it: both required targets keys signed it",
+		name: "unlogged release",
+		attack: "signs myapp 2.0.0 -> a backdoor for one victim with both targets keys, " +
+			"naming a log entry that does not exist",
+		want: client.ErrNotLogged,
+		note: "without the log policy latch installs it: " +
+			"both required targets keys signed it",
 		stage: func(_ context.Context, w *world) (string, error) {
 			w.syncAll()
 			var index *int64
@@ -171,11 +181,13 @@ var tlScenes = []tlScene{
 		},
 	},
 	{
-		name:   "logged release",
-		attack: "also holds the log key: logs the backdoor as myapp 2.0.0 and names that entry",
+		name: "logged release",
+		attack: "also holds the log key: logs the backdoor as myapp 2.0.0 " +
+			"and names that entry",
 		stage: func(_ context.Context, w *world) (string, error) {
 			w.syncAll()
-			i, err := w.repo.log.append(w.repo.log.dir, w.repo.log.entry(targetPath("2.0.0"), backdoor("2.0.0")))
+			l := w.repo.log
+			i, err := l.append(l.dir, l.entry(targetPath("2.0.0"), backdoor("2.0.0")))
 			if err != nil {
 				return "", err
 			}
@@ -183,9 +195,10 @@ var tlScenes = []tlScene{
 		},
 	},
 	{
-		name:   "forked log",
-		attack: "holds every key: publishes a backdoor 2.0.1 to a device that trusts the public log at 2 entries, logged in a private fork of the log",
-		want:   client.ErrSplitView,
+		name: "forked log",
+		attack: "holds every key: publishes a backdoor 2.0.1 to a device that trusts " +
+			"the public log at 2 entries, logged in a private fork of the log",
+		want: client.ErrSplitView,
 		stage: func(ctx context.Context, w *world) (string, error) {
 			w.syncAll()
 			if _, err := w.update(ctx, "2.0.0"); err != nil {
@@ -196,11 +209,14 @@ var tlScenes = []tlScene{
 			// never sees it.
 			l := w.repo.log
 			fork := filepath.Join(filepath.Dir(l.dir), "fork")
-			if _, err := l.append(fork, l.entry(targetPath("1.0.0"), binary("1.0.0")), l.entry(targetPath("2.0.1"), backdoor("2.0.1"))); err != nil {
+			first := l.entry(targetPath("1.0.0"), binary("1.0.0"))
+			evil := l.entry(targetPath("2.0.1"), backdoor("2.0.1"))
+			if _, err := l.append(fork, first, evil); err != nil {
 				return "", err
 			}
 			one := int64(1)
-			if err := w.repo.publish(targetPath("2.0.1"), "2.0.1", backdoor("2.0.1"), &one); err != nil {
+			err := w.repo.publish(targetPath("2.0.1"), "2.0.1", backdoor("2.0.1"), &one)
+			if err != nil {
 				return "", err
 			}
 			w.syncAll()
@@ -259,9 +275,12 @@ func playTransparency(ctx context.Context, dir string, sc tlScene, withLog bool)
 	thief-- // the thief's entry is the last
 	o.verdict = "installed; monitor flags nothing"
 	if len(flagged) > 0 {
-		o.verdict = fmt.Sprintf("installed; monitor flags entry %s", strings.Trim(fmt.Sprint(flagged), "[]"))
+		entries := strings.Trim(fmt.Sprint(flagged), "[]")
+		o.verdict = fmt.Sprintf("installed; monitor flags entry %s", entries)
 	}
-	o.evidence = fmt.Sprintf("the vendor's monitor finds log entry %d, %s with sha256 %.10x…, which its repository never signed", thief, targetPath("2.0.0"), sha256.Sum256(backdoor("2.0.0")))
+	o.evidence = fmt.Sprintf("the vendor's monitor finds log entry %d, %s with sha256 %.10x…, "+
+		"which its repository never signed",
+		thief, targetPath("2.0.0"), sha256.Sum256(backdoor("2.0.0")))
 	o.stopped = after.label() == "backdoor 2.0.0" && len(flagged) == 1 && flagged[0] == thief
 	return o, nil
 }
@@ -270,12 +289,16 @@ func playTransparency(ctx context.Context, dir string, sc tlScene, withLog bool)
 // report; it returns how many were not stopped. A platform without
 // Tessera's POSIX driver (Windows) skips them, saying so.
 func transparencyScenes(dir string, out io.Writer) (int, error) {
-	fmt.Fprintf(out, "\nrelease transparency: the vendor logs every release (Tessera, C2SP tlog-tiles); the device requires\n")
-	fmt.Fprintf(out, "myapp's releases to be in the log; the attacker holds both targets keys (a compromised build):\n\n")
+	fmt.Fprintln(out)
+	say(out, "", "", "release transparency: the vendor logs every release "+
+		"(Tessera, C2SP tlog-tiles); the device requires myapp's releases "+
+		"to be in the log; the attacker holds both targets keys (a compromised build):")
+	fmt.Fprintln(out)
 	rows := make([]row, len(tlScenes))
 	for i, sc := range tlScenes {
 		ctx, cancel := context.WithTimeout(context.Background(), sceneTimeout)
-		o, err := playTransparency(ctx, filepath.Join(dir, fmt.Sprintf("tl%d", i+1)), sc, true)
+		sceneDir := filepath.Join(dir, fmt.Sprintf("tl%d", i+1))
+		o, err := playTransparency(ctx, sceneDir, sc, true)
 		cancel()
 		if errors.Is(err, logwriter.ErrUnsupported) {
 			fmt.Fprintf(out, "skipped: %v\n", err)
@@ -288,13 +311,15 @@ func transparencyScenes(dir string, out io.Writer) (int, error) {
 		if note != "" {
 			// The contrast: the same attack on a device without the policy.
 			ctx, cancel := context.WithTimeout(context.Background(), sceneTimeout)
-			c, err := playTransparency(ctx, filepath.Join(dir, fmt.Sprintf("tl%d-nolog", i+1)), sc, false)
+			c, err := playTransparency(ctx, sceneDir+"-nolog", sc, false)
 			cancel()
 			if err != nil {
 				return 0, err
 			}
 			if c.app != "CHANGED to backdoor 2.0.0" {
-				o.stopped, note = false, "the contrast failed: without the log the attack gave "+c.app
+				o.stopped = false
+				note = "the contrast failed: without the log the attack gave " +
+					c.app
 			}
 		}
 		rows[i] = row{name: sc.name, attack: sc.attack, note: note, o: o}
