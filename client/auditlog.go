@@ -225,3 +225,17 @@ func (c *Client) ResetTrustedTimeUnsafe() error {
 // errNothingToReset ends ResetTrustedTimeUnsafe's state update without a
 // write.
 var errNothingToReset = errors.New("trusted time not later than the clock")
+
+// ResetTrustedTimeUnsafe is Client.ResetTrustedTimeUnsafe for every
+// repository: after a clock that was wrong in the future, each repository's
+// latest trusted time is set back to the clock, and each reset is recorded
+// in that repository's audit log. The same warning applies: a person checks
+// the clock first. A failure in some repositories is a *MultiError with
+// every repository's outcome; the others are reset.
+func (m *Multi) ResetTrustedTimeUnsafe() error {
+	errs := make([]error, len(m.repos))
+	for i, r := range m.repos {
+		errs[i] = r.c.ResetTrustedTimeUnsafe()
+	}
+	return m.outcome("reset trusted time", errs)
+}

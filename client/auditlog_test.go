@@ -248,3 +248,39 @@ func TestResetTrustedTimeUnsafeLocked(t *testing.T) {
 		t.Errorf("stored LastTime %v, want %v unchanged", got, trusted)
 	}
 }
+
+// TestMultiResetTrustedTimeUnsafe: after a clock that was wrong in the
+// future, every repository refuses to refresh; the reset lowers the trusted
+// time of each, and they refresh again; each repository's audit log
+// records it and verifies.
+func TestMultiResetTrustedTimeUnsafe(t *testing.T) {
+	t.Parallel()
+	repos := newRepos(t, simulator.Options{}, "vendor", "org")
+	publish(repos, "app.bin", []byte("v1"), nil, "vendor", "org")
+	e := newMultiEnv(t, repos, []string{"vendor", "org"}, mapping(all, 2, true, "vendor", "org"))
+	now := e.clock.Now()
+	e.clock.Set(now.Add(time.Hour))
+	e.open()
+	e.refresh()
+	e.clock.Set(now)
+	err := e.m.Refresh(context.Background())
+	me := wantAs[*client.MultiError](t, err)
+	if len(me.Errs) != 2 || !errors.Is(me.Errs[0], client.ErrClockRollback) || !errors.Is(me.Errs[1], client.ErrClockRollback) {
+		t.Fatalf("refresh with the clock set back: %v", err)
+	}
+	if err := e.m.ResetTrustedTimeUnsafe(); err != nil {
+		t.Fatal(err)
+	}
+	e.refresh()
+	e.m.Close()
+	e.m = nil
+	for _, name := range []string{"vendor", "org"} {
+		dir := filepath.Join(e.cfg.StateDir, name)
+		if got := auditKinds(t, dir); !slices.Contains(got, "clock-reset") {
+			t.Errorf("%s: audit kinds %q, want a clock-reset record", name, got)
+		}
+		if _, err := client.VerifyAudit(t.Context(), dir); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

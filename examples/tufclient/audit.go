@@ -33,17 +33,26 @@ func verifyAudit(ctx context.Context, cmd *command, stdout io.Writer) error {
 	return nil
 }
 
-// resetClock lowers the trusted time of the metadata directory to the
-// clock (FAKETIME included), after a clock that was wrong in the future.
-func resetClock(ctx context.Context, cmd *command, log *slog.Logger, clock func() time.Time) error {
-	c, err := newClient(ctx, cmd, log, clock)
+// resetClock lowers the trusted time of the metadata directory (with
+// --map, of every repository's) to the clock (FAKETIME included), after a
+// clock that was wrong in the future.
+func resetClock(ctx context.Context, cmd *command, log *slog.Logger, clock func() time.Time) (err error) {
+	var c interface {
+		ResetTrustedTimeUnsafe() error
+		Close() error
+	}
+	if cmd.mapFile != "" {
+		c, err = newMultiClient(ctx, cmd, log, clock)
+	} else {
+		c, err = newClient(ctx, cmd, log, clock)
+	}
 	if err != nil {
 		return err
 	}
-	before := c.Status().LastTrustedTime
+	defer func() { err = errors.Join(err, c.Close()) }()
 	if err := c.ResetTrustedTimeUnsafe(); err != nil {
-		return errors.Join(err, c.Close())
+		return err
 	}
-	log.Info("trusted time", "was", before.Format(time.RFC3339), "now", c.Status().LastTrustedTime.Format(time.RFC3339))
-	return c.Close()
+	log.Info("trusted time reset to the clock (if it was later)", "clock", clock().Format(time.RFC3339))
+	return nil
 }

@@ -19,6 +19,7 @@
 //
 //	tufclient --metadata-dir DIR --map FILE init ROOTS_DIR
 //	tufclient --metadata-dir DIR --map FILE refresh
+//	tufclient --metadata-dir DIR --map FILE clock reset-unsafe
 //	tufclient --metadata-dir DIR --map FILE [--target-base-url URL] \
 //		--target-dir DIR --target-name PATH [--target-name PATH ...] download
 //
@@ -113,8 +114,9 @@
 // repository's trusted root from ROOTS_DIR/<name>.root.json, checks them all
 // (and the map) before it stores anything, and keeps each repository's
 // state in DIR as client.Multi lays it out, and the repository's trust
-// anchor in DIR/<name encoded like a role name>.trusted-root. refresh refreshes every repository and fails if any failed, naming
-// each. download trusts a target only when the map's threshold of
+// anchor in DIR/<name encoded like a role name>.trusted-root. refresh
+// refreshes every repository and fails if any failed, naming each; clock
+// reset-unsafe resets the trusted time of each. download trusts a target only when the map's threshold of
 // repositories list it with the same length and hashes; a repository that
 // did not refresh is reported and left out, the others may still agree. The
 // targets come from the agreeing repositories' <URL>/targets/, or from
@@ -171,6 +173,7 @@ const synopsis = `usage:
   tufclient --metadata-dir DIR clock reset-unsafe
   tufclient --metadata-dir DIR --map FILE init ROOTS_DIR
   tufclient --metadata-dir DIR --map FILE refresh
+  tufclient --metadata-dir DIR --map FILE clock reset-unsafe
   tufclient --metadata-dir DIR --map FILE [--target-base-url URL] \
       --target-dir DIR --target-name PATH [--target-name PATH ...] download
   tufclient --metadata-dir DIR --metadata-url URL --log-url URL --log-key KEY log monitor

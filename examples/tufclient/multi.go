@@ -22,7 +22,7 @@ func withMap(command string, set, need, optional []string) ([]string, []string, 
 	if slices.Contains(set, "metadata-url") {
 		return nil, nil, fmt.Errorf("%w: --map replaces --metadata-url: give one of them", errUsage)
 	}
-	if !slices.Contains(need, "metadata-dir") || command == "audit" || command == "clock" {
+	if !slices.Contains(need, "metadata-dir") || command == "audit" {
 		return need, optional, nil // --map does not apply: reported as such
 	}
 	need = slices.DeleteFunc(slices.Clone(need), func(f string) bool { return f == "metadata-url" || f == "target-base-url" })

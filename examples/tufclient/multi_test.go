@@ -81,6 +81,7 @@ func TestMapInitRefreshDownload(t *testing.T) {
 		}
 	}
 	f.mustRun(nil, f.args("init")...) // again, with the same roots: no change
+	f.mustRun(nil, append(f.args("clock"), "reset-unsafe")...)
 	f.mustRun(nil, f.args("refresh")...)
 	f.mustRun(nil, f.args("download", "app.txt")...)
 	f.checkTargets(map[string][]byte{"app.txt": []byte("app v1")})
