@@ -14,6 +14,25 @@
 // log that way; client.VerifyAuditFiles checks copied log files by their
 // chain alone.
 //
+// # Format
+//
+// A log is a directory of text files: audit.log (the current file), then
+// audit.1.log (the one before it), audit.2.log, and so on, the highest
+// number being the oldest; client.AuditSummary.Files lists those a check
+// read, oldest first. Each line is one record, a JSON object with exactly
+// these members in this order, no spaces, and a newline:
+//
+//	{"seq":1,"time":"2025-01-02T03:04:05Z","kind":"refresh","fields":{...},"prev":"0000…0000"}
+//
+// seq is 1 for the first record and one more for each record after it,
+// across files; time is when it was appended (RFC 3339, UTC); kind names the
+// event (refresh, root-rotation, reject, download, install, revert,
+// transparency, clock-reset, ...); fields describes it, keys sorted; prev is
+// the SHA-256, in lowercase hex, of the previous record's line, newline
+// included (64 zeros for the first). When rotation deletes the oldest file
+// it first appends an "audit-drop" record naming that file and its first
+// and last record, so the remaining log still accounts for every record.
+//
 // Package client re-exports these under its own names
 // (client.ErrAuditBroken is ErrBroken, client.AuditError is BrokenError),
 // so a caller of the client usually needs only client. They live here,
