@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/client"
-	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/transparency/logwriter"
 	"golang.org/x/mod/sumdb/note"
 )
 

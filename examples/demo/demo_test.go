@@ -37,7 +37,7 @@ func TestRun(t *testing.T) {
 			"check failed (exit status 1): 2.1.0 not installed, 2.0.0 stays",
 		"audit log: install of 2.1.0: ",
 		"next Apply                  " +
-			"passes over 2.1.0 (failed before): 2.0.0 is up to date",
+			"passes over 2.1.0 (ApplyResult.KnownBad): 2.0.0 is up to date",
 		// the approval gate
 		"vendor releases 2.0.0, not approved yet          device runs myapp 1.0.0",
 		"org: not listed",

@@ -96,13 +96,16 @@ func selfUpdate(ctx context.Context, dir string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("Apply after the failed build: %w", err)
 	}
-	if res.Updated || res.Release.Version != "2.0.0" {
-		return fmt.Errorf("Apply after the failed build: %+v, want 2.0.0 up to date", res)
+	if res.Updated || res.Release.Version != "2.0.0" ||
+		res.KnownBad == nil || res.KnownBad.Version != "2.1.0" {
+		return fmt.Errorf("Apply after the failed build: %+v, "+
+			"want 2.0.0 up to date and 2.1.0 passed over", res)
 	}
 	if err := w.wantApp("myapp 2.0.0"); err != nil {
 		return err
 	}
-	step("next Apply", "passes over 2.1.0 (failed before): 2.0.0 is up to date")
+	step("next Apply", fmt.Sprintf("passes over %s (ApplyResult.KnownBad): %s is up to date",
+		res.KnownBad.Version, res.Release.Version))
 	return nil
 }
 
