@@ -15,8 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	latchmeta "github.com/latchsec/latch/metadata"
 )
 
 // How long each role's metadata stays valid after the repository signs it.
@@ -131,20 +132,26 @@ func newKeyedRepo(now time.Time, owner string) (*repo, error) {
 // rootJSON is root v1, the trust anchor an application ships with.
 func (r *repo) rootJSON() []byte { return r.files["metadata/1.root.json"] }
 
-// sign replaces m's signatures with one by each key, over the canonical form
-// of m.Signed (go-tuf's Sign), and returns the bytes to serve.
+// sign returns m signed by each key (listed under go-tuf's key ID for it),
+// as latch's metadata.Seal makes envelopes: the bytes to serve.
 func sign[T metadata.Roles](m *metadata.Metadata[T], keys ...ed25519.PrivateKey) ([]byte, error) {
-	m.ClearSignatures()
-	for _, k := range keys {
-		s, err := signature.LoadED25519Signer(k)
+	signed, err := json.Marshal(m.Signed)
+	if err != nil {
+		return nil, err
+	}
+	signers := make([]latchmeta.Signer, len(keys))
+	for i, k := range keys {
+		key, err := metadata.KeyFromPublicKey(k.Public())
 		if err != nil {
 			return nil, err
 		}
-		if _, err := m.Sign(s); err != nil {
+		id, err := key.ID()
+		if err != nil {
 			return nil, err
 		}
+		signers[i] = latchmeta.NewSigner(id, "ed25519", k)
 	}
-	return m.ToBytes(false)
+	return latchmeta.Seal(signed, signers...)
 }
 
 // targetFile describes content as target path p, with the signed custom
