@@ -138,19 +138,19 @@ func TestVerifyAuditBesideHolder(t *testing.T) {
 	t.Parallel()
 	e := auditedEnv(t)
 	ch := startChild(t, e, "hold")
-	if got := ch.line(t); got != "ready" {
+	if got := ch.Line(t); got != "ready" {
 		t.Fatalf("child: %q", got)
 	}
 	for range 3 {
 		if _, err := client.VerifyAudit(t.Context(), e.cfg.StateDir); err != nil {
 			t.Fatalf("VerifyAudit beside the holder: %v", err)
 		}
-		ch.stdin.Write([]byte("refresh\n"))
-		if got := ch.line(t); got != "refreshed" {
+		ch.Stdin.Write([]byte("refresh\n"))
+		if got := ch.Line(t); got != "refreshed" {
 			t.Fatalf("child: %q", got)
 		}
 	}
-	ch.end(t)
+	ch.End(t)
 }
 
 // clockRolledBack returns an env whose trusted time lies an hour ahead of
@@ -232,7 +232,7 @@ func TestResetTrustedTimeUnsafeLocked(t *testing.T) {
 	e.c = nil
 	trusted := e.state().LastTime
 	ch := startChild(t, e, "hold")
-	if got := ch.line(t); got != "ready" {
+	if got := ch.Line(t); got != "ready" {
 		t.Fatalf("child: %q", got)
 	}
 	e.clock.Set(repo.Now().Add(-time.Hour))
@@ -243,7 +243,7 @@ func TestResetTrustedTimeUnsafeLocked(t *testing.T) {
 	_, err = client.Open(ctx, e.cfg, e.opts...)
 	wantIs(t, err, client.ErrLocked)
 	wantIs(t, err, context.DeadlineExceeded)
-	ch.end(t)
+	ch.End(t)
 	if got := e.state().LastTime; !got.Equal(trusted) || trusted.IsZero() {
 		t.Errorf("stored LastTime %v, want %v unchanged", got, trusted)
 	}
