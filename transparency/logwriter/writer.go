@@ -21,6 +21,10 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
+// ErrOutOfOrder: Tessera put the entries of one Add in another order than
+// given (see Writer.Add).
+var ErrOutOfOrder = errors.New("the log put the entries in another order")
+
 // ErrUnsupported: the platform has no POSIX file locks (Windows).
 var ErrUnsupported = errors.New("transparency logs need Tessera's POSIX driver, which does not run on Windows")
 
