@@ -72,7 +72,8 @@ func TestOfflineTornPair(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.readUnlocked(pause); err != nil {
+		c.disk = &stateDir{dir: reader, log: c.log}
+		if err := c.disk.readUnlocked(pause); err != nil {
 			t.Fatal(err)
 		}
 		c.trusted.Store(c.offlineSet(embedded))

@@ -1,103 +1,44 @@
-package client
+package client_test
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/audit"
 	"github.com/latchsec/latch/internal/simulator"
 	"github.com/latchsec/latch/rollback"
 )
 
-// countingStore counts the saves of the trusted state; before each, it
-// calls before (if set) with the save's number, counted from 0.
-type countingStore struct {
-	rollback.Store
-	saves  atomic.Int64
-	before func(n int64)
-}
-
-func (s *countingStore) Save(st *rollback.State) error {
-	n := s.saves.Add(1) - 1
-	if s.before != nil {
-		s.before(n)
-	}
-	return s.Store.Save(st)
-}
-
-// countSaves wraps the store of c, which must not be in use.
-func countSaves(c *Client) *countingStore {
-	s := &countingStore{Store: c.store}
-	c.store = s
-	return s
-}
-
-// testClock is a settable clock for WithClock.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-// persistEnv is a repository and a state directory for the tests of what
-// the client writes.
-type persistEnv struct {
-	t     *testing.T
-	repo  *simulator.Repo
-	clock *testClock
-	cfg   Config
-}
-
-func newPersistEnv(t *testing.T) *persistEnv {
+// persistRepo is a repository with one target, published.
+func persistRepo(t *testing.T) *simulator.Repo {
 	repo := simulator.New(t, simulator.Options{})
 	repo.AddTarget("a", []byte("a"), nil)
 	repo.Publish()
-	metaURL, _ := repo.Serve()
-	return &persistEnv{t: t, repo: repo, clock: &testClock{now: repo.Now()},
-		cfg: Config{TrustedRoot: repo.TrustedRoot(), MetadataURLs: []string{metaURL}, StateDir: t.TempDir()}}
+	return repo
 }
 
-func (e *persistEnv) open(opts ...Option) *Client {
+// savedState returns the trusted state saved in the env's state directory.
+func (e *env) savedState() *rollback.State {
 	e.t.Helper()
-	c, err := New(e.cfg, append([]Option{WithClock(e.clock.Now)}, opts...)...)
+	s, err := rollback.ReadFileState(filepath.Join(e.cfg.StateDir, "state"))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return c
+	return s
 }
 
-func (e *persistEnv) refresh(c *Client) {
+// stateFiles returns the trusted state file and the audit log.
+func (e *env) stateFiles() (state, auditLog []byte) {
 	e.t.Helper()
-	if err := c.Refresh(e.t.Context()); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-// files returns the trusted state file and the audit log.
-func (e *persistEnv) files() (state, auditLog []byte) {
-	e.t.Helper()
-	state, err := os.ReadFile(filepath.Join(e.cfg.StateDir, stateSubdir, "trusted-state"))
+	state, err := os.ReadFile(filepath.Join(e.cfg.StateDir, "state", "trusted-state"))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	auditLog, err = os.ReadFile(filepath.Join(e.cfg.StateDir, auditSubdir, "audit.log"))
+	auditLog, err = os.ReadFile(filepath.Join(e.cfg.StateDir, "audit", "audit.log"))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -109,31 +50,25 @@ func (e *persistEnv) files() (state, auditLog []byte) {
 // clock moved on by more than a minute each time) and in a new process.
 func TestIdleRefreshWritesNothing(t *testing.T) {
 	t.Parallel()
-	e := newPersistEnv(t)
-	c := e.open()
-	e.refresh(c)
-	state, auditLog := e.files()
-	saves := countSaves(c)
+	e := refreshed(t, persistRepo(t))
+	state, auditLog := e.stateFiles()
+	saves := client.CountSaves(e.c)
 	for i := range 3 {
 		e.clock.Set(e.repo.Now().Add(time.Duration(i+1) * 5 * time.Minute))
-		e.refresh(c)
+		e.refresh()
 	}
-	if n := saves.saves.Load(); n != 0 {
+	if n := saves.Saves(); n != 0 {
 		t.Errorf("idle refreshes saved the trusted state %d times, want 0", n)
 	}
-	c.Close()
 
-	c = e.open() // a warm start
-	saves = countSaves(c)
-	e.refresh(c)
-	if _, err := c.Target(t.Context(), "a"); err != nil {
-		t.Fatal(err)
-	}
-	if n := saves.saves.Load(); n != 0 {
+	saves = client.CountSaves(e.open()) // a warm start
+	e.refresh()
+	e.target("a")
+	if n := saves.Saves(); n != 0 {
 		t.Errorf("a warm start's refresh saved the trusted state %d times, want 0", n)
 	}
-	c.Close()
-	if s, a := e.files(); !bytes.Equal(s, state) || !bytes.Equal(a, auditLog) {
+	e.c.Close()
+	if s, a := e.stateFiles(); !bytes.Equal(s, state) || !bytes.Equal(a, auditLog) {
 		t.Errorf("idle refreshes changed the trusted state (%v) or the audit log (%v)", !bytes.Equal(s, state), !bytes.Equal(a, auditLog))
 	}
 }
@@ -144,27 +79,22 @@ func TestIdleRefreshWritesNothing(t *testing.T) {
 // state; and what it saved is what a new process starts from.
 func TestRefreshSavesOnce(t *testing.T) {
 	t.Parallel()
-	e := newPersistEnv(t)
-	c := e.open()
-	saves := countSaves(c)
-	e.refresh(c)
-	if n := saves.saves.Load(); n != 1 {
+	e := newEnv(t, persistRepo(t))
+	saves := client.CountSaves(e.open())
+	e.refresh()
+	if n := saves.Saves(); n != 1 {
 		t.Errorf("a cold refresh saved the trusted state %d times, want 1", n)
 	}
 	e.repo.AddTarget("b", []byte("b"), nil)
 	e.repo.Publish()
 	e.clock.Set(e.repo.Now().Add(time.Hour))
-	saves.saves.Store(0)
-	e.refresh(c)
-	if n := saves.saves.Load(); n != 1 {
+	e.refresh()
+	if n := saves.Saves(); n != 1 {
 		t.Errorf("a refresh to new timestamp, snapshot and targets saved the trusted state %d times, want 1", n)
 	}
-	c.Close()
+	e.c.Close()
 
-	s, err := rollback.ReadFileState(filepath.Join(e.cfg.StateDir, stateSubdir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.savedState()
 	for _, role := range []string{"root", "timestamp", "snapshot", "targets"} {
 		if got, want := s.Roles[role].Version, e.repo.Version(role); got != want {
 			t.Errorf("%s recorded at v%d, want v%d", role, got, want)
@@ -177,7 +107,7 @@ func TestRefreshSavesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum, err := audit.VerifyAnchored(filepath.Join(e.cfg.StateDir, auditSubdir), m); err != nil || sum.Records != 2 {
+	if sum, err := audit.VerifyAnchored(filepath.Join(e.cfg.StateDir, "audit"), m); err != nil || sum.Records != 2 {
 		t.Errorf("audit log: %+v, %v; want 2 records that verify", sum, err)
 	}
 }
@@ -187,21 +117,15 @@ func TestRefreshSavesOnce(t *testing.T) {
 // snapshot is fetched), so that a new process refuses an older one.
 func TestRefreshFailureKeepsAccepted(t *testing.T) {
 	t.Parallel()
-	e := newPersistEnv(t)
-	c := e.open()
-	e.refresh(c)
+	e := refreshed(t, persistRepo(t))
 	e.repo.AddTarget("b", []byte("b"), nil)
 	e.repo.Publish()
 	e.repo.SetFault("snapshot.json", simulator.Fault{Mutate: simulator.FlipBit})
-	var re *RefreshError
-	if err := c.Refresh(t.Context()); !errors.As(err, &re) || re.Role != "snapshot" {
-		t.Fatalf("Refresh: %v, want a failure at the snapshot", err)
+	if re := wantAs[*client.RefreshError](t, e.refreshErr()); re.Role != "snapshot" {
+		t.Fatalf("Refresh failed at %q, want at the snapshot", re.Role)
 	}
-	c.Close()
-	s, err := rollback.ReadFileState(filepath.Join(e.cfg.StateDir, stateSubdir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.c.Close()
+	s := e.savedState()
 	if got, want := s.Roles["timestamp"].Version, e.repo.Version("timestamp"); got != want {
 		t.Errorf("timestamp recorded at v%d after the failed refresh, want v%d", got, want)
 	}
@@ -211,50 +135,45 @@ func TestRefreshFailureKeepsAccepted(t *testing.T) {
 
 	e.repo.ClearFaults()
 	e.repo.SetFault("timestamp.json", simulator.Fault{OldVersion: e.repo.Version("timestamp") - 1})
-	c = e.open()
-	defer c.Close()
-	if err := c.Refresh(t.Context()); !errors.Is(err, ErrRollback) {
-		t.Fatalf("Refresh with the timestamp trusted before: %v, want ErrRollback", err)
-	}
+	e.open()
+	wantIs(t, e.refreshErr(), client.ErrRollback)
 }
 
 // TestClockFloorSavedWithChanges: the latest trusted time is kept in memory
 // at every refresh and saved with the next save of the trusted state, not
-// alone: what a new process starts from is the time of the last refresh
-// that trusted something new, and that is still refused when the clock
-// goes back beyond it.
+// alone: a new process starts from the time of the last refresh that
+// trusted something new (or was refused), and refuses a clock set back
+// beyond it; the process that saw a later time refuses a clock set back
+// beyond that one.
 func TestClockFloorSavedWithChanges(t *testing.T) {
 	t.Parallel()
-	e := newPersistEnv(t)
+	e := refreshed(t, persistRepo(t)) // saved with the cold refresh's records
 	t0 := e.repo.Now()
-	c := e.open()
-	e.refresh(c) // saved with the cold refresh's records
+	clockError := func(trusted time.Time) {
+		t.Helper()
+		if ce := wantAs[*client.ClockError](t, e.refreshErr()); !ce.Trusted.Equal(trusted) {
+			t.Errorf("ClockError with the trusted time %v, want %v", ce.Trusted, trusted)
+		}
+	}
 	e.clock.Set(t0.Add(2 * time.Hour))
-	e.refresh(c) // idle: kept in memory
-	e.clock.Set(t0.Add(time.Hour))
-	var ce *ClockError
-	if err := c.Refresh(t.Context()); !errors.As(err, &ce) || !ce.Trusted.Equal(t0.Add(2*time.Hour)) {
-		t.Fatalf("Refresh with the clock an hour back in the same process: %v, want a ClockError at %v", err, t0.Add(2*time.Hour))
-	}
-	c.Close()
+	e.refresh() // idle: kept in memory
 
-	c = e.open()
+	e.open()
 	e.clock.Set(t0.Add(-time.Hour))
-	if err := c.Refresh(t.Context()); !errors.As(err, &ce) || !ce.Trusted.Equal(t0) {
-		t.Fatalf("Refresh with the clock before the saved time: %v, want a ClockError at %v", err, t0)
-	}
+	clockError(t0)
 	e.clock.Set(t0.Add(time.Hour))
-	e.refresh(c) // after the saved floor: accepted
+	e.refresh() // after the saved time: accepted
+	e.clock.Set(t0.Add(3 * time.Hour))
+	e.refresh()
+	e.clock.Set(t0.Add(2 * time.Hour))
+	clockError(t0.Add(3 * time.Hour))
+
 	e.repo.AddTarget("b", []byte("b"), nil)
 	e.repo.Publish()
-	e.clock.Set(t0.Add(3 * time.Hour))
-	e.refresh(c) // trusts new metadata: saves the time too
-	c.Close()
-	s, err := rollback.ReadFileState(filepath.Join(e.cfg.StateDir, stateSubdir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !s.LastTime.Equal(t0.Add(3 * time.Hour)) {
-		t.Errorf("saved trusted time %v, want %v", s.LastTime, t0.Add(3*time.Hour))
+	e.clock.Set(t0.Add(4 * time.Hour))
+	e.refresh() // trusts new metadata: saves the time too
+	e.c.Close()
+	if got := e.savedState().LastTime; !got.Equal(t0.Add(4 * time.Hour)) {
+		t.Errorf("saved trusted time %v, want %v", got, t0.Add(4*time.Hour))
 	}
 }
