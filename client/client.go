@@ -24,7 +24,7 @@ type Client struct {
 	targetURLs []string
 	log        *slog.Logger
 	// disk is the trusted state and the metadata cache (persist.go).
-	disk *stateDir
+	disk persistence
 
 	mu      sync.Mutex // serialises Refresh and Close
 	closed  atomic.Bool

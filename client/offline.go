@@ -48,10 +48,11 @@ func Offline(cfg Config, opts ...Option) (*View, error) {
 	}
 	// The view's client never refreshes, persists or records anything.
 	c.closed.Store(true)
-	c.disk = &stateDir{dir: cfg.StateDir, log: c.log}
-	if err := c.disk.readUnlocked(pauseBeforeReread); err != nil {
+	d := &stateDir{dir: cfg.StateDir, log: c.log}
+	if err := d.readUnlocked(pauseBeforeReread); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
+	c.disk = d
 	c.trusted.Store(c.offlineSet(embedded))
 	return c.View(), nil
 }

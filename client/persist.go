@@ -51,8 +51,13 @@ type persistence interface {
 	// flush saves what was kept since the last save, if anything.
 	flush() error
 
+	// record returns the trusted record of role, if there is one.
+	record(role string) (rollback.RoleRecord, bool)
 	// cached returns the cached bytes of role if they match its record.
 	cached(role string) ([]byte, rollback.RoleRecord, bool)
+	// cacheExists reports whether top-level metadata beyond the root is
+	// cached, recorded or not.
+	cacheExists() bool
 	// stage starts writing a large document's cache file while it is
 	// verified; nil for a small one.
 	stage(role string, data []byte) *staged

@@ -27,8 +27,9 @@ func (s *countingStore) Saves() int64 { return s.saves.Swap(0) }
 
 // countSaves wraps the store of c, which must not be in use.
 func countSaves(c *Client) *countingStore {
-	s := &countingStore{Store: c.disk.store}
-	c.disk.store = s
+	d := c.disk.(*stateDir)
+	s := &countingStore{Store: d.store}
+	d.store = s
 	return s
 }
 
