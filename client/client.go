@@ -308,7 +308,7 @@ func (c *Client) loadCache() *trustedSet {
 // file first, record after), with whatever was kept before. The record is
 // checked first, so a version lower than trusted is refused before
 // anything is written. st, if not nil, is the cache file staged while data
-// was verified (stageCache); recording it is then a rename. st is used up
+// was verified (stateDir.stage); recording it is then a rename. st is used up
 // either way.
 func (c *Client) persistStaged(role string, data []byte, version, root int64, st *staged) error {
 	if err := c.disk.keep(role, data, version, root, st); err != nil {
