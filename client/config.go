@@ -229,18 +229,31 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.clock 
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithLimits sets the size caps of metadata files without a listed length.
-// A zero field keeps its default; a negative one is refused.
+// A zero field keeps its default; a negative one, or one above
+// LimitCeiling, is refused.
 func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 
 // WithMaxRootRotations sets how many new root versions one Refresh accepts
 // (default 256). Reaching it while newer roots are still served is an error.
-// n must be 1 or more: there is no unlimited setting.
+// n must be 1 to MaxRootRotationsCeiling: there is no unlimited setting.
 func WithMaxRootRotations(n int) Option { return func(o *options) { o.maxRootRotation = n } }
 
 // WithMaxDelegations sets how many targets roles one lookup, or one release
-// resolution, may visit (default 32, spec §5.6.7). n must be 1 or more: there
-// is no unlimited setting.
+// resolution, may visit (default 32, spec §5.6.7). n must be 1 to
+// MaxDelegationsCeiling: there is no unlimited setting.
 func WithMaxDelegations(n int) Option { return func(o *options) { o.maxDelegations = n } }
+
+// The largest values the caps accept. A cap set to "effectively infinite"
+// would be a cap switched off under another name; these are far above what
+// any repository needs (a release resolution over 16,384 hashed bins visits
+// fewer than 20,000 roles; the largest targets metadata seen in practice is
+// tens of MiB) and low enough that reaching one stops a hostile repository
+// in bounded time and memory.
+const (
+	MaxDelegationsCeiling         = 1 << 16
+	MaxRootRotationsCeiling       = 1 << 16
+	LimitCeiling            int64 = 1 << 30 // bytes, for each field of Limits
+)
 
 // ErrInvalidOptions: the caller passed a Config field, an option or an
 // argument the client can't honour: to New (a required field missing, a
@@ -313,12 +326,14 @@ func newOptions(opts []Option) (options, error) {
 	}
 	l := o.limits
 	switch {
-	case o.maxDelegations < 1:
-		return bad("WithMaxDelegations", "%d roles per lookup: want 1 or more", o.maxDelegations)
-	case o.maxRootRotation < 1:
-		return bad("WithMaxRootRotations", "%d rotations per refresh: want 1 or more", o.maxRootRotation)
+	case o.maxDelegations < 1 || o.maxDelegations > MaxDelegationsCeiling:
+		return bad("WithMaxDelegations", "%d roles per lookup: want 1 to %d", o.maxDelegations, MaxDelegationsCeiling)
+	case o.maxRootRotation < 1 || o.maxRootRotation > MaxRootRotationsCeiling:
+		return bad("WithMaxRootRotations", "%d rotations per refresh: want 1 to %d", o.maxRootRotation, MaxRootRotationsCeiling)
 	case l.Root < 0 || l.Timestamp < 0 || l.Snapshot < 0 || l.Targets < 0:
 		return bad("WithLimits", "negative size in %+v (0 means the default)", l)
+	case l.largest() > LimitCeiling:
+		return bad("WithLimits", "size above %d bytes in %+v", LimitCeiling, l)
 	case o.clockTolerance < 0:
 		return bad("WithClockToleranceUnsafe", "negative tolerance %s", o.clockTolerance)
 	case o.metaHeaderTimeout <= 0 || o.metaFileTimeout <= 0 || o.metaHeaderTimeout > o.metaFileTimeout:

@@ -31,6 +31,10 @@ func TestNewRefusesInvalidOptions(t *testing.T) {
 		{"max delegations 0", nil, []client.Option{client.WithMaxDelegations(0)}, "WithMaxDelegations"},
 		{"max root rotations -1", nil, []client.Option{client.WithMaxRootRotations(-1)}, "WithMaxRootRotations"},
 		{"max root rotations 0", nil, []client.Option{client.WithMaxRootRotations(0)}, "WithMaxRootRotations"},
+		{"max delegations above the ceiling", nil, []client.Option{client.WithMaxDelegations(client.MaxDelegationsCeiling + 1)}, "WithMaxDelegations"},
+		{"max root rotations above the ceiling", nil, []client.Option{client.WithMaxRootRotations(client.MaxRootRotationsCeiling + 1)}, "WithMaxRootRotations"},
+		{"root limit above the ceiling", nil, []client.Option{client.WithLimits(client.Limits{Root: client.LimitCeiling + 1})}, "WithLimits"},
+		{"targets limit above the ceiling", nil, []client.Option{client.WithLimits(client.Limits{Targets: 1 << 62})}, "WithLimits"},
 		{"negative root limit", nil, []client.Option{client.WithLimits(client.Limits{Root: -1})}, "WithLimits"},
 		{"negative timestamp limit", nil, []client.Option{client.WithLimits(client.Limits{Timestamp: -1})}, "WithLimits"},
 		{"negative snapshot limit", nil, []client.Option{client.WithLimits(client.Limits{Snapshot: -1})}, "WithLimits"},
@@ -88,6 +92,14 @@ func TestNewRefusesInvalidOptions(t *testing.T) {
 		client.WithLogger(nil), client.WithProgress(nil), client.WithRootCAs(nil))
 	if err != nil {
 		t.Fatalf("New with the smallest meaningful values: %v", err)
+	}
+	c.Close()
+	cfg.StateDir = t.TempDir()
+	ceil := client.LimitCeiling
+	c, err = client.New(cfg, client.WithMaxDelegations(client.MaxDelegationsCeiling), client.WithMaxRootRotations(client.MaxRootRotationsCeiling),
+		client.WithLimits(client.Limits{Root: ceil, Timestamp: ceil, Snapshot: ceil, Targets: ceil}))
+	if err != nil {
+		t.Fatalf("New with the largest values: %v", err)
 	}
 	c.Close()
 }
