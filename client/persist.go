@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,13 +25,14 @@ import (
 //
 // Records are kept in two ways. update saves at once: installs, log
 // checkpoints, the audit anchor and delegated roles. keep and keepRoot
-// write the cache file and record it in memory only, to be saved by the
-// next save of any kind (update or flush): a refresh keeps what each step
-// verified and saves once. Every kept record describes a cache file already
-// written, so a save at any moment, and a crash at any moment, leaves a
-// state whose records describe complete files or no longer match them
-// (treated as absent, as after any crash): never a floor lower than one
-// saved before.
+// record a verified document in memory only, to be saved by the next save
+// of any kind (update or flush): a refresh keeps what each step verified
+// and saves once. A save writes the cache files of what was kept, then the
+// trusted state that records them, so a crash at any moment leaves saved
+// records that describe complete files, or files that no longer match the
+// records saved before (treated as absent): never a floor lower than one
+// saved before. Readers beside the writer (Offline) see a file ahead of
+// its record only during a save, as before a refresh kept anything.
 type persistence interface {
 	audit.Anchor // the audit anchor, saved in the trusted state
 
@@ -40,8 +42,10 @@ type persistence interface {
 	// update applies change to a copy of the trusted state and saves it,
 	// with everything kept before. After an error nothing changed.
 	update(change func(*rollback.State) error) error
-	// keep writes data to the cache of role and records it in memory. st,
-	// if not nil, is the staged cache file (stage), used up either way.
+	// keep records data as the document of role in memory, after checking
+	// that it moves nothing backwards; the next save writes its cache
+	// file. st, if not nil, is the staged cache file (stage), used up
+	// either way.
 	keep(role string, data []byte, version, root int64, st *staged) error
 	// keepRoot keeps a root like keep, with the fast-forward recovery r.
 	keepRoot(data []byte, version int64, r reset) error
@@ -80,6 +84,11 @@ type stateDir struct {
 	mu    sync.Mutex      // guards the fields below and every write of the state and the cache
 	state *rollback.State // the trusted state: as saved, or ahead by what was kept
 	kept  bool            // state holds records kept since the last save
+	// pending holds the cache files of the documents kept since the last
+	// save, which the next save writes before the state; dropped, the
+	// roles whose cache files it removes after (fast-forward recovery).
+	pending map[string]pendingFile
+	dropped []string
 
 	// unlocked holds, for an Offline view, the cache files read with state
 	// without the lock (see readUnlocked); nil for a state directory that
@@ -134,13 +143,62 @@ func (d *stateDir) flush() error {
 	return d.save(d.state)
 }
 
-// save saves next as the trusted state. The caller holds mu.
+// pendingFile is the cache file of a kept document: its bytes, and the
+// file staged for it, if any.
+type pendingFile struct {
+	data []byte
+	st   *staged
+}
+
+// save writes the pending cache files, then saves next as the trusted
+// state, then removes the dropped cache files (docs/decisions.md, "The
+// local disk": cache file first, record after). The caller holds mu.
 func (d *stateDir) save(next *rollback.State) error {
+	for role, f := range d.pending {
+		if err := d.writePending(role, f); err != nil {
+			return err
+		}
+		delete(d.pending, role)
+	}
 	if err := d.store.Save(next); err != nil {
 		return err
 	}
 	d.state, d.kept = next, false
+	for _, role := range d.dropped {
+		if p, err := d.cachePath(role); err == nil {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				d.log.Warn("removing cached metadata", "role", role, "err", err)
+			}
+		}
+	}
+	d.dropped = nil
 	return nil
+}
+
+// writePending writes the cache file of role: renames the staged file into
+// place, or writes the bytes if there is none (or renaming it failed).
+func (d *stateDir) writePending(role string, f pendingFile) error {
+	if f.st != nil {
+		err := f.st.commit()
+		if err == nil {
+			return nil
+		}
+		d.log.Debug("committing the staged cache file failed; writing it again", "role", role, "err", err)
+	}
+	return d.writeCache(role, f.data)
+}
+
+// pend makes f the pending cache file of role, in place of one pending or
+// dropped before. The caller holds mu.
+func (d *stateDir) pend(role string, f pendingFile) {
+	if old, ok := d.pending[role]; ok {
+		old.st.abort()
+	}
+	if d.pending == nil {
+		d.pending = map[string]pendingFile{}
+	}
+	d.pending[role] = f
+	d.dropped = slices.DeleteFunc(d.dropped, func(r string) bool { return r == role })
 }
 
 func (d *stateDir) advanceTime(t time.Time) {
@@ -166,8 +224,7 @@ func (d *stateDir) Store(m audit.Mark) error {
 }
 
 // keep checks the record first, so a version lower than trusted is refused
-// before anything is written; then it writes the cache file and records it
-// (docs/decisions.md, "The local disk": cache file first, record after).
+// before anything is written.
 func (d *stateDir) keep(role string, data []byte, version, root int64, st *staged) error {
 	if st != nil {
 		<-st.done
@@ -190,13 +247,7 @@ func (d *stateDir) keep(role string, data []byte, version, root int64, st *stage
 		st.abort()
 		return err
 	}
-	if st != nil {
-		if err := st.commit(); err != nil {
-			return fmt.Errorf("caching %s metadata: %w", role, err)
-		}
-	} else if err := d.writeCache(role, data); err != nil {
-		return err
-	}
+	d.pend(role, pendingFile{data: data, st: st})
 	d.state, d.kept = next, true
 	return nil
 }
@@ -204,9 +255,9 @@ func (d *stateDir) keep(role string, data []byte, version, root int64, st *stage
 // keepRoot keeps a root accepted by the root update (spec §5.3.8) like
 // keep, together with the recovery r, which records the root version that
 // allowed it (spec §5.3.11, fast-forward recovery): whatever save comes
-// next saves both, or neither. The cache files of the discarded roles are
-// removed: until the save their records stand, and a record whose file is
-// gone is treated as absent, as after a crash. A root below the recorded
+// next saves both, or neither, and then removes the cache files of the
+// discarded roles (without a record they would be ignored anyway). A root
+// below the recorded
 // floor (the chain is walked again after the cached root was lost) is not
 // recorded, and a root not newer than it makes no reset: that was made
 // when it was first trusted.
@@ -242,17 +293,15 @@ func (d *stateDir) keepRoot(data []byte, version int64, r reset) error {
 	if err != nil {
 		return fmt.Errorf("fast-forward recovery: %w", err)
 	}
-	if err := d.writeCache(metadata.RoleRoot, data); err != nil {
-		return err
+	d.pend(metadata.RoleRoot, pendingFile{data: data})
+	for _, role := range dropped {
+		if f, ok := d.pending[role]; ok {
+			f.st.abort()
+			delete(d.pending, role)
+		}
+		d.dropped = append(d.dropped, role)
 	}
 	d.state, d.kept = next, true
-	for _, role := range dropped {
-		if p, err := d.cachePath(role); err == nil {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				d.log.Warn("removing cached metadata", "role", role, "err", err)
-			}
-		}
-	}
 	return nil
 }
 
@@ -326,11 +375,18 @@ func (d *stateDir) cached(role string) ([]byte, rollback.RoleRecord, bool) {
 	return b, rec, true
 }
 
-// readCacheFile returns the cached bytes of role and its record, unchecked.
+// readCacheFile returns the cached bytes of role and its record, unchecked:
+// those kept and not saved yet, or those of the cache file.
 func (d *stateDir) readCacheFile(role string) ([]byte, rollback.RoleRecord, bool) {
-	rec, ok := d.record(role)
+	d.mu.Lock()
+	rec, ok := d.state.Roles[role]
+	f, pending := d.pending[role]
+	d.mu.Unlock()
 	if !ok {
 		return nil, rec, false
+	}
+	if pending {
+		return f.data, rec, true
 	}
 	if d.unlocked != nil {
 		b, ok := d.unlocked[role]
