@@ -2,8 +2,12 @@ package client_test
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -175,5 +179,60 @@ func TestClockFloorSavedWithChanges(t *testing.T) {
 	e.c.Close()
 	if got := e.savedState().LastTime; !got.Equal(t0.Add(4 * time.Hour)) {
 		t.Errorf("saved trusted time %v, want %v", got, t0.Add(4*time.Hour))
+	}
+}
+
+// gateFetcher holds the first request for a name ending in suffix until
+// gate is closed, having closed reached.
+type gateFetcher struct {
+	client.Fetcher
+	suffix        string
+	reached, gate chan struct{}
+	once          *sync.Once
+}
+
+func (f gateFetcher) Fetch(ctx context.Context, url string, offset, max int64) (io.ReadCloser, error) {
+	if strings.HasSuffix(url, f.suffix) {
+		f.once.Do(func() {
+			close(f.reached)
+			<-f.gate
+		})
+	}
+	return f.Fetcher.Fetch(ctx, url, offset, max)
+}
+
+// TestOfflineBesideRefresh: a reader that looks while a refresh has
+// verified a new timestamp and snapshot and waits for the targets metadata
+// finds the state saved before, whole: the refresh writes its cache files
+// when it saves, not as each document arrives.
+func TestOfflineBesideRefresh(t *testing.T) {
+	t.Parallel()
+	e := refreshed(t, persistRepo(t))
+	before := map[string]int64{}
+	for _, role := range []string{"root", "timestamp", "snapshot", "targets"} {
+		before[role] = e.repo.Version(role)
+	}
+	e.repo.AddTarget("b", []byte("b"), nil)
+	e.repo.Publish()
+	gf := gateFetcher{Fetcher: fastFetcher(), suffix: "/targets.json", reached: make(chan struct{}), gate: make(chan struct{}), once: new(sync.Once)}
+	e.opts = append(e.opts, client.WithFetcher(gf))
+	e.open()
+	done := make(chan error, 1)
+	go func() { done <- e.c.Refresh(context.Background()) }()
+	<-gf.reached
+	v, err := client.Offline(e.cfg, client.WithClock(e.clock.Now))
+	close(gf.gate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, r := range v.Roles() {
+		got[r.Role] = r.Version
+	}
+	if !maps(got, before) {
+		t.Errorf("Offline beside a refresh in progress: %v, want %v", got, before)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
