@@ -230,6 +230,12 @@ func AllowDowngradeUnsafe() ApplyOption { return func(o *applyOptions) { o.allow
 type ApplyResult struct {
 	// Release is the release resolved.
 	Release *ReleaseInfo
+	// KnownBad, if not nil, is a release newer than Release that Apply
+	// passed over because it failed its health check before (the newest
+	// such, with its version and target): the repository offers an update
+	// that this client will not install until another build of it is
+	// published. Report it; nil if nothing newer was passed over.
+	KnownBad *ReleaseInfo
 	// Updated is false when the release was installed already.
 	Updated bool
 	// Previous is the version of the build that was at the executable's
@@ -283,29 +289,18 @@ type ApplyResult struct {
 // check counts as a check that did not finish (see
 // ErrHealthCheckInterrupted). exePath is resolved to an absolute path
 // without symbolic links first. The application keeps running its old
-// build: to run the new one, restart. Apply, Recover, RevertUnsafe and
+// build: to run the new one, restart. A start-up that calls Apply need not
+// call Recover first (see Recover). Apply, Recover, RevertUnsafe and
 // Builds of a client run one at a time, and the state directory's lock
 // keeps other clients and processes out.
 func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ...ApplyOption) (*ApplyResult, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	o := applyOptions{keep: 1, maxSize: 512 << 20}
-	for _, opt := range opts {
-		opt(&o)
-	}
 	rel = rel.withDefaults()
-	if _, err := rel.check(); err != nil {
+	o, err := applyOptionsFor(rel, opts)
+	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
-	}
-	if o.keep < 0 || o.maxSize < 1 {
-		return nil, fmt.Errorf("apply: %w", &OptionError{Option: "KeepPrevious, MaxExecutableSize", Reason: fmt.Sprintf("%d, %d: want 0 or more, and 1 or more", o.keep, o.maxSize)})
-	}
-	if o.member == "" {
-		o.member = rel.App
-		if rel.OS == "windows" {
-			o.member += ".exe"
-		}
 	}
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
@@ -331,61 +326,100 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
-	floor := c.versionFloor(rel.App, cur, known)
 	info, skipped, err := src.resolve(ctx, rel, func(r *ReleaseInfo) bool { return c.failed(rel.App, r.sha256()) })
 	for _, s := range skipped {
 		c.log.Warn("passing over a release whose health check failed before", "app", rel.App, "version", s.Version, "sha256", s.sha256())
 	}
-	if err != nil {
-		if len(skipped) > 0 && errors.Is(err, ErrNoRelease) {
-			err = &KnownBadError{App: rel.App, Version: skipped[0].Version, SHA256: skipped[0].sha256()}
-			return nil, c.auditInstall(u, rel.App, skipped[0], cur.Version, "refused", err)
-		}
+	if err != nil && (len(skipped) == 0 || !errors.Is(err, ErrNoRelease)) {
 		return nil, err
 	}
-	sum := info.sha256()
+	installed, _ := c.installed(rel.App)
+	d := decideInstall(installFactsOf(installed, cur, known, info, skipped, o.allowDowngrade))
+	if refused, err := refusal(d, rel.App, info, skipped); err != nil {
+		return nil, c.auditInstall(u, rel.App, refused, cur.Version, "refused", err)
+	}
 	res := &ApplyResult{Release: info, Previous: cur.Version}
-	unsafe := false
-	switch cmp := floor.compare(info.Version); {
-	case floor.Version == "":
-		c.log.Info("the version of the build in place is unknown: the newest release is the floor from now on", "app", rel.App, "version", info.Version, "exe", u.Exe)
-	case cmp == 0 && (sum == floor.SHA256 || floor.SHA256 == "" && cur.Exe != sum):
-		c.log.Info("up to date", "app", rel.App, "version", floor.Version)
+	if d.NewerKnownBad {
+		res.KnownBad = skipped[0]
+	}
+	if d.Action == actUpToDate {
+		c.log.Info("up to date", "app", rel.App, "version", d.Floor.Version)
 		return res, nil
-	case cmp < 0 && !o.allowDowngrade:
-		err := &rollback.RollbackError{App: rel.App, Trusted: floor.Version, Got: info.Version, Err: ErrRollback}
-		return nil, c.auditInstall(u, rel.App, info, cur.Version, "refused", err)
-	case cmp == 0 && floor.SHA256 != "" && sum != floor.SHA256 && !o.allowDowngrade:
-		err := &ReleaseChangedError{App: rel.App, Version: info.Version, InstalledSHA256: floor.SHA256, SHA256: sum}
-		return nil, c.auditInstall(u, rel.App, info, cur.Version, "refused", err)
-	case cmp < 0:
-		unsafe = true
-		c.log.Warn("installing an older release: AllowDowngradeUnsafe", "app", rel.App, "version", info.Version, "installed", floor.Version)
 	}
-	build := selfupdate.Build{Version: info.Version, SHA256: sum}
-	if _, isArchive := archive.FormatOf(info.Target.Path()); !isArchive && cur.Exe == sum {
-		// The release is the executable already, installed by other
-		// means: record it.
-		op := selfupdate.Op{Kind: selfupdate.KindInstall, Build: build, Unsafe: unsafe}
-		if err := c.installHooks(rel.App).Commit(op); err != nil {
-			return nil, fmt.Errorf("apply: recording the installed %s: %w", info.Version, err)
+	switch {
+	case d.Floor.Version == "":
+		c.log.Info("the version of the build in place is unknown: the newest release is the floor from now on", "app", rel.App, "version", info.Version, "exe", u.Exe)
+	case d.Unsafe:
+		c.log.Warn("installing an older release: AllowDowngradeUnsafe", "app", rel.App, "version", info.Version, "installed", d.Floor.Version)
+	}
+	if d.Action == actRecord {
+		return res, c.recordInPlace(u, rel.App, info, cur, d.Unsafe)
+	}
+	r := selfupdate.Request{Build: releaseBuild(info), Prev: cur, Unsafe: d.Unsafe, Keep: o.keep, CheckInPlace: o.checkInPlace}
+	backup, err := c.install(ctx, u, rel.App, src, info, r, st.Mode().Perm(), o)
+	if err != nil {
+		return nil, err
+	}
+	res.Updated, res.Backup = true, backup
+	return res, c.auditInstall(u, rel.App, info, cur.Version, "installed", nil)
+}
+
+// applyOptionsFor applies opts to the defaults and checks them.
+func applyOptionsFor(rel Release, opts []ApplyOption) (applyOptions, error) {
+	o := applyOptions{keep: 1, maxSize: 512 << 20}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if _, err := rel.check(); err != nil {
+		return o, err
+	}
+	if o.keep < 0 || o.maxSize < 1 {
+		return o, &OptionError{Option: "KeepPrevious, MaxExecutableSize", Reason: fmt.Sprintf("%d, %d: want 0 or more, and 1 or more", o.keep, o.maxSize)}
+	}
+	if o.member == "" {
+		o.member = rel.App
+		if rel.OS == "windows" {
+			o.member += ".exe"
 		}
-		c.log.Info("up to date; version recorded", "app", rel.App, "version", info.Version)
-		return res, c.auditInstall(u, rel.App, info, cur.Version, "recorded", nil)
 	}
+	return o, nil
+}
+
+// recordInPlace is the first-install path of a build installed by other
+// means: the executable at u is the release file itself, so it is recorded
+// as installed (the version floor from now on) without a download or a
+// swap.
+func (c *Client) recordInPlace(u *selfupdate.Updater, app string, info *ReleaseInfo, cur selfupdate.Build, unsafe bool) error {
+	op := selfupdate.Op{Kind: selfupdate.KindInstall, Build: releaseBuild(info), Unsafe: unsafe}
+	if err := c.installHooks(app).Commit(op); err != nil {
+		return fmt.Errorf("apply: recording the installed %s: %w", info.Version, err)
+	}
+	c.log.Info("up to date; version recorded", "app", app, "version", info.Version)
+	return c.auditInstall(u, app, info, cur.Version, "recorded", nil)
+}
+
+// releaseBuild is the build info's release file makes.
+func releaseBuild(info *ReleaseInfo) selfupdate.Build {
+	return selfupdate.Build{Version: info.Version, SHA256: info.sha256()}
+}
+
+// install stages the release from src, checks it and swaps it in as r
+// says (perm: the executable's permission bits), and returns the path the
+// previous build is kept under. A failed or unfinished health check and
+// every refusal are written to the audit log.
+func (c *Client) install(ctx context.Context, u *selfupdate.Updater, app string, src releaseSource, info *ReleaseInfo, r selfupdate.Request, perm fs.FileMode, o applyOptions) (string, error) {
 	staged, err := u.Prepare()
 	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
+		return "", fmt.Errorf("apply: %w", err)
 	}
 	// Group and other write never: whoever could write the file could
 	// replace what runs.
-	if err := c.stage(ctx, src, info, staged, u.WorkDir(), st.Mode().Perm()&^0o022, o); err != nil {
+	if err := c.stage(ctx, src, info, staged, u.WorkDir(), perm&^0o022, o); err != nil {
 		if terr := u.Tidy(); terr != nil {
 			c.log.Warn("self-update work directory not cleaned up", "err", terr)
 		}
-		return nil, err
+		return "", err
 	}
-	r := selfupdate.Request{Build: build, Prev: cur, Unsafe: unsafe, Keep: o.keep, CheckInPlace: o.checkInPlace}
 	if o.health != nil {
 		r.Check = func(p string) error {
 			err := o.health(ctx, p)
@@ -395,27 +429,26 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 			return err
 		}
 	}
-	c.log.Info("installing", "app", rel.App, "version", info.Version, "previous", cur.Version, "exe", u.Exe)
-	backup, err := u.Install(r, c.installHooks(rel.App))
+	c.log.Info("installing", "app", app, "version", info.Version, "previous", r.Prev.Version, "exe", u.Exe)
+	backup, err := u.Install(r, c.installHooks(app))
 	switch {
 	case errors.Is(err, ErrHealthCheck):
-		c.log.Error("health check failed; the previous build stays", "app", rel.App, "version", info.Version, "err", err)
+		c.log.Error("health check failed; the previous build stays", "app", app, "version", info.Version, "err", err)
 		outcome := "rolled-back"
 		if errors.Is(err, ErrHealthCheckInterrupted) {
 			outcome = "check-interrupted: marked failed"
 		}
-		err = &HealthCheckError{App: rel.App, Version: info.Version, SHA256: sum, Err: err}
-		return nil, c.auditInstall(u, rel.App, info, cur.Version, outcome, err)
+		err = &HealthCheckError{App: app, Version: info.Version, SHA256: info.sha256(), Err: err}
+		return "", c.auditInstall(u, app, info, r.Prev.Version, outcome, err)
 	case errors.Is(err, ErrHealthCheckInterrupted):
-		c.log.Warn("health check did not finish; the build is checked once more at the next Apply", "app", rel.App, "version", info.Version, "err", err)
-		err = fmt.Errorf("apply: %s %s: %w", rel.App, info.Version, err)
-		return nil, c.auditInstall(u, rel.App, info, cur.Version, "check-interrupted", err)
+		c.log.Warn("health check did not finish; the build is checked once more at the next Apply", "app", app, "version", info.Version, "err", err)
+		err = fmt.Errorf("apply: %s %s: %w", app, info.Version, err)
+		return "", c.auditInstall(u, app, info, r.Prev.Version, "check-interrupted", err)
 	case err != nil:
-		return nil, fmt.Errorf("apply: installing %s %s: %w", rel.App, info.Version, err)
+		return "", fmt.Errorf("apply: installing %s %s: %w", app, info.Version, err)
 	}
-	c.log.Info("installed", "app", rel.App, "version", info.Version, "backup", backup)
-	res.Updated, res.Backup = true, backup
-	return res, c.auditInstall(u, rel.App, info, cur.Version, "installed", nil)
+	c.log.Info("installed", "app", app, "version", info.Version, "backup", backup)
+	return backup, nil
 }
 
 // inPlace identifies the build at u's executable: by latch's records of its
@@ -434,7 +467,7 @@ func (c *Client) inPlace(u *selfupdate.Updater, app, current string) (selfupdate
 	if in, ok := c.installed(app); ok && in.SHA256 == b.Exe {
 		return selfupdate.Build{Version: in.Version, SHA256: in.SHA256, Exe: b.Exe, Installed: in.Time}, true, nil
 	}
-	if _, ok := releaseVersion(current); ok {
+	if _, ok := rollback.CanonicalVersion(current); ok {
 		b.Version = current
 	} else if current != "" {
 		c.log.Info("CurrentVersion is not a semantic version: the version in place is unknown", "app", app, "current_version", current)
@@ -443,37 +476,9 @@ func (c *Client) inPlace(u *selfupdate.Updater, app, current string) (selfupdate
 }
 
 func sameVersion(a, b string) bool {
-	va, oka := releaseVersion(a)
-	vb, okb := releaseVersion(b)
+	va, oka := rollback.CanonicalVersion(a)
+	vb, okb := rollback.CanonicalVersion(b)
 	return oka && okb && semver.Compare(va, vb) == 0
-}
-
-// versionFloor is the version a release must not be older than, and the
-// release hash recorded for it ("" for a floor from CurrentVersion).
-type versionFloor struct {
-	Version, SHA256 string
-}
-
-// versionFloor returns app's version floor: the installed release's, or cur's
-// version if latch has no record of cur's bytes and it is newer (see
-// CurrentVersion). Version "" means no floor.
-func (c *Client) versionFloor(app string, cur selfupdate.Build, known bool) versionFloor {
-	in, ok := c.installed(app)
-	f := versionFloor{}
-	if ok {
-		f = versionFloor{Version: in.Version, SHA256: in.SHA256}
-	}
-	if !known && cur.Version != "" && (!ok || f.compare(cur.Version) > 0) {
-		f = versionFloor{Version: cur.Version}
-	}
-	return f
-}
-
-// compare compares version with the floor's, as semver.Compare.
-func (f versionFloor) compare(version string) int {
-	v, _ := releaseVersion(version)
-	fv, _ := releaseVersion(f.Version)
-	return semver.Compare(v, fv)
 }
 
 // auditInstall records an install decision in the audit log and returns
@@ -546,10 +551,22 @@ func syncFile(p string) error {
 }
 
 // Recover finishes or undoes a self-update of app at exePath that a crash
-// interrupted (Apply does this first, too), and removes what is no longer
-// needed beside the executable, such as a Windows executable renamed aside
-// by the last update. Call it when the application starts; it does not use
-// the network.
+// interrupted, and removes what is no longer needed beside the executable,
+// such as a Windows executable renamed aside by the last update. It does
+// not use the network.
+//
+// Call it when the application starts, before it does its work: Apply
+// does the same first, so a start-up that calls Apply need not call
+// Recover too. With a HealthCheck in its default placement, what a crash
+// leaves at the executable's path is the previous build or one that passed
+// its check, and Recover (or Apply) makes latch's records agree with it:
+// it commits the checked build, or puts the previous one back, and counts a
+// check that did not finish. With HealthCheckAfterSwapUnsafe a crash during
+// the check leaves the unchecked build at the executable's path: Recover
+// puts the previous one back, but the start that calls it already runs the
+// unchecked build, and a build that can't start can't call it (nor can an
+// application whose path a crash on Windows left empty, see Apply): then
+// something else, a launcher or a service manager, must call Recover.
 func (c *Client) Recover(app, exePath string) error {
 	if c.closed.Load() {
 		return ErrClosed
@@ -652,8 +669,44 @@ func (c *Client) recoverUpdate(u *selfupdate.Updater, app string) error {
 	})
 }
 
-// installHooks record commits, reverts and failed builds of app in the
-// trusted state.
+// installHooks record app's installs in the trusted state, stamped with
+// the client's clock. A commit sets the installed-version floor (refusing
+// an older build unless op.Unsafe) to the build's version and release hash
+// (its executable's hash if it did not come from a release); a revert
+// lowers it on purpose and marks the release it leaves as failed, so that
+// the next update doesn't reinstall it; a failed health check marks the
+// build failed. Each is idempotent, as selfupdate.Hooks must be.
 func (c *Client) installHooks(app string) selfupdate.Hooks {
-	return selfupdate.StateHooks(app, c.updateState, c.opts.clock)
+	return selfupdate.Hooks{
+		Commit: func(op selfupdate.Op) error {
+			return c.updateState(func(s *rollback.State) error {
+				in := rollback.Install{Version: op.Build.Version, SHA256: recordSHA256(op.Build), Time: c.opts.clock().UTC()}
+				switch {
+				case op.Kind == selfupdate.KindRevert:
+					if err := s.ForceInstallUnsafe(app, in); err != nil {
+						return err
+					}
+					if op.Prev.SHA256 == "" {
+						return nil // not a release: nothing could install it again
+					}
+					return s.MarkFailed(app, op.Prev.SHA256)
+				case op.Unsafe:
+					return s.ForceInstallUnsafe(app, in)
+				}
+				return s.CommitInstall(app, in)
+			})
+		},
+		MarkFailed: func(op selfupdate.Op) error {
+			return c.updateState(func(s *rollback.State) error { return s.MarkFailed(app, op.Build.SHA256) })
+		},
+	}
+}
+
+// recordSHA256 is the hash that stands for b in the trusted state: its
+// release file's, or its executable's if it did not come from a release.
+func recordSHA256(b selfupdate.Build) string {
+	if b.SHA256 != "" {
+		return b.SHA256
+	}
+	return b.Exe
 }

@@ -35,7 +35,18 @@ type applyCrashJob struct {
 	// First: the first update; latch has no record of the executable
 	// (v1, which says so with CurrentVersion).
 	First bool
+	// Unhealthy: v2's health check fails (otherwise it passes, and says
+	// so in checkedMarker).
+	Unhealthy bool
 }
+
+// checkedMarker is the file a passing health check of the child writes
+// before it returns.
+func (j applyCrashJob) checkedMarker() string {
+	return filepath.Join(filepath.Dir(j.StateDir), "checked")
+}
+
+var errUnhealthy = errors.New("unhealthy")
 
 // crashRepo is the repository both processes build: same seed, same
 // steps, so the same signed bytes. It offers 1.0.0 and, with both, 2.0.0.
@@ -115,7 +126,12 @@ func TestApplyCrashChild(t *testing.T) {
 	}
 	repo := crashRepo(t, true)
 	var opts []client.Option
-	check := func(context.Context, string) error { return nil }
+	check := func(context.Context, string) error {
+		if job.Unhealthy {
+			return errUnhealthy
+		}
+		return os.WriteFile(job.checkedMarker(), nil, 0o600)
+	}
 	switch job.Mode {
 	case "log":
 		opts = append(opts, client.WithLogger(slog.New(killHandler{n: new(atomic.Int64), kill: int64(job.Kill)})))
@@ -126,7 +142,8 @@ func TestApplyCrashChild(t *testing.T) {
 	}
 	c := crashClient(t, repo, job.StateDir, opts...)
 	defer c.Close()
-	if _, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe, client.HealthCheck(check), client.CurrentVersion("1.0.0")); err != nil {
+	_, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe, client.HealthCheck(check), client.CurrentVersion("1.0.0"))
+	if err != nil && !(job.Unhealthy && errors.Is(err, errUnhealthy)) {
 		t.Fatal(err)
 	}
 }
@@ -135,10 +152,25 @@ func TestApplyCrashChild(t *testing.T) {
 // every change to the disk before it makes it), in the health check and
 // during the download, for the first update (latch has no record of v1)
 // and a later one (v1 was recorded). After each kill the executable is
-// exactly v1 or v2 and runnable, and the floor is none, 1.0.0 or 2.0.0;
-// Recover then makes the executable, the floor and the records of the
-// bytes on disk agree, and Apply completes the update.
+// exactly v1 or v2 and runnable, v2 only if its health check passed, and
+// the floor is none, 1.0.0 or 2.0.0; Recover then makes the executable,
+// the floor and the records of the bytes on disk agree, and Apply completes
+// the update.
 func TestApplyCrash(t *testing.T) {
+	applyCrashEverywhere(t, false)
+}
+
+// TestApplyCrashNeverUnchecked: as TestApplyCrash for a v2 whose health
+// check fails. With the default placement of the check (beside the
+// executable, before the swap), no kill at any point leaves v2 at the
+// executable's path, and an application whose start-up just calls Apply
+// (which recovers first) keeps running v1: a crash never makes it run a
+// build that did not pass its check.
+func TestApplyCrashNeverUnchecked(t *testing.T) {
+	applyCrashEverywhere(t, true)
+}
+
+func applyCrashEverywhere(t *testing.T, unhealthy bool) {
 	if os.Getenv(applyCrashEnv) != "" {
 		t.Skip("in a child process")
 	}
@@ -146,7 +178,7 @@ func TestApplyCrash(t *testing.T) {
 		t.Run(map[bool]string{false: "later", true: "first"}[first], func(t *testing.T) {
 			kills := 0
 			for _, job := range []applyCrashJob{{Mode: "check"}, {Mode: "download"}} {
-				job.First = first
+				job.First, job.Unhealthy = first, unhealthy
 				if !applyCrashRun(t, job) {
 					t.Fatalf("%+v: the child was not killed", job)
 				}
@@ -156,7 +188,7 @@ func TestApplyCrash(t *testing.T) {
 				if n == 500 {
 					t.Fatal("the child was killed at every log record")
 				}
-				if !applyCrashRun(t, applyCrashJob{Mode: "log", Kill: n, First: first}) {
+				if !applyCrashRun(t, applyCrashJob{Mode: "log", Kill: n, First: first, Unhealthy: unhealthy}) {
 					if n < 10 {
 						t.Fatalf("only %d log records", n)
 					}
@@ -210,12 +242,21 @@ func applyCrashRun(t *testing.T, job applyCrashJob) bool {
 	if st, err := os.Stat(job.Exe); err != nil || st.Mode().Perm() != 0o755 {
 		t.Fatalf("%+v: executable mode %v, %v", job, st.Mode(), err)
 	}
+	// Even before any recovery, v2 is at the executable's path only once
+	// its health check passed.
+	if bytes.Equal(exe, buildV2) && (job.Unhealthy || !exists(job.checkedMarker())) {
+		t.Fatalf("%+v: v2 at the executable's path before its health check passed", job)
+	}
 	repo := crashRepo(t, true)
 	c := crashClient(t, repo, job.StateDir)
 	defer c.Close()
 	floor := c.Status().Installed["app"].Version
 	if floor != "1.0.0" && floor != "2.0.0" && !(job.First && floor == "") {
 		t.Fatalf("%+v: floor %q", job, floor)
+	}
+	if job.Unhealthy {
+		applyUnhealthyAfterCrash(t, c, job)
+		return killed
 	}
 	if !killed {
 		if floor != "2.0.0" || !bytes.Equal(exe, buildV2) {
@@ -270,4 +311,28 @@ func checkBuilds(t *testing.T, c *client.Client, exe string) {
 			t.Errorf("%s: labelled %s, its bytes are %s", bi.Path, bi.Version, versions[bi.ExecutableSHA256])
 		}
 	}
+}
+
+// applyUnhealthyAfterCrash is the start-up of an application whose v2
+// fails its health check, after the kill (or the end) of an update to v2:
+// it calls Apply alone, with the same check, which recovers first. v1
+// stays at the executable's path throughout, and is what latch records.
+func applyUnhealthyAfterCrash(t *testing.T, c *client.Client, job applyCrashJob) {
+	t.Helper()
+	unhealthy := client.HealthCheck(func(context.Context, string) error { return errUnhealthy })
+	res, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe, unhealthy, client.CurrentVersion("1.0.0"))
+	if err != nil && !errors.Is(err, client.ErrHealthCheck) {
+		t.Fatalf("%+v: Apply after the crash: %v", job, err)
+	}
+	if exe, err := os.ReadFile(job.Exe); err != nil || !bytes.Equal(exe, buildV1) {
+		t.Fatalf("%+v: after Apply, executable %q, %v; want v1", job, exe, err)
+	}
+	floor := c.Status().Installed["app"].Version
+	if err == nil && (res.Updated || floor != "1.0.0" || res.KnownBad == nil || res.KnownBad.Version != "2.0.0") {
+		t.Errorf("%+v: after Apply, %+v (known bad %+v), floor %q; want v1 recorded and v2 named known bad", job, res, res.KnownBad, floor)
+	}
+	if err != nil && floor != "1.0.0" && !(job.First && floor == "") {
+		t.Errorf("%+v: after Apply, floor %q", job, floor)
+	}
+	checkBuilds(t, c, job.Exe)
 }

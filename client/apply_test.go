@@ -315,6 +315,40 @@ func TestApplyHealthCheck(t *testing.T) {
 	}
 }
 
+// TestApplyReportsKnownBad: when a newer release is passed over because it
+// failed its health check before, ApplyResult.KnownBad names it (version
+// and target), so that the caller can report it; it is nil when nothing
+// newer was passed over.
+func TestApplyReportsKnownBad(t *testing.T) {
+	repo := simulator.New(t, simulator.Options{})
+	publishApp(repo, "1.0.0", "", buildV1)
+	v2 := publishApp(repo, "2.0.0", "", buildV2)
+	repo.Publish()
+	e := newAppEnv(t, repo)
+	check := client.HealthCheck(func(ctx context.Context, exe string) error {
+		if b, _ := os.ReadFile(exe); bytes.Equal(b, buildV2) {
+			return errors.New("broken")
+		}
+		return nil
+	})
+	wantIs(t, e.applyErr(check), client.ErrHealthCheck)
+	res := e.mustApply(check)
+	if res.Updated || res.Release.Version != "1.0.0" {
+		t.Fatalf("Apply = %+v, want 1.0.0 up to date", res)
+	}
+	if kb := res.KnownBad; kb == nil || kb.Version != "2.0.0" || kb.Target.Path() != v2 {
+		t.Errorf("KnownBad = %+v, want 2.0.0 at %s", kb, v2)
+	}
+	e.wantExe(buildV1)
+	// A newer, good release: installed, nothing newer passed over.
+	publishApp(repo, "3.0.0", "", buildV3)
+	repo.Publish()
+	res = e.mustApply(check)
+	if !res.Updated || res.Release.Version != "3.0.0" || res.KnownBad != nil {
+		t.Errorf("Apply = %+v (KnownBad %+v), want 3.0.0 installed and KnownBad nil", res, res.KnownBad)
+	}
+}
+
 func TestApplyTampered(t *testing.T) {
 	repo := simulator.New(t, simulator.Options{})
 	v2 := publishApp(repo, "2.0.0", "", buildV2)

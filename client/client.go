@@ -100,6 +100,11 @@ const stateSubdir = "state"
 // fails at once with an error matching ErrLocked that names the holder's
 // process ID; [Open] waits for the lock instead, and [Offline] reads the
 // state without it.
+//
+// An application that updates itself with this client calls
+// [Client.Recover] (or [Client.Apply], which recovers first) at start-up,
+// so that an update a crash interrupted is finished or undone; New does
+// not, as it does not know the application or its executable.
 func New(cfg Config, opts ...Option) (*Client, error) {
 	return openClient(cfg, opts, rollback.OpenFileStore)
 }

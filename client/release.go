@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/latchsec/latch/metadata"
+	"github.com/latchsec/latch/rollback"
 	"github.com/latchsec/latch/verify"
 	"golang.org/x/mod/semver"
 )
@@ -320,17 +321,6 @@ func (p pin) match(v string) bool {
 	return semver.Compare(v, p.v) == 0
 }
 
-// releaseVersion returns s with a leading "v" if it is a full semantic
-// version (semver's shorthands "v1" and "v1.2" are not).
-func releaseVersion(s string) (string, bool) {
-	v := s
-	if !strings.HasPrefix(v, "v") {
-		v = "v" + v
-	}
-	withoutBuild, _, _ := strings.Cut(v, "+")
-	return v, semver.IsValid(v) && semver.Canonical(v) == withoutBuild
-}
-
 // releaseExts are the file name endings of release targets, in the order
 // of preference between builds of the same version.
 var releaseExts = []string{"", ".exe", ".tar.gz", ".tgz", ".zip"}
@@ -348,7 +338,7 @@ func parseReleasePath(p, app, platform string) (candidate, bool) {
 	if len(segs) != 3 || segs[0] != app {
 		return candidate{}, false
 	}
-	v, ok := releaseVersion(segs[1])
+	v, ok := rollback.CanonicalVersion(segs[1])
 	if !ok {
 		return candidate{}, false
 	}
@@ -490,7 +480,7 @@ func releaseInfo(t *Target, cand candidate) (*ReleaseInfo, *InvalidReleaseError)
 	if err := json.Unmarshal(custom["version"], &version); err != nil || custom["version"] == nil {
 		return nil, bad("custom \"version\" missing or not a string")
 	}
-	v, ok := releaseVersion(version)
+	v, ok := rollback.CanonicalVersion(version)
 	if !ok {
 		return nil, bad("custom version %q is not a semantic version MAJOR.MINOR.PATCH", version)
 	}

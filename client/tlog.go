@@ -174,6 +174,9 @@ type releaseLog struct {
 	dir      string // cached tiles and proofs: <StateDir>/transparency/<hash of origin>
 	// mu serialises checks: each may move the trusted checkpoint.
 	mu sync.Mutex
+	// monitorMu serialises MonitorLog calls: each moves the monitor's
+	// position.
+	monitorMu sync.Mutex
 }
 
 // transparencySubdir holds each log's cached tiles and inclusion proofs

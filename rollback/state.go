@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/mod/semver"
@@ -242,7 +241,7 @@ func (s *State) CommitInstall(app string, in Install) error {
 	}
 	if old, ok := s.Installed[app]; ok {
 		// A stored version is valid: it passed the same check.
-		ov, _ := canonicalVersion(old.Version)
+		ov, _ := CanonicalVersion(old.Version)
 		if semver.Compare(v, ov) < 0 {
 			return &RollbackError{App: app, Trusted: old.Version, Got: in.Version, Err: ErrRollback}
 		}
@@ -437,28 +436,12 @@ func checkInstall(app string, in Install) (string, error) {
 	if app == "" {
 		return "", fmt.Errorf("empty application name")
 	}
-	v, err := canonicalVersion(in.Version)
-	if err != nil {
-		return "", fmt.Errorf("release of %s: %w", app, err)
+	v, ok := CanonicalVersion(in.Version)
+	if !ok {
+		return "", fmt.Errorf("release of %s: %q is not a semantic version MAJOR.MINOR.PATCH", app, in.Version)
 	}
 	if err := checkSHA256(in.SHA256); err != nil {
 		return "", fmt.Errorf("release of %s: %w", app, err)
-	}
-	return v, nil
-}
-
-// canonicalVersion returns s with a leading "v", as golang.org/x/mod/semver
-// wants it, if s is a full semantic version: MAJOR.MINOR.PATCH with
-// optional prerelease and build parts. semver's shorthands ("v1", "v1.2")
-// are refused: a release names its full version.
-func canonicalVersion(s string) (string, error) {
-	v := s
-	if !strings.HasPrefix(v, "v") {
-		v = "v" + v
-	}
-	withoutBuild, _, _ := strings.Cut(v, "+")
-	if !semver.IsValid(v) || semver.Canonical(v) != withoutBuild {
-		return "", fmt.Errorf("%q is not a semantic version MAJOR.MINOR.PATCH", s)
 	}
 	return v, nil
 }

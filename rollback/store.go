@@ -78,8 +78,8 @@ func checkForward(prev, next *State) error {
 			continue
 		}
 		// Both versions passed check, so they are valid.
-		ov, _ := canonicalVersion(old.Version)
-		nv, _ := canonicalVersion(in.Version)
+		ov, _ := CanonicalVersion(old.Version)
+		nv, _ := CanonicalVersion(in.Version)
 		if semver.Compare(nv, ov) < 0 {
 			return &RollbackError{App: app, Trusted: old.Version, Got: in.Version, Err: ErrRollback}
 		}

@@ -432,7 +432,7 @@ func TestCrashDuringCheck(t *testing.T) {
 				if v := f.exeVersion(); v != "" {
 					t.Fatalf("executable v%q after recovery, want v0", v)
 				}
-				if failed := f.state().IsFailed(app, build("2.0.0").SHA256); failed != (i == 1) {
+				if failed := f.state().isFailed(build("2.0.0").SHA256); failed != (i == 1) {
 					t.Errorf("after crash %d: marked failed = %v", i+1, failed)
 				}
 				in, known, err := u.InPlace()

@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/latchsec/latch/internal/selfupdate"
-	"github.com/latchsec/latch/rollback"
 )
 
 const app = "myapp"
@@ -101,54 +100,90 @@ func (f *fixture) install(u *selfupdate.Updater, version string, prev selfupdate
 	return backup
 }
 
-// store opens the trusted-state store; the caller closes it.
-func (f *fixture) store() *rollback.FileStore {
+// record is what the fixture's hooks keep of the trusted state, as a
+// client's do: the committed build (the floor) and the builds marked
+// failed, in a file below the fixture's directory, so that the crash
+// tests' child processes write it too.
+type record struct {
+	Installed selfupdate.Build `json:"installed"`
+	Failed    []string         `json:"failed,omitempty"`
+}
+
+func (r *record) isFailed(sum string) bool { return slices.Contains(r.Failed, sum) }
+
+func (r *record) markFailed(sum string) {
+	if !r.isFailed(sum) {
+		r.Failed = append(r.Failed, sum)
+	}
+}
+
+func (f *fixture) recordPath() string { return filepath.Join(f.dir, "state-dir", "record.json") }
+
+// state loads the record (empty if none was written).
+func (f *fixture) state() *record {
 	f.t.Helper()
-	st, err := rollback.OpenFileStore(filepath.Join(f.dir, "state-dir", "state"))
+	r, err := f.loadRecord()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return st
+	return r
 }
 
-// state loads the trusted state.
-func (f *fixture) state() *rollback.State {
-	f.t.Helper()
-	st := f.store()
-	defer st.Close()
-	s, err := st.Load()
-	if err != nil {
-		f.t.Fatal(err)
+func (f *fixture) loadRecord() (*record, error) {
+	r := &record{}
+	b, err := os.ReadFile(f.recordPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, nil
 	}
-	return s
+	if err != nil {
+		return nil, err
+	}
+	return r, json.Unmarshal(b, r)
 }
 
-// floor is the installed version the trusted state records.
+// floor is the installed version the record holds.
 func (f *fixture) floor() string {
 	f.t.Helper()
-	return f.state().Installed[app].Version
+	return f.state().Installed.Version
 }
 
-// hooks records commits and failures in the trusted state, as the client
-// does, opening the store for each call.
+// hooks record commits and failures in the record: a commit sets the
+// installed build (a revert also marks the build it leaves failed), a
+// failed check marks the build failed; each durably, by an atomic
+// rename, and idempotent.
 func (f *fixture) hooks() selfupdate.Hooks {
-	update := func(change func(*rollback.State) error) error {
-		st, err := rollback.OpenFileStore(filepath.Join(f.dir, "state-dir", "state"))
+	update := func(change func(*record)) error {
+		r, err := f.loadRecord()
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		s, err := st.Load()
+		change(r)
+		b, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
-		if err := change(s); err != nil {
+		if err := os.MkdirAll(filepath.Dir(f.recordPath()), 0o700); err != nil {
 			return err
 		}
-		return st.Save(s)
+		tmp := f.recordPath() + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			return err
+		}
+		return os.Rename(tmp, f.recordPath())
 	}
-	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	return selfupdate.StateHooks(app, update, func() time.Time { return at })
+	return selfupdate.Hooks{
+		Commit: func(op selfupdate.Op) error {
+			return update(func(r *record) {
+				r.Installed = op.Build
+				if op.Kind == selfupdate.KindRevert && op.Prev.SHA256 != "" {
+					r.markFailed(op.Prev.SHA256)
+				}
+			})
+		},
+		MarkFailed: func(op selfupdate.Op) error {
+			return update(func(r *record) { r.markFailed(op.Build.SHA256) })
+		},
+	}
 }
 
 // exeVersion returns the version whose content is at the executable's

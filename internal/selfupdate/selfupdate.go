@@ -139,15 +139,6 @@ type Build struct {
 	Installed time.Time `json:"installed,omitzero"`
 }
 
-// recordSHA256 is the hash that stands for b in the trusted state: its
-// release file's, or its executable's if it did not come from a release.
-func (b Build) recordSHA256() string {
-	if b.SHA256 != "" {
-		return b.SHA256
-	}
-	return b.Exe
-}
-
 // Kind is what an operation does.
 type Kind string
 
@@ -205,7 +196,9 @@ type Op struct {
 	Aside  name `json:"aside,omitempty"`
 }
 
-// Hooks connect the swap to the trusted state. Both are called again by
+// Hooks connect the swap to the caller's trusted state, which this package
+// neither reads nor stores (the client records the version floor and the
+// failed builds through them). Both are called again by
 // [Updater.Recover] after a crash that may have come after they returned,
 // so they must be idempotent.
 type Hooks struct {

@@ -114,10 +114,10 @@ func TestInstallUnhealthy(t *testing.T) {
 				t.Errorf("executable is v%q after a failed health check, want v1.0.0 back", got)
 			}
 			s := f.state()
-			if !s.IsFailed(app, build("2.0.0").SHA256) {
+			if !s.isFailed(build("2.0.0").SHA256) {
 				t.Error("the failed build was not marked failed")
 			}
-			if got := s.Installed[app].Version; got != "1.0.0" {
+			if got := s.Installed.Version; got != "1.0.0" {
 				t.Errorf("floor %q, want 1.0.0", got)
 			}
 			backups, _ := u.Backups()
@@ -144,8 +144,8 @@ func TestRevert(t *testing.T) {
 				t.Errorf("executable is v%q after Revert", v)
 			}
 			st := f.state()
-			if st.Installed[app].Version != "1.0.0" || !st.IsFailed(app, build("2.0.0").SHA256) {
-				t.Errorf("after Revert: installed %+v, failed %v; want 1.0.0 and v2 marked failed", st.Installed[app], st.Failed[app])
+			if st.Installed.Version != "1.0.0" || !st.isFailed(build("2.0.0").SHA256) {
+				t.Errorf("after Revert: installed %+v, failed %v; want 1.0.0 and v2 marked failed", st.Installed, st.Failed)
 			}
 			f.checkClean(u)
 			// Nothing kept any more.
@@ -524,7 +524,7 @@ func TestCheckInterrupted(t *testing.T) {
 		f.checkClean(u)
 		return err
 	}
-	if err := interrupted(); errors.Is(err, install.ErrHealthCheck) || f.state().IsFailed(app, build("2.0.0").SHA256) {
+	if err := interrupted(); errors.Is(err, install.ErrHealthCheck) || f.state().isFailed(build("2.0.0").SHA256) {
 		t.Fatalf("the first interrupted check failed the build: %v", err)
 	}
 	// A check that passes forgets the count: two more interruptions of
@@ -541,8 +541,8 @@ func TestCheckInterrupted(t *testing.T) {
 	if !errors.Is(err, install.ErrHealthCheck) || !errors.Is(err, install.ErrHealthCheckInterrupted) {
 		t.Fatalf("second interrupted check = %v, want install.ErrHealthCheck and install.ErrHealthCheckInterrupted", err)
 	}
-	if !f.state().IsFailed(app, build("3.0.0").SHA256) || f.state().IsFailed(app, build("2.0.0").SHA256) {
-		t.Errorf("failed builds %v, want v3 only", f.state().Failed[app])
+	if !f.state().isFailed(build("3.0.0").SHA256) || f.state().isFailed(build("2.0.0").SHA256) {
+		t.Errorf("failed builds %v, want v3 only", f.state().Failed)
 	}
 	if v := f.exeVersion(); v != "2.0.0" {
 		t.Errorf("executable v%q", v)
