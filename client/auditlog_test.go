@@ -27,6 +27,8 @@ func auditedEnv(t *testing.T) *env {
 	if err := e.c.DownloadFile(context.Background(), e.target("a"), filepath.Join(e.dl, "a")); err != nil {
 		t.Fatal(err)
 	}
+	repo.AddTarget("b", appV1, nil) // a refresh that finds nothing new is not recorded
+	repo.Publish()
 	e.refresh()
 	e.c.Close()
 	e.c = nil
