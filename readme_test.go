@@ -19,53 +19,21 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/client"
-	"github.com/latchsec/latch/internal/logwriter"
+	"github.com/latchsec/latch/internal/readme"
 	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/transparency/logwriter"
 	"golang.org/x/mod/sumdb/note"
 )
 
-// readmeBlock is a fenced block of README.md: its language, the heading it
-// is under, its first line's number and its text with the fence's
-// indentation removed.
-type readmeBlock struct {
-	lang, heading string
-	line          int
-	text          string
-}
-
-func readmeBlocks(t *testing.T) []readmeBlock {
+func readmeBlocks(t *testing.T) []readme.Block {
 	t.Helper()
 	b, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		blocks  []readmeBlock
-		heading string
-		cur     *readmeBlock
-		indent  string
-	)
-	for i, line := range strings.Split(string(b), "\n") {
-		trimmed := strings.TrimLeft(line, " ")
-		switch {
-		case cur != nil && trimmed == "```":
-			blocks = append(blocks, *cur)
-			cur = nil
-		case cur != nil:
-			if l, ok := strings.CutPrefix(line, indent); ok || line == "" {
-				cur.text += l + "\n"
-			} else {
-				t.Fatalf("README.md:%d: a line indented less than its block's fence", i+1)
-			}
-		case strings.HasPrefix(trimmed, "```"):
-			indent = line[:len(line)-len(trimmed)]
-			cur = &readmeBlock{lang: strings.TrimPrefix(trimmed, "```"), heading: heading, line: i + 2}
-		case strings.HasPrefix(line, "#"):
-			heading = line
-		}
-	}
-	if cur != nil {
-		t.Fatalf("README.md:%d: block not closed", cur.line)
+	blocks, err := readme.Blocks(string(b))
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
 	}
 	return blocks
 }
@@ -214,9 +182,9 @@ func TestReadmeGo(t *testing.T) {
 		t.Skip("the transparency log writer needs a POSIX file system")
 	}
 	t.Parallel()
-	var blocks []readmeBlock
+	var blocks []readme.Block
 	for _, b := range readmeBlocks(t) {
-		if b.lang == "go" {
+		if b.Lang == "go" {
 			blocks = append(blocks, b)
 		}
 	}
@@ -224,14 +192,14 @@ func TestReadmeGo(t *testing.T) {
 		t.Fatalf("README.md has %d go blocks, goSnippets covers %d: say how to run each", len(blocks), len(goSnippets))
 	}
 	for i, b := range blocks {
-		if b.heading != goSnippets[i].heading {
-			t.Fatalf("README.md:%d: go block under %q, goSnippets expects one under %q", b.line, b.heading, goSnippets[i].heading)
+		if b.Heading != goSnippets[i].heading {
+			t.Fatalf("README.md:%d: go block under %q, goSnippets expects one under %q", b.Line, b.Heading, goSnippets[i].heading)
 		}
 	}
 	var mapJSON string
 	for _, b := range readmeBlocks(t) {
-		if b.lang == "json" && b.heading == "## Multiple repositories" {
-			mapJSON = b.text
+		if b.Lang == "json" && b.Heading == "## Multiple repositories" {
+			mapJSON = b.Text
 		}
 	}
 
@@ -282,11 +250,11 @@ func TestReadmeGo(t *testing.T) {
 	for i, b := range blocks {
 		s := goSnippets[i]
 		if s.fn == "" {
-			selfUpdate = placeholders(t, b.text, values, filepath.Join(tmp, "selfupdate"), used)
+			selfUpdate = placeholders(t, b.Text, values, filepath.Join(tmp, "selfupdate"), used)
 			continue
 		}
 		name := filepath.Join(snippets, s.fn+".go")
-		writeFile(t, name, wrap(t, s.fn, s.params, placeholders(t, b.text, values, filepath.Join(tmp, s.fn), used)), 0o644)
+		writeFile(t, name, wrap(t, s.fn, s.params, placeholders(t, b.Text, values, filepath.Join(tmp, s.fn), used)), 0o644)
 		files = append(files, name)
 	}
 	mapJSON = placeholders(t, mapJSON, values, tmp, used)

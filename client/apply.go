@@ -718,35 +718,3 @@ func recordSHA256(b selfupdate.Build) string {
 	}
 	return b.Exe
 }
-
-// updateState applies change to a copy of the trusted state and saves it
-// (atomically and durably: rollback.FileStore).
-func (c *Client) updateState(change func(*rollback.State) error) error {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	next := c.state.Clone()
-	if err := change(next); err != nil {
-		return err
-	}
-	if err := c.store.Save(next); err != nil {
-		return err
-	}
-	c.state = next
-	return nil
-}
-
-// installed returns the build of app recorded as installed.
-func (c *Client) installed(app string) (rollback.Install, bool) {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	in, ok := c.state.Installed[app]
-	return in, ok
-}
-
-// failed reports whether the build of app with this hex SHA-256 failed its
-// health check before.
-func (c *Client) failed(app, sum string) bool {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	return c.state.IsFailed(app, sum)
-}

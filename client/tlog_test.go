@@ -19,9 +19,9 @@ import (
 
 	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/audit"
-	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/simulator"
 	"github.com/latchsec/latch/rollback"
+	"github.com/latchsec/latch/transparency/logwriter"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )

@@ -92,7 +92,9 @@ func newKeyedRepo(now time.Time, owner string) (*repo, error) {
 			metadata.ROOT:      {demoKey(owner + "root")},
 			metadata.TIMESTAMP: {demoKey(owner + "timestamp")},
 			metadata.SNAPSHOT:  {demoKey(owner + "snapshot")},
-			metadata.TARGETS:   {demoKey(owner + "targets-1"), demoKey(owner + "targets-2")},
+			metadata.TARGETS: {
+				demoKey(owner + "targets-1"), demoKey(owner + "targets-2"),
+			},
 		},
 		root:      metadata.Root(now.Add(rootLife)),
 		targets:   metadata.Targets(now.Add(targetsLife)),
@@ -106,7 +108,8 @@ func newKeyedRepo(now time.Time, owner string) (*repo, error) {
 	r.timestamp.Signed.Version = 0
 
 	r.root.Signed.ConsistentSnapshot = true
-	for _, role := range []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
+	roles := []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS}
+	for _, role := range roles {
 		for _, k := range r.keys[role] {
 			key, err := metadata.KeyFromPublicKey(k.Public())
 			if err != nil {
@@ -175,8 +178,11 @@ func targetFile(p, version string, content []byte, index *int64) (*metadata.Targ
 // release publishes myapp at version: the binary (logged first, with a
 // log), and new versions of targets, snapshot and timestamp, each signed by
 // its role's keys.
-func (r *repo) release(version string) error {
-	p, content := targetPath(version), binary(version)
+func (r *repo) release(version string) error { return r.releaseBuild(version, binary(version)) }
+
+// releaseBuild is release with content as the build.
+func (r *repo) releaseBuild(version string, content []byte) error {
+	p := targetPath(version)
 	var index *int64
 	if r.log != nil {
 		i, err := r.log.append(r.log.dir, r.log.entry(p, content))
@@ -234,7 +240,8 @@ func (r *repo) publish(p, version string, content []byte, index *int64) error {
 // of the current targets metadata, same version, in which target p points
 // at content (naming log entry index, if not nil), signed with the stolen
 // keys.
-func (r *repo) forgeTargets(p, version string, content []byte, index *int64, stolen ...ed25519.PrivateKey) ([]byte, error) {
+func (r *repo) forgeTargets(p, version string, content []byte, index *int64,
+	stolen ...ed25519.PrivateKey) ([]byte, error) {
 	b, err := r.targets.ToBytes(false)
 	if err != nil {
 		return nil, err
@@ -347,7 +354,10 @@ func serveEndless(prefix []byte) http.HandlerFunc {
 			return
 		}
 		chunk := bytes.Repeat([]byte(" "), 32<<10)
-		for sent := len(prefix); sent < endlessCap && r.Context().Err() == nil; sent += len(chunk) {
+		for sent := len(prefix); sent < endlessCap; sent += len(chunk) {
+			if r.Context().Err() != nil {
+				return
+			}
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
