@@ -20,7 +20,7 @@ import (
 // repository.
 func TestPublicAPIStaysPublic(t *testing.T) {
 	t.Parallel()
-	for _, dir := range []string{".", "../metadata", "../verify", "../rollback", "../mirror", "../install", "../transparency"} {
+	for _, dir := range []string{".", "../metadata", "../verify", "../rollback", "../mirror", "../install", "../transparency", "../auditlog"} {
 		fset := token.NewFileSet()
 		entries, err := os.ReadDir(dir)
 		if err != nil {

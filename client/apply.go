@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -276,7 +277,10 @@ type ApplyResult struct {
 // Each outcome (installed, refused by the floor or as known bad, rolled
 // back, check interrupted) is written to the audit log; with
 // WithAuditRequired a failure to write it is returned after an install
-// took effect, with the result.
+// took effect, with the result. What happened to the executable is
+// recorded exactly once even if a crash comes between the change and its
+// record: the journal keeps the operation until its record is written,
+// and the next Apply, Recover or RevertUnsafe writes it.
 //
 // A crash at any instant leaves the old or the new executable in place,
 // complete and executable, and never a build whose check failed or had not
@@ -358,10 +362,10 @@ func (c *Client) Apply(ctx context.Context, rel Release, exePath string, opts ..
 	r := selfupdate.Request{Build: releaseBuild(info), Prev: cur, Unsafe: d.Unsafe, Keep: o.keep, CheckInPlace: o.checkInPlace}
 	backup, err := c.install(ctx, u, rel.App, src, info, r, st.Mode().Perm(), o)
 	if err != nil {
-		return nil, err
+		return nil, c.auditEnded(u, rel.App, &applied{info: info, cause: err})
 	}
 	res.Updated, res.Backup = true, backup
-	return res, c.auditInstall(u, rel.App, info, cur.Version, "installed", nil)
+	return res, c.auditEnded(u, rel.App, &applied{info: info})
 }
 
 // applyOptionsFor applies opts to the defaults and checks them.
@@ -405,8 +409,8 @@ func releaseBuild(info *ReleaseInfo) selfupdate.Build {
 
 // install stages the release from src, checks it and swaps it in as r
 // says (perm: the executable's permission bits), and returns the path the
-// previous build is kept under. A failed or unfinished health check and
-// every refusal are written to the audit log.
+// previous build is kept under. Its caller writes the audit record of
+// what happened (auditEnded).
 func (c *Client) install(ctx context.Context, u *selfupdate.Updater, app string, src releaseSource, info *ReleaseInfo, r selfupdate.Request, perm fs.FileMode, o applyOptions) (string, error) {
 	staged, err := u.Prepare()
 	if err != nil {
@@ -434,16 +438,10 @@ func (c *Client) install(ctx context.Context, u *selfupdate.Updater, app string,
 	switch {
 	case errors.Is(err, ErrHealthCheck):
 		c.log.Error("health check failed; the previous build stays", "app", app, "version", info.Version, "err", err)
-		outcome := "rolled-back"
-		if errors.Is(err, ErrHealthCheckInterrupted) {
-			outcome = "check-interrupted: marked failed"
-		}
-		err = &HealthCheckError{App: app, Version: info.Version, SHA256: info.sha256(), Err: err}
-		return "", c.auditInstall(u, app, info, r.Prev.Version, outcome, err)
+		return "", &HealthCheckError{App: app, Version: info.Version, SHA256: info.sha256(), Err: err}
 	case errors.Is(err, ErrHealthCheckInterrupted):
 		c.log.Warn("health check did not finish; the build is checked once more at the next Apply", "app", app, "version", info.Version, "err", err)
-		err = fmt.Errorf("apply: %s %s: %w", app, info.Version, err)
-		return "", c.auditInstall(u, app, info, r.Prev.Version, "check-interrupted", err)
+		return "", fmt.Errorf("apply: %s %s: %w", app, info.Version, err)
 	case err != nil:
 		return "", fmt.Errorf("apply: installing %s %s: %w", app, info.Version, err)
 	}
@@ -481,10 +479,11 @@ func sameVersion(a, b string) bool {
 	return oka && okb && semver.Compare(va, vb) == 0
 }
 
-// auditInstall records an install decision in the audit log and returns
-// cause, the reason it was refused or failed (nil if it succeeded); an
-// audit failure is returned only if WithAuditRequired, and only when there
-// is no cause.
+// auditInstall records a decision of Apply that did not touch the
+// executable (a refusal, or a build recorded where it is) in the audit log
+// and returns cause, the reason it was refused (nil if none); an audit
+// failure is returned only if WithAuditRequired, and only when there is no
+// cause.
 func (c *Client) auditInstall(u *selfupdate.Updater, app string, info *ReleaseInfo, previous, outcome string, cause error) error {
 	fields := map[string]any{
 		"app": app, "version": info.Version, "target": info.Target.Path(), "sha256": info.sha256(),
@@ -552,8 +551,9 @@ func syncFile(p string) error {
 
 // Recover finishes or undoes a self-update of app at exePath that a crash
 // interrupted, and removes what is no longer needed beside the executable,
-// such as a Windows executable renamed aside by the last update. It does
-// not use the network.
+// such as a Windows executable renamed aside by the last update. It writes
+// the audit record of what it did to the executable, and one a crash kept
+// out of the log (see Apply). It does not use the network.
 //
 // Call it when the application starts, before it does its work: Apply
 // does the same first, so a start-up that calls Apply need not call
@@ -620,9 +620,7 @@ func (c *Client) RevertUnsafe(app, exePath string) error {
 	}
 	c.log.Warn("reverted to the kept previous build: RevertUnsafe", "app", app, "from", cur.Version, "to", b.Version, "exe", u.Exe)
 	// docs/decisions.md, "Version floor": every explicit revert is in the audit log.
-	return c.record(audit.KindRevert, map[string]any{
-		"app": app, "from": cur.Version, "from_sha256": cur.SHA256, "to": b.Version, "to_sha256": b.SHA256, "exe": u.Exe,
-	})
+	return c.auditEnded(u, app, &applied{})
 }
 
 // updater returns the self-updater of app's executable at exePath, made
@@ -649,24 +647,26 @@ func (c *Client) updater(app, exePath string) (*selfupdate.Updater, error) {
 // after it.
 func (c *Client) journalDir() string { return filepath.Join(c.cfg.StateDir, "selfupdate") }
 
-// recoverUpdate runs the self-updater's recovery with the client's hooks.
+// recoverUpdate runs the self-updater's recovery with the client's hooks,
+// and writes the audit record of an operation on the executable that a
+// crash kept from the log: one that ended before the crash, and the one it
+// finishes or undoes.
 func (c *Client) recoverUpdate(u *selfupdate.Updater, app string) error {
-	op, err := u.Interrupted()
-	if err != nil {
+	if err := c.auditEnded(u, app, nil); err != nil {
 		return fmt.Errorf("recovering the self-update of %s: %w", app, err)
 	}
 	out, err := u.Recover(c.installHooks(app))
 	if err != nil {
 		return fmt.Errorf("recovering the self-update of %s: %w", app, err)
 	}
-	if out == selfupdate.Clean || op == nil {
+	if out == selfupdate.Clean {
 		return nil
 	}
-	c.log.Warn("finished a self-update that was interrupted", "app", app, "exe", u.Exe, "version", op.Build.Version, "outcome", out.String())
-	return c.record(audit.KindInstall, map[string]any{
-		"app": app, "exe": u.Exe, "version": op.Build.Version, "sha256": op.Build.SHA256, "previous": op.Prev.Version,
-		"outcome": "recovered: " + out.String(),
-	})
+	c.log.Warn("finished a self-update that was interrupted", "app", app, "exe", u.Exe, "outcome", out.String())
+	if err := c.auditEnded(u, app, nil); err != nil {
+		return fmt.Errorf("recovering the self-update of %s: %w", app, err)
+	}
+	return nil
 }
 
 // installHooks record app's installs in the trusted state, stamped with
@@ -699,6 +699,14 @@ func (c *Client) installHooks(app string) selfupdate.Hooks {
 		MarkFailed: func(op selfupdate.Op) error {
 			return c.updateState(func(s *rollback.State) error { return s.MarkFailed(app, op.Build.SHA256) })
 		},
+		// The audit log's head as the operation begins: its record
+		// follows it (see auditEnded).
+		Mark: func() string {
+			if c.auditLog == nil {
+				return ""
+			}
+			return strconv.FormatUint(c.auditLog.Head().Seq, 10)
+		},
 	}
 }
 
@@ -709,36 +717,4 @@ func recordSHA256(b selfupdate.Build) string {
 		return b.SHA256
 	}
 	return b.Exe
-}
-
-// updateState applies change to a copy of the trusted state and saves it
-// (atomically and durably: rollback.FileStore).
-func (c *Client) updateState(change func(*rollback.State) error) error {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	next := c.state.Clone()
-	if err := change(next); err != nil {
-		return err
-	}
-	if err := c.store.Save(next); err != nil {
-		return err
-	}
-	c.state = next
-	return nil
-}
-
-// installed returns the build of app recorded as installed.
-func (c *Client) installed(app string) (rollback.Install, bool) {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	in, ok := c.state.Installed[app]
-	return in, ok
-}
-
-// failed reports whether the build of app with this hex SHA-256 failed its
-// health check before.
-func (c *Client) failed(app, sum string) bool {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	return c.state.IsFailed(app, sum)
 }

@@ -811,6 +811,11 @@ func (s *scenario) settle() error {
 	if err != nil || strings.TrimSpace(string(out)) != b.version {
 		return fmt.Errorf("the settled %s does not run: %q, %v", b.version, out, err)
 	}
+	// Each operation on the executable, killed or not, has one audit
+	// record once the application settled.
+	if recs, ops := len(actionRecords(s.t, s.job.StateDir)), journalOps(s.t, s.job.StateDir); int64(recs) != ops {
+		return fmt.Errorf("%d operations on the executable, %d audit records of them", ops, recs)
+	}
 	s.settled = b
 	s.logf("settled on %s", b.version)
 	return nil

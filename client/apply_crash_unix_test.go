@@ -30,8 +30,8 @@ const applyCrashEnv = "LATCH_APPLY_CRASH"
 
 type applyCrashJob struct {
 	StateDir, Exe string
-	Mode          string // "log", "check" or "download"
-	Kill          int    // log mode: kill at this record, counted from 0
+	Mode          string // "log", "revert", "recover", "check" or "download"
+	Kill          int    // log, revert and recover modes: kill at this record, counted from 0
 	// First: the first update; latch has no record of the executable
 	// (v1, which says so with CurrentVersion).
 	First bool
@@ -133,7 +133,7 @@ func TestApplyCrashChild(t *testing.T) {
 		return os.WriteFile(job.checkedMarker(), nil, 0o600)
 	}
 	switch job.Mode {
-	case "log":
+	case "log", "revert", "recover":
 		opts = append(opts, client.WithLogger(slog.New(killHandler{n: new(atomic.Int64), kill: int64(job.Kill)})))
 	case "check":
 		check = func(context.Context, string) error { die(); return nil }
@@ -142,6 +142,18 @@ func TestApplyCrashChild(t *testing.T) {
 	}
 	c := crashClient(t, repo, job.StateDir, opts...)
 	defer c.Close()
+	switch job.Mode {
+	case "revert":
+		if err := c.RevertUnsafe("app", job.Exe); err != nil {
+			t.Fatal(err)
+		}
+		return
+	case "recover":
+		if err := c.Recover("app", job.Exe); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	_, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe, client.HealthCheck(check), client.CurrentVersion("1.0.0"))
 	if err != nil && !(job.Unhealthy && errors.Is(err, errUnhealthy)) {
 		t.Fatal(err)
@@ -206,33 +218,8 @@ func applyCrashEverywhere(t *testing.T, unhealthy bool) {
 // was killed.
 func applyCrashRun(t *testing.T, job applyCrashJob) bool {
 	t.Helper()
-	dir := t.TempDir()
-	job.StateDir, job.Exe = filepath.Join(dir, "state"), filepath.Join(dir, "bin", "app")
-	if err := os.MkdirAll(filepath.Dir(job.Exe), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(job.Exe, buildV1, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if !job.First {
-		// 1.0.0 is installed (and recorded) before the update.
-		repo := crashRepo(t, false)
-		c := crashClient(t, repo, job.StateDir)
-		if res, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe); err != nil || res.Updated {
-			t.Fatalf("recording 1.0.0: %+v, %v", res, err)
-		}
-		c.Close()
-	}
-
-	env, _ := json.Marshal(job)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestApplyCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), applyCrashEnv+"="+string(env), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
-	if err != nil && !killed {
-		t.Fatalf("child %+v: %v\n%s", job, err, out)
-	}
+	setUpCrash(t, &job)
+	killed := runCrashChild(t, job)
 
 	// What a user finds after the kill (or the completed update).
 	exe, err := os.ReadFile(job.Exe)
@@ -256,17 +243,28 @@ func applyCrashRun(t *testing.T, job applyCrashJob) bool {
 	}
 	if job.Unhealthy {
 		applyUnhealthyAfterCrash(t, c, job)
+		c.Close()
+		wantEachActionAudited(t, job.StateDir, buildV2, nil, job)
 		return killed
 	}
 	if !killed {
 		if floor != "2.0.0" || !bytes.Equal(exe, buildV2) {
 			t.Errorf("completed: floor %q, executable %q", floor, exe)
 		}
+		c.Close()
+		wantEachActionAudited(t, job.StateDir, buildV2, nil, job)
 		return false
 	}
 	if err := c.Recover("app", job.Exe); err != nil {
 		t.Fatalf("%+v: Recover: %v", job, err)
 	}
+	// Whatever the kill interrupted, each operation on the executable
+	// that began has one audit record, written by the update or by the
+	// recovery.
+	c.Close()
+	wantEachActionAudited(t, job.StateDir, buildV2, nil, job)
+	c = crashClient(t, repo, job.StateDir)
+	defer c.Close()
 	exe, _ = os.ReadFile(job.Exe)
 	floor = c.Status().Installed["app"].Version
 	if !(floor == "1.0.0" && bytes.Equal(exe, buildV1) || floor == "2.0.0" && bytes.Equal(exe, buildV2) || job.First && floor == "" && bytes.Equal(exe, buildV1)) {
@@ -288,6 +286,45 @@ func applyCrashRun(t *testing.T, job applyCrashJob) bool {
 		}
 	}
 	return true
+}
+
+// setUpCrash gives job a new state directory and executable, v1, and
+// unless job.First records 1.0.0 as installed.
+func setUpCrash(t *testing.T, job *applyCrashJob) {
+	t.Helper()
+	dir := t.TempDir()
+	job.StateDir, job.Exe = filepath.Join(dir, "state"), filepath.Join(dir, "bin", "app")
+	if err := os.MkdirAll(filepath.Dir(job.Exe), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(job.Exe, buildV1, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !job.First {
+		// 1.0.0 is installed (and recorded) before the update.
+		repo := crashRepo(t, false)
+		c := crashClient(t, repo, job.StateDir)
+		if res, err := c.Apply(context.Background(), client.Release{App: "app"}, job.Exe); err != nil || res.Updated {
+			t.Fatalf("recording 1.0.0: %+v, %v", res, err)
+		}
+		c.Close()
+	}
+}
+
+// runCrashChild runs job in a child process and reports whether it was
+// killed.
+func runCrashChild(t *testing.T, job applyCrashJob) bool {
+	t.Helper()
+	env, _ := json.Marshal(job)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestApplyCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), applyCrashEnv+"="+string(env), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+	if err != nil && !killed {
+		t.Fatalf("child %+v: %v\n%s", job, err, out)
+	}
+	return killed
 }
 
 // checkBuilds checks that what Builds says about the executable and the

@@ -25,33 +25,12 @@ var ErrAudit = errors.New("audit log not written")
 // block a security update; the failure is logged and shown in Status.
 func WithAuditRequired() Option { return func(o *options) { o.auditRequired = true } }
 
-// stateAnchor keeps the audit log's anchor (its last record: seq, hash and
-// line) in the trusted state, so that someone who can write the audit
-// directory but not the state can't truncate, extend or rewrite the log
-// unseen.
-type stateAnchor struct{ c *Client }
-
-func (a stateAnchor) Load() (audit.Mark, error) {
-	a.c.stateMu.Lock()
-	defer a.c.stateMu.Unlock()
-	return audit.ParseMark(a.c.state.AuditAnchor)
-}
-
-func (a stateAnchor) Store(m audit.Mark) error {
-	a.c.stateMu.Lock()
-	defer a.c.stateMu.Unlock()
-	next := a.c.state.Clone()
-	next.AuditAnchor = m.String()
-	if err := a.c.store.Save(next); err != nil {
-		return err
-	}
-	a.c.state = next
-	return nil
-}
-
-// openAudit opens the audit log in the state directory.
+// openAudit opens the audit log in the state directory. Its anchor (the
+// last record: seq, hash and line) is kept in the trusted state, so that
+// someone who can write the audit directory but not the state can't
+// truncate, extend or rewrite the log unseen.
 func (c *Client) openAudit() error {
-	l, err := audit.Open(audit.Options{Dir: filepath.Join(c.cfg.StateDir, auditSubdir), Now: c.opts.clock}, stateAnchor{c})
+	l, err := audit.Open(audit.Options{Dir: filepath.Join(c.cfg.StateDir, auditSubdir), Now: c.opts.clock}, c.disk)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrAudit, err)
 	}
@@ -59,8 +38,9 @@ func (c *Client) openAudit() error {
 	return nil
 }
 
-// record appends an audit record. It must not be called with stateMu held
-// (the anchor is saved in the trusted state). A failure is logged loudly and
+// record appends an audit record. Its anchor is saved in the trusted state,
+// with whatever was kept there before: a trust decision and its record are
+// saved together. A failure is logged loudly and
 // kept for Status; it is returned only when the log is mandatory.
 func (c *Client) record(kind string, fields map[string]any) error {
 	if c.auditLog == nil {

@@ -189,8 +189,15 @@ func TestAuditTamperedBetweenRuns(t *testing.T) {
 			t.Parallel()
 			repo := simulator.New(t, simulator.Options{})
 			e := refreshed(t, repo)
-			e.refresh()
-			e.refresh()
+			// Two more refreshes that trust something new, two more
+			// records (one that finds nothing new records nothing).
+			changed := func() {
+				repo.AddTarget(fmt.Sprintf("t%d", repo.Version("targets")), []byte("x"), nil)
+				repo.Publish()
+				e.refresh()
+			}
+			changed()
+			changed()
 			e.c.Close()
 			e.c = nil
 			anchor := anchorText(t, e.cfg.StateDir)
@@ -218,7 +225,7 @@ func TestAuditTamperedBetweenRuns(t *testing.T) {
 			if st := c.Status(); !errors.Is(st.AuditError, client.ErrAudit) || !errors.Is(st.AuditError, audit.ErrBroken) {
 				t.Errorf("Status().AuditError = %v, want ErrAudit and audit.ErrBroken", st.AuditError)
 			}
-			e.refresh()
+			changed()
 			e.c.Close()
 			e.c = nil
 			if got := anchorText(t, e.cfg.StateDir); got != anchor {

@@ -1,22 +1,15 @@
 package client
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/internal/audit"
-	"github.com/latchsec/latch/internal/targetindex"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
 )
@@ -30,20 +23,12 @@ type Client struct {
 	metaURLs   []string
 	targetURLs []string
 	log        *slog.Logger
-	store      rollback.Store
-	closeStore func() error
+	// disk is the trusted state and the metadata cache (persist.go).
+	disk persistence
 
 	mu      sync.Mutex // serialises Refresh and Close
 	closed  atomic.Bool
 	trusted atomic.Pointer[trustedSet]
-
-	stateMu sync.Mutex      // guards state and every write of it
-	state   *rollback.State // the trusted state as last saved
-
-	// unlocked holds, for an Offline view, the cache files read with state
-	// without the lock (see readUnlocked); nil for a client that holds the
-	// state directory and reads its cache from disk.
-	unlocked map[string][]byte
 
 	memoMu sync.Mutex
 	memo   map[memoKey]*metadata.Targets // delegated roles verified in this process
@@ -164,7 +149,9 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 	if err := c.openState(openStore); err != nil {
 		return nil, err
 	}
-	if c.stateLost = len(c.state.Roles) == 0 && c.cacheExists(); c.stateLost {
+	var recorded int
+	c.disk.view(func(s *rollback.State) { recorded = len(s.Roles) })
+	if c.stateLost = recorded == 0 && c.disk.cacheExists(); c.stateLost {
 		c.log.Warn("trusted state missing while metadata is cached: starting over as on a first run, from the embedded root; every version floor was lost",
 			"state", filepath.Join(cfg.StateDir, stateSubdir))
 		if err := c.record(audit.KindStateLost, map[string]any{"embedded_root": embedded.Version()}); err != nil {
@@ -183,6 +170,13 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 			return nil, fmt.Errorf("client: trusting the embedded root: %w", err)
 		}
 	}
+	// Saved before a refresh caches anything else: a first start that
+	// crashes later leaves a recorded root, not cached metadata without
+	// any record (which would read as a lost trusted state).
+	if err := c.disk.flush(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("client: recording the embedded root: %w", err)
+	}
 	c.trusted.Store(set)
 	return c, nil
 }
@@ -191,45 +185,19 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 // openStore, removes the temporary files of interrupted writes, loads the
 // trusted state and opens the audit log.
 func (c *Client) openState(openStore func(dir string) (*rollback.FileStore, error)) error {
-	if err := os.MkdirAll(c.cfg.StateDir, 0o755); err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	store, err := openStore(filepath.Join(c.cfg.StateDir, stateSubdir))
-	if errors.Is(err, ErrLocked) {
-		return fmt.Errorf("client: %w: one client per state directory (Open waits for it, Offline reads without it)", err)
-	}
+	d, err := openStateDir(c.cfg.StateDir, c.log, openStore)
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
-	c.store, c.closeStore = store, store.Close
+	c.disk = d
 	c.sweepTemps()
-	if c.state, err = c.store.Load(); err != nil {
-		store.Close()
-		return fmt.Errorf("client: %w", err)
-	}
 	if err := c.openAudit(); err != nil {
 		if err := c.auditFailed("open", err); err != nil {
-			store.Close()
+			d.close()
 			return fmt.Errorf("client: %w", err)
 		}
 	}
 	return nil
-}
-
-// cacheExists reports whether timestamp, snapshot or targets metadata is
-// cached: written only after the trusted state recorded a root (a crash
-// during a first start leaves at most the root's).
-func (c *Client) cacheExists() bool {
-	for _, role := range []string{metadata.RoleTimestamp, metadata.RoleSnapshot, metadata.RoleTargets} {
-		p, err := c.cachePath(role)
-		if err != nil {
-			continue
-		}
-		if _, err := os.Lstat(p); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // Close releases the state directory. The client must not be used after.
@@ -244,169 +212,13 @@ func (c *Client) Close() error {
 			c.log.Error("closing the audit log", "err", err)
 		}
 	}
-	return c.closeStore()
-}
-
-// cachePath is where role's metadata is cached: <StateDir>/<role>.json with
-// the role name encoded reversibly (metadata.EncodeRoleName).
-func (c *Client) cachePath(role string) (string, error) {
-	name, err := cacheName(role)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(c.cfg.StateDir, name), nil
-}
-
-// cacheName is the name of role's cache file in the state directory.
-func cacheName(role string) (string, error) {
-	enc, err := metadata.EncodeRoleName(role)
-	if err != nil {
-		return "", err
-	}
-	return enc + ".json", nil
+	return c.disk.close()
 }
 
 // readCache returns the cached bytes of role if they are exactly the ones
-// the trusted state records (docs/decisions.md, "The local disk": the store is the one
-// authority; a cache file that does not match its record is treated as
-// absent).
+// the trusted state records; see stateDir.cached.
 func (c *Client) readCache(role string) ([]byte, rollback.RoleRecord, bool) {
-	b, rec, ok := c.readCacheFile(role)
-	if !ok || !matchesRecord(b, rec) {
-		if ok {
-			c.log.Warn("metadata cache does not match the trusted state; ignoring it", "role", role)
-		}
-		return nil, rec, false
-	}
-	return b, rec, true
-}
-
-// readCacheFile returns the cached bytes of role and its record, unchecked.
-func (c *Client) readCacheFile(role string) ([]byte, rollback.RoleRecord, bool) {
-	c.stateMu.Lock()
-	rec, ok := c.state.Roles[role]
-	c.stateMu.Unlock()
-	if !ok {
-		return nil, rec, false
-	}
-	if c.unlocked != nil {
-		b, ok := c.unlocked[role]
-		return b, rec, ok
-	}
-	p, err := c.cachePath(role)
-	if err != nil {
-		return nil, rec, false
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			c.log.Warn("metadata cache unreadable", "role", role, "err", err)
-		}
-		return nil, rec, false
-	}
-	return b, rec, true
-}
-
-func matchesRecord(b []byte, rec rollback.RoleRecord) bool {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]) == rec.SHA256 && int64(len(b)) == rec.Length
-}
-
-// indexPath is where the index of the cached top-level targets metadata is
-// kept (package internal/targetindex): beside the trusted state.
-func (c *Client) indexPath() string {
-	return filepath.Join(c.cfg.StateDir, stateSubdir, "targets.index")
-}
-
-// binding is what an index of the bytes rec records must name.
-func binding(rec rollback.RoleRecord) (targetindex.Binding, bool) {
-	d, err := hex.DecodeString(rec.SHA256)
-	if err != nil || len(d) != sha256.Size {
-		return targetindex.Binding{}, false
-	}
-	return targetindex.Binding{Length: rec.Length, SHA256: [sha256.Size]byte(d), Version: rec.Version, Root: rec.Root}, true
-}
-
-// writeIndex keeps the index of t, just verified from data and persisted,
-// beside the trusted state, so that the next start reads only what it uses
-// of the cache (reopenTargets). It is derived data: a failure costs speed,
-// not safety, and is only logged.
-//
-// It is called right after persist recorded the bytes: the record's SHA-256
-// is theirs, and hashing them again would cost as much as the index saves.
-func (c *Client) writeIndex(t *metadata.Targets, data, chunks []byte) {
-	c.stateMu.Lock()
-	rec := c.state.Roles[metadata.RoleTargets]
-	c.stateMu.Unlock()
-	b, ok := binding(rec)
-	if !ok || rec.Version != t.Version() || rec.Length != int64(len(data)) {
-		return
-	}
-	lay, slots, offsets, err := targetindex.Build(t, data)
-	if err == nil {
-		// Derived data whose every byte is checked before use: a crash that
-		// loses or tears it costs one full verification, less than fsyncs.
-		err = atomicfile.WriteFileUnsynced(c.indexPath(), targetindex.Encode(data, chunks, b, lay, slots, offsets), 0o600)
-	}
-	if err != nil {
-		c.log.Warn("targets index not written; the next start verifies the cache in full", "err", err)
-	}
-}
-
-// cachedTargets is top-level targets metadata reopened from the cache
-// through its index: read, chunk by chunk, as lookups need it.
-type cachedTargets struct {
-	rec rollback.RoleRecord
-	ix  *targetindex.Index
-	// broken: a lookup found a chunk that no longer matches; the next
-	// Refresh fetches the document again.
-	broken atomic.Bool
-}
-
-// reopenTargets reopens the cached top-level targets metadata through its
-// index, without a second signature check, if the trusted state records
-// that the current root's keys verified exactly those bytes and the index
-// names that record (docs/decisions.md, "The local disk"). No error and no document
-// means the index doesn't apply (another root).
-func (c *Client) reopenTargets(rec rollback.RoleRecord, root *metadata.Root) (*metadata.Targets, *cachedTargets, error) {
-	b, ok := binding(rec)
-	if rec.Root == 0 || rec.Root != root.Version() || !ok {
-		return nil, nil, nil
-	}
-	idx, err := targetindex.OpenFile(c.indexPath())
-	if err != nil {
-		return nil, nil, err
-	}
-	var data targetindex.File
-	if c.unlocked != nil {
-		// An offline view read the file whole, beside the trusted state.
-		cached, ok := c.unlocked[metadata.RoleTargets]
-		if !ok {
-			return nil, nil, nil
-		}
-		data = bytes.NewReader(cached)
-	} else {
-		p, err := c.cachePath(metadata.RoleTargets)
-		if err != nil {
-			return nil, nil, err
-		}
-		if data, err = targetindex.OpenFile(p); err != nil {
-			return nil, nil, err
-		}
-	}
-	ix, err := targetindex.Open(idx, data, b)
-	if err != nil {
-		return nil, nil, err
-	}
-	doc, err := targetindex.Reopen(ix, metadata.RoleTargets)
-	if err != nil {
-		return nil, nil, err
-	}
-	t := doc.(*metadata.Targets)
-	if t.Version() != rec.Version {
-		return nil, nil, fmt.Errorf("index names targets v%d, the document is v%d", rec.Version, t.Version())
-	}
-	return t, &cachedTargets{rec: rec, ix: ix}, nil
+	return c.disk.cached(role)
 }
 
 // targetsMatch reports whether the trusted top-level targets are the file
@@ -477,13 +289,11 @@ func (c *Client) loadCache() *trustedSet {
 	if set.snapshot == nil {
 		return set
 	}
-	c.stateMu.Lock()
-	rec, ok = c.state.Roles[metadata.RoleTargets]
-	c.stateMu.Unlock()
+	rec, ok = c.disk.record(metadata.RoleTargets)
 	if !ok {
 		return set
 	}
-	t, cached, err := c.reopenTargets(rec, set.root)
+	t, cached, err := c.disk.reopenTargets(rec, set.root)
 	if err != nil {
 		c.log.Warn("targets index unusable; verifying the cache in full", "err", err)
 	}
@@ -502,137 +312,47 @@ func (c *Client) loadCache() *trustedSet {
 	return set
 }
 
-// persist writes verified metadata to the cache and then records it in the
-// trusted state (docs/decisions.md write order: cache file, then record, both
-// atomic). The record is checked first, so a version lower than trusted is
-// refused before anything is written.
-func (c *Client) persist(role string, data []byte, version, root int64) error {
-	return c.persistStaged(role, data, version, root, nil)
-}
-
-// persistStaged is persist for data that st (if not nil) has hashed and
-// written to a temporary file beside the cache while data was verified:
-// recording it is then a rename. st is used up either way.
+// persistStaged records verified metadata at once: it writes the cache
+// file and saves its record (docs/decisions.md, "The local disk": cache
+// file first, record after), with whatever was kept before. The record is
+// checked first, so a version lower than trusted is refused before
+// anything is written. st, if not nil, is the cache file staged while data
+// was verified (stateDir.stage); recording it is then a rename. st is used up
+// either way.
 func (c *Client) persistStaged(role string, data []byte, version, root int64, st *staged) error {
-	if st != nil {
-		<-st.done
-		if st.err != nil {
-			c.log.Debug("staging the cache file failed; writing it again", "role", role, "err", st.err)
-			st = nil
-		}
-	}
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	next := c.state.Clone()
-	var sum [sha256.Size]byte
-	if st != nil {
-		sum = st.sum
-	} else {
-		sum = sha256.Sum256(data)
-	}
-	rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data)), Root: root}
-	if err := next.Advance(role, rec); err != nil {
-		st.abort()
+	if err := c.disk.keep(role, data, version, root, st); err != nil {
 		return err
 	}
-	if st != nil {
-		if err := st.commit(); err != nil {
-			return fmt.Errorf("caching %s metadata: %w", role, err)
-		}
-	} else if err := c.writeCache(role, data); err != nil {
-		return err
-	}
-	if err := c.store.Save(next); err != nil {
+	if err := c.disk.flush(); err != nil {
 		return fmt.Errorf("recording %s v%d: %w", role, version, err)
-	}
-	c.state = next
-	return nil
-}
-
-// staged is the cache file of a large document, hashed and written to a
-// hidden temporary file beside the cache on the other cores while the
-// document is verified: once it is, persisting it is a rename. Nothing
-// reads the temporary file, and a document that fails a check has it
-// removed (the cache file itself only ever holds verified bytes).
-type staged struct {
-	path   string
-	done   chan struct{} // closed when the fields below are set
-	sum    [sha256.Size]byte
-	chunks []byte // the chunk hashes of the targets index, for top-level targets
-	file   *atomicfile.File
-	err    error
-}
-
-// stageMin is the size from which staging saves more than it costs.
-const stageMin = 1 << 20
-
-// stageCache starts staging data as the cache file of role; nil for a small
-// document.
-func (c *Client) stageCache(role string, data []byte) *staged {
-	p, err := c.cachePath(role)
-	if len(data) < stageMin || err != nil {
-		return nil
-	}
-	st := &staged{path: p, done: make(chan struct{})}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		f, err := atomicfile.CreateTemp(filepath.Dir(p), filepath.Base(p)+"-*")
-		if err == nil {
-			if _, err = f.Write(data); err == nil {
-				if err = f.Chmod(0o644); err == nil {
-					err = f.Sync()
-				}
-			}
-			if err != nil {
-				err = errors.Join(err, f.Abort())
-			}
-		}
-		st.file, st.err = f, err
-	})
-	wg.Go(func() {
-		if role == metadata.RoleTargets {
-			st.chunks = targetindex.ChunkSums(data)
-		}
-		st.sum = sha256.Sum256(data)
-	})
-	go func() {
-		wg.Wait()
-		close(st.done)
-	}()
-	return st
-}
-
-// commit renames the staged file into place.
-func (st *staged) commit() error { return st.file.Commit(st.path) }
-
-// abort removes the staged file; nil does nothing.
-func (st *staged) abort() {
-	if st == nil {
-		return
-	}
-	<-st.done
-	if st.err == nil {
-		_ = st.file.Abort() // nothing reads the temporary file, whatever becomes of it
-	}
-}
-
-// writeCache replaces the cache file of role atomically.
-func (c *Client) writeCache(role string, data []byte) error {
-	p, err := c.cachePath(role)
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
-		return fmt.Errorf("caching %s metadata: %w", role, err)
 	}
 	return nil
 }
 
 // floor returns the version of role recorded in the trusted state, 0 if none.
 func (c *Client) floor(role string) int64 {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	return c.state.Roles[role].Version
+	rec, _ := c.disk.record(role)
+	return rec.Version
+}
+
+// updateState applies change to a copy of the trusted state and saves it
+// (atomically and durably: rollback.FileStore), with whatever was kept
+// before.
+func (c *Client) updateState(change func(*rollback.State) error) error {
+	return c.disk.update(change)
+}
+
+// installed returns the build of app recorded as installed.
+func (c *Client) installed(app string) (in rollback.Install, ok bool) {
+	c.disk.view(func(s *rollback.State) { in, ok = s.Installed[app] })
+	return in, ok
+}
+
+// failed reports whether the build of app with this hex SHA-256 failed its
+// health check before.
+func (c *Client) failed(app, sum string) (failed bool) {
+	c.disk.view(func(s *rollback.State) { failed = s.IsFailed(app, sum) })
+	return failed
 }
 
 // reset is the fast-forward recovery (spec §5.3.11) a new root calls for.
@@ -673,14 +393,14 @@ func (r reset) String() string {
 // trustRoot makes next the trusted root of set. It is the one path by which
 // a root becomes trusted, however it arrived: fetched by a refresh (spec
 // §5.3.4-5.3.7 verified it) or embedded in a newer build of the
-// application. It persists next with the fast-forward recovery its key
+// application. It keeps next with the fast-forward recovery its key
 // changes call for (spec §5.3.8, §5.3.11, see resetFor), records the
-// rotation, and applies both to set (applyRoot). set.root is nil on a first
-// run.
+// rotation (whose audit record saves both), and applies both to set
+// (applyRoot). set.root is nil on a first run.
 func (c *Client) trustRoot(set *trustedSet, next *metadata.Root, data []byte) error {
 	prev := set.root
 	r := resetFor(prev, next)
-	if err := c.persistRoot(data, next.Version(), r); err != nil {
+	if err := c.disk.keepRoot(data, next.Version(), r); err != nil {
 		return err
 	}
 	if prev != nil {
@@ -722,61 +442,4 @@ func (c *Client) applyRoot(set *trustedSet, next *metadata.Root, r reset) {
 			set.targets, set.targetsBytes, set.cachedTargets = nil, nil, nil
 		}
 	}
-}
-
-// persistRoot persists a root accepted by the root update (spec §5.3.8)
-// like persist, together with the recovery r in the same save of the
-// trusted state, which records the root version that allowed it (spec
-// §5.3.11, fast-forward recovery); the cache files of the discarded roles
-// are removed afterwards (without a record they would be ignored anyway). A
-// root below the recorded floor (the chain is walked again after the
-// cached root was lost) is not recorded, and a root not newer than it
-// makes no reset: that was made when it was first trusted.
-func (c *Client) persistRoot(data []byte, version int64, r reset) error {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	next := c.state.Clone()
-	trusted := next.Roles[metadata.RoleRoot].Version
-	if version < trusted {
-		return nil
-	}
-	sum := sha256.Sum256(data)
-	rec := rollback.RoleRecord{Version: version, SHA256: hex.EncodeToString(sum[:]), Length: int64(len(data)), Root: version}
-	if err := next.Advance(metadata.RoleRoot, rec); err != nil {
-		return err
-	}
-	if version == trusted {
-		r = resetNone
-	}
-	var dropped []string
-	for role := range c.state.Roles {
-		if role == metadata.RoleTimestamp && r != resetNone || role != metadata.RoleRoot && r == resetSnapshot {
-			dropped = append(dropped, role)
-		}
-	}
-	var err error
-	switch r {
-	case resetTimestamp:
-		err = next.ResetTimestamp(version)
-	case resetSnapshot:
-		err = next.FastForward(version)
-	}
-	if err != nil {
-		return fmt.Errorf("fast-forward recovery: %w", err)
-	}
-	if err := c.writeCache(metadata.RoleRoot, data); err != nil {
-		return err
-	}
-	if err := c.store.Save(next); err != nil {
-		return fmt.Errorf("recording root v%d: %w", version, err)
-	}
-	c.state = next
-	for _, role := range dropped {
-		if p, err := c.cachePath(role); err == nil {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				c.log.Warn("removing cached metadata", "role", role, "err", err)
-			}
-		}
-	}
-	return nil
 }

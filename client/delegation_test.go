@@ -49,12 +49,8 @@ func TestDelegations(t *testing.T) {
 		if !slices.Equal(chain, []string{"targets", "a", "a1"}) {
 			t.Errorf("chain %q", chain)
 		}
-		if got := repo.Requests(); !slices.Equal(got, []string{"a.json", "a1.json"}) {
-			t.Errorf("requests %q, want a and a1 only", got)
-		}
-		if tg := e.target("g"); tg.Role() != "b" {
-			t.Errorf("g from %s, want b", tg.Role())
-		}
+		wantRequests(t, repo, "a.json", "a1.json")
+		e.wantRole("g", "b")
 	})
 
 	// §5.6.7.2.1: a terminating delegation ends the search, even without
@@ -71,12 +67,8 @@ func TestDelegations(t *testing.T) {
 		repo.Publish()
 		e := refreshed(t, repo)
 		wantIs(t, e.targetErr("t/h"), client.ErrUnknownTarget)
-		if got := repo.Requests(); !slices.Equal(got, []string{"a.json"}) {
-			t.Errorf("requests %q, want a only", got)
-		}
-		if tg := e.target("u"); tg.Role() != "b" {
-			t.Errorf("u from %s, want b", tg.Role())
-		}
+		wantRequests(t, repo, "a.json")
+		e.wantRole("u", "b")
 	})
 
 	// Roles before a terminating one are still searched first.
@@ -90,12 +82,8 @@ func TestDelegations(t *testing.T) {
 		repo.AddDelegatedTarget("c", "h", []byte("c"), nil)
 		repo.Publish()
 		e := refreshed(t, repo)
-		if tg := e.target("h"); tg.Role() != "b" {
-			t.Errorf("h from %s, want b", tg.Role())
-		}
-		if got := repo.Requests(); !slices.Equal(got, []string{"a.json", "b.json"}) {
-			t.Errorf("requests %q", got)
-		}
+		e.wantRole("h", "b")
+		wantRequests(t, repo, "a.json", "b.json")
 	})
 
 	t.Run("paths and path_hash_prefixes", func(t *testing.T) {
@@ -111,12 +99,8 @@ func TestDelegations(t *testing.T) {
 		repo.AddDelegatedTarget("globbed", "plugins/sub/q.so", []byte("q"), nil)
 		repo.Publish()
 		e := refreshed(t, repo)
-		if tg := e.target("x/y"); tg.Role() != "hashed" {
-			t.Errorf("x/y from %s", tg.Role())
-		}
-		if tg := e.target("plugins/p.so"); tg.Role() != "globbed" {
-			t.Errorf("plugins/p.so from %s", tg.Role())
-		}
+		e.wantRole("x/y", "hashed")
+		e.wantRole("plugins/p.so", "globbed")
 		repo.ResetRequests()
 		wantIs(t, e.targetErr("plugins/sub/q.so"), client.ErrUnknownTarget)
 		wantIs(t, e.targetErr("plugins/p.dll"), client.ErrUnknownTarget)
@@ -144,9 +128,7 @@ func TestDelegations(t *testing.T) {
 			if consistent {
 				want = "1." + want
 			}
-			if got := repo.Requests(); !slices.Equal(got, []string{want}) {
-				t.Errorf("consistent=%v: requests %q, want %q", consistent, got, want)
-			}
+			wantRequests(t, repo, want)
 		}
 	})
 
@@ -160,9 +142,7 @@ func TestDelegations(t *testing.T) {
 		repo.Publish()
 		// Four roles visited: targets, r1, r2, r3.
 		e := refreshed(t, repo, client.WithMaxDelegations(4))
-		if tg := e.target("deep"); tg.Role() != "r3" {
-			t.Errorf("deep from %s", tg.Role())
-		}
+		e.wantRole("deep", "r3")
 		e = refreshed(t, repo, client.WithMaxDelegations(3))
 		wantIs(t, e.targetErr("deep"), client.ErrDelegationLimit)
 		if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "r3.json")); err == nil {
@@ -180,9 +160,7 @@ func TestDelegations(t *testing.T) {
 		repo.Publish()
 		e := refreshed(t, repo, client.WithMaxDelegations(100))
 		wantIs(t, e.targetErr("missing"), client.ErrUnknownTarget)
-		if got := repo.Requests(); !slices.Equal(got, []string{"a.json", "b.json"}) {
-			t.Errorf("requests %q, want a and b once", got)
-		}
+		wantRequests(t, repo, "a.json", "b.json")
 	})
 
 	t.Run("expired delegated role", func(t *testing.T) {
@@ -233,9 +211,7 @@ func TestDelegations(t *testing.T) {
 		}
 		e.sameDisk(before)
 		repo.ClearFaults()
-		if tg := e.target("f"); tg.Role() != "d" {
-			t.Errorf("f from %s", tg.Role())
-		}
+		e.wantRole("f", "d")
 	})
 
 	t.Run("delegated role not in snapshot", func(t *testing.T) {
@@ -312,9 +288,7 @@ func TestDelegationKeysPerPath(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "x.json")); err == nil {
 			t.Error("x.json cached after it was refused")
 		}
-		if tg := e.target("a/f"); tg.Role() != "x" {
-			t.Errorf("a/f from %s", tg.Role())
-		}
+		e.wantRole("a/f", "x")
 	})
 
 	// The copy verified through a, kept in memory and in the cache, must
@@ -322,9 +296,7 @@ func TestDelegationKeysPerPath(t *testing.T) {
 	t.Run("verified through a first", func(t *testing.T) {
 		t.Parallel()
 		e := refreshed(t, build(t))
-		if tg := e.target("a/f"); tg.Role() != "x" {
-			t.Errorf("a/f from %s", tg.Role())
-		}
+		e.wantRole("a/f", "x")
 		cached, err := os.ReadFile(filepath.Join(e.cfg.StateDir, "x.json"))
 		if err != nil || !bytes.Equal(cached, e.repo.Bytes("x.json")) {
 			t.Fatalf("x.json not cached after the lookup through a: %v", err)

@@ -23,6 +23,14 @@
 // embedded root and reports it (Status.TrustedStateLost, the log and the
 // audit log).
 //
+// Every trust decision is appended to a hash-chained audit log in the state
+// directory, whose last record the trusted state holds: [VerifyAudit]
+// checks the log against it, beside a running client, and reports the
+// first broken link as an [*AuditError]. The latest trusted time guards
+// against a clock set back ([*ClockError]); after a clock that was wrong in
+// the future, a person resets it with [Client.ResetTrustedTimeUnsafe],
+// which the audit log records.
+//
 // A root becomes trusted one way, whether Refresh fetched it or a newer
 // build of the application embeds it (the newer of the embedded and the
 // cached root is the starting point). When it rotates keys, recovery from
@@ -81,7 +89,7 @@
 // ([ErrLogRollback]) or one that does not extend it ([ErrSplitView], with
 // both signed checkpoints in a [*LogConflictError] and in the audit log) is
 // refused. A thief must then put the release in the log, where the vendor's
-// monitor sees it, or be refused. The policy is the application's, never
+// monitor ([Client.MonitorLog]) sees it, or be refused. The policy is the application's, never
 // the repository's: no signed metadata can switch it off.
 //
 // # Several processes

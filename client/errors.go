@@ -270,7 +270,7 @@ type ClockError struct {
 
 func (e *ClockError) Error() string {
 	return fmt.Sprintf("clock reads %s, %s before the last trusted time %s (tolerance %s): the clock was set back, "+
-		"or it was wrong before; fix the clock (see rollback.State.ResetTimeUnsafe for a clock that was wrong in the future)",
+		"or it was wrong before; fix the clock (after a clock that was wrong in the future, a person who checked it calls Client.ResetTrustedTimeUnsafe)",
 		e.Now.Format(time.RFC3339), e.Trusted.Sub(e.Now).Round(time.Second), e.Trusted.Format(time.RFC3339), e.Tolerance)
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,14 +23,24 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/example from the simulator")
 
-// exampleFiles are the files of testdata/example, by their path below it;
-// exampleRepo makes them.
-var exampleFiles = []string{
+// exampleMetadata are the metadata files of testdata/example, by their
+// path below it.
+var exampleMetadata = []string{
 	"metadata/1.root.json",
 	"metadata/timestamp.json",
 	"metadata/2.snapshot.json",
 	"metadata/2.targets.json",
-	"targets/app/1.0/a0e2ce3fdff03c3423a7b9daca2bb5fef2a64ed39fde63ca3cb740520910f856.linux-amd64",
+}
+
+// exampleTargets are the targets of testdata/example: a plain file, and
+// releases of myapp by the release convention.
+var exampleTargets = []struct {
+	path, data string
+	custom     map[string]any
+}{
+	{"app/1.0/linux-amd64", "hello from app 1.0\n", map[string]any{"version": "1.0.0"}},
+	{"myapp/1.4.2/linux-amd64", "myapp 1.4.2\n", map[string]any{"version": "1.4.2", "channels": []string{"stable", "beta"}}},
+	{"myapp/1.5.0-rc.1/linux-amd64", "myapp 1.5.0-rc.1\n", map[string]any{"version": "1.5.0-rc.1", "channels": []string{"beta"}}},
 }
 
 // TestExampleRepository is the generator of testdata/example, the
@@ -39,11 +50,10 @@ var exampleFiles = []string{
 func TestExampleRepository(t *testing.T) {
 	t.Parallel()
 	repo := simulator.New(t, simulator.Options{ConsistentSnapshot: true, Pretty: true, Seed: "latch example"})
-	repo.AddTarget("app/1.0/linux-amd64", []byte("hello from app 1.0\n"), map[string]any{"version": "1.0.0"})
-	repo.Publish()
-	if got := repo.TargetName("app/1.0/linux-amd64"); got != exampleFiles[4] {
-		t.Fatalf("target served as %s, not as listed in exampleFiles", got)
+	for _, tg := range exampleTargets {
+		repo.AddTarget(tg.path, []byte(tg.data), tg.custom)
 	}
+	repo.Publish()
 	readme := []byte(`# Example repository
 
 Made by TestExampleRepository (example_test.go): ` + "`go generate ./client`" + ` rewrites it.
@@ -52,16 +62,16 @@ Served by Example with http.FileServer: metadata under metadata/, targets under 
 Expected at the reference time 2030-01-01T00:00:00Z, starting from metadata/1.root.json:
 root v1 (2.root.json is absent: 404), timestamp v2, snapshot v2, targets v2, and
 target app/1.0/linux-amd64 (19 bytes, custom {"version":"1.0.0"}) downloads and verifies.
+Releases of myapp for linux-amd64: 1.4.2 in channels stable and beta, 1.5.0-rc.1 in beta.
 The timestamp expires at 2030-01-02T00:00:00Z.
 `)
 	want := map[string][]byte{"README.md": readme}
-	for _, name := range exampleFiles {
-		dir, base := filepath.Split(name)
-		if dir == "metadata/" {
-			want[name] = repo.Bytes(base)
-		} else {
-			want[name] = repo.Bytes(name)
-		}
+	for _, name := range exampleMetadata {
+		want[name] = repo.Bytes(filepath.Base(name))
+	}
+	for _, tg := range exampleTargets {
+		name := repo.TargetName(tg.path)
+		want[name] = repo.Bytes(name)
 	}
 	for name, b := range want {
 		p := filepath.Join("testdata", "example", filepath.FromSlash(name))
@@ -86,6 +96,29 @@ The timestamp expires at 2030-01-02T00:00:00Z.
 // for the client's files, and done, which stops the server and removes the
 // directory.
 func exampleRepo() (url string, rootJSON []byte, dir string, done func()) {
+	return exampleServe(http.FileServer(http.Dir("testdata/example")))
+}
+
+// exampleTamperedRepo is exampleRepo with a mirror that alters every
+// target it serves.
+func exampleTamperedRepo() (url string, rootJSON []byte, dir string, done func()) {
+	files := http.FileServer(http.Dir("testdata/example"))
+	return exampleServe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/targets/") {
+			files.ServeHTTP(w, r)
+			return
+		}
+		b, err := os.ReadFile(filepath.Join("testdata", "example", filepath.FromSlash(r.URL.Path)))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		b[0] ^= 1
+		w.Write(b)
+	}))
+}
+
+func exampleServe(h http.Handler) (url string, rootJSON []byte, dir string, done func()) {
 	rootJSON, err := os.ReadFile("testdata/example/metadata/1.root.json")
 	if err != nil {
 		log.Fatal(err)
@@ -94,11 +127,27 @@ func exampleRepo() (url string, rootJSON []byte, dir string, done func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := httptest.NewServer(http.FileServer(http.Dir("testdata/example")))
+	srv := httptest.NewServer(h)
 	return srv.URL, rootJSON, dir, func() {
 		srv.Close()
 		os.RemoveAll(dir)
 	}
+}
+
+// exampleNow is the examples' clock: testdata/example's reference time.
+func exampleNow() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// exampleExecutable writes the application's executable, build 1.4.1, in
+// dir and returns its path: in an application, os.Executable().
+func exampleExecutable(dir string) string {
+	exe := filepath.Join(dir, "bin", "myapp")
+	if err := os.MkdirAll(filepath.Dir(exe), 0o755); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(exe, []byte("myapp 1.4.1\n"), 0o755); err != nil {
+		log.Fatal(err)
+	}
+	return exe
 }
 
 // Example refreshes from a small repository, looks a target up and
@@ -113,7 +162,7 @@ func Example() {
 		MetadataURLs: []string{url + "/metadata/"},
 		TargetURLs:   []string{url + "/targets/"},
 		StateDir:     filepath.Join(dir, "state"),
-	}, client.WithClock(func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }))
+	}, client.WithClock(exampleNow))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -140,6 +141,23 @@ func (e *env) target(path string) *client.Target {
 		e.t.Fatalf("Target(%q): %v", path, err)
 	}
 	return tg
+}
+
+// wantRole looks path up and checks the role that lists it.
+func (e *env) wantRole(path, role string) {
+	e.t.Helper()
+	if got := e.target(path).Role(); got != role {
+		e.t.Errorf("%s from %s, want %s", path, got, role)
+	}
+}
+
+// wantRequests checks the metadata and target names repo served since its
+// requests were last reset.
+func wantRequests(t *testing.T, repo *simulator.Repo, want ...string) {
+	t.Helper()
+	if got := repo.Requests(); !slices.Equal(got, want) {
+		t.Errorf("requests %q, want %q", got, want)
+	}
 }
 
 // targetErr looks path up and returns the error, which must not be nil.

@@ -199,14 +199,23 @@ func (m *Multi) Refresh(ctx context.Context) error {
 		wg.Go(func() { errs[i] = r.c.Refresh(ctx) })
 	}
 	wg.Wait()
+	err := m.outcome("refresh", errs)
+	if err != nil {
+		m.log.Error("refresh failed in some repositories", "err", err)
+	}
+	return err
+}
+
+// outcome returns nil if errs, one per repository in order, are all nil,
+// and else a *MultiError of op with every repository's outcome.
+func (m *Multi) outcome(op string, errs []error) error {
 	if !slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
 		return nil
 	}
-	e := &MultiError{Op: "refresh", Errs: errs}
+	e := &MultiError{Op: op, Errs: errs}
 	for _, r := range m.repos {
 		e.Repositories = append(e.Repositories, r.name)
 	}
-	m.log.Error("refresh failed in some repositories", "err", e)
 	return e
 }
 

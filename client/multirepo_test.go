@@ -46,6 +46,15 @@ func newRepos(t *testing.T, opts simulator.Options, names ...string) map[string]
 	return out
 }
 
+// releasedRepos returns newRepos(names) in which every repository lists
+// app.bin ("v1").
+func releasedRepos(t *testing.T, names ...string) map[string]*simulator.Repo {
+	t.Helper()
+	repos := newRepos(t, simulator.Options{}, names...)
+	publish(repos, "app.bin", []byte("v1"), nil, names...)
+	return repos
+}
+
 // repoBase is the TAP 4 URL of a simulated repository: the base of its
 // metadata/ and targets/ directories.
 func repoBase(repo *simulator.Repo) string {
@@ -179,26 +188,31 @@ func publish(repos map[string]*simulator.Repo, path string, data []byte, custom 
 
 var all = []string{"*", "*/*", "*/*/*"}
 
+// thresholdEnv returns a refreshed client over repos, listed in the order
+// of names, whose one mapping (terminating, every path) needs threshold of
+// them to agree.
+func thresholdEnv(t *testing.T, repos map[string]*simulator.Repo, threshold int, names ...string) *multiEnv {
+	t.Helper()
+	e := newMultiEnv(t, repos, names, mapping(all, threshold, true, names...))
+	e.open()
+	e.refresh()
+	return e
+}
+
 // gate returns two repositories, vendor and org, that both list app.bin
 // ("v1"), and a refreshed client that needs both to agree on every target.
 func gate(t *testing.T) (map[string]*simulator.Repo, *multiEnv) {
 	t.Helper()
-	repos := newRepos(t, simulator.Options{}, "vendor", "org")
-	publish(repos, "app.bin", []byte("v1"), nil, "vendor", "org")
-	e := newMultiEnv(t, repos, []string{"vendor", "org"}, mapping(all, 2, true, "vendor", "org"))
-	e.open()
-	e.refresh()
+	repos := releasedRepos(t, "vendor", "org")
+	e := thresholdEnv(t, repos, 2, "vendor", "org")
 	return repos, e
 }
 
 // TAP 4 "threshold": 1 of 1 is a single repository through the map.
 func TestMultiOneOfOne(t *testing.T) {
 	t.Parallel()
-	repos := newRepos(t, simulator.Options{}, "vendor")
-	publish(repos, "app.bin", []byte("v1"), nil, "vendor")
-	e := newMultiEnv(t, repos, []string{"vendor"}, mapping(all, 1, true, "vendor"))
-	e.open()
-	e.refresh()
+	repos := releasedRepos(t, "vendor")
+	e := thresholdEnv(t, repos, 1, "vendor")
 	a := e.agreed("app.bin", "vendor")
 	if a.Repository() != "vendor" || a.Length() != 2 || a.Mapping().Index != 0 {
 		t.Errorf("agreed %s by %s, %d bytes, mapping %d", a.Path(), a.Repository(), a.Length(), a.Mapping().Index)
@@ -213,12 +227,9 @@ func TestMultiOneOfOne(t *testing.T) {
 // not trusted, and the error names both outcomes.
 func TestMultiTwoOfTwo(t *testing.T) {
 	t.Parallel()
-	repos := newRepos(t, simulator.Options{}, "vendor", "org")
-	publish(repos, "app.bin", []byte("v1"), nil, "vendor", "org")
+	repos := releasedRepos(t, "vendor", "org")
 	publish(repos, "new.bin", []byte("v2"), nil, "vendor")
-	e := newMultiEnv(t, repos, []string{"vendor", "org"}, mapping(all, 2, true, "vendor", "org"))
-	e.open()
-	e.refresh()
+	e := thresholdEnv(t, repos, 2, "vendor", "org")
 	a := e.agreed("app.bin", "vendor", "org")
 	e.download(a, []byte("v1"))
 
@@ -242,8 +253,7 @@ func TestMultiTwoOfTwo(t *testing.T) {
 func TestMultiTwoOfThreeOneDown(t *testing.T) {
 	t.Parallel()
 	names := []string{"a", "b", "c"}
-	repos := newRepos(t, simulator.Options{}, names...)
-	publish(repos, "app.bin", []byte("v1"), nil, names...)
+	repos := releasedRepos(t, names...)
 	e := newMultiEnv(t, repos, names, mapping(all, 2, true, names...))
 	repos["c"].Server().Close()
 	e.open()
@@ -324,9 +334,7 @@ func TestMultiDisagreement(t *testing.T) {
 	tf := repos["org"].Targets("targets").Signed.Targets["len.bin"]
 	tf.Length++
 	repos["org"].Publish()
-	e := newMultiEnv(t, repos, []string{"vendor", "org"}, mapping(all, 2, true, "vendor", "org"))
-	e.open()
-	e.refresh()
+	e := thresholdEnv(t, repos, 2, "vendor", "org")
 
 	ce := e.noConsensus("app.bin", client.ErrNoConsensus)
 	wantOutcomes(t, outcomes(ce, 0), "vendor:disagreed", "org:disagreed")
@@ -450,9 +458,7 @@ func TestMultiDelegationsAndBins(t *testing.T) {
 	repos["org"].DelegateSuccinct("targets", 4, "bin")
 	repos["org"].AddDelegatedTarget(repos["org"].SuccinctBin("targets", path), path, data, map[string]any{"from": "org"})
 	repos["org"].Publish()
-	e := newMultiEnv(t, repos, []string{"vendor", "org"}, mapping(all, 2, true, "vendor", "org"))
-	e.open()
-	e.refresh()
+	e := thresholdEnv(t, repos, 2, "vendor", "org")
 	a := e.agreed(path, "vendor", "org")
 	if a.Role() != "plugins" {
 		t.Errorf("role %q, want vendor's plugins", a.Role())
@@ -478,9 +484,7 @@ func TestMultiConsistentSnapshots(t *testing.T) {
 	}
 	data := []byte("payload")
 	publish(repos, "dir/app.bin", data, nil, "vendor", "org")
-	e := newMultiEnv(t, repos, []string{"vendor", "org"}, mapping(all, 2, true, "vendor", "org"))
-	e.open()
-	e.refresh()
+	e := thresholdEnv(t, repos, 2, "vendor", "org")
 	a := e.agreed("dir/app.bin", "vendor", "org")
 	e.download(a, data)
 	repos["vendor"].SetFault(repos["vendor"].TargetName("dir/app.bin"), simulator.Fault{Status: 404})
@@ -512,9 +516,7 @@ func TestMultiHashAlgorithms(t *testing.T) {
 	bad := sha512.Sum512([]byte("other"))
 	repos["other"].Targets("targets").Signed.Targets["app.bin"].Hashes["sha512"] = bad[:]
 	repos["other"].Publish()
-	e := newMultiEnv(t, repos, []string{"vendor", "org", "other"}, mapping(all, 2, true, "vendor", "org", "other"))
-	e.open()
-	e.refresh()
+	e := thresholdEnv(t, repos, 2, "vendor", "org", "other")
 
 	// other lists the same sha256 but a different sha512: not a match.
 	a := e.agreed("app.bin", "vendor", "org")
@@ -598,11 +600,8 @@ func TestNewMultiRefuses(t *testing.T) {
 // subdirectory named by its encoded name.
 func TestMultiStateLayout(t *testing.T) {
 	t.Parallel()
-	repos := newRepos(t, simulator.Options{}, "Vendor", "org")
-	publish(repos, "app.bin", []byte("v1"), nil, "Vendor", "org")
-	e := newMultiEnv(t, repos, []string{"Vendor", "org"}, mapping(all, 2, true, "Vendor", "org"))
-	e.open()
-	e.refresh()
+	repos := releasedRepos(t, "Vendor", "org")
+	e := thresholdEnv(t, repos, 2, "Vendor", "org")
 	for _, dir := range []string{"%56endor", "org"} {
 		if _, err := os.Stat(filepath.Join(e.cfg.StateDir, dir, "timestamp.json")); err != nil {
 			t.Errorf("%s: %v", dir, err)
@@ -616,8 +615,7 @@ func TestMultiStateLayout(t *testing.T) {
 // A map file parsed by ParseMap works like a hand-built one.
 func TestMultiFromMapFile(t *testing.T) {
 	t.Parallel()
-	repos := newRepos(t, simulator.Options{}, "vendor", "org")
-	publish(repos, "app.bin", []byte("v1"), nil, "vendor", "org")
+	repos := releasedRepos(t, "vendor", "org")
 	e := newMultiEnv(t, repos, []string{"vendor", "org"})
 	doc, _ := json.Marshal(map[string]any{
 		"repositories": map[string][]string{"vendor": {repoBase(repos["vendor"])}, "org": {repoBase(repos["org"])}},

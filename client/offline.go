@@ -48,9 +48,11 @@ func Offline(cfg Config, opts ...Option) (*View, error) {
 	}
 	// The view's client never refreshes, persists or records anything.
 	c.closed.Store(true)
-	if err := c.readUnlocked(pauseBeforeReread); err != nil {
+	d := &stateDir{dir: cfg.StateDir, log: c.log}
+	if err := d.readUnlocked(pauseBeforeReread); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
+	c.disk = d
 	c.trusted.Store(c.offlineSet(embedded))
 	return c.View(), nil
 }
@@ -78,23 +80,23 @@ func pauseBeforeReread(try int) bool {
 }
 
 // readUnlocked reads the trusted state and the cache files it records
-// without the state directory's lock, into c.state and c.unlocked. A file
+// without the state directory's lock, into d.state and d.unlocked. A file
 // is kept only if it matches its record in that state, so the files kept
 // are exactly those of one saved state. When a file is missing or doesn't
 // match, the state is read again: if it changed, or a file didn't match (a
 // writer may be between a cache file and its record), everything is read
 // again after pause(try); a missing file in a state that stays the same
 // (a cache deleted by hand), or pause saying to stop, leaves that file out.
-func (c *Client) readUnlocked(pause func(try int) bool) error {
-	dir := filepath.Join(c.cfg.StateDir, stateSubdir)
+func (d *stateDir) readUnlocked(pause func(try int) bool) error {
+	dir := filepath.Join(d.dir, stateSubdir)
 	for try := 0; ; try++ {
 		s, err := rollback.ReadFileState(dir)
 		if err != nil {
 			return err
 		}
-		files, torn, missing := c.readRecorded(s)
+		files, torn, missing := d.readRecorded(s)
 		if len(torn) == 0 && !missing {
-			c.state, c.unlocked = s, files
+			d.state, d.unlocked = s, files
 			return nil
 		}
 		again, err := rollback.ReadFileState(dir)
@@ -103,9 +105,9 @@ func (c *Client) readUnlocked(pause func(try int) bool) error {
 		}
 		if maps.Equal(s.Roles, again.Roles) && len(torn) == 0 || !pause(try) {
 			for _, role := range torn {
-				c.log.Warn("metadata cache does not match the trusted state; ignoring it", "role", role)
+				d.log.Warn("metadata cache does not match the trusted state; ignoring it", "role", role)
 			}
-			c.state, c.unlocked = s, files
+			d.state, d.unlocked = s, files
 			return nil
 		}
 	}
@@ -114,16 +116,16 @@ func (c *Client) readUnlocked(pause func(try int) bool) error {
 // readRecorded reads the cache file of every role that s records and keeps
 // those that match their record. torn lists the roles whose file doesn't;
 // missing reports a file that can't be read.
-func (c *Client) readRecorded(s *rollback.State) (files map[string][]byte, torn []string, missing bool) {
+func (d *stateDir) readRecorded(s *rollback.State) (files map[string][]byte, torn []string, missing bool) {
 	files = make(map[string][]byte, len(s.Roles))
 	if len(s.Roles) == 0 {
 		return files, nil, false
 	}
 	// Through an os.Root, a file is opened on Windows in a way that lets a
 	// writer replace it while it is read.
-	dir, err := os.OpenRoot(c.cfg.StateDir)
+	dir, err := os.OpenRoot(d.dir)
 	if err != nil {
-		c.log.Warn("metadata cache unreadable", "err", err)
+		d.log.Warn("metadata cache unreadable", "err", err)
 		return files, nil, true
 	}
 	defer dir.Close()
@@ -136,7 +138,7 @@ func (c *Client) readRecorded(s *rollback.State) (files map[string][]byte, torn 
 		switch {
 		case err != nil:
 			if !errors.Is(err, fs.ErrNotExist) {
-				c.log.Warn("metadata cache unreadable", "role", role, "err", err)
+				d.log.Warn("metadata cache unreadable", "role", role, "err", err)
 			}
 			missing = true
 		case matchesRecord(b, s.Roles[role]):

@@ -72,9 +72,11 @@ func TestOfflineTornPair(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.readUnlocked(pause); err != nil {
+		d := &stateDir{dir: reader, log: c.log}
+		if err := d.readUnlocked(pause); err != nil {
 			t.Fatal(err)
 		}
+		c.disk = d
 		c.trusted.Store(c.offlineSet(embedded))
 		got := map[string]int64{}
 		for _, r := range c.View().Roles() {

@@ -97,9 +97,7 @@ func TestDelegationNotInSnapshot(t *testing.T) {
 	err := e.targetErr("delegatedpath/foo")
 	wantIs(t, err, client.ErrNotListed)
 	want := []string{itoa(repo.Version("root")+1) + ".root.json", "timestamp.json"}
-	if got := repo.Requests(); !slices.Equal(got, want) {
-		t.Errorf("requests = %q, want %q", got, want)
-	}
+	wantRequests(t, repo, want...)
 	if _, err := os.Stat(filepath.Join(e.cfg.StateDir, "delegated.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("delegated.json cached: %v", err)
 	}

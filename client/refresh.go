@@ -32,7 +32,8 @@ func (c *Client) Refresh(ctx context.Context) error {
 	}
 	ref := c.opts.clock().UTC()
 	c.health.forgetTimeouts() // each refresh gives every mirror its turn again
-	set := *c.trusted.Load()
+	prev := c.trusted.Load()
+	set := *prev
 	set.refreshed = false
 	var err error
 	if cerr := c.checkClock(ref); cerr != nil {
@@ -42,12 +43,25 @@ func (c *Client) Refresh(ctx context.Context) error {
 		err = c.refresh(ctx, ref, &set)
 	}
 	if err == nil {
-		if terr := c.advanceTime(ref); terr != nil {
-			err = &RefreshError{Err: terr}
+		c.disk.advanceTime(ref) // saved with the next save (docs/decisions.md)
+	}
+	// A refresh that trusted nothing new writes nothing (docs/decisions.md,
+	// "What a refresh writes"); one that did, or failed, is recorded, and
+	// the record's anchor saves what it kept with it, in one save.
+	changed := set.root != prev.root || set.timestamp != prev.timestamp || set.snapshot != prev.snapshot || set.targets != prev.targets
+	if err != nil || changed {
+		if aerr := c.auditRefresh(ref, &set, err); err == nil && aerr != nil {
+			err = &RefreshError{Err: aerr}
 		}
 	}
-	if aerr := c.auditRefresh(ref, &set, err); err == nil && aerr != nil {
-		err = &RefreshError{Err: aerr}
+	// What the steps verified is saved even when a later one failed.
+	if ferr := c.disk.flush(); ferr != nil {
+		ferr = fmt.Errorf("recording the trusted state: %w", ferr)
+		if err == nil {
+			err = &RefreshError{Err: ferr}
+		} else {
+			c.log.Error("refresh failed, and what it verified was not saved", "err", ferr)
+		}
 	}
 	c.statusMu.Lock()
 	c.lastErr = err
@@ -55,7 +69,6 @@ func (c *Client) Refresh(ctx context.Context) error {
 		c.lastRefresh = ref
 	}
 	c.statusMu.Unlock()
-	prev := c.trusted.Load()
 	if err == nil {
 		set.refreshed = true
 	} else {
@@ -83,34 +96,14 @@ func (c *Client) Refresh(ctx context.Context) error {
 // checkClock refuses a reference time earlier than the latest trusted one by
 // more than the tolerance: expiry checks against a clock that was set back
 // would accept metadata that has in fact expired (a freeze attack through
-// the clock).
+// the clock). The latest trusted time is this process's own latest, or the
+// one saved last.
 func (c *Client) checkClock(ref time.Time) error {
-	c.stateMu.Lock()
-	last := c.state.LastTime
-	c.stateMu.Unlock()
+	var last time.Time
+	c.disk.view(func(s *rollback.State) { last = s.LastTime })
 	if !last.IsZero() && ref.Before(last.Add(-c.opts.clockTolerance)) {
 		return &ClockError{Now: ref, Trusted: last, Tolerance: c.opts.clockTolerance}
 	}
-	return nil
-}
-
-// timeGranularity: the latest trusted time is saved when it moved on by at
-// least this much, so that refreshing often costs no disk write each time.
-const timeGranularity = time.Minute
-
-// advanceTime records ref as the latest trusted reference time.
-func (c *Client) advanceTime(ref time.Time) error {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	if ref.Sub(c.state.LastTime) < timeGranularity {
-		return nil
-	}
-	next := c.state.Clone()
-	next.AdvanceTime(ref)
-	if err := c.store.Save(next); err != nil {
-		return fmt.Errorf("recording the reference time: %w", err)
-	}
-	c.state = next
 	return nil
 }
 
@@ -177,9 +170,9 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 		if err != nil {
 			return err
 		}
-		// §5.3.8, §5.3.11: persisted with the recovery its keys call for,
-		// in one save, so a refresh that fails later (an expired final
-		// root, a crash) can't lose the reset.
+		// §5.3.8, §5.3.11: kept with the recovery its keys call for, so
+		// that one save stores both or neither; the rotation's audit
+		// record saves them before the refresh goes on.
 		if err := c.trustRoot(set, next, data); err != nil {
 			return err
 		}
@@ -231,7 +224,7 @@ func (c *Client) updateTimestamp(ctx context.Context, ref time.Time, set *truste
 		// copy stays, and its own expiry must hold too (docs/decisions.md).
 		return expired(metadata.RoleTimestamp, trusted.Version(), trusted.Expires(), ref)
 	}
-	if err := c.persist(metadata.RoleTimestamp, data, next.Version(), set.root.Version()); err != nil { // §5.4.5
+	if err := c.disk.keep(metadata.RoleTimestamp, data, next.Version(), set.root.Version(), nil); err != nil { // §5.4.5
 		return err
 	}
 	set.timestamp = next
@@ -298,7 +291,7 @@ func (c *Client) updateSnapshot(ctx context.Context, ref time.Time, set *trusted
 	if err != nil {
 		return err
 	}
-	if err := c.persist(metadata.RoleSnapshot, data, next.Version(), set.root.Version()); err != nil { // §5.5.7
+	if err := c.disk.keep(metadata.RoleSnapshot, data, next.Version(), set.root.Version(), nil); err != nil { // §5.5.7
 		return err
 	}
 	set.snapshot, set.snapshotBytes = next, data
@@ -320,21 +313,21 @@ func (c *Client) updateTargets(ctx context.Context, ref time.Time, set *trustedS
 	if err != nil {
 		return err
 	}
-	if err := c.persistStaged(metadata.RoleTargets, data, next.Version(), set.root.Version(), st); err != nil { // §5.6.6
+	if err := c.disk.keep(metadata.RoleTargets, data, next.Version(), set.root.Version(), st); err != nil { // §5.6.6
 		return err
 	}
 	var chunks []byte
 	if st != nil {
 		chunks = st.chunks
 	}
-	c.writeIndex(next, data, chunks)
+	c.disk.writeIndex(next, data, chunks)
 	set.targets, set.targetsBytes, set.cachedTargets = next, data, nil
 	return nil
 }
 
 // fetchTargets fetches and verifies the metadata of a targets role (top-level
 // or delegated) as snapshot lists it (spec §5.6.1-5.6.5). A large document
-// is staged for persistStaged while it is verified (nil otherwise).
+// is staged for keep or persistStaged while it is verified (nil otherwise).
 func (c *Client) fetchTargets(ctx context.Context, ref time.Time, set *trustedSet, keys metadata.RoleKeys, meta metadata.MetaFile) ([]byte, *metadata.Targets, *staged, error) {
 	limit := c.opts.limits.Targets
 	if meta.Length >= 0 {
@@ -347,7 +340,7 @@ func (c *Client) fetchTargets(ctx context.Context, ref time.Time, set *trustedSe
 		if err := meta.Check(b); err != nil { // §5.6.2
 			return &metadata.Error{Role: keys.Name, Version: meta.Version, Err: err}
 		}
-		s := c.stageCache(keys.Name, b)
+		s := c.disk.stage(keys.Name, b)
 		t, err := metadata.OpenTargets(b, keys)        // §5.6.3
 		if err == nil && t.Version() != meta.Version { // §5.6.4
 			err = &VersionError{Role: keys.Name, Got: t.Version(), Want: meta.Version, Referrer: metadata.RoleSnapshot}

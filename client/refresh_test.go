@@ -101,9 +101,7 @@ func TestRefreshAndDownload(t *testing.T) {
 			if mode.consistent {
 				wantName = "1.plugins.json"
 			}
-			if got := repo.Requests(); !slices.Equal(got, []string{wantName}) {
-				t.Errorf("delegated lookup requested %q, want %q", got, wantName)
-			}
+			wantRequests(t, repo, wantName)
 
 			// Downloads, by the consistent-snapshot name where it applies.
 			repo.ResetRequests()
@@ -488,9 +486,7 @@ func TestTimestampUpdate(t *testing.T) {
 		t.Parallel()
 		e, before := setup(t)
 		forged := *e.repo.Snapshot()
-		forged.Signatures = nil
-		simulator.AddSignatures(t, &forged, e.repo.Key("timestamp", 0))
-		e.repo.SetFault("timestamp.json", simulator.Fault{Replace: simulator.WireBytes(t, &forged, false)})
+		e.repo.SetFault("timestamp.json", simulator.Fault{Replace: simulator.Seal(t, &forged, false, e.repo.Key("timestamp", 0))})
 		err := e.refreshErr()
 		wantIs(t, err, client.ErrType)
 		wantIs(t, err, metadata.ErrType)

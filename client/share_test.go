@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,47 +17,13 @@ import (
 
 	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/internal/testdir"
+	"github.com/latchsec/latch/internal/testproc"
 	"github.com/latchsec/latch/rollback"
 )
 
 // One state directory shared by several clients: in this process, and in
 // child processes (this test binary again, TestSharedStateChild).
-
-// tree returns the content of every file below dir by relative path: the
-// lock file, the audit log and leftover temporary files included.
-func tree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func sameTree(t *testing.T, before, after map[string]string) {
-	t.Helper()
-	for name := range before {
-		if _, ok := after[name]; !ok {
-			t.Errorf("%s disappeared", name)
-		} else if before[name] != after[name] {
-			t.Errorf("%s changed", name)
-		}
-	}
-	for name := range after {
-		if _, ok := before[name]; !ok {
-			t.Errorf("%s appeared", name)
-		}
-	}
-}
 
 // TestOfflineBesideClient: a read-only view works while a client of this
 // process holds the state directory, sees what it trusts, and writes
@@ -74,7 +38,7 @@ func TestOfflineBesideClient(t *testing.T) {
 	if err := e.c.DownloadFile(context.Background(), app, dest); err != nil {
 		t.Fatal(err)
 	}
-	before := tree(t, e.cfg.StateDir)
+	before := testdir.Files(t, e.cfg.StateDir)
 
 	v, err := client.Offline(e.cfg, e.opts...)
 	if err != nil {
@@ -93,7 +57,7 @@ func TestOfflineBesideClient(t *testing.T) {
 	if ok, err := v.Cached(tg, dest); !ok || err != nil {
 		t.Errorf("View.Cached: %v, %v", ok, err)
 	}
-	sameTree(t, before, tree(t, e.cfg.StateDir))
+	testdir.Same(t, before, testdir.Files(t, e.cfg.StateDir))
 	e.refresh() // the holder goes on
 }
 
@@ -124,7 +88,7 @@ func TestOfflineWritesNothing(t *testing.T) {
 	if err := os.WriteFile(leftover, []byte("left by a crash"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := tree(t, e.cfg.StateDir)
+	before := testdir.Files(t, e.cfg.StateDir)
 	v, err = client.Offline(e.cfg, e.opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +96,7 @@ func TestOfflineWritesNothing(t *testing.T) {
 	if got := versions(v); !maps(got, top(2, 1, 1, 1)) {
 		t.Errorf("view %v, want the embedded root v2 over the cached v1", got)
 	}
-	sameTree(t, before, tree(t, e.cfg.StateDir))
+	testdir.Same(t, before, testdir.Files(t, e.cfg.StateDir))
 	os.Remove(leftover)
 }
 
@@ -273,76 +237,15 @@ func TestSharedStateChild(t *testing.T) {
 	}
 }
 
-// child is a running child process.
-type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Reader
-
-	once   sync.Once
-	exited chan struct{} // closed once the child has exited
-	err    error         // the child's exit, once exited is closed
-}
-
-func startChild(t *testing.T, e *env, mode string) *child {
+// startChild runs TestSharedStateChild in a child process, in mode, on the
+// repository and state directory of e.
+func startChild(t *testing.T, e *env, mode string) *testproc.Child {
 	t.Helper()
 	job, err := json.Marshal(sharedJob{Mode: mode, StateDir: e.cfg.StateDir, Root: e.cfg.TrustedRoot, MetaURL: e.cfg.MetadataURLs[0], Now: e.repo.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSharedStateChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), sharedEnv+"="+string(job), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ch := &child{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout), exited: make(chan struct{})}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-ch.wait()
-	})
-	return ch
-}
-
-// wait starts waiting for the child, once; the channel is closed when it
-// has exited. The child's output is no longer read by line after that.
-func (ch *child) wait() <-chan struct{} {
-	ch.once.Do(func() {
-		go func() {
-			io.Copy(io.Discard, ch.out) // the test framework's last words
-			ch.err = ch.cmd.Wait()
-			close(ch.exited)
-		}()
-	})
-	return ch.exited
-}
-
-// line reads the child's next line of output.
-func (ch *child) line(t *testing.T) string {
-	t.Helper()
-	s, err := ch.out.ReadString('\n')
-	if err != nil {
-		t.Fatalf("child said %q: %v", s, err)
-	}
-	return strings.TrimSuffix(s, "\n")
-}
-
-// end closes the child's stdin and checks that it exits cleanly.
-func (ch *child) end(t *testing.T) {
-	t.Helper()
-	ch.stdin.Close()
-	<-ch.wait()
-	if ch.err != nil {
-		t.Fatalf("child: %v", ch.err)
-	}
+	return testproc.Start(t, "^TestSharedStateChild$", sharedEnv+"="+string(job))
 }
 
 // TestConcurrentCLIs: command-line invocations started while this process
@@ -353,10 +256,10 @@ func TestConcurrentCLIs(t *testing.T) {
 	repo := simulator.New(t, simulator.Options{})
 	e := newEnv(t, repo)
 	e.open()
-	var children []*child
+	var children []*testproc.Child
 	for range 3 {
 		ch := startChild(t, e, "cli")
-		if got, want := ch.line(t), "locked by "+strconv.Itoa(os.Getpid()); got != want {
+		if got, want := ch.Line(t), "locked by "+strconv.Itoa(os.Getpid()); got != want {
 			t.Fatalf("child: %q, want %q", got, want)
 		}
 		children = append(children, ch)
@@ -364,7 +267,7 @@ func TestConcurrentCLIs(t *testing.T) {
 	e.c.Close()
 	e.c = nil
 	for _, ch := range children {
-		ch.end(t)
+		ch.End(t)
 	}
 	v, err := client.Offline(e.cfg, e.opts...)
 	if err != nil || !maps(versions(v), top(1, 1, 1, 1)) {
@@ -381,11 +284,11 @@ func TestDaemonAndCLI(t *testing.T) {
 	repo := releaseRepo(t, simulator.Options{})
 	e := newEnv(t, repo)
 	daemon := startChild(t, e, "hold")
-	if got := daemon.line(t); got != "ready" {
+	if got := daemon.Line(t); got != "ready" {
 		t.Fatalf("daemon: %q", got)
 	}
 	for i := range 3 {
-		before := tree(t, e.cfg.StateDir)
+		before := testdir.Files(t, e.cfg.StateDir)
 		v, err := client.Offline(e.cfg, e.opts...)
 		if err != nil {
 			t.Fatalf("Offline beside the daemon: %v", err)
@@ -396,19 +299,19 @@ func TestDaemonAndCLI(t *testing.T) {
 		if _, err := v.Target("app/1.0/app.bin"); err != nil {
 			t.Errorf("View.Target: %v", err)
 		}
-		sameTree(t, before, tree(t, e.cfg.StateDir))
+		testdir.Same(t, before, testdir.Files(t, e.cfg.StateDir))
 
 		repo.AddTarget(fmt.Sprintf("app/1.%d/app.bin", i+1), appV1, nil)
 		repo.Publish()
-		fmt.Fprintln(daemon.stdin, "refresh")
-		if got := daemon.line(t); got != "refreshed" {
+		fmt.Fprintln(daemon.Stdin, "refresh")
+		if got := daemon.Line(t); got != "refreshed" {
 			t.Fatalf("daemon: %q", got)
 		}
 	}
 
 	_, err := client.New(e.cfg, e.opts...)
-	if le := wantAs[*rollback.LockedError](t, err); le.PID != daemon.cmd.Process.Pid || !strings.Contains(err.Error(), "pid "+strconv.Itoa(le.PID)) {
-		t.Errorf("New beside the daemon: %v, want the daemon's pid %d", err, daemon.cmd.Process.Pid)
+	if le := wantAs[*rollback.LockedError](t, err); le.PID != daemon.Cmd.Process.Pid || !strings.Contains(err.Error(), "pid "+strconv.Itoa(le.PID)) {
+		t.Errorf("New beside the daemon: %v, want the daemon's pid %d", err, daemon.Cmd.Process.Pid)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -416,7 +319,7 @@ func TestDaemonAndCLI(t *testing.T) {
 		t.Errorf("Open with a cancelled context beside the daemon: %v", err)
 	}
 
-	daemon.end(t)
+	daemon.End(t)
 	c, err := client.Open(t.Context(), e.cfg, e.opts...)
 	if err != nil {
 		t.Fatalf("Open after the daemon closed: %v", err)
@@ -439,10 +342,10 @@ func TestOfflineBesideWriter(t *testing.T) {
 	repo := simulator.New(t, simulator.Options{ConsistentSnapshot: true})
 	e := newEnv(t, repo)
 	writer := startChild(t, e, "refresh")
-	if got := writer.line(t); got != "ready" {
+	if got := writer.Line(t); got != "ready" {
 		t.Fatalf("writer: %q", got)
 	}
-	writer.wait()
+	writer.Exited()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	views, complete := 0, 0
@@ -485,8 +388,8 @@ func TestOfflineBesideWriter(t *testing.T) {
 		// Wait until the writer has trusted this version, or has failed.
 		for want := repo.Version("timestamp"); ; {
 			select {
-			case <-writer.wait():
-				t.Fatalf("writer exited: %v", writer.err)
+			case <-writer.Exited():
+				t.Fatalf("writer exited: %v", writer.Err())
 			default:
 			}
 			v, err := client.Offline(e.cfg, e.opts...)
@@ -500,6 +403,6 @@ func TestOfflineBesideWriter(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	writer.end(t)
+	writer.End(t)
 	t.Logf("%d views beside the writer, %d with all four roles", views, complete)
 }

@@ -71,9 +71,7 @@ type MirrorHealth struct {
 func (c *Client) Status() Status {
 	st := Status{Roles: c.View().Roles()}
 	st.Installed, st.AuditError = c.installs()
-	c.stateMu.Lock()
-	st.LastTrustedTime = c.state.LastTime
-	c.stateMu.Unlock()
+	c.disk.view(func(s *rollback.State) { st.LastTrustedTime = s.LastTime })
 	c.statusMu.Lock()
 	st.LastRefresh, st.LastError = c.lastRefresh, c.lastErr
 	c.statusMu.Unlock()
@@ -92,10 +90,8 @@ func (c *Client) Status() Status {
 // installs returns the committed release of each application and the last
 // failure to write the audit log.
 func (c *Client) installs() (map[string]rollback.Install, error) {
-	c.stateMu.Lock()
-	out := make(map[string]rollback.Install, len(c.state.Installed))
-	maps.Copy(out, c.state.Installed)
-	c.stateMu.Unlock()
+	var out map[string]rollback.Install
+	c.disk.view(func(s *rollback.State) { out = maps.Clone(s.Installed) })
 	c.statusMu.Lock()
 	defer c.statusMu.Unlock()
 	return out, c.auditErr

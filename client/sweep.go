@@ -16,7 +16,7 @@ import (
 // file it can't remove costs nothing but space, so that is logged. It runs
 // in New, under the state directory's lock, before anything writes.
 func (c *Client) sweepTemps() {
-	index := c.indexPath()
+	index := indexPath(c.cfg.StateDir)
 	err := errors.Join(
 		atomicfile.RemoveTemps(c.cfg.StateDir, isCacheName),
 		atomicfile.RemoveTemps(filepath.Dir(index), func(base string) bool { return base == filepath.Base(index) }),

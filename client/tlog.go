@@ -174,6 +174,9 @@ type releaseLog struct {
 	dir      string // cached tiles and proofs: <StateDir>/transparency/<hash of origin>
 	// mu serialises checks: each may move the trusted checkpoint.
 	mu sync.Mutex
+	// monitorMu serialises MonitorLog calls: each moves the monitor's
+	// position.
+	monitorMu sync.Mutex
 }
 
 // transparencySubdir holds each log's cached tiles and inclusion proofs
@@ -303,9 +306,9 @@ func (c *Client) proveLogged(ctx context.Context, tr *releaseLog, index int64, w
 // trustedCheckpoint returns the latest checkpoint of origin that this
 // client verified, nil if none.
 func (c *Client) trustedCheckpoint(origin string) *transparency.Checkpoint {
-	c.stateMu.Lock()
-	rec, ok := c.state.Logs[origin]
-	c.stateMu.Unlock()
+	var rec rollback.LogCheckpoint
+	var ok bool
+	c.disk.view(func(s *rollback.State) { rec, ok = s.Logs[origin] })
 	if !ok {
 		return nil
 	}
@@ -316,24 +319,19 @@ func (c *Client) trustedCheckpoint(origin string) *transparency.Checkpoint {
 	return &transparency.Checkpoint{Origin: origin, Size: rec.Size, Hash: h, Note: []byte(rec.Note)}
 }
 
-func (c *Client) logVerified(origin string) time.Time {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	return c.state.Logs[origin].Verified
+func (c *Client) logVerified(origin string) (verified time.Time) {
+	c.disk.view(func(s *rollback.State) { verified = s.Logs[origin].Verified })
+	return verified
 }
 
 // advanceLog records cp as the trusted checkpoint, verified at now.
 func (c *Client) advanceLog(cp *transparency.Checkpoint, now time.Time) error {
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	next := c.state.Clone()
-	if err := next.AdvanceLog(cp.Origin, rollback.LogCheckpoint{Size: cp.Size, Hash: cp.Hash.String(), Note: string(cp.Note), Verified: now}); err != nil {
-		return err
-	}
-	if err := c.store.Save(next); err != nil {
+	err := c.disk.update(func(s *rollback.State) error {
+		return s.AdvanceLog(cp.Origin, rollback.LogCheckpoint{Size: cp.Size, Hash: cp.Hash.String(), Note: string(cp.Note), Verified: now})
+	})
+	if err != nil {
 		return fmt.Errorf("recording log %s at size %d: %w", cp.Origin, cp.Size, err)
 	}
-	c.state = next
 	return nil
 }
 

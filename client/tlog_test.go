@@ -19,9 +19,9 @@ import (
 
 	"github.com/latchsec/latch/client"
 	"github.com/latchsec/latch/internal/audit"
-	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/simulator"
 	"github.com/latchsec/latch/rollback"
+	"github.com/latchsec/latch/transparency/logwriter"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -141,6 +141,15 @@ func newTlogEnv(t *testing.T) *tlogEnv {
 	return &tlogEnv{env: e, log: l}
 }
 
+// releasedTlogEnv is a tlogEnv whose repository has published release 1
+// ("release 1" at app/1.0.0/linux-amd64), logged.
+func releasedTlogEnv(t *testing.T) *tlogEnv {
+	t.Helper()
+	e := newTlogEnv(t)
+	e.release("app/1.0.0/linux-amd64", []byte("release 1"))
+	return e
+}
+
 // release logs a release (unless index is given: then the target names
 // that index and nothing is logged) and publishes it.
 func (e *tlogEnv) release(path string, data []byte, index ...int64) {
@@ -169,6 +178,14 @@ func (e *tlogEnv) download(path string) error {
 	}
 	os.Remove(dest)
 	return err
+}
+
+// mustDownload is download, failing the test on an error.
+func (e *tlogEnv) mustDownload(path string) {
+	e.t.Helper()
+	if err := e.download(path); err != nil {
+		e.t.Fatalf("download of %s: %v", path, err)
+	}
 }
 
 // trustedLog reads the log checkpoint in the trusted state (closing the
@@ -218,19 +235,14 @@ func transparencyRecords(t *testing.T, stateDir string) []map[string]any {
 // checkpoint it was proven under becomes the trusted one, and the audit log
 // says so.
 func TestTransparencyLoggedRelease(t *testing.T) {
-	e := newTlogEnv(t)
-	e.release("app/1.0.0/linux-amd64", []byte("release 1"))
-	if err := e.download("app/1.0.0/linux-amd64"); err != nil {
-		t.Fatal(err)
-	}
+	e := releasedTlogEnv(t)
+	e.mustDownload("app/1.0.0/linux-amd64")
 	cp, ok := e.trustedLog()
 	if !ok || cp.Size != 1 || !strings.HasPrefix(cp.Note, tlogOrigin+"\n1\n") || !cp.Verified.Equal(e.repo.Now()) {
 		t.Fatalf("trusted checkpoint %+v", cp)
 	}
 	e.release("app/1.1.0/linux-amd64", []byte("release 2"))
-	if err := e.download("app/1.1.0/linux-amd64"); err != nil {
-		t.Fatal(err)
-	}
+	e.mustDownload("app/1.1.0/linux-amd64")
 	if cp, _ := e.trustedLog(); cp.Size != 2 {
 		t.Fatalf("trusted checkpoint of size %d, want 2", cp.Size)
 	}
@@ -314,11 +326,8 @@ func TestTransparencyRefusals(t *testing.T) {
 		}, client.ErrLogSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newTlogEnv(t)
-			e.release("app/1.0.0/linux-amd64", []byte("release 1"))
-			if err := e.download("app/1.0.0/linux-amd64"); err != nil {
-				t.Fatal(err)
-			}
+			e := releasedTlogEnv(t)
+			e.mustDownload("app/1.0.0/linux-amd64")
 			before, _ := e.trustedLog()
 			path := tc.setup(e)
 			e.repo.ResetRequests()
@@ -373,9 +382,7 @@ func TestTransparencyUncovered(t *testing.T) {
 	e.repo.AddTarget("other/file", []byte("not a release"), nil)
 	e.repo.Publish()
 	e.log.requests.Store(0)
-	if err := e.download("other/file"); err != nil {
-		t.Fatal(err)
-	}
+	e.mustDownload("other/file")
 	if err := e.c.ProveLogged(context.Background(), e.target("other/file")); err != nil {
 		t.Fatalf("ProveLogged of an uncovered target: %v", err)
 	}
@@ -400,12 +407,9 @@ func TestTransparencySplitView(t *testing.T) {
 		{"fork of the same size", 0, client.ErrSplitView},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newTlogEnv(t)
-			e.release("app/1.0.0/linux-amd64", []byte("release 1"))
+			e := releasedTlogEnv(t)
 			e.release("app/1.1.0/linux-amd64", []byte("release 2"))
-			if err := e.download("app/1.1.0/linux-amd64"); err != nil {
-				t.Fatal(err)
-			}
+			e.mustDownload("app/1.1.0/linux-amd64")
 			before, _ := e.trustedLog()
 
 			// The fork: the same first entry, then what the victim is
@@ -439,13 +443,10 @@ func TestTransparencySplitView(t *testing.T) {
 // TestTransparencyRollback: a log (or mirror) that serves an older
 // checkpoint than the trusted one is refused.
 func TestTransparencyRollback(t *testing.T) {
-	e := newTlogEnv(t)
-	e.release("app/1.0.0/linux-amd64", []byte("release 1"))
+	e := releasedTlogEnv(t)
 	old := e.log.copyDir()
 	e.release("app/1.1.0/linux-amd64", []byte("release 2"))
-	if err := e.download("app/1.1.0/linux-amd64"); err != nil {
-		t.Fatal(err)
-	}
+	e.mustDownload("app/1.1.0/linux-amd64")
 	before, _ := e.trustedLog()
 	e.log.serving.Store(&old)
 	err := e.download("app/1.0.0/linux-amd64")
@@ -462,8 +463,7 @@ func TestTransparencyRollback(t *testing.T) {
 // TestTransparencyMirrors: a log mirror that is down, or stale, is skipped
 // for the next.
 func TestTransparencyMirrors(t *testing.T) {
-	e := newTlogEnv(t)
-	e.release("app/1.0.0/linux-amd64", []byte("release 1"))
+	e := releasedTlogEnv(t)
 	stale := e.log.copyDir()
 	e.release("app/1.1.0/linux-amd64", []byte("release 2"))
 	down := newTlog(t, 1)
@@ -471,16 +471,13 @@ func TestTransparencyMirrors(t *testing.T) {
 	behind := newTlog(t, 1)
 	behind.serving.Store(&stale)
 	e.cfg.TransparencyLog.URLs = []string{down.srv.URL, behind.srv.URL, e.log.srv.URL}
-	if err := e.download("app/1.1.0/linux-amd64"); err != nil {
-		t.Fatal(err)
-	}
+	e.mustDownload("app/1.1.0/linux-amd64")
 }
 
 // TestTransparencyOrigin: a checkpoint signed by the log key for another
 // log is refused.
 func TestTransparencyOrigin(t *testing.T) {
-	e := newTlogEnv(t)
-	e.release("app/1.0.0/linux-amd64", []byte("release 1"))
+	e := releasedTlogEnv(t)
 	e.log.setRewrite(func(path string, b []byte) []byte {
 		if path == "checkpoint" {
 			return resign(t, bytes.Replace(b, []byte(tlogOrigin+"\n"), []byte("example.com/other\n"), 1), e.log.signer)
@@ -544,9 +541,7 @@ func TestTransparencyWitnesses(t *testing.T) {
 		t.Error("a trusted checkpoint after a refusal")
 	}
 	cosign(signers[0], signers[2])
-	if err := e.download("app/1.0.0/linux-amd64"); err != nil {
-		t.Fatal(err)
-	}
+	e.mustDownload("app/1.0.0/linux-amd64")
 }
 
 func mustVerifier(t *testing.T, vkey string) note.Verifier {
@@ -562,11 +557,8 @@ func mustVerifier(t *testing.T, vkey string) note.Verifier {
 // before is delivered only within OfflineMaxAgeUnsafe of the last online
 // check, and never when the log answers with bad data.
 func TestTransparencyOffline(t *testing.T) {
-	e := newTlogEnv(t)
-	e.release("app/1.0.0/linux-amd64", []byte("release 1"))
-	if err := e.download("app/1.0.0/linux-amd64"); err != nil {
-		t.Fatal(err)
-	}
+	e := releasedTlogEnv(t)
+	e.mustDownload("app/1.0.0/linux-amd64")
 	e.log.down.Store(true)
 	// The default: the log is needed.
 	err := e.download("app/1.0.0/linux-amd64")
@@ -641,18 +633,14 @@ func TestTransparencyRequests(t *testing.T) {
 	e.log.add(filler...)
 	e.release("app/1.0.0/linux-amd64", []byte("release 1"))
 	e.log.requests.Store(0)
-	if err := e.download("app/1.0.0/linux-amd64"); err != nil {
-		t.Fatal(err)
-	}
+	e.mustDownload("app/1.0.0/linux-amd64")
 	// A tree of 1001 entries, nothing trusted yet: checkpoint, the partial
 	// leaf tile 3.p/233 and level-1 tile 0.p/3 for the root, the entry's
 	// bundle.
 	first := e.log.requests.Load()
 	e.release("app/1.1.0/linux-amd64", []byte("release 2"))
 	e.log.requests.Store(0)
-	if err := e.download("app/1.1.0/linux-amd64"); err != nil {
-		t.Fatal(err)
-	}
+	e.mustDownload("app/1.1.0/linux-amd64")
 	second := e.log.requests.Load()
 	t.Logf("log requests per covered download: %d (first), %d (next)", first, second)
 	if first > 4 || second > 4 {
@@ -687,17 +675,14 @@ func TestTransparencyApply(t *testing.T) {
 // metadata timeouts, so a log mirror that never answers costs one header
 // timeout and the next mirror serves.
 func TestTransparencyStalledLogMirror(t *testing.T) {
-	e := newTlogEnv(t)
-	e.release("app/1.0.0/linux-amd64", []byte("release 1"))
+	e := releasedTlogEnv(t)
 	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}))
 	defer stalled.Close()
 	e.cfg.TransparencyLog.URLs = []string{stalled.URL, e.log.srv.URL}
 	e.opts = append(e.opts, client.WithMetadataTimeouts(200*time.Millisecond, time.Minute))
-	if err := e.download("app/1.0.0/linux-amd64"); err != nil {
-		t.Fatal(err)
-	}
+	e.mustDownload("app/1.0.0/linux-amd64")
 	var seen bool
 	for _, m := range e.c.Status().Mirrors {
 		if m.URL == stalled.URL+"/" {

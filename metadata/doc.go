@@ -22,6 +22,14 @@
 //     well-formed lengths and hashes, unique delegation names, succinct
 //     bit_length in 1..32.
 //
+// # Signing
+//
+// [Seal] is the chokepoint's mirror image, for repositories, publishing tools
+// and tests: it computes the canonical form of a "signed" object the same
+// way, signs it with one or more [Signer] values ([NewSigner] wraps any
+// [crypto.Signer] under a TUF scheme) and writes the envelope, refusing what
+// the Open functions refuse (a key ID twice, more than [MaxSignatures]).
+//
 // Rules that compare a document with trusted state (version monotonicity,
 // expiry against the reference time, hashes from the referring metadata) are
 // the client's: the documents expose what it needs.

@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	sslcjson "github.com/secure-systems-lab/go-securesystemslib/cjson"
 )
 
 // vectorDir holds the generated vectors (testdata/gen/main.go).
@@ -167,17 +165,24 @@ func (s *vectorSet) mustOpen(name string) document {
 	return doc
 }
 
+// openAs opens the vector name, failing the test unless it is kind
+// metadata (a T).
+func openAs[T document](s *vectorSet, name, kind string) T {
+	s.tb.Helper()
+	d, ok := s.mustOpen(name).(T)
+	if !ok {
+		s.tb.Fatalf("%s is not %s metadata", name, kind)
+	}
+	return d
+}
+
 func (s *vectorSet) root(name string) *Root {
 	s.tb.Helper()
 	if r, ok := s.roots[name]; ok {
 		return r
 	}
-	r, ok := s.mustOpen(name).(*Root)
-	if !ok {
-		s.tb.Fatalf("%s is not root metadata", name)
-	}
-	s.roots[name] = r
-	return r
+	s.roots[name] = openAs[*Root](s, name, "root")
+	return s.roots[name]
 }
 
 func (s *vectorSet) targetsDoc(name string) *Targets {
@@ -185,30 +190,18 @@ func (s *vectorSet) targetsDoc(name string) *Targets {
 	if t, ok := s.targets[name]; ok {
 		return t
 	}
-	t, ok := s.mustOpen(name).(*Targets)
-	if !ok {
-		s.tb.Fatalf("%s is not targets metadata", name)
-	}
-	s.targets[name] = t
-	return t
+	s.targets[name] = openAs[*Targets](s, name, "targets")
+	return s.targets[name]
 }
 
 func (s *vectorSet) timestamp(name string) *Timestamp {
 	s.tb.Helper()
-	t, ok := s.mustOpen(name).(*Timestamp)
-	if !ok {
-		s.tb.Fatalf("%s is not timestamp metadata", name)
-	}
-	return t
+	return openAs[*Timestamp](s, name, "timestamp")
 }
 
 func (s *vectorSet) snapshot(name string) *Snapshot {
 	s.tb.Helper()
-	sn, ok := s.mustOpen(name).(*Snapshot)
-	if !ok {
-		s.tb.Fatalf("%s is not snapshot metadata", name)
-	}
-	return sn
+	return openAs[*Snapshot](s, name, "snapshot")
 }
 
 // A testKey is an ed25519 key from a fixed seed. Its key ID is its name:
@@ -232,20 +225,19 @@ func (k testKey) json() map[string]any {
 	}
 }
 
-// sign returns a document whose "signed" is signed, signed by keys over
-// go-securesystemslib's canonical form (an implementation independent of
-// ours).
+// sign returns the envelope of signed (a value encoding/json encodes),
+// sealed by keys.
 func sign(tb testing.TB, signed any, keys ...testKey) []byte {
 	tb.Helper()
-	canonical, err := sslcjson.EncodeCanonical(signed)
+	b, err := json.Marshal(signed)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sigs := []map[string]string{}
-	for _, k := range keys {
-		sigs = append(sigs, map[string]string{"keyid": k.id, "sig": hex.EncodeToString(ed25519.Sign(k.priv, canonical))})
+	signers := make([]Signer, len(keys))
+	for i, k := range keys {
+		signers[i] = NewSigner(k.id, "ed25519", k.priv)
 	}
-	doc, err := json.Marshal(map[string]any{"signed": json.RawMessage(canonical), "signatures": sigs})
+	doc, err := Seal(b, signers...)
 	if err != nil {
 		tb.Fatal(err)
 	}

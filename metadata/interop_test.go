@@ -74,6 +74,21 @@ func rootChain(t *testing.T, dir string, first, last int64, name func(v int64) s
 func versionedRoot(v int64) string { return fmt.Sprintf("%d.root.json", v) }
 
 // openChecked checks data against what the referrer lists, then opens it.
+// interopTimestamp opens dir's timestamp.json with root and checks that it
+// is at version, valid at ref and expired at expired.
+func interopTimestamp(t *testing.T, dir string, root *Root, version int64, ref, expired time.Time) *Timestamp {
+	t.Helper()
+	ts, err := OpenTimestamp(readFile(t, dir, "timestamp.json"), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkVersion(t, "timestamp", ts, version)
+	if ts.Expired(ref) || !ts.Expired(expired) {
+		t.Errorf("timestamp expiry: want valid on %s, expired on %s", ref.Format(time.DateOnly), expired.Format(time.DateOnly))
+	}
+	return ts
+}
+
 func openChecked[T any](t *testing.T, what string, m MetaFile, data []byte, open func([]byte) (T, error)) T {
 	t.Helper()
 	if err := m.Check(data); err != nil {
@@ -175,14 +190,7 @@ func TestInteropSigstore(t *testing.T) {
 		t.Errorf("v15: expired %v, consistent_snapshot %v, spec_version %q", root.Expired(ref), root.ConsistentSnapshot(), root.SpecVersion())
 	}
 
-	ts, err := OpenTimestamp(readFile(t, dir, "timestamp.json"), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkVersion(t, "timestamp", ts, 762)
-	if ts.Expired(ref) || !ts.Expired(time.Date(2026, 8, 29, 0, 0, 0, 0, time.UTC)) {
-		t.Error("timestamp expiry: valid on 2026-08-22, expired on 2026-08-29")
-	}
+	ts := interopTimestamp(t, dir, root, 762, ref, time.Date(2026, 8, 29, 0, 0, 0, 0, time.UTC))
 	sm := ts.Snapshot()
 	if sm.Version != 165 || sm.Length != -1 || sm.Hashes != nil {
 		t.Errorf("timestamp lists snapshot %+v, want version 165 only", sm)
@@ -462,14 +470,7 @@ func TestInteropFioctl(t *testing.T) {
 	if root.ConsistentSnapshot() || root.Expired(ref) {
 		t.Errorf("root v5: consistent_snapshot %v, expired %v", root.ConsistentSnapshot(), root.Expired(ref))
 	}
-	ts, err := OpenTimestamp(readFile(t, dir, "timestamp.json"), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkVersion(t, "timestamp", ts, 214)
-	if ts.Expired(ref) || !ts.Expired(time.Date(2026, 7, 29, 0, 0, 0, 0, time.UTC)) {
-		t.Error("timestamp expiry: valid on 2026-07-22, expired on 2026-07-29")
-	}
+	ts := interopTimestamp(t, dir, root, 214, ref, time.Date(2026, 7, 29, 0, 0, 0, 0, time.UTC))
 	sm := ts.Snapshot()
 	if _, ok := sm.Hashes["sha512"]; !ok || len(sm.Hashes) != 1 || sm.Length < 0 {
 		t.Errorf("snapshot meta %+v, want length and sha512 only", sm)

@@ -1,14 +1,9 @@
 package metadata
 
 import (
-	"crypto/ed25519"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"testing"
-
-	sslcjson "github.com/secure-systems-lab/go-securesystemslib/cjson"
 
 	"github.com/latchsec/latch/verify"
 )
@@ -61,16 +56,7 @@ func TestCustomWithControlCharacters(t *testing.T) {
 	entry := targetEntry("x")
 	entry["custom"] = map[string]any{"note": "line1\nline2\t\x01"}
 	signed := testTargets(map[string]any{"a": entry}, nil)
-	canonical, err := sslcjson.EncodeCanonical(signed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wire, err := json.Marshal(signed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := fmt.Appendf(nil, `{"signatures":[{"keyid":%q,"sig":%q}],"signed":%s}`,
-		keyTargets.id, hex.EncodeToString(ed25519.Sign(keyTargets.priv, canonical)), wire)
+	doc := sign(t, signed, keyTargets)
 	tg, err := OpenTargets(doc, targetsKeys(t))
 	if err != nil {
 		t.Fatal(err)

@@ -2,10 +2,8 @@ package metadata
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -137,8 +135,10 @@ func bigTargets(tb testing.TB, n int, indent bool) []byte {
 	if !cjson.IsCanonical(signed) {
 		tb.Fatal("bigTargets built a non-canonical document")
 	}
-	sig := hex.EncodeToString(ed25519.Sign(keyTargets.priv, signed))
-	doc := []byte(`{"signatures":[{"keyid":"` + keyTargets.id + `","sig":"` + sig + `"}],"signed":` + string(signed) + `}`)
+	doc, err := Seal(signed, NewSigner(keyTargets.id, "ed25519", keyTargets.priv))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	if indent {
 		var out bytes.Buffer
 		if err := json.Indent(&out, doc, "", " "); err != nil {

@@ -1,20 +1,20 @@
 package rollback
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/latchsec/latch/internal/testproc"
 )
 
 // The test binary doubles as a helper process that holds a store, so that
@@ -63,30 +63,13 @@ func holdStore(dir string) int {
 
 // helper starts a process that holds the store in dir and has saved
 // timestamp version v; it returns once the process is ready.
-func helper(t *testing.T, dir string, v int64) (*exec.Cmd, io.WriteCloser) {
+func helper(t *testing.T, dir string, v int64) *testproc.Child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envHelper+"="+dir, envVersion+"="+strconv.FormatInt(v, 10))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+	ch := testproc.Start(t, "^$", envHelper+"="+dir, envVersion+"="+strconv.FormatInt(v, 10))
+	if line := ch.Line(t); line != "ready" {
+		t.Fatalf("helper process said %q", line)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if line != "ready\n" {
-		t.Fatalf("helper process said %q (%v)", line, err)
-	}
-	return cmd, stdin
+	return ch
 }
 
 func openStore(t *testing.T, dir string) *FileStore {
@@ -115,15 +98,12 @@ func assertLocked(t *testing.T, dir string) {
 
 func TestFileStoreLockedByOtherProcess(t *testing.T) {
 	dir := t.TempDir()
-	cmd, stdin := helper(t, dir, 7)
+	ch := helper(t, dir, 7)
 	assertLocked(t, dir)
 
 	// The helper exits without Close: the system releases the lock, and
 	// what it saved survives the process.
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("helper: %v", err)
-	}
+	ch.End(t)
 	st := openStore(t, dir)
 	if got := load(t, st).Roles["timestamp"]; got != rec(7) {
 		t.Errorf("after restart: timestamp %+v, want %+v", got, rec(7))
@@ -142,12 +122,9 @@ func TestFileStoreLockReleasedWhenKilled(t *testing.T) {
 	must(t, st.Save(s))
 	must(t, st.Close())
 
-	cmd, _ := helper(t, dir, 3)
+	ch := helper(t, dir, 3)
 	assertLocked(t, dir)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	ch.Kill(t)
 	st = openStore(t, dir)
 	got := load(t, st)
 	if got.Roles["root"] != rec(1) || got.Roles["timestamp"] != rec(3) {
@@ -176,9 +153,7 @@ func TestFileStoreLockedInProcess(t *testing.T) {
 	s := load(t, st)
 	must(t, s.Advance("root", rec(2)))
 	must(t, st.Save(s))
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envHelper+"="+dir, envVersion+"=1")
-	out, err := cmd.Output()
+	out, err := testproc.Command("^$", envHelper+"="+dir, envVersion+"=1").Output()
 	if err == nil || !strings.Contains(string(out), ErrLocked.Error()) {
 		t.Errorf("helper process opened a held store: %q, %v", out, err)
 	}

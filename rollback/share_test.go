@@ -3,35 +3,33 @@ package rollback
 import (
 	"context"
 	"errors"
-	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/latchsec/latch/internal/testdir"
 )
 
 // TestLockedErrorNamesHolder: a second store learns who holds the
 // directory, in another process or in this one.
 func TestLockedErrorNamesHolder(t *testing.T) {
 	dir := t.TempDir()
-	cmd, stdin := helper(t, dir, 7)
+	ch := helper(t, dir, 7)
+	pid := ch.Cmd.Process.Pid
 	_, err := OpenFileStore(dir)
 	var le *LockedError
 	if !errors.As(err, &le) || !errors.Is(err, ErrLocked) {
 		t.Fatalf("OpenFileStore beside another process: %v, want a *LockedError", err)
 	}
-	if le.PID != cmd.Process.Pid || le.Program == "" || le.Path != filepath.Join(dir, "lock") {
-		t.Errorf("LockedError %+v, want pid %d, a program name and the lock file", le, cmd.Process.Pid)
+	if le.PID != pid || le.Program == "" || le.Path != filepath.Join(dir, "lock") {
+		t.Errorf("LockedError %+v, want pid %d, a program name and the lock file", le, pid)
 	}
-	if want := "pid " + strconv.Itoa(cmd.Process.Pid); !strings.Contains(err.Error(), want) {
+	if want := "pid " + strconv.Itoa(pid); !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	ch.End(t)
 
 	// The holder is this process.
 	st := openStore(t, dir)
@@ -55,7 +53,7 @@ func TestLockedErrorNamesHolder(t *testing.T) {
 // or for its context to end.
 func TestOpenFileStoreWait(t *testing.T) {
 	dir := t.TempDir()
-	cmd, stdin := helper(t, dir, 7)
+	ch := helper(t, dir, 7)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -77,10 +75,7 @@ func TestOpenFileStoreWait(t *testing.T) {
 		}
 		opened <- st
 	}()
-	stdin.Close() // the holder exits; the waiting store gets the directory
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	ch.End(t) // the holder exits; the waiting store gets the directory
 	st := <-opened
 	if st == nil {
 		t.FailNow()
@@ -102,43 +97,20 @@ func TestReadFileState(t *testing.T) {
 	}
 	assertOnly(t, parent)
 
-	cmd, stdin := helper(t, dir, 7)
+	ch := helper(t, dir, 7)
 	if err := os.WriteFile(filepath.Join(dir, ".trusted-state-1.tmp"), []byte("left by a crash"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := readTree(t, dir)
+	before := testdir.Files(t, dir)
 	s, err = ReadFileState(dir)
 	if err != nil || s.Roles["timestamp"] != rec(7) {
 		t.Fatalf("ReadFileState beside the holder: %+v, %v; want timestamp %+v", s, err, rec(7))
 	}
-	if after := readTree(t, dir); !maps.Equal(before, after) {
-		t.Errorf("ReadFileState changed the directory:\nbefore %q\nafter  %q", before, after)
-	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	testdir.Same(t, before, testdir.Files(t, dir))
+	ch.End(t)
 
 	must(t, os.WriteFile(filepath.Join(dir, stateName), []byte("{"), 0o600))
 	if _, err := ReadFileState(dir); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("ReadFileState of a corrupt state: %v, want ErrCorrupt", err)
 	}
-}
-
-// readTree returns the name and content of every file below dir.
-func readTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		files[p] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
 }

@@ -31,6 +31,10 @@
 // never count towards a threshold. A key of a supported type that is
 // malformed, too small or on the wrong curve is [ErrInvalidKey].
 //
+// [Sign] is the other side, for repositories and tests: it signs under the
+// same schemes from the same table, with any [crypto.Signer] whose key fits
+// the scheme, so what it signs is what [PublicKey.Verify] accepts.
+//
 // # Key IDs and thresholds
 //
 // Key IDs are opaque (TAP 12): [Threshold] looks them up in the delegator's

@@ -5,12 +5,10 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"strings"
 	"testing"
 
 	"github.com/latchsec/latch/verify"
@@ -126,35 +124,10 @@ func pkcs1PEM(pub *rsa.PublicKey) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(pub)}))
 }
 
-var schemeHash = map[string]crypto.Hash{
-	"ecdsa-sha2-nistp256": crypto.SHA256,
-	"ecdsa-sha2-nistp384": crypto.SHA384,
-	"ecdsa-sha2-nistp521": crypto.SHA512,
-	"rsassa-pss-sha256":   crypto.SHA256,
-	"rsassa-pss-sha384":   crypto.SHA384,
-	"rsassa-pss-sha512":   crypto.SHA512,
-	"rsa-pkcs1v15-sha256": crypto.SHA256,
-	"rsa-pkcs1v15-sha384": crypto.SHA384,
-	"rsa-pkcs1v15-sha512": crypto.SHA512,
-}
-
 // sign signs msg with priv the way scheme prescribes.
 func sign(t testing.TB, priv crypto.Signer, scheme string, msg []byte) []byte {
 	t.Helper()
-	digest, opts := msg, crypto.SignerOpts(crypto.Hash(0))
-	if scheme != "ed25519" {
-		h, ok := schemeHash[scheme]
-		if !ok {
-			t.Fatalf("sign: no hash for scheme %q", scheme)
-		}
-		hh := h.New()
-		hh.Write(msg)
-		digest, opts = hh.Sum(nil), h
-		if strings.HasPrefix(scheme, "rsassa-pss-") {
-			opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
-		}
-	}
-	sig, err := priv.Sign(rand.Reader, digest, opts)
+	sig, err := verify.Sign(priv, scheme, msg)
 	if err != nil {
 		t.Fatalf("sign %s: %v", scheme, err)
 	}

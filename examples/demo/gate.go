@@ -20,7 +20,8 @@ import (
 // the organisation to list the same length and hashes.
 const gateMap = `{
   "repositories": {"vendor": ["VENDOR"], "org": ["ORG"]},
-  "mapping": [{"paths": ["myapp/*/*"], "repositories": ["vendor", "org"], "threshold": 2, "terminating": true}]
+  "mapping": [{"paths": ["myapp/*/*"], "repositories": ["vendor", "org"],
+               "threshold": 2, "terminating": true}]
 }`
 
 // device is a machine of the organisation: one latch client over both
@@ -62,7 +63,8 @@ func gate(ctx context.Context, dir string, out io.Writer) error {
 	vsite, osite := newSite("vendor"), newSite("org")
 	defer vsite.close()
 	defer osite.close()
-	m, err := client.ParseMap([]byte(strings.NewReplacer("VENDOR", vsite.srv.URL, "ORG", osite.srv.URL).Replace(gateMap)))
+	urls := strings.NewReplacer("VENDOR", vsite.srv.URL, "ORG", osite.srv.URL)
+	m, err := client.ParseMap([]byte(urls.Replace(gateMap)))
 	if err != nil {
 		return err
 	}
@@ -78,8 +80,11 @@ func gate(ctx context.Context, dir string, out io.Writer) error {
 	defer mc.Close()
 	d := &device{multi: mc, app: filepath.Join(dir, "myapp")}
 
-	fmt.Fprintf(out, "\napproval gate: the organisation's machines install only what the vendor released and its own repository approved\n")
-	fmt.Fprintf(out, "  map           myapp/*/* needs 2 of vendor, org (their own root keys each), terminating\n")
+	fmt.Fprintln(out)
+	say(out, "", "", "approval gate: the organisation's machines install only what "+
+		"the vendor released and its own repository approved")
+	fmt.Fprintf(out, "  map           myapp/*/* needs 2 of vendor, org "+
+		"(their own root keys each), terminating\n")
 	step := func(what string, want string) error {
 		vsite.sync(vendor)
 		osite.sync(org)
@@ -117,7 +122,7 @@ func gate(ctx context.Context, dir string, out io.Writer) error {
 		return fmt.Errorf("2.0.0 before approval: %v, want no consensus", err)
 	}
 	for _, r := range ce.Mappings[0].Repositories {
-		fmt.Fprintf(out, "    %s\n", longHex.ReplaceAllStringFunc(r.String(), func(h string) string { return h[:10] + "…" }))
+		say(out, "    ", "      ", shortHashes(r.String()))
 	}
 	if err := org.release("2.0.0"); err != nil {
 		return err

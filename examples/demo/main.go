@@ -3,7 +3,10 @@
 //
 //	go run ./examples/demo
 //
-// It needs no flags and no set-up, and nothing leaves 127.0.0.1. In a
+// It needs no flags and no set-up, and nothing leaves 127.0.0.1. It starts
+// with a short glossary of the words of TUF it uses (root, targets,
+// delegation, snapshot, timestamp, threshold, and the rollback, freeze and
+// mix-and-match attacks), and every line it prints fits 100 columns. In a
 // temporary directory it builds a TUF repository with go-tuf's metadata API
 // (ed25519 keys derived from fixed seeds; root and timestamp and snapshot
 // with one key each, targets with two keys and threshold 2; consistent
@@ -50,6 +53,12 @@
 // On Windows, where Tessera's POSIX driver does not run, these scenes are
 // skipped.
 //
+// Then the self-update through client.Apply (on Unix: the demo's builds are
+// shell scripts, which its health check runs with --version): 2.0.0 passes
+// its check and replaces 1.0.0, which is kept; 2.1.0 can't start, fails its
+// check and never takes 2.0.0's place, and the audit log records it; the
+// next Apply passes 2.1.0 over.
+//
 // Last, the approval gate: an organisation runs a repository of its own
 // (its own keys) in which it approves the vendor's releases, and its device
 // uses a map file (TAP 4) that needs both repositories to list a release
@@ -65,7 +74,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -74,9 +82,6 @@ import (
 	"runtime"
 	"strings"
 	"time"
-
-	"github.com/latchsec/latch/internal/audit"
-	"github.com/latchsec/latch/rollback"
 )
 
 func main() {
@@ -100,11 +105,17 @@ func run(out io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
-	fmt.Fprintf(out, "latch demo: the update channel of myapp (%s-%s) on 127.0.0.1, and the attacks it survives\n\n", runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(out, "repository  go-tuf metadata API, ed25519, consistent snapshots: root, timestamp and snapshot 1 key each,\n")
-	fmt.Fprintf(out, "            targets %d keys with threshold %d\n", 2, targetsThreshold)
-	fmt.Fprintf(out, "demo clock  %s; timestamp valid %v, snapshot %v, targets %v\n\n",
-		demoStart.Format(time.RFC3339), days(timestampLife), days(snapshotLife), days(targetsLife))
+	fmt.Fprintf(out, "latch demo: the update channel of myapp (%s-%s) on 127.0.0.1, "+
+		"and the attacks it survives\n\n", runtime.GOOS, runtime.GOARCH)
+	printGlossary(out)
+	const indent = "            "
+	say(out, "repository  ", indent, fmt.Sprintf("made with go-tuf's metadata API: "+
+		"ed25519 keys, consistent snapshots; root, timestamp and snapshot 1 key each, "+
+		"targets %d keys with threshold %d", 2, targetsThreshold))
+	say(out, "demo clock  ", indent, fmt.Sprintf("%s; timestamp valid %v, "+
+		"snapshot %v, targets %v", demoStart.Format(time.RFC3339),
+		days(timestampLife), days(snapshotLife), days(targetsLife)))
+	fmt.Fprintln(out)
 
 	ctx, cancel := context.WithTimeout(context.Background(), sceneTimeout)
 	herr := honest(ctx, filepath.Join(dir, "honest"), out)
@@ -113,7 +124,10 @@ func run(out io.Writer) error {
 		fmt.Fprintf(out, "honest update FAILED: %v\n", herr)
 	}
 
-	fmt.Fprintf(out, "\nattacks, each on a fresh setup (1.0.0 installed, 2.0.0 just released), the attacker owning the mirror:\n\n")
+	fmt.Fprintln(out)
+	say(out, "", "", "attacks, each on a fresh setup (1.0.0 installed, 2.0.0 just released), "+
+		"the attacker owning the mirror:")
+	fmt.Fprintln(out)
 	outcomes := make([]outcome, len(scenes))
 	for i, sc := range scenes {
 		ctx, cancel := context.WithTimeout(context.Background(), sceneTimeout)
@@ -135,6 +149,13 @@ func run(out io.Writer) error {
 	}
 
 	ctx, cancel = context.WithTimeout(context.Background(), sceneTimeout)
+	serr := selfUpdate(ctx, filepath.Join(dir, "selfupdate"), out)
+	cancel()
+	if serr != nil {
+		fmt.Fprintf(out, "self-update FAILED: %v\n", serr)
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), sceneTimeout)
 	gerr := gate(ctx, filepath.Join(dir, "gate"), out)
 	cancel()
 	if gerr != nil {
@@ -148,13 +169,20 @@ func run(out io.Writer) error {
 	case failed > 0:
 		return fmt.Errorf("%d of %d attacks not stopped", failed, len(scenes))
 	case tlFailed > 0:
-		return fmt.Errorf("%d of %d release transparency scenes not as they should be", tlFailed, len(tlScenes))
+		return fmt.Errorf("%d of %d release transparency scenes not as they should be",
+			tlFailed, len(tlScenes))
+	case serr != nil:
+		return fmt.Errorf("the self-update failed: %w", serr)
 	case gerr != nil:
 		return fmt.Errorf("the approval gate failed: %w", gerr)
 	}
-	fmt.Fprintf(out, "honest update done, %d of %d attacks stopped, the app on disk never changed by an attack;\n", len(scenes), len(scenes))
-	fmt.Fprintf(out, "with the transparency log, a release signed with stolen targets keys is refused unless logged, and flagged when logged;\n")
-	fmt.Fprintf(out, "the approval gate held\n")
+	fmt.Fprintf(out, "honest update done, %d of %d attacks stopped, "+
+		"the app on disk never changed by an attack;\n", len(scenes), len(scenes))
+	fmt.Fprintf(out, "with the transparency log, "+
+		"a release signed with stolen targets keys is\n")
+	fmt.Fprintf(out, "refused unless logged, and flagged when logged; "+
+		"a self-update that fails its health check\n")
+	fmt.Fprintf(out, "is rolled back and not tried again; the approval gate held\n")
 	return nil
 }
 
@@ -178,7 +206,8 @@ func honest(ctx context.Context, dir string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "honest update\n")
-	fmt.Fprintf(out, "  installed   %s, verified from %s\n", before.label(), targetPath("1.0.0"))
+	fmt.Fprintf(out, "  installed   %s, verified from %s\n",
+		before.label(), targetPath("1.0.0"))
 	w.syncAll()
 	t, err := w.update(ctx, "2.0.0")
 	if err != nil {
@@ -192,49 +221,34 @@ func honest(ctx context.Context, dir string, out io.Writer) error {
 	for _, r := range w.client.View().Roles() {
 		trusted = append(trusted, fmt.Sprintf("%s v%d", r.Role, r.Version))
 	}
-	fmt.Fprintf(out, "  released    %s, signed custom %s\n", t.Path(), t.Custom())
-	fmt.Fprintf(out, "  latch       trusts %s; %d bytes verified (sha256) before install\n", strings.Join(trusted, ", "), t.Length())
+	const indent = "              "
+	say(out, "  released    ", indent,
+		fmt.Sprintf("%s, signed custom %s", t.Path(), t.Custom()))
+	say(out, "  latch       ", indent,
+		fmt.Sprintf("trusts %s; %d bytes verified (sha256) before install",
+			strings.Join(trusted, ", "), t.Length()))
 	fmt.Fprintf(out, "  app on disk %s -> %s\n", before.label(), after.label())
 	if after.label() != "myapp 2.0.0" {
 		return errors.New("the app on disk is not myapp 2.0.0 after the update")
 	}
 	w.close()
 	w.client = nil
-	return printAudit(out, filepath.Join(dir, "tuf"))
+	return printAudit(ctx, out, w.stateDir)
 }
 
 // printAudit shows the client's audit log after checking its hash chain
-// against the anchor in the trusted state (the client must be closed).
-func printAudit(out io.Writer, stateDir string) error {
-	store, err := rollback.OpenFileStore(filepath.Join(stateDir, "state"))
+// against the trusted state (client.VerifyAudit), one record a line.
+func printAudit(ctx context.Context, out io.Writer, stateDir string) error {
+	recs, sum, err := readAudit(ctx, stateDir)
 	if err != nil {
 		return err
 	}
-	st, err := store.Load()
-	store.Close()
-	if err != nil {
-		return err
-	}
-	mark, err := audit.ParseMark(st.AuditAnchor)
-	if err != nil {
-		return err
-	}
-	dir := filepath.Join(stateDir, "audit")
-	sum, err := audit.VerifyAnchored(dir, mark)
-	if err != nil {
-		return fmt.Errorf("audit log: %w", err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "audit.log"))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "  audit log   %d records, hash chain verified up to the anchor %.20s… kept in the trusted state:\n", sum.Records, mark.Head.Hash)
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var r audit.Record
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "    #%d %-13s %s  prev %.12s…\n", r.Seq, r.Kind, r.Fields, r.Prev)
+	say(out, "  audit log   ", "              ", fmt.Sprintf("%d records; "+
+		"the hash chain verified, and it ends at record %.16s…, "+
+		"which the trusted state holds (client.VerifyAudit):", sum.Records, sum.Last))
+	for _, r := range recs {
+		line := fmt.Sprintf("    #%d %-9s prev %.10s…  %s", r.Seq, r.Kind, r.Prev, r.Fields)
+		fmt.Fprintln(out, clip(line))
 	}
 	return nil
 }
@@ -245,16 +259,15 @@ type row struct {
 	o                  outcome
 }
 
-// report prints one aligned row per scene and latch's evidence below it,
-// and returns how many attacks were not stopped.
+// report prints one aligned row per scene, with what the attacker did and
+// latch's evidence below it, and returns how many attacks were not stopped.
 func report(out io.Writer, rows []row) int {
-	wName, wVerdict, wApp := len("scene"), len("latch"), len("app on disk")
+	wName, wVerdict := len("scene"), len("latch")
 	for _, r := range rows {
 		wName = max(wName, len(r.name))
 		wVerdict = max(wVerdict, len(r.o.verdict))
-		wApp = max(wApp, len(r.o.app))
 	}
-	fmt.Fprintf(out, "     %-*s  %-*s  %-*s  %s\n", wName, "scene", wVerdict, "latch", wApp, "app on disk", "what the attacker did")
+	fmt.Fprintf(out, "     %-*s  %-*s  %s\n", wName, "scene", wVerdict, "latch", "app on disk")
 	failed := 0
 	for _, r := range rows {
 		mark := "ok "
@@ -262,11 +275,49 @@ func report(out io.Writer, rows []row) int {
 			mark = "BAD"
 			failed++
 		}
-		fmt.Fprintf(out, "%s  %-*s  %-*s  %-*s  %s\n", mark, wName, r.name, wVerdict, r.o.verdict, wApp, r.o.app, r.attack)
-		fmt.Fprintf(out, "       %s\n", r.o.evidence)
+		fmt.Fprintf(out, "%s  %-*s  %-*s  %s\n",
+			mark, wName, r.name, wVerdict, r.o.verdict, r.o.app)
+		say(out, "       attack  ", "               ", r.attack)
+		say(out, "       latch   ", "               ", r.o.evidence)
 		if r.note != "" {
-			fmt.Fprintf(out, "       (%s)\n", r.note)
+			say(out, "       note    ", "               ", r.note)
 		}
 	}
 	return failed
+}
+
+// width is the widest line the demo prints.
+const width = 100
+
+// say writes text to out, word-wrapped to width columns: the first line
+// begins with first, the others with rest. A word too long for a line of
+// its own is cut.
+func say(out io.Writer, first, rest, text string) {
+	line, empty := []rune(first), true
+	for _, word := range strings.Fields(text) {
+		w := []rune(word)
+		if !empty && len(line)+1+len(w) > width {
+			fmt.Fprintln(out, string(line))
+			line, empty = []rune(rest), true
+		}
+		if !empty {
+			line = append(line, ' ')
+		}
+		for len(line)+len(w) > width {
+			n := width - len(line)
+			fmt.Fprintln(out, string(append(line, w[:n]...)))
+			line, w = []rune(rest), w[n:]
+		}
+		line, empty = append(line, w...), false
+	}
+	fmt.Fprintln(out, string(line))
+}
+
+// clip cuts s to width columns, ending it with "…" if it was longer.
+func clip(s string) string {
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	return string(r[:width-1]) + "…"
 }

@@ -15,8 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	latchmeta "github.com/latchsec/latch/metadata"
 )
 
 // How long each role's metadata stays valid after the repository signs it.
@@ -91,7 +92,9 @@ func newKeyedRepo(now time.Time, owner string) (*repo, error) {
 			metadata.ROOT:      {demoKey(owner + "root")},
 			metadata.TIMESTAMP: {demoKey(owner + "timestamp")},
 			metadata.SNAPSHOT:  {demoKey(owner + "snapshot")},
-			metadata.TARGETS:   {demoKey(owner + "targets-1"), demoKey(owner + "targets-2")},
+			metadata.TARGETS: {
+				demoKey(owner + "targets-1"), demoKey(owner + "targets-2"),
+			},
 		},
 		root:      metadata.Root(now.Add(rootLife)),
 		targets:   metadata.Targets(now.Add(targetsLife)),
@@ -105,7 +108,8 @@ func newKeyedRepo(now time.Time, owner string) (*repo, error) {
 	r.timestamp.Signed.Version = 0
 
 	r.root.Signed.ConsistentSnapshot = true
-	for _, role := range []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
+	roles := []string{metadata.ROOT, metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS}
+	for _, role := range roles {
 		for _, k := range r.keys[role] {
 			key, err := metadata.KeyFromPublicKey(k.Public())
 			if err != nil {
@@ -128,20 +132,26 @@ func newKeyedRepo(now time.Time, owner string) (*repo, error) {
 // rootJSON is root v1, the trust anchor an application ships with.
 func (r *repo) rootJSON() []byte { return r.files["metadata/1.root.json"] }
 
-// sign replaces m's signatures with one by each key, over the canonical form
-// of m.Signed (go-tuf's Sign), and returns the bytes to serve.
+// sign returns m signed by each key (listed under go-tuf's key ID for it),
+// as latch's metadata.Seal makes envelopes: the bytes to serve.
 func sign[T metadata.Roles](m *metadata.Metadata[T], keys ...ed25519.PrivateKey) ([]byte, error) {
-	m.ClearSignatures()
-	for _, k := range keys {
-		s, err := signature.LoadED25519Signer(k)
+	signed, err := json.Marshal(m.Signed)
+	if err != nil {
+		return nil, err
+	}
+	signers := make([]latchmeta.Signer, len(keys))
+	for i, k := range keys {
+		key, err := metadata.KeyFromPublicKey(k.Public())
 		if err != nil {
 			return nil, err
 		}
-		if _, err := m.Sign(s); err != nil {
+		id, err := key.ID()
+		if err != nil {
 			return nil, err
 		}
+		signers[i] = latchmeta.NewSigner(id, "ed25519", k)
 	}
-	return m.ToBytes(false)
+	return latchmeta.Seal(signed, signers...)
 }
 
 // targetFile describes content as target path p, with the signed custom
@@ -168,8 +178,11 @@ func targetFile(p, version string, content []byte, index *int64) (*metadata.Targ
 // release publishes myapp at version: the binary (logged first, with a
 // log), and new versions of targets, snapshot and timestamp, each signed by
 // its role's keys.
-func (r *repo) release(version string) error {
-	p, content := targetPath(version), binary(version)
+func (r *repo) release(version string) error { return r.releaseBuild(version, binary(version)) }
+
+// releaseBuild is release with content as the build.
+func (r *repo) releaseBuild(version string, content []byte) error {
+	p := targetPath(version)
 	var index *int64
 	if r.log != nil {
 		i, err := r.log.append(r.log.dir, r.log.entry(p, content))
@@ -227,7 +240,8 @@ func (r *repo) publish(p, version string, content []byte, index *int64) error {
 // of the current targets metadata, same version, in which target p points
 // at content (naming log entry index, if not nil), signed with the stolen
 // keys.
-func (r *repo) forgeTargets(p, version string, content []byte, index *int64, stolen ...ed25519.PrivateKey) ([]byte, error) {
+func (r *repo) forgeTargets(p, version string, content []byte, index *int64,
+	stolen ...ed25519.PrivateKey) ([]byte, error) {
 	b, err := r.targets.ToBytes(false)
 	if err != nil {
 		return nil, err
@@ -340,7 +354,10 @@ func serveEndless(prefix []byte) http.HandlerFunc {
 			return
 		}
 		chunk := bytes.Repeat([]byte(" "), 32<<10)
-		for sent := len(prefix); sent < endlessCap && r.Context().Err() == nil; sent += len(chunk) {
+		for sent := len(prefix); sent < endlessCap; sent += len(chunk) {
+			if r.Context().Err() != nil {
+				return
+			}
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}

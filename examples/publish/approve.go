@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,13 +12,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/latchsec/latch/client"
-	"github.com/latchsec/latch/internal/cjson"
 	latchmeta "github.com/latchsec/latch/metadata"
 )
 
@@ -150,18 +151,21 @@ func cmdApprove(o *options, e *env) error {
 }
 
 // sameTarget reports whether two listings are identical: length, every
-// hash, and custom data (compared in canonical form: the bytes of the file
+// hash, and custom data (compared as decoded JSON: the bytes of the file
 // keep the indentation they were written with).
 func sameTarget(a, b *metadata.TargetFiles) bool {
-	custom := func(t *metadata.TargetFiles) []byte {
+	custom := func(t *metadata.TargetFiles) any {
 		if t.Custom == nil {
 			return nil
 		}
-		if c, err := cjson.Canonicalize(*t.Custom); err == nil {
-			return c
+		d := json.NewDecoder(bytes.NewReader(*t.Custom))
+		d.UseNumber()
+		var v any
+		if d.Decode(&v) != nil {
+			return string(*t.Custom)
 		}
-		return *t.Custom
+		return v
 	}
 	return a.Length == b.Length && maps.EqualFunc(a.Hashes, b.Hashes, func(x, y metadata.HexBytes) bool { return bytes.Equal(x, y) }) &&
-		bytes.Equal(custom(a), custom(b))
+		reflect.DeepEqual(custom(a), custom(b))
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -11,8 +13,9 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	latchmeta "github.com/latchsec/latch/metadata"
 )
 
 // privateKey is an ed25519 signing key with its TUF key ID and, once saved
@@ -185,20 +188,30 @@ func (kr keyring) signers(root *metadata.Metadata[metadata.RootType], role strin
 	return have, nil
 }
 
-// sign replaces m's signatures with one by each key (go-tuf signs the
-// canonical JSON of m.Signed) and returns the bytes to publish.
+// sign returns m signed by each key, as latch's metadata.Seal makes
+// envelopes, indented with tabs: the bytes to publish. m is replaced by the
+// document those bytes hold, so the checks that follow verify them.
 func sign[T metadata.Roles](m *metadata.Metadata[T], keys []privateKey) ([]byte, error) {
-	m.ClearSignatures()
-	for _, k := range keys {
-		s, err := signature.LoadED25519Signer(k.key)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := m.Sign(s); err != nil {
-			return nil, err
-		}
+	signed, err := json.Marshal(m.Signed)
+	if err != nil {
+		return nil, err
 	}
-	return m.ToBytes(true)
+	signers := make([]latchmeta.Signer, len(keys))
+	for i, k := range keys {
+		signers[i] = latchmeta.NewSigner(k.id, "ed25519", k.key)
+	}
+	env, err := latchmeta.Seal(signed, signers...)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, env, "", "\t"); err != nil {
+		return nil, err
+	}
+	if _, err := m.FromBytes(b.Bytes()); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // checkKeyDirs refuses a key directory inside the repository, which the web

@@ -13,28 +13,28 @@ import (
 	"testing"
 
 	"github.com/latchsec/latch/client"
+	"github.com/latchsec/latch/internal/readme"
 )
 
-// readmeBlock returns the lines of the first ```sh block after heading in
+// readmeBlock returns the lines of the first ```sh block under heading in
 // the README.
 func readmeBlock(t *testing.T, heading string) []string {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(readme), "\n"+heading+"\n")
-	if !ok {
-		t.Fatalf("README has no %q", heading)
+	blocks, err := readme.Blocks(string(b))
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
 	}
-	_, block, ok := strings.Cut(section, "```sh\n")
-	if ok {
-		block, _, ok = strings.Cut(block, "```")
+	for _, b := range blocks {
+		if b.Heading == heading && b.Lang == "sh" {
+			return strings.Split(strings.TrimSpace(b.Text), "\n")
+		}
 	}
-	if !ok {
-		t.Fatalf("README: no sh block under %q", heading)
-	}
-	return strings.Split(strings.TrimSpace(block), "\n")
+	t.Fatalf("README: no sh block under %q", heading)
+	return nil
 }
 
 // runReadmeBlock runs the commands of the README's sh block under heading

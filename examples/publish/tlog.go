@@ -13,9 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchsec/latch/internal/atomicfile"
-	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/transparency"
+	"github.com/latchsec/latch/transparency/logwriter"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -123,7 +122,7 @@ func cmdLogInit(o *options, e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, logConfigFile), append(cfg, '\n'), 0o644); err != nil {
+	if err := writeFile(filepath.Join(dir, logConfigFile), append(cfg, '\n'), false); err != nil {
 		return err
 	}
 	e.printf("wrote %s: an empty log; serve it at <URL of REPO>/log/ when it is REPO/log", dir)

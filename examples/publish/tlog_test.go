@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/translog"
 	"github.com/latchsec/latch/transparency"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -32,7 +31,7 @@ func readLog(t *testing.T, f *fixture) (*translog.Log, logConfig) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := translog.NewLog(v, logwriter.Dir(filepath.Join(f.repo, logDir)), translog.Options{})
+	l, err := translog.NewLog(v, translog.Dir(filepath.Join(f.repo, logDir)), translog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

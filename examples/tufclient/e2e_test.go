@@ -227,12 +227,12 @@ func (f *fixture) servedName(role string) string {
 
 // checkMetadataDir asserts the metadata directory's layout: at the top
 // level exactly the cached metadata of roles (each <encoded role>.json,
-// byte-identical to the latest version the repository served) and the
-// "state" subdirectory; below it no .json file but the client's trusted
-// state, state/trusted-state (package rollback's store).
+// byte-identical to the latest version the repository served), the trust
+// anchor trusted-root, unchanged, and the client's subdirectories, which
+// hold no .json file.
 func (f *fixture) checkMetadataDir(roles ...string) {
 	f.t.Helper()
-	var want []string
+	want := []string{"trusted-root"}
 	for _, role := range roles {
 		enc, err := metadata.EncodeRoleName(role)
 		if err != nil {
@@ -251,8 +251,7 @@ func (f *fixture) checkMetadataDir(roles ...string) {
 	var top []string
 	for _, p := range tree(f.t, f.metaDir) {
 		switch {
-		case p == "state/", p == "audit/":
-		case strings.HasPrefix(p, "state/"), strings.HasPrefix(p, "audit/"):
+		case strings.Contains(p, "/"):
 			if strings.HasSuffix(p, ".json") {
 				f.t.Fatalf("metadata directory holds %s", p)
 			}
@@ -263,7 +262,7 @@ func (f *fixture) checkMetadataDir(roles ...string) {
 	if !slices.Equal(top, want) {
 		f.t.Fatalf("metadata directory top level holds %q, want %q", top, want)
 	}
-	anchor, err := os.ReadFile(filepath.Join(f.metaDir, "state", "trusted-root"))
+	anchor, err := os.ReadFile(filepath.Join(f.metaDir, "trusted-root"))
 	if err != nil || !bytes.Equal(anchor, f.repo.TrustedRoot()) {
 		f.t.Fatalf("trust anchor changed (err %v)", err)
 	}
@@ -640,7 +639,8 @@ func TestAuditVerify(t *testing.T) {
 	f.mustRun(nil, f.downloadArgs("a.txt")...)
 	logFile := filepath.Join(f.metaDir, "audit", "audit.log")
 	f.mustRun(nil, "audit", "verify", logFile)
-	f.mustRun(nil, "--metadata-dir", f.metaDir, "audit", "verify", filepath.Join(f.metaDir, "audit"))
+	f.mustRun(nil, "audit", "verify", filepath.Join(f.metaDir, "audit"))
+	f.mustRun(nil, "--metadata-dir", f.metaDir, "audit", "verify")
 
 	orig, err := os.ReadFile(logFile)
 	if err != nil {
@@ -676,10 +676,38 @@ func TestAuditVerify(t *testing.T) {
 	if err := os.WriteFile(logFile, bytes.Join(lines[:len(lines)-1], nil), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f.mustRun(nil, "--metadata-dir", f.metaDir, "audit", "verify", logFile)
+	f.mustRun(nil, "--metadata-dir", f.metaDir, "audit", "verify")
 	if err := os.WriteFile(logFile, bytes.Join(lines[:len(lines)-2], nil), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f.mustRun(nil, "audit", "verify", logFile)
-	f.mustFail(nil, "truncated", "--metadata-dir", f.metaDir, "audit", "verify", logFile)
+	f.mustFail(nil, "truncated", "--metadata-dir", f.metaDir, "audit", "verify")
+}
+
+// After a clock that was wrong in the future, refresh fails naming the
+// fix; clock reset-unsafe applies it, recorded in the audit log, and
+// refresh works again. Before the refresh that trusted the wrong time, the
+// reset changes nothing.
+func TestClockReset(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, simulator.Options{})
+	f.serve()
+	f.mustRun(nil, f.initArgs()...)
+	f.mustRun(nil, "--metadata-dir", f.metaDir, "clock", "reset-unsafe")
+	f.mustRun([]string{fakeTime(f.repo.Now().Add(time.Hour))}, f.refreshArgs()...)
+	stderr := f.mustFail(nil, "clock reads", f.refreshArgs()...)
+	if !strings.Contains(stderr, "ResetTrustedTimeUnsafe") {
+		t.Errorf("the clock failure does not name the fix:\n%s", stderr)
+	}
+	f.mustFail(nil, "clock takes: reset-unsafe", "--metadata-dir", f.metaDir, "clock", "reset")
+	f.mustRun(nil, "--metadata-dir", f.metaDir, "clock", "reset-unsafe")
+	f.mustRun(nil, f.refreshArgs()...)
+	f.mustRun(nil, "--metadata-dir", f.metaDir, "audit", "verify")
+	log, err := os.ReadFile(filepath.Join(f.metaDir, "audit", "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(log, []byte(`"kind":"clock-reset"`)); n != 1 {
+		t.Errorf("audit log holds %d clock-reset records, want 1:\n%s", n, log)
+	}
 }

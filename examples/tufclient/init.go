@@ -12,17 +12,12 @@ import (
 	"path/filepath"
 
 	"github.com/latchsec/latch/client"
-	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/metadata"
 )
 
-// stateSubdir is the subdirectory of the metadata directory that holds
-// everything but the cached metadata: the client keeps its trusted state and
-// lock there, and init the trust anchor.
-const stateSubdir = "state"
-
-// anchorName is the trust anchor's file name in stateSubdir. It does not end
-// in .json: the metadata directory's .json files are exactly the cached
+// anchorName is the trust anchor's file name in the metadata directory, the
+// one file there that is tufclient's rather than the client's. It does not
+// end in .json: the metadata directory's .json files are exactly the cached
 // metadata.
 const anchorName = "trusted-root"
 
@@ -38,7 +33,7 @@ var errNotInitialised = errors.New("metadata directory is not initialised")
 var errAlreadyInitialised = errors.New("metadata directory is already initialised with another root")
 
 func anchorPath(metadataDir string) string {
-	return filepath.Join(metadataDir, stateSubdir, anchorName)
+	return filepath.Join(metadataDir, anchorName)
 }
 
 // initialise stores cmd.rootFile as the trust anchor of cmd.metadataDir once
@@ -50,7 +45,7 @@ func initialise(ctx context.Context, cmd *command, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	old, err := existingAnchor(cmd.metadataDir, data)
+	old, err := existingAnchor(anchorPath(cmd.metadataDir), data)
 	if err != nil {
 		return err
 	}
@@ -62,7 +57,7 @@ func initialise(ctx context.Context, cmd *command, log *slog.Logger) error {
 		return err
 	}
 	defer c.Close()
-	return storeAnchor(log, cmd.metadataDir, data, root, old)
+	return storeAnchor(log, anchorPath(cmd.metadataDir), data, root, old)
 }
 
 // readRoot reads the root metadata file path and checks that it is signed
@@ -79,10 +74,9 @@ func readRoot(path string) ([]byte, *metadata.Root, error) {
 	return data, root, nil
 }
 
-// existingAnchor returns the trust anchor of metadataDir, nil if there is
-// none yet; one other than data is errAlreadyInitialised.
-func existingAnchor(metadataDir string, data []byte) ([]byte, error) {
-	p := anchorPath(metadataDir)
+// existingAnchor returns the trust anchor stored at p, nil if there is none
+// yet; one other than data is errAlreadyInitialised.
+func existingAnchor(p string, data []byte) ([]byte, error) {
 	old, err := os.ReadFile(p)
 	switch {
 	case err == nil && !bytes.Equal(old, data):
@@ -93,17 +87,17 @@ func existingAnchor(metadataDir string, data []byte) ([]byte, error) {
 	return old, nil
 }
 
-// storeAnchor stores data, the verified root, as the trust anchor of
-// metadataDir unless old (from existingAnchor) says it is there already.
-func storeAnchor(log *slog.Logger, metadataDir string, data []byte, root *metadata.Root, old []byte) error {
+// storeAnchor stores data, the verified root, as the trust anchor at p
+// unless old (from existingAnchor) says it is there already.
+func storeAnchor(log *slog.Logger, p string, data []byte, root *metadata.Root, old []byte) error {
 	if old != nil {
-		log.Info("already initialised with this root", "dir", metadataDir, "root", root.Version())
+		log.Info("already initialised with this root", "anchor", p, "root", root.Version())
 		return nil
 	}
-	if err := atomicfile.WriteFile(anchorPath(metadataDir), data, 0o644); err != nil {
+	if err := writeFileAtomic(p, data); err != nil {
 		return err
 	}
-	log.Info("initialised", "dir", metadataDir, "root", root.Version(), "expires", root.Expires())
+	log.Info("initialised", "anchor", p, "root", root.Version(), "expires", root.Expires())
 	return nil
 }
 
@@ -124,12 +118,44 @@ func readRootFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// readAnchor returns the trust anchor init stored.
-func readAnchor(metadataDir string) ([]byte, error) {
-	data, err := os.ReadFile(anchorPath(metadataDir))
+// readAnchor returns the trust anchor init stored at p for metadataDir.
+func readAnchor(metadataDir, p string) ([]byte, error) {
+	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s has no %s/%s; run tufclient --metadata-dir %s init ROOT_FILE first",
-			errNotInitialised, metadataDir, stateSubdir, anchorName, metadataDir)
+		return nil, fmt.Errorf("%w: there is no %s; run tufclient --metadata-dir %s init first",
+			errNotInitialised, p, metadataDir)
 	}
 	return data, err
+}
+
+// writeFileAtomic writes data to path through a temporary file beside it,
+// synced and then renamed into place: a crash leaves the old file or the
+// new one, never a part.
+func writeFileAtomic(path string, data []byte) (err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,7 +52,7 @@ func TestConcurrentInvocations(t *testing.T) {
 	}
 	defer c.Close()
 	f.mustFail(nil, "pid "+strconv.Itoa(os.Getpid()), append([]string{"--lock-wait", "0"}, f.refreshArgs()...)...)
-	f.mustRun(nil, "--metadata-dir", f.metaDir, "audit", "verify", filepath.Join(f.metaDir, "audit"))
+	f.mustRun(nil, "--metadata-dir", f.metaDir, "audit", "verify")
 
 	// A refresh started now says what it waits for, and completes once
 	// the holder closes.

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/internal/simulator"
 	"github.com/latchsec/latch/transparency"
+	"github.com/latchsec/latch/transparency/logwriter"
 	"golang.org/x/mod/sumdb/note"
 )
 

@@ -9,7 +9,9 @@
 //	tufclient --metadata-dir DIR --metadata-url URL refresh
 //	tufclient --metadata-dir DIR --metadata-url URL --target-base-url URL \
 //		--target-dir DIR --target-name PATH [--target-name PATH ...] download
-//	tufclient [--metadata-dir DIR] audit verify FILE|DIR
+//	tufclient audit verify FILE|DIR
+//	tufclient --metadata-dir DIR audit verify
+//	tufclient --metadata-dir DIR clock reset-unsafe
 //	tufclient --metadata-dir DIR --metadata-url URL --log-url URL --log-key KEY log monitor
 //
 // With several repositories that must agree (TAP 4), a map file replaces
@@ -17,24 +19,34 @@
 //
 //	tufclient --metadata-dir DIR --map FILE init ROOTS_DIR
 //	tufclient --metadata-dir DIR --map FILE refresh
+//	tufclient --metadata-dir DIR --map FILE clock reset-unsafe
 //	tufclient --metadata-dir DIR --map FILE [--target-base-url URL] \
 //		--target-dir DIR --target-name PATH [--target-name PATH ...] download
 //
 // Flags come before the command word, in any order; -v logs debug detail.
 //
-// init, refresh and download hold the metadata directory while they run.
+// init, refresh, download, clock reset-unsafe and log monitor hold the
+// metadata directory while they run.
 // An invocation that finds it held by another (a cron job beside a person,
 // say) logs the holder's process ID and waits for it, for at most
 // --lock-wait (default 1m; 0 fails at once). Nothing else is ever waited
 // for: audit verify reads without the lock.
 //
-// audit verify checks the hash chain of an audit log (DIR/audit/audit.log and
-// its rotated files audit.N.log) and reports the first broken link: the file,
-// line and sequence number, and whether a record was edited, deleted,
-// reordered or malformed. Given a directory it checks every file in order;
-// with --metadata-dir it also checks the chain against the anchor kept in
-// the trusted state, which detects records removed from or added at the
-// end, a rewritten chain and a forged "records dropped" entry.
+// audit verify with --metadata-dir checks the audit log of DIR against the
+// trusted state kept there (client.VerifyAudit): it reports the first broken
+// link (the file, line and sequence number, and whether a record was
+// edited, deleted, reordered or malformed), and also records removed from
+// or added at the end, a rewritten chain and a forged "records dropped"
+// entry. Given FILE|DIR instead (a copy of a log file, or of the directory
+// of a log and its rotated files), it checks the hash chain alone
+// (client.VerifyAuditFiles), which can't see those last four.
+//
+// clock reset-unsafe is the fix a "clock is earlier than a trusted time"
+// failure names, for a clock that was wrong in the future: it sets the
+// latest trusted time back to the clock (FAKETIME included) and records
+// that in the audit log (client.Client.ResetTrustedTimeUnsafe). It weakens
+// the protection against an attacker who sets the clock back to replay
+// expired metadata: check the clock by other means first.
 //
 // init checks that ROOT_FILE is root metadata signed by a threshold of its
 // own root keys and stores it as the trust anchor; it does not use the
@@ -69,21 +81,20 @@
 //
 // and the exit status is 3. A log that contradicts the checkpoint the
 // monitor saw before prints {"event":"split-view"} (or "rollback") with both
-// signed checkpoints and exits 4. The monitor keeps its position, the next
-// entry to check and the checkpoint it was read under, in
-// DIR/monitor/<hash of the origin>.json, and starts there next time.
+// signed checkpoints and exits 4. The client keeps the monitor's position,
+// the next entry to check and the checkpoint it was read under, in the
+// metadata directory, and starts there next time.
 //
 // # Files
 //
-// The metadata directory holds the trusted metadata as <role>.json, each
-// file byte-identical to what the repository served (role names are encoded
-// reversibly, so "a/b" becomes a%2Fb.json), and no other file ending in
-// .json. Everything else lives in its subdirectories: "state" holds the
-// trust anchor that init stored (state/trusted-root, not a .json file, never
-// changed by later commands), the client's forward-only trusted state, the
-// targets index and the lock; "audit" holds the audit log; "transparency"
-// the log tiles and inclusion proofs a log policy keeps, and "monitor" the
-// position of log monitor.
+// The metadata directory is the client's state directory
+// (client.Config.StateDir): it holds the trusted metadata as <role>.json,
+// each file byte-identical to what the repository served (role names are
+// encoded reversibly, so "a/b" becomes a%2Fb.json), and no other file ending
+// in .json; the client keeps everything else (its forward-only trusted
+// state, the audit log, the lock, ...) in subdirectories of its own. Beside
+// them tufclient keeps one file, the trust anchor that init stored,
+// DIR/trusted-root (not a .json file, never changed by later commands).
 // Later roots are not written into the anchor: the client starts from the
 // newest root it verified, cached as root.json.
 //
@@ -102,9 +113,10 @@
 // and which of them must agree on which targets. init takes each
 // repository's trusted root from ROOTS_DIR/<name>.root.json, checks them all
 // (and the map) before it stores anything, and keeps each repository's
-// state as a metadata directory of its own, DIR/<encoded name>, laid out as
-// above. refresh refreshes every repository and fails if any failed, naming
-// each. download trusts a target only when the map's threshold of
+// state in DIR as client.Multi lays it out, and the repository's trust
+// anchor in DIR/<name encoded like a role name>.trusted-root. refresh
+// refreshes every repository and fails if any failed, naming each; clock
+// reset-unsafe resets the trusted time of each. download trusts a target only when the map's threshold of
 // repositories list it with the same length and hashes; a repository that
 // did not refresh is reported and left out, the others may still agree. The
 // targets come from the agreeing repositories' <URL>/targets/, or from
@@ -156,17 +168,20 @@ const synopsis = `usage:
   tufclient --metadata-dir DIR --metadata-url URL refresh
   tufclient --metadata-dir DIR --metadata-url URL --target-base-url URL \
       --target-dir DIR --target-name PATH [--target-name PATH ...] download
-  tufclient [--metadata-dir DIR] audit verify FILE|DIR
+  tufclient audit verify FILE|DIR
+  tufclient --metadata-dir DIR audit verify
+  tufclient --metadata-dir DIR clock reset-unsafe
   tufclient --metadata-dir DIR --map FILE init ROOTS_DIR
   tufclient --metadata-dir DIR --map FILE refresh
+  tufclient --metadata-dir DIR --map FILE clock reset-unsafe
   tufclient --metadata-dir DIR --map FILE [--target-base-url URL] \
       --target-dir DIR --target-name PATH [--target-name PATH ...] download
   tufclient --metadata-dir DIR --metadata-url URL --log-url URL --log-key KEY log monitor
 `
 
 const usageText = synopsis + `
-Flags come before the command word, in any order. init, refresh and download wait
-up to --lock-wait for another process using the metadata directory.
+Flags come before the command word, in any order. Every command but audit verify
+waits up to --lock-wait for another process using the metadata directory.
 
 commands:
   init      store ROOT_FILE (self-signed root metadata) as the trusted root; no network
@@ -174,8 +189,12 @@ commands:
   download  refresh, then download each --target-name in order (stop at the first failure);
             a target already in --target-dir with the signed length and hashes is kept
   audit verify
-            check an audit log's hash chain (a file, or a directory of rotated files) and
-            report the first broken link; with --metadata-dir, also against its anchor
+            with --metadata-dir: check DIR's audit log against its trusted state; else
+            check the hash chain of FILE|DIR (a copied log file, or a directory of
+            rotated files); report the first broken link
+  clock reset-unsafe
+            after a clock that was wrong in the future: set the trusted time back to
+            the clock, recorded in the audit log; check the clock by other means first
   log monitor
             check every entry added to the transparency log since the last run against
             what the repository signs; print each unknown entry as a JSON line
@@ -245,6 +264,7 @@ var commandFlags = map[string][]string{
 	"refresh":  {"metadata-dir", "metadata-url"},
 	"download": {"metadata-dir", "metadata-url", "target-name", "target-base-url", "target-dir"},
 	"audit":    {},
+	"clock":    {"metadata-dir"},
 	"log":      {"metadata-dir", "metadata-url", "log-url", "log-key"},
 }
 
@@ -254,6 +274,7 @@ var optionalFlags = map[string][]string{
 	"refresh":  {"lock-wait"},
 	"download": append([]string{"lock-wait"}, logFlags...),
 	"audit":    {"metadata-dir"},
+	"clock":    {"lock-wait"},
 	"log":      append([]string{"lock-wait"}, logFlags...),
 }
 
@@ -295,13 +316,13 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 	cmd.logURLs, cmd.witnessKeys, cmd.logPaths = logURLs, witnessKeys, logPaths
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return nil, fmt.Errorf("%w: no command (init, refresh, download, audit or log)", errUsage)
+		return nil, fmt.Errorf("%w: no command (init, refresh, download, audit, clock or log)", errUsage)
 	}
 	cmd.name, rest = rest[0], rest[1:]
 	need, ok := commandFlags[cmd.name]
 	optional := optionalFlags[cmd.name]
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown command %q (want init, refresh, download, audit or log)", errUsage, cmd.name)
+		return nil, fmt.Errorf("%w: unknown command %q (want init, refresh, download, audit, clock or log)", errUsage, cmd.name)
 	}
 	var set []string // in lexical order
 	fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
@@ -326,11 +347,22 @@ func parseArgs(args []string, stderr io.Writer) (*command, error) {
 		}
 		rest = nil
 	}
-	if cmd.name == "audit" {
-		if len(rest) != 2 || rest[0] != "verify" {
-			return nil, fmt.Errorf("%w: audit takes: verify FILE|DIR", errUsage)
+	if cmd.name == "clock" {
+		if len(rest) != 1 || rest[0] != "reset-unsafe" {
+			return nil, fmt.Errorf("%w: clock takes: reset-unsafe", errUsage)
 		}
-		cmd.auditPath, rest = rest[1], nil
+		rest = nil
+	}
+	if cmd.name == "audit" {
+		switch {
+		case slices.Contains(set, "metadata-dir") && (len(rest) != 1 || rest[0] != "verify"):
+			return nil, fmt.Errorf("%w: audit with --metadata-dir takes: verify (it checks DIR's own log)", errUsage)
+		case !slices.Contains(set, "metadata-dir") && (len(rest) != 2 || rest[0] != "verify"):
+			return nil, fmt.Errorf("%w: audit takes: verify FILE|DIR", errUsage)
+		case len(rest) == 2:
+			cmd.auditPath = rest[1]
+		}
+		rest = nil
 	}
 	if len(rest) > 0 {
 		return nil, fmt.Errorf("%w: unexpected %q after %s (flags come before the command)", errUsage, rest[0], cmd.name)
@@ -392,7 +424,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case cmd.name == "download":
 		err = download(ctx, cmd, log, clock)
 	case cmd.name == "audit":
-		err = verifyAudit(cmd, stdout)
+		err = verifyAudit(ctx, cmd, stdout)
+	case cmd.name == "clock":
+		err = resetClock(ctx, cmd, log, clock)
 	case cmd.name == "log":
 		err = monitor(ctx, cmd, log, clock, stdout)
 	}
@@ -412,14 +446,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // newClient opens the client over the metadata directory that init prepared.
 func newClient(ctx context.Context, cmd *command, log *slog.Logger, clock func() time.Time) (*client.Client, error) {
-	root, err := readAnchor(cmd.metadataDir)
+	root, err := readAnchor(cmd.metadataDir, anchorPath(cmd.metadataDir))
 	if err != nil {
 		return nil, err
 	}
-	cfg := client.Config{
-		TrustedRoot:  root,
-		MetadataURLs: []string{cmd.metadataURL},
-		StateDir:     cmd.metadataDir,
+	cfg := client.Config{TrustedRoot: root, StateDir: cmd.metadataDir}
+	if cmd.metadataURL != "" {
+		cfg.MetadataURLs = []string{cmd.metadataURL}
 	}
 	if cmd.targetBaseURL != "" {
 		cfg.TargetURLs = []string{cmd.targetBaseURL}

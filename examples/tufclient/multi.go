@@ -51,11 +51,13 @@ func readMap(path string) (*client.Map, error) {
 	return m, nil
 }
 
-// repositoryDir is the metadata directory of one repository of the map:
-// DIR/<name encoded like a role name>, as client.Multi keeps it.
-func repositoryDir(metadataDir, name string) string {
+// repositoryAnchor is where init keeps the trust anchor of one repository
+// of the map: DIR/<name encoded like a role name>.trusted-root. An encoded
+// name has no '.', so no repository's own directory (the client's, named
+// by the encoded name) can have that name.
+func repositoryAnchor(metadataDir, name string) string {
 	enc, _ := metadata.EncodeRoleName(name) // the map's names are checked
-	return filepath.Join(metadataDir, enc)
+	return filepath.Join(metadataDir, enc+"."+anchorName)
 }
 
 // initialiseMulti stores each repository's root, ROOTS_DIR/<name>.root.json,
@@ -67,7 +69,7 @@ func initialiseMulti(ctx context.Context, cmd *command, log *slog.Logger) error 
 		return err
 	}
 	type anchor struct {
-		dir       string
+		path      string
 		data, old []byte
 		root      *metadata.Root
 	}
@@ -78,11 +80,11 @@ func initialiseMulti(ctx context.Context, cmd *command, log *slog.Logger) error 
 		if err != nil {
 			return fmt.Errorf("repository %q: no root file name for it: %w", r.Name, err)
 		}
-		a := anchor{dir: repositoryDir(cmd.metadataDir, r.Name)}
+		a := anchor{path: repositoryAnchor(cmd.metadataDir, r.Name)}
 		if a.data, a.root, err = readRoot(p); err != nil {
 			return fmt.Errorf("repository %q: %w", r.Name, err)
 		}
-		if a.old, err = existingAnchor(a.dir, a.data); err != nil {
+		if a.old, err = existingAnchor(a.path, a.data); err != nil {
 			return fmt.Errorf("repository %q: %w", r.Name, err)
 		}
 		anchors = append(anchors, a)
@@ -94,7 +96,7 @@ func initialiseMulti(ctx context.Context, cmd *command, log *slog.Logger) error 
 	}
 	defer mc.Close()
 	for _, a := range anchors {
-		if err := storeAnchor(log, a.dir, a.data, a.root, a.old); err != nil {
+		if err := storeAnchor(log, a.path, a.data, a.root, a.old); err != nil {
 			return err
 		}
 	}
@@ -118,7 +120,7 @@ func newMultiClient(ctx context.Context, cmd *command, log *slog.Logger, clock f
 	}
 	cfg := client.MultiConfig{Map: m, TrustedRoots: map[string][]byte{}, StateDir: cmd.metadataDir}
 	for _, r := range m.Repositories {
-		if cfg.TrustedRoots[r.Name], err = readAnchor(repositoryDir(cmd.metadataDir, r.Name)); err != nil {
+		if cfg.TrustedRoots[r.Name], err = readAnchor(cmd.metadataDir, repositoryAnchor(cmd.metadataDir, r.Name)); err != nil {
 			return nil, fmt.Errorf("repository %q: %w", r.Name, err)
 		}
 	}

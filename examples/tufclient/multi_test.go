@@ -75,12 +75,13 @@ func TestMapInitRefreshDownload(t *testing.T) {
 	if got := append(f.repo.Requests(), f.org.Requests()...); len(got) != 0 {
 		t.Fatalf("init made requests: %q", got)
 	}
-	for _, dir := range []string{"vendor", "org"} {
-		if _, err := os.Stat(filepath.Join(f.metaDir, dir, "state", "trusted-root")); err != nil {
-			t.Fatalf("%s: %v", dir, err)
+	for _, name := range []string{"vendor", "org"} {
+		if _, err := os.Stat(filepath.Join(f.metaDir, name+".trusted-root")); err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
 	}
 	f.mustRun(nil, f.args("init")...) // again, with the same roots: no change
+	f.mustRun(nil, append(f.args("clock"), "reset-unsafe")...)
 	f.mustRun(nil, f.args("refresh")...)
 	f.mustRun(nil, f.args("download", "app.txt")...)
 	f.checkTargets(map[string][]byte{"app.txt": []byte("app v1")})
@@ -157,7 +158,7 @@ func TestMapUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--metadata-dir", d, "--map", m, "--metadata-url", f.targetDir, "refresh"}, "--map replaces --metadata-url"},
 		{[]string{"--metadata-dir", d, "--map", m, "init"}, "directory of the roots"},
-		{[]string{"--metadata-dir", d, "--map", m, "audit", "verify", d}, "--map does not apply to audit"},
+		{[]string{"--metadata-dir", d, "--map", m, "audit", "verify"}, "--map does not apply to audit"},
 		{[]string{"--metadata-dir", d, "--map", m, "--target-name", "a", "download"}, "needs --target-dir"},
 		{[]string{"--metadata-dir", d, "--map", "", "refresh"}, "must not be empty"},
 	} {

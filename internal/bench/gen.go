@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
+
+	"github.com/latchsec/latch/metadata"
 )
 
 // benchNow is the reference time every client reads; every document expires
@@ -212,22 +214,20 @@ func header(typ string, signed map[string]any) map[string]any {
 // as go-tuf's simulator writes it, or indented by one space per level with
 // sorted keys as python-tuf and tuf-on-ci publish it.
 func seal(signed map[string]any, s signer, pretty bool) ([]byte, error) {
-	c, err := cjson.EncodeCanonical(signed)
+	b, err := json.Marshal(signed)
 	if err != nil {
 		return nil, err
 	}
-	sig := ed25519.Sign(s.priv, c)
-	env := fmt.Appendf(make([]byte, 0, len(c)+256), `{"signatures":[{"keyid":"%s","sig":"%x"}],"signed":`, s.id, sig)
-	env = append(append(env, c...), '}')
-	if !pretty {
-		return env, nil
+	env, err := metadata.Seal(b, metadata.NewSigner(s.id, "ed25519", s.priv))
+	if err != nil || !pretty {
+		return env, err
 	}
-	var b bytes.Buffer
-	b.Grow(len(env) * 3 / 2)
-	if err := json.Indent(&b, env, "", " "); err != nil {
+	var p bytes.Buffer
+	p.Grow(len(env) * 3 / 2)
+	if err := json.Indent(&p, env, "", " "); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return p.Bytes(), nil
 }
 
 // writeLarge writes size deterministic pseudo-random bytes as the large

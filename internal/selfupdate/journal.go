@@ -26,6 +26,9 @@ type journal struct {
 	// (release SHA-256), oldest first.
 	Unfinished []unfinished `json:"unfinished,omitempty"`
 	Op         *Op          `json:"op"`
+	// Ended is the operation that ended last, until its caller has
+	// recorded it (Updater.Recorded).
+	Ended *Ended `json:"ended,omitempty"`
 }
 
 type kept struct {
@@ -50,6 +53,14 @@ const (
 	// checks for; the oldest are forgotten.
 	maxUnfinished = 16
 )
+
+// movedTo is a journal for the executable at exe, which j is not about
+// (the application moved): the kept builds stay where they are,
+// forgotten; the numbering, the unfinished checks and the operation that
+// ended last, not recorded yet, carry over.
+func (j *journal) movedTo(exe string) *journal {
+	return &journal{Format: journalFormat, Exe: exe, Seq: j.Seq, Unfinished: j.Unfinished, Ended: j.Ended}
+}
 
 // countUnfinished counts one more health check of the build with the
 // release hash sum that did not finish, and returns the count.

@@ -54,6 +54,11 @@
 // does not finish counts as failed, so a build whose check keeps getting
 // killed can't cause an install loop.
 //
+// The write of the journal that ends an operation also keeps it as the
+// operation that ended ([Updater.Ended]) until the caller has recorded it
+// ([Updater.Recorded]), so that a crash between the end and the caller's
+// record (the client's audit log) leaves the record owed, not lost.
+//
 // # Durability
 //
 // Each rename is followed by fsyncs of the directories it changed (see the
@@ -175,6 +180,11 @@ type name string
 type Op struct {
 	Kind  Kind  `json:"kind"`
 	Phase Phase `json:"phase"`
+	// Seq numbers the operations of a journal, from 1.
+	Seq int64 `json:"seq,omitempty"`
+	// Mark is what Hooks.Mark returned when the operation began, for
+	// the caller's record of it.
+	Mark string `json:"mark,omitempty"`
 	// Build is the binary going in, Prev the one it replaces.
 	Build Build `json:"build"`
 	Prev  Build `json:"prev"`
@@ -208,6 +218,21 @@ type Hooks struct {
 	Commit func(op Op) error
 	// MarkFailed records that op.Build failed its health check.
 	MarkFailed func(op Op) error
+	// Mark, if not nil, is called as an operation begins; what it
+	// returns is kept with the operation (Op.Mark), for the caller to
+	// find its record of the operation after a crash (see Ended).
+	Mark func() string
+}
+
+// Ended is an operation that ended (Install, Revert, or Recover finishing
+// one): what happened to the executable at Exe. The journal keeps it, in
+// the same write that ends the operation, until the caller says it
+// recorded it ([Updater.Recorded]): a crash between the end and the
+// caller's record leaves it for the next start to record.
+type Ended struct {
+	Exe     string  `json:"exe"`
+	Op      Op      `json:"op"`
+	Outcome Outcome `json:"outcome"`
 }
 
 // Backup is a kept previous build.
@@ -216,7 +241,8 @@ type Backup struct {
 	Build Build
 }
 
-// Outcome says what [Updater.Recover] found and did.
+// Outcome says what [Updater.Recover] found and did. The journal stores
+// it by number (Ended): new values go at the end.
 type Outcome int
 
 const (
@@ -433,13 +459,12 @@ func (u *Updater) Install(r Request, h Hooks) (string, error) {
 	}
 	prev.Exe = exe
 	if j.Exe != u.Exe {
-		// A journal of another path (the application moved): its kept
-		// builds stay where they are, forgotten.
-		j = &journal{Format: journalFormat, Exe: u.Exe, Seq: j.Seq, Unfinished: j.Unfinished}
+		// A journal of another path: the application moved.
+		j = j.movedTo(u.Exe)
 	}
 	j.Seq++
 	op := &Op{
-		Kind: KindInstall, Phase: PhaseSwap, Build: b, Prev: prev, Unsafe: r.Unsafe, Keep: r.Keep,
+		Kind: KindInstall, Phase: PhaseSwap, Seq: j.Seq, Mark: h.mark(), Build: b, Prev: prev, Unsafe: r.Unsafe, Keep: r.Keep,
 		CheckInPlace: r.Check != nil && r.CheckInPlace,
 		New:          stagedName, Backup: name("backup-" + strconv.FormatInt(j.Seq, 10)),
 	}
@@ -578,7 +603,7 @@ func (u *Updater) Revert(cur Build, h Hooks) (Build, error) {
 		return Build{}, fmt.Errorf("%w: kept binary %s is missing", install.ErrNoBackup, u.path(prev.Name))
 	}
 	j.Seq++
-	op := &Op{Kind: KindRevert, Phase: PhaseSwap, Build: prev.Build, Prev: cur, Unsafe: true, New: prev.Name}
+	op := &Op{Kind: KindRevert, Phase: PhaseSwap, Seq: j.Seq, Mark: h.mark(), Build: prev.Build, Prev: cur, Unsafe: true, New: prev.Name}
 	if u.Strategy == RenameAside {
 		op.Aside = name("old-" + strconv.FormatInt(j.Seq, 10))
 	}
@@ -615,7 +640,7 @@ func (u *Updater) Recover(h Hooks) (Outcome, error) {
 				return Clean, err
 			}
 		}
-		j = &journal{Format: journalFormat, Exe: u.Exe, Seq: j.Seq, Unfinished: j.Unfinished}
+		j = j.movedTo(u.Exe)
 		if err := u.save(j); err != nil {
 			return Clean, err
 		}
@@ -688,7 +713,7 @@ func (u *Updater) recover(j *journal, h Hooks) (Outcome, error) {
 	if op.Aside != "" && u.has(op.Aside) {
 		j.Trash = append(j.Trash, op.Aside)
 	}
-	j.Op = nil
+	j.Op, j.Ended = nil, &Ended{Exe: j.Exe, Op: *op, Outcome: out}
 	if err := u.save(j); err != nil {
 		return out, err
 	}
@@ -893,6 +918,30 @@ func (u *Updater) Backups() ([]Backup, error) {
 	return out, nil
 }
 
+// Ended returns the operation that ended last, until Recorded forgets it;
+// nil if none.
+func (u *Updater) Ended() (*Ended, error) {
+	j, err := u.load()
+	if err != nil {
+		return nil, err
+	}
+	return j.Ended, nil
+}
+
+// Recorded forgets e, the operation Ended returned, once the caller has
+// recorded it.
+func (u *Updater) Recorded(e *Ended) error {
+	j, err := u.load()
+	if err != nil {
+		return err
+	}
+	if j.Ended == nil || j.Ended.Op.Seq != e.Op.Seq {
+		return nil
+	}
+	j.Ended = nil
+	return u.save(j)
+}
+
 // Interrupted returns the operation that the journal describes as in
 // progress (one a crash interrupted, which Recover finishes), nil if none.
 func (u *Updater) Interrupted() (*Op, error) {
@@ -928,6 +977,13 @@ func (u *Updater) remove(p string) error {
 func (u *Updater) clone(from, to string) error {
 	u.step("link", "from", from, "to", to)
 	return u.FS.Clone(from, to)
+}
+
+func (h Hooks) mark() string {
+	if h.Mark == nil {
+		return ""
+	}
+	return h.Mark()
 }
 
 func (u *Updater) hook(what string, f func(Op) error, op *Op) error {

@@ -184,7 +184,7 @@ func TestMisuseFailsTheTest(t *testing.T) {
 		{"float custom", func(r *Repo) {
 			r.AddTarget("x", nil, map[string]any{"f": 1.5})
 			r.Publish()
-		}, "canonical encoding"},
+		}, "not representable in canonical form"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

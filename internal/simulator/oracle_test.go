@@ -284,9 +284,7 @@ func TestGoTUFRejects(t *testing.T) {
 		{"forged timestamp", Options{}, func(r *Repo) {
 			ts := decode[metadata.TimestampType](t, r.Bytes("timestamp.json"))
 			ts.Signed.Version = 7
-			ts.Signatures = nil
-			AddSignatures(t, ts, r.Key("targets", 0))
-			r.SetFault("timestamp.json", Fault{Replace: WireBytes(t, ts, false)})
+			r.SetFault("timestamp.json", Fault{Replace: Seal(t, ts, false, r.Key("targets", 0))})
 		}, &metadata.ErrUnsignedMetadata{}},
 	}
 	for _, tc := range tests {
@@ -329,9 +327,7 @@ func TestForgedDocumentAccepted(t *testing.T) {
 	r := New(t, Options{Pretty: true})
 	ts := decode[metadata.TimestampType](t, r.Bytes("timestamp.json"))
 	ts.Signed.Version = 7
-	ts.Signatures = nil
-	AddSignatures(t, ts, r.Key("timestamp", 0))
-	r.SetFault("timestamp.json", Fault{Replace: WireBytes(t, ts, true)})
+	r.SetFault("timestamp.json", Fault{Replace: Seal(t, ts, true, r.Key("timestamp", 0))})
 	up := newClient(t, r, r.Server()).mustRefresh()
 	if v := up.GetTrustedMetadataSet().Timestamp.Signed.Version; v != 7 {
 		t.Errorf("timestamp version %d, want the forged 7", v)

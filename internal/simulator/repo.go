@@ -557,7 +557,7 @@ func publishMeta[T metadata.Roles](r *Repo, ro *role, m *metadata.Metadata[T], v
 	for j, i := range idx {
 		keys[j] = ro.ring.keys[i]
 	}
-	data := seal(r.t, m, keys, r.opts.Pretty)
+	data := Seal(r.t, m, r.opts.Pretty, keys...)
 	r.mu.Lock()
 	ro.history[*version] = data
 	ro.published = *version

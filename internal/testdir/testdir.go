@@ -1,9 +1,10 @@
-// Package testdir copies directory trees for tests: a copy taken at some
-// instant and put back later is what a crash at that instant leaves on
-// disk.
+// Package testdir copies and compares directory trees for tests: a copy
+// taken at some instant and put back later is what a crash at that instant
+// leaves on disk, and two reads of a tree show what an operation wrote.
 package testdir
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -54,5 +55,44 @@ func Replace(t testing.TB, dst, src string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Files returns the content of every file below dir by slash-separated path
+// relative to dir (lock files, logs and temporary files included); none if
+// dir does not exist. It fails the test on an error.
+func Files(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		files[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil && !(errors.Is(err, fs.ErrNotExist) && len(files) == 0) {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// Same reports, as test errors, every file of before (from Files) that
+// disappeared or changed in after, and every file that appeared.
+func Same(t testing.TB, before, after map[string]string) {
+	t.Helper()
+	for name, b := range before {
+		if a, ok := after[name]; !ok {
+			t.Errorf("%s disappeared", name)
+		} else if a != b {
+			t.Errorf("%s changed", name)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("%s appeared", name)
+		}
 	}
 }

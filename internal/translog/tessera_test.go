@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchsec/latch/internal/logwriter"
 	"github.com/latchsec/latch/transparency"
+	"github.com/latchsec/latch/transparency/logwriter"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -166,7 +166,7 @@ func copyLog(t testing.TB, l *tesseraLog) *tesseraLog {
 // dirFetcher serves a log directory as the log's HTTP prefix would,
 // counting requests and bytes.
 type dirFetcher struct {
-	dir      logwriter.Dir
+	dir      Dir
 	requests atomic.Int64
 	bytes    atomic.Int64
 	mu       sync.Mutex
@@ -217,7 +217,7 @@ func testVerifier(t testing.TB) *Verifier {
 // openLog returns a Log reading dir, and its fetcher.
 func openLog(t testing.TB, dir string, v *Verifier, o Options) (*Log, *dirFetcher) {
 	t.Helper()
-	f := &dirFetcher{dir: logwriter.Dir(dir)}
+	f := &dirFetcher{dir: Dir(dir)}
 	l, err := NewLog(v, f, o)
 	if err != nil {
 		t.Fatal(err)

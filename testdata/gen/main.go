@@ -1,8 +1,9 @@
 //go:build ignore
 
 // Command gen writes the test vectors under testdata/metadata: TUF metadata
-// documents built with go-tuf/v2's metadata API and signed over
-// go-securesystemslib's canonical JSON, from fixed keys and a fixed clock.
+// documents built with go-tuf/v2's metadata API and signed with latch's
+// metadata.Seal over the canonical JSON that go-securesystemslib computes
+// too (seal checks that), from fixed keys and a fixed clock.
 // Each vector is headed by what a correct client must conclude; the format is
 // described in testdata/README.md.
 //
@@ -38,6 +39,8 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/cjson"
 	tuf "github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/latchsec/latch/metadata"
 )
 
 // now is the generator's clock: every expiry is relative to it.
@@ -218,22 +221,46 @@ func envelope(signed []byte, sigs []sig) []byte {
 	return []byte(`{"signatures":` + string(s) + `,"signed":` + string(signed) + `}`)
 }
 
-// wire encodes v compactly with sorted keys. Canonical JSON writes control
-// characters raw, which JSON does not allow (PEM keys hold newlines), so the
-// bytes on the wire are this; for documents without control characters they
-// equal the canonical form.
-func wire(v any) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	check(enc.Encode(toMap(v)))
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+// seal signs signed (a value encoding/json encodes, or canonical bytes
+// from canonical) with signers through latch's metadata.Seal: the envelope
+// of every vector that is not about a malformed envelope. It stops if Seal
+// signs anything but go-securesystemslib's canonical form of signed, so the
+// vectors keep testing that the two agree.
+func seal(signed any, signers ...*signer) []byte {
+	want, ok := signed.([]byte)
+	if !ok {
+		want = canonical(signed)
+	}
+	b, err := json.Marshal(signed)
+	if ok {
+		b, err = want, nil
+	}
+	check(err)
+	ms := make([]metadata.Signer, len(signers))
+	for i, s := range signers {
+		ms[i] = sealSigner{s, want}
+	}
+	env, err := metadata.Seal(b, ms...)
+	check(err)
+	return env
 }
 
-// seal signs the canonical form of signed with signers and sends it as wire
-// bytes.
-func seal(signed any, signers ...*signer) []byte {
-	return envelope(wire(signed), signAll(canonical(signed), signers...))
+// sealSigner is a signer as a metadata.Signer that checks what it is given
+// to sign. The generator signs with its own functions, not
+// metadata.NewSigner's, for fixed RSA-PSS salts and for the P-384 key that
+// signs under a P-256 scheme on purpose.
+type sealSigner struct {
+	*signer
+	want []byte
+}
+
+func (s sealSigner) KeyID() string { return s.id }
+
+func (s sealSigner) Sign(msg []byte) ([]byte, error) {
+	if !bytes.Equal(msg, s.want) {
+		log.Fatalf("metadata.Seal signs\n%s\ngo-securesystemslib's canonical form is\n%s", msg, s.want)
+	}
+	return s.sign(msg), nil
 }
 
 // pretty indents with one space, as python-tuf and tuf-on-ci write metadata.
@@ -449,16 +476,16 @@ func buildRoots() {
 	add(&vector{file: "root-v1.vec", expect: "ok", role: "root", version: 1,
 		expires: "2031-01-01T00:00:00Z",
 		note:    "compact canonical JSON, 2-of-3 root keys, signed by all three",
-		body:    envelope(v1, signAll(v1, root1, root2, root3))})
+		body:    seal(v1, root1, root2, root3)})
 	add(&vector{file: "root-v1-pretty.vec", expect: "ok", role: "root", version: 1,
 		note: "root-v1.vec indented with one space, as python-tuf writes it",
-		body: pretty(envelope(v1, signAll(v1, root1, root2, root3)))})
+		body: pretty(seal(v1, root1, root2, root3))})
 	add(&vector{file: "root-v1-gotuf.vec", expect: "ok", role: "root", version: 1,
 		note: "root-v1.vec as go-tuf's ToBytes(true) writes it: tab-indented",
 		body: goTUFPretty(rootV1(), root1, root2, root3)})
 	add(&vector{file: "root-v1-one-sig.vec", expect: "ErrThreshold", role: "root", version: 1,
 		note: "2-of-3 root keys, one signature",
-		body: envelope(v1, signAll(v1, root1))})
+		body: seal(v1, root1)})
 	tampered := bytes.Replace(v1, []byte(`"expires":"2031-01-01T00:00:00Z"`), []byte(`"expires":"2039-01-01T00:00:00Z"`), 1)
 	all := signAll(v1, root1, root2, root3)
 	add(&vector{file: "root-v1-duplicate-keyid.vec", expect: "ErrMalformed ErrDuplicateSignature", role: "root", version: 0,
@@ -507,13 +534,13 @@ func buildRoots() {
 	v2 := canonical(rootV2().Signed)
 	add(&vector{file: "root-v2.vec", expect: "ok", role: "root", version: 2, trustedRoot: "root-v1.vec",
 		note: "root keys rotated (and the timestamp key); signed by 2 of the old and 2 of the new root keys",
-		body: envelope(v2, signAll(v2, root1, root2, root4, root5))})
+		body: seal(v2, root1, root2, root4, root5)})
 	add(&vector{file: "root-v2-old-keys-only.vec", expect: "ErrThreshold", role: "root", version: 2, trustedRoot: "root-v1.vec",
 		note: "root-v2 signed only by the old root keys: its own threshold is not met",
-		body: envelope(v2, signAll(v2, root1, root2, root3))})
+		body: seal(v2, root1, root2, root3)})
 	add(&vector{file: "root-v2-new-keys-only.vec", expect: "ErrThreshold", role: "root", version: 0, trustedRoot: "root-v1.vec",
 		note: "root-v2 signed only by the new root keys: the trusted root's threshold is not met, checked before decoding",
-		body: envelope(v2, signAll(v2, root4, root5, root6))})
+		body: seal(v2, root4, root5, root6)})
 
 	m = toMap(rootV1().Signed)
 	m["_type"] = "targets"
@@ -550,7 +577,7 @@ func buildRoots() {
 func buildTopLevel() {
 	const trusted = "root-v1.vec"
 	tg := canonical(targetsDoc().Signed)
-	targetsBody := pretty(envelope(tg, signAll(tg, targets1)))
+	targetsBody := pretty(seal(tg, targets1))
 	add(&vector{file: "targets.vec", expect: "ok", role: "targets", version: 1, trustedRoot: trusted,
 		note: "six targets, sha256 and sha512, one with custom; names with <, >, &, a quote, a backslash and non-ASCII",
 		body: targetsBody})
@@ -558,7 +585,7 @@ func buildTopLevel() {
 		note: `targets.vec as go-tuf writes it: tab-indented, <, > and & escaped as \u003c, \u003e, \u0026`,
 		body: goTUFPretty(targetsDoc(), targets1)})
 	add(&vector{file: "targets-wrong-key.vec", expect: "ErrThreshold", role: "targets", version: 0, trustedRoot: trusted,
-		note: "targets signed by the snapshot key", body: envelope(tg, signAll(tg, snapshot1))})
+		note: "targets signed by the snapshot key", body: seal(tg, snapshot1)})
 
 	m := toMap(targetsDoc().Signed)
 	m["x-latch-extra"] = map[string]any{
@@ -592,7 +619,7 @@ func buildTopLevel() {
 	}
 
 	sn := canonical(snapshotDoc(targetsBody).Signed)
-	snapshotBody := envelope(sn, signAll(sn, snapshot1))
+	snapshotBody := seal(sn, snapshot1)
 	add(&vector{file: "snapshot.vec", expect: "ok", role: "snapshot", version: 1, trustedRoot: trusted,
 		note: "lists targets.json (length, sha256 and sha512 of the document in targets.vec) and role-paths.json",
 		body: snapshotBody})

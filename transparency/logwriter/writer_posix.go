@@ -4,7 +4,10 @@ package logwriter
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/transparency-dev/tessera"
@@ -12,6 +15,9 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"k8s.io/klog/v2"
 )
+
+// batchSize is the most entries Tessera integrates in one batch.
+const batchSize = 256
 
 // Writer appends to one log directory. It is for one process at a time:
 // Tessera locks the directory while it integrates entries, but the index a
@@ -43,7 +49,7 @@ func Open(ctx context.Context, dir string, signer note.Signer) (*Writer, error) 
 	// are never garbage-collected: a log of releases stays small.
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
-		WithBatching(256, 10*time.Millisecond).
+		WithBatching(batchSize, 10*time.Millisecond).
 		WithCheckpointInterval(100 * time.Millisecond).
 		WithGarbageCollectionInterval(0)
 	a, shutdown, reader, err := tessera.NewAppender(bg, driver, opts)
@@ -67,24 +73,44 @@ func (w *Writer) NextIndex(ctx context.Context) (int64, error) {
 }
 
 // Add appends entries in order and waits until a published checkpoint
-// includes them all. It returns the index of the first and that
-// checkpoint.
+// includes them all. It returns the index of the first (the others follow
+// it) and that checkpoint.
+//
+// Tessera does not keep the order of entries that fall into two batches
+// flushed at about the same time (one full, one timed out), so Add hands
+// them over one batch at a time and waits for each to be given its
+// indices before the next. Should Tessera still put them in another order,
+// Add fails with an error matching ErrOutOfOrder that lists where they
+// went: they are in the log, but not where a caller would sign them to be.
 func (w *Writer) Add(ctx context.Context, entries ...[]byte) (first int64, checkpoint []byte, err error) {
-	futures := make([]tessera.IndexFuture, len(entries))
-	for i, e := range entries {
-		futures[i] = w.appender.Add(ctx, tessera.NewEntry(e))
-	}
-	for i, f := range futures {
-		idx, cp, err := w.awaiter.Await(ctx, f)
-		if err != nil {
-			return 0, nil, err
+	var last tessera.IndexFuture
+	got := make([]int64, 0, len(entries))
+	for chunk := range slices.Chunk(entries, batchSize) {
+		futures := make([]tessera.IndexFuture, len(chunk))
+		for i, e := range chunk {
+			futures[i] = w.appender.Add(ctx, tessera.NewEntry(e))
 		}
-		if i == 0 {
-			first = int64(idx.Index)
+		for _, f := range futures {
+			idx, err := f()
+			if err != nil {
+				return 0, nil, err
+			}
+			got = append(got, int64(idx.Index))
 		}
-		checkpoint = cp
+		last = futures[len(futures)-1]
 	}
-	return first, checkpoint, nil
+	if last == nil {
+		return 0, nil, errors.New("logwriter: no entries to add")
+	}
+	for i, idx := range got {
+		if idx != got[0]+int64(i) {
+			return 0, nil, fmt.Errorf("%w: entries 0 to %d went to indices %v", ErrOutOfOrder, len(got)-1, got)
+		}
+	}
+	if _, checkpoint, err = w.awaiter.Await(ctx, last); err != nil {
+		return 0, nil, err
+	}
+	return got[0], checkpoint, nil
 }
 
 // Close waits for what was added and stops the writer.
