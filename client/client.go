@@ -303,9 +303,9 @@ func (c *Client) loadCache() *trustedSet {
 		keys, _ := set.root.RoleKeys(metadata.RoleTargets)
 		if t, vErr := metadata.OpenTargets(b, keys); vErr == nil && t.Version() == rec.Version {
 			set.targets, set.targetsBytes = t, b
-			if err != nil && c.unlocked == nil {
+			if err != nil {
 				// Verified in full: a new index spares the next start that.
-				c.writeIndex(t, b, nil)
+				c.disk.writeIndex(t, b, nil)
 			}
 		}
 	}
