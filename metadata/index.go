@@ -16,7 +16,8 @@ import (
 
 // The "targets" map of a document is indexed, not decoded: the offsets of
 // its members' keys in key order (for Paths, and a binary search) and an
-// open-addressing hash table over the keys (for Target). Open builds both
+// open-addressing hash table over the keys whose slots hold those offsets
+// too (for Target: a lookup reads its slots and its entry, nothing else). Open builds both
 // while it validates every entry. A client keeps them beside its cached
 // copy (package internal/targetindex), so that a new process reopens the
 // cache by reading only what it uses: that path is reachable only through
@@ -78,25 +79,26 @@ func rawKeyHash(raw []byte) uint64 {
 	return keyHash(raw)
 }
 
-// A slot holds the entry number plus one in its low idxBits bits (0 is an
-// empty slot) and the top bits of the upper half of the key's hash above:
-// most probes that can't match are told apart without reading a key.
-func idxBits(n int) int { return bits.Len(uint(n)) }
+// A slot holds the offset of its key in the object in its low offBits
+// bits (0 is an empty slot: no key starts the object) and the top bits of
+// the upper half of the key's hash above: most probes that can't match are
+// told apart without reading a key. The fewer bits the offsets need, the
+// more the tag has (an object of 16 MiB leaves 8).
+func offBits(objLen int) int { return bits.Len(uint(objLen)) }
 
-func tagOf(h uint64, idxBits int) uint32 { return uint32(h>>32) >> idxBits }
+func tagOf(h uint64, offBits int) uint32 { return uint32(h>>32) >> offBits }
 
-// newTable returns the hash table over n keys, in key order, the i-th
-// hashing to hash(i): a power of two of slots, at least twice as many as
-// keys.
-func newTable(n int, hash func(i int) uint64) []uint32 {
-	if n == 0 {
+// newTable returns the hash table over the keys of obj that start at
+// offsets: a power of two of slots, at least twice as many as keys.
+func newTable(obj []byte, offsets []uint32) []uint32 {
+	if len(offsets) == 0 {
 		return nil
 	}
-	slots := make([]uint32, 1<<bits.Len(uint(2*n-1)))
-	mask, ib := uint64(len(slots)-1), idxBits(n)
-	for i := range n {
-		h := hash(i)
-		s := tagOf(h, ib)<<ib | uint32(i+1)
+	slots := make([]uint32, 1<<bits.Len(uint(2*len(offsets)-1)))
+	mask, ob := uint64(len(slots)-1), offBits(len(obj))
+	for _, off := range offsets {
+		h := rawKeyHash(cjson.KeyAt(obj, int(off)))
+		s := tagOf(h, ob)<<ob | off
 		for d := range uint64(maxProbe) {
 			if p := (h + d) & mask; slots[p] == 0 {
 				slots[p] = s
@@ -194,8 +196,8 @@ func (e *entries) find(path string) ([]byte, bool, error) {
 	if e.ix != nil {
 		nslots = e.nslots
 	}
-	h, ib := keyHash(path), idxBits(e.n)
-	mask, tag := uint64(nslots-1), tagOf(h, ib)
+	h, ob := keyHash(path), offBits(e.objLen)
+	mask, tag := uint64(nslots-1), tagOf(h, ob)
 	for d := range uint64(maxProbe) {
 		s, err := e.slot(int((h + d) & mask))
 		if err != nil {
@@ -204,16 +206,13 @@ func (e *entries) find(path string) ([]byte, bool, error) {
 		if s == 0 {
 			return nil, false, nil
 		}
-		if s>>ib != tag {
+		if s>>ob != tag {
 			continue
 		}
-		i := int(uint64(s)&(1<<ib-1)) - 1
-		if i < 0 || i >= e.n {
-			return nil, false, e.broken("hash table names entry %d of %d", i, e.n)
-		}
-		off, err := e.offset(i)
-		if err != nil {
-			return nil, false, err
+		// A hint: the key read there must be path.
+		off := int(uint64(s) & (1<<ob - 1))
+		if off == 0 || off >= e.objLen {
+			return nil, false, e.broken("hash table names offset %d in a targets object of %d bytes", off, e.objLen)
 		}
 		if e.ix == nil && !e.rawKeyMayBe(off, path) {
 			continue
@@ -329,7 +328,7 @@ func buildIndex(doc any, data []byte) (targetindex.Layout, []uint32, []uint32, e
 			return cmp.Compare(cjson.DecodeKey(cjson.KeyAt(obj, int(a))), cjson.DecodeKey(cjson.KeyAt(obj, int(b))))
 		})
 	}
-	slots := newTable(len(offsets), func(i int) uint64 { return rawKeyHash(cjson.KeyAt(obj, int(offsets[i]))) })
+	slots := newTable(obj, offsets)
 	lay.SignedOff, lay.SignedLen = int64(start+signedOff), int64(len(signed))
 	lay.TargetsOff, lay.TargetsLen = int64(targetsOff), int64(len(obj))
 	return lay, slots, offsets, nil

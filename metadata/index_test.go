@@ -521,3 +521,72 @@ func TestReopenedEntryOverChunks(t *testing.T) {
 		t.Errorf("the entry over the changed chunk: %+v, %v, %v; want ErrCacheCorrupt", tf, ok, err)
 	}
 }
+
+// A hash table slot holds the offset of its key in the targets object, so
+// that a lookup reads no offsets table. A slot is only a hint: a lookup
+// compares the key it reads there with the path asked. With every checksum
+// right (a forged index), a slot that points at another entry's key is
+// passed over and the right one further on is found; one that points
+// outside the object, at its start, or into an entry is an error
+// (ErrCacheCorrupt) or a miss, never an answer.
+func TestForgedSlotOffsets(t *testing.T) {
+	doc := bigTargets(t, 20, false)
+	tg, err := OpenTargets(doc, targetsKeys(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lay, _, offsets, err := targetindex.Build(tg, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := doc[lay.SignedOff+lay.TargetsOff : lay.SignedOff+lay.TargetsOff+lay.TargetsLen]
+	keyOff := func(k string) uint32 { return uint32(bytes.Index(obj, []byte(`"`+k+`"`))) }
+	name := func(i int) string { return fmt.Sprintf("pkg/%06d/file.bin", i) }
+	// The slot format: the offset in the low bits that the object's length
+	// needs, the top of the upper half of the key's hash above.
+	ob := bitLen(len(obj))
+	slots := make([]uint32, 1<<12)
+	mask := uint64(len(slots) - 1)
+	slot := func(path string, off uint32) uint32 { return uint32(keyHash(path)>>32)>>ob<<ob | off }
+	put := func(path string, d uint64, s uint32) {
+		i := (keyHash(path) + d) & mask
+		if slots[i] != 0 {
+			t.Fatalf("slot %d taken", i)
+		}
+		slots[i] = s
+	}
+	// An honest slot for every entry but those forged below.
+	forged := map[string]bool{name(3): true, name(5): true, name(9): true, name(11): true, "sha256": true}
+	for i := range 20 {
+		if !forged[name(i)] {
+			put(name(i), 0, slot(name(i), keyOff(name(i))))
+		}
+	}
+	put(name(3), 1, slot(name(3), keyOff(name(3)))) // found after a slot that points at another key
+	put(name(3), 0, slot(name(3), keyOff(name(7))))
+	put(name(5), 0, slot(name(5), 1<<ob-1))                                                                        // outside the object
+	put(name(9), 0, slot(name(9), keyOff(name(9))+uint32(bytes.Index(obj[keyOff(name(9)):], []byte(`"sha256"`))))) // a nested key
+	put(name(11), 0, slot(name(11), 0))                                                                            // the object's "{"
+	put("sha256", 0, slot("sha256", keyOff(name(9))+uint32(bytes.Index(obj[keyOff(name(9)):], []byte(`"sha256"`)))))
+	lay.Slots = int64(len(slots))
+	idx := targetindex.Encode(doc, nil, bindingOf(doc, tg.Version()), lay, slots, offsets)
+	re, err := reopen(doc, idx, bindingOf(doc, tg.Version()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 3, 7, 19} {
+		if tf, ok, err := re.Target(name(i)); !ok || err != nil || tf.Path != name(i) || tf.Length != int64(i) {
+			t.Errorf("Target(%s) = %+v, %v, %v", name(i), tf, ok, err)
+		}
+	}
+	for _, p := range []string{name(5), name(11)} {
+		if tf, ok, err := re.Target(p); ok || tf.Hashes != nil || !errors.Is(err, ErrCacheCorrupt) {
+			t.Errorf("Target(%s) through a slot outside the keys = %+v, %v, %v; want ErrCacheCorrupt", p, tf, ok, err)
+		}
+	}
+	for _, p := range []string{name(9), "sha256"} {
+		if tf, ok, err := re.Target(p); ok || tf.Hashes != nil || (err != nil && !errors.Is(err, ErrCacheCorrupt) && !errors.Is(err, ErrMalformed)) {
+			t.Errorf("Target(%s) through a slot into an entry = %+v, %v, %v; want a miss or an error", p, tf, ok, err)
+		}
+	}
+}

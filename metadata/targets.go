@@ -130,7 +130,7 @@ func (t *Targets) decodeBody(o object) error {
 	}); err != nil {
 		return err
 	}
-	slots := newTable(len(offsets), func(i int) uint64 { return rawKeyHash(cjson.KeyAt(raw, int(offsets[i]))) })
+	slots := newTable(raw, offsets)
 	t.entries = entries{n: len(offsets), objLen: len(raw), canonical: true, obj: raw, offsets: offsets, slots: slots}
 	if d, ok := o["delegations"]; ok {
 		if t.delegations, err = parseDelegations(d); err != nil {

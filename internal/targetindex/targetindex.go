@@ -101,10 +101,10 @@ type Index struct {
 }
 
 const (
-	magic = "latch targets index v3\n"
+	magic = "latch targets index v4\n" // v4: hash table slots hold offsets
 	// chunkShift makes 1 KiB chunks. The first lookup of a target path
-	// hashes the chunks of its entry, of its hash table slot and of its
-	// offset (and of the hashes of those): hashing costs far more than
+	// hashes the chunks of its entry and of its hash table slot (and of
+	// the hashes of those): hashing costs far more than
 	// the lookup, and a chunk a few times longer than an entry (about 140
 	// bytes in a typical targets.json) keeps it proportionate. The hashes
 	// of the chunks of 32 KiB of data fill one chunk.

@@ -3,6 +3,7 @@ package targetindex
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -286,4 +287,19 @@ func TestDenseReadConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// An index of the format before (v3: hash table slots held entry numbers,
+// not offsets) is refused whole, its checksum right: the client then
+// verifies the cache in full and writes an index of this format.
+func TestOpenRefusesOlderFormat(t *testing.T) {
+	data, idx, b := sample(t)
+	old := bytes.Clone(idx)
+	copy(old, "latch targets index v3\n")
+	n := binary.LittleEndian.Uint64(old[len(magic):])
+	sum := sha256.Sum256(old[:n-sha256.Size])
+	copy(old[n-sha256.Size:], sum[:])
+	if _, err := Open(bytes.NewReader(old), bytes.NewReader(data), b); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a v3 index: %v, want ErrCorrupt", err)
+	}
 }
