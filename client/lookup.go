@@ -240,16 +240,47 @@ type roleWalk struct {
 	load    func(visit) (*metadata.Targets, error)
 	limit   int
 	stack   []visit
-	visited map[string]bool
+	visited int // roles
+	// The names of the roles visited: searched in turn while they fit in
+	// names (a lookup visits one or two roles), then in a map.
+	few  []string
+	many map[string]bool
+	// Room for the stack and the names of a lookup that visits a few
+	// roles, so that a walk allocates once.
+	stackRoom [2]visit
+	names     [4]string
 }
 
 // walkRoles starts a walk from the top-level targets of set. load returns a
 // delegated role verified with the keys of the delegator on this path.
 func (c *Client) walkRoles(set *trustedSet, now time.Time, load func(visit) (*metadata.Targets, error)) *roleWalk {
-	return &roleWalk{
-		top: set.targets, now: now, load: load, limit: c.opts.maxDelegations,
-		stack:   []visit{{keys: metadata.RoleKeys{Name: metadata.RoleTargets}}},
-		visited: make(map[string]bool),
+	w := &roleWalk{top: set.targets, now: now, load: load, limit: c.opts.maxDelegations}
+	w.stack = append(w.stackRoom[:0], visit{keys: metadata.RoleKeys{Name: metadata.RoleTargets}})
+	w.few = w.names[:0]
+	return w
+}
+
+// seen reports whether the role name was visited.
+func (w *roleWalk) seen(name string) bool {
+	if w.many != nil {
+		return w.many[name]
+	}
+	return slices.Contains(w.few, name)
+}
+
+// mark records that the role name is visited.
+func (w *roleWalk) mark(name string) {
+	w.visited++
+	switch {
+	case w.many != nil:
+		w.many[name] = true
+	case len(w.few) < len(w.names):
+		w.few = append(w.few, name)
+	default:
+		w.many = make(map[string]bool, 2*len(w.names))
+		for _, n := range append(w.few, name) {
+			w.many[n] = true
+		}
 	}
 }
 
@@ -259,13 +290,13 @@ func (w *roleWalk) next() (*metadata.Targets, []RoleStatus, error) {
 	for len(w.stack) > 0 {
 		v := w.stack[len(w.stack)-1]
 		w.stack = w.stack[:len(w.stack)-1]
-		if w.visited[v.keys.Name] {
+		if w.seen(v.keys.Name) {
 			continue
 		}
-		if len(w.visited) >= w.limit {
-			return nil, nil, fmt.Errorf("%w: %d roles visited and more to visit", ErrDelegationLimit, len(w.visited))
+		if w.visited >= w.limit {
+			return nil, nil, fmt.Errorf("%w: %d roles visited and more to visit", ErrDelegationLimit, w.visited)
 		}
-		w.visited[v.keys.Name] = true
+		w.mark(v.keys.Name)
 		doc := w.top
 		if v.parent != nil {
 			var err error
@@ -303,7 +334,7 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 			return nil, err
 		}
 		if doc == nil {
-			return nil, &UnknownTargetError{Path: path, Visited: len(w.visited)}
+			return nil, &UnknownTargetError{Path: path, Visited: w.visited}
 		}
 		tf, ok, err := doc.Target(path)
 		if err != nil {
@@ -320,7 +351,8 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 		if d == nil {
 			continue
 		}
-		var children []metadata.RoleKeys
+		var room [4]metadata.RoleKeys // descend keeps none of them
+		children := room[:0]
 		for _, ch := range d.Children(path) {
 			children = append(children, ch.RoleKeys)
 			if ch.Terminating { // §5.6.7.2.1: nothing after a terminating match
