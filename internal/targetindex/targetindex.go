@@ -17,9 +17,8 @@
 // A reader whose trusted state still holds the record the index names (and
 // still trusts the root that verified the bytes) knows that cached bytes
 // whose chunks hash as listed are the bytes that were verified. It checks
-// each chunk when it is first used ([Reader]), so a corrupted chunk is
-// found before any byte of it is used, and it reads no more than the
-// lookups need until they are many.
+// each chunk when it first reads it ([Reader]), so a corrupted chunk is
+// found before any byte of it is used, and it never reads the rest.
 //
 // The index guards against corruption: a checksum covers its header, the
 // header holds the hashes of the pages of chunk hashes, and those cover the
@@ -347,7 +346,6 @@ type Reader struct {
 	// used only once it is checked.
 	blocks [][]byte
 	bad    []uint64 // bit per chunk: found not to match
-	reads  int      // blocks read one by one
 }
 
 // readAhead is how many chunks one read brings in: a system call costs
@@ -355,17 +353,9 @@ type Reader struct {
 // (the hash table slots of successive lookups, the entries of one
 // directory). A chunk's bytes are still checked only when it is first used,
 // so a changed chunk fails only what reads it, not its neighbours.
-//
-// Once lookups are dense, a system call per block costs more than reading
-// what is left at once: after max(denseReads, an eighth of the blocks)
-// reads of one block, the next reads every block not read yet, one read
-// per run of them. It costs at most eight times the bytes read so far (a
-// start with a few lookups never gets there), and the memory stays that
-// of the region; each chunk is still checked only when it is first used.
 const (
 	blockShift = chunkShift + 4
 	readAhead  = 1 << (blockShift - chunkShift)
-	denseReads = 16
 )
 
 func newReader(src io.ReaderAt, base, size int64, sumOf func(int64) ([]byte, error)) *Reader {
@@ -441,17 +431,12 @@ func (r *Reader) load(i int64) error {
 	}
 	block := r.blocks[i/readAhead]
 	if block == nil {
-		var err error
-		if r.reads >= max(denseReads, len(r.blocks)/8) {
-			err = r.readRest()
-		} else {
-			r.reads++
-			err = r.readBlocks(i/readAhead, i/readAhead+1)
-		}
-		if err != nil {
+		start := i / readAhead * readAhead << chunkShift
+		block = make([]byte, min(r.size-start, readAhead<<chunkShift))
+		if err := readAt(r.src, block, r.base+start); err != nil {
 			return err
 		}
-		block = r.blocks[i/readAhead]
+		r.blocks[i/readAhead] = block
 	}
 	at := (i % readAhead) << chunkShift
 	if sum := sha256.Sum256(block[at : at+hi-lo]); !bytes.Equal(sum[:], want) {
@@ -459,40 +444,6 @@ func (r *Reader) load(i int64) error {
 		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
 	}
 	r.ok[i/64].Or(bit)
-	return nil
-}
-
-// readBlocks reads blocks lo to hi-1, none of them read yet, in one read.
-// r.mu is held.
-func (r *Reader) readBlocks(lo, hi int64) error {
-	start := lo << blockShift
-	buf := make([]byte, min(r.size, hi<<blockShift)-start)
-	if err := readAt(r.src, buf, r.base+start); err != nil {
-		return err
-	}
-	for b := lo; b < hi; b++ {
-		r.blocks[b] = buf[(b-lo)<<blockShift : min(int64(len(buf)), (b-lo+1)<<blockShift)]
-	}
-	return nil
-}
-
-// readRest reads every block not read yet, a read per run of them. r.mu is
-// held.
-func (r *Reader) readRest() error {
-	n := int64(len(r.blocks))
-	for lo := int64(0); lo < n; lo++ {
-		if r.blocks[lo] != nil {
-			continue
-		}
-		hi := lo + 1
-		for hi < n && r.blocks[hi] == nil {
-			hi++
-		}
-		if err := r.readBlocks(lo, hi); err != nil {
-			return err
-		}
-		lo = hi
-	}
 	return nil
 }
 

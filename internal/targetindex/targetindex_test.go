@@ -82,15 +82,14 @@ func TestReaderChecksEachChunk(t *testing.T) {
 }
 
 type countingReader struct {
-	mu           sync.Mutex
-	r            *bytes.Reader
-	bytes, calls int
+	mu    sync.Mutex
+	r     *bytes.Reader
+	bytes int
 }
 
 func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 	c.mu.Lock()
 	c.bytes += len(p)
-	c.calls++
 	c.mu.Unlock()
 	return c.r.ReadAt(p, off)
 }
@@ -184,109 +183,6 @@ func TestBytesFromStopsAtCheckedChunks(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data[block-20:block+1<<chunkShift]) {
 		t.Errorf("BytesFrom over two blocks: %d bytes, %v", len(got), err)
 	}
-}
-
-// denseSample is 40 blocks of bytes with chunk 5 of block 30 changed, an
-// index of the bytes as they were, and a Reader over the changed ones that
-// counts its reads.
-func denseSample(t *testing.T) (data []byte, ix *Index, src *countingReader, changed int64) {
-	t.Helper()
-	data = make([]byte, 40*readAhead<<chunkShift)
-	for i := range data {
-		data[i] = byte(i * 13)
-	}
-	b := Binding{Length: int64(len(data)), SHA256: sha256.Sum256(data), Version: 1, Root: 1}
-	idx := Encode(data, nil, b, Layout{}, nil, nil)
-	bad := bytes.Clone(data)
-	changed = 30*readAhead + 5
-	bad[changed<<chunkShift+100] ^= 1
-	src = &countingReader{r: bytes.NewReader(bad)}
-	ix, err := Open(bytes.NewReader(idx), src, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data, ix, src, changed
-}
-
-// Dense reads: once a Reader has read denseReads blocks one by one, the
-// next read brings in every block not read yet, a read per run of them,
-// and no read follows. A chunk is still checked when first used: the
-// changed chunk, now in memory, fails every read of it (ErrCorrupt), its
-// neighbours in the same block still read right.
-func TestDenseReadsStillCheckEachChunk(t *testing.T) {
-	data, ix, src, changed := denseSample(t)
-	blockLen := int64(readAhead << chunkShift)
-	for blk := range int64(denseReads) {
-		if _, err := ix.Data.Bytes(blk*blockLen+7, 10); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if src.calls != denseReads || src.bytes != denseReads*int(blockLen) {
-		t.Fatalf("before dense reads: %d reads of %d bytes", src.calls, src.bytes)
-	}
-	if _, err := ix.Data.Bytes(20*blockLen, 10); err != nil {
-		t.Fatal(err)
-	}
-	if src.calls != denseReads+1 || src.bytes != len(data) {
-		t.Fatalf("the dense read: %d reads of %d bytes in all, want %d of %d", src.calls, src.bytes, denseReads+1, len(data))
-	}
-	for range 2 {
-		if got, err := ix.Data.Bytes(changed<<chunkShift, 10); !errors.Is(err, ErrCorrupt) || got != nil {
-			t.Errorf("the changed chunk after a dense read: %d bytes, %v", len(got), err)
-		}
-	}
-	for _, c := range []int64{changed - 1, changed + 1, 39*readAhead + readAhead - 1} {
-		got, err := ix.Data.Bytes(c<<chunkShift, 1<<chunkShift)
-		if err != nil || !bytes.Equal(got, data[c<<chunkShift:(c+1)<<chunkShift]) {
-			t.Errorf("chunk %d: %v", c, err)
-		}
-	}
-	if got, err := ix.Data.Bytes(0, int64(len(data))); !errors.Is(err, ErrCorrupt) || got != nil {
-		t.Errorf("all of the region: %d bytes, %v", len(got), err)
-	}
-	if src.calls != denseReads+1 {
-		t.Errorf("%d reads after the dense read", src.calls-denseReads-1)
-	}
-}
-
-// A start with a few lookups reads only the blocks they need.
-func TestFewReadsStayOneBlockEach(t *testing.T) {
-	_, ix, src, _ := denseSample(t)
-	blockLen := int64(readAhead << chunkShift)
-	for _, blk := range []int64{0, 39, 12, 12, 25} {
-		if _, err := ix.Data.Bytes(blk*blockLen+3, 2); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if src.calls != 4 || src.bytes != 4*int(blockLen) {
-		t.Errorf("4 blocks used: %d reads of %d bytes", src.calls, src.bytes)
-	}
-}
-
-// Concurrent readers across a dense read see the same verified bytes, and
-// each finds the changed chunk (go test -race checks the hand-over).
-func TestDenseReadConcurrent(t *testing.T) {
-	data, ix, _, changed := denseSample(t)
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Go(func() {
-			for i := range 200 {
-				off := int64((g*7919 + i*(readAhead<<chunkShift+333)) % (len(data) - 100))
-				got, err := ix.Data.Bytes(off, 100)
-				if (off+99)>>chunkShift == changed || off>>chunkShift == changed {
-					if !errors.Is(err, ErrCorrupt) {
-						t.Errorf("Bytes(%d, 100) over the changed chunk: %v", off, err)
-					}
-					continue
-				}
-				if err != nil || !bytes.Equal(got, data[off:off+100]) {
-					t.Errorf("Bytes(%d, 100): %v", off, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // An index of the format before (v3: hash table slots held entry numbers,
