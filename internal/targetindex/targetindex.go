@@ -330,38 +330,33 @@ func parseHeader(h []byte) (*Index, []byte, error) {
 // Reader reads a region of a file that is checked chunk by chunk against
 // recorded SHA-256 hashes: every byte it returns is in a chunk that matched
 // (and stays in memory), so a byte changed on disk, before or after, is
-// never returned. Its memory is the blocks read. It is safe for concurrent
+// never returned. Its memory is the chunks read. It is safe for concurrent
 // use.
+//
+// It reads the chunks a call needs and no more, one read per run of them
+// not read yet: in a new process, memory is what a first lookup pays for
+// most (a page fault per 4 KiB it fills costs several system calls on a
+// virtual machine), and reading ahead fills pages that lookups scattered
+// over a large file seldom use.
 type Reader struct {
 	src   io.ReaderAt
 	base  int64 // where the region starts in src
 	size  int64
 	sumOf func(chunk int64) ([]byte, error) // the recorded hash of a chunk
-	// Bit i%64 of ok[i/64]: chunk i matched its hash. It is set after its
-	// block's bytes are in blocks, so that a reader who sees it sees them.
+	// Bit i%64 of ok[i/64]: chunk i matched its hash. It is set after the
+	// chunk's bytes are in chunks, so that a reader who sees it sees them.
 	ok []atomic.Uint64
 
 	mu sync.Mutex // serialises reading and checking chunks
-	// Per block of readAhead chunks: the bytes read, each chunk of them
-	// used only once it is checked.
-	blocks [][]byte
+	// The bytes of each chunk read, used only once it is checked.
+	chunks [][]byte
 	bad    []uint64 // bit per chunk: found not to match
 }
-
-// readAhead is how many chunks one read brings in: a system call costs
-// about as much as hashing a chunk, and lookups near each other share them
-// (the hash table slots of successive lookups, the entries of one
-// directory). A chunk's bytes are still checked only when it is first used,
-// so a changed chunk fails only what reads it, not its neighbours.
-const (
-	blockShift = chunkShift + 4
-	readAhead  = 1 << (blockShift - chunkShift)
-)
 
 func newReader(src io.ReaderAt, base, size int64, sumOf func(int64) ([]byte, error)) *Reader {
 	n := chunks(size, chunkShift)
 	return &Reader{src: src, base: base, size: size, sumOf: sumOf, ok: make([]atomic.Uint64, (n+63)/64),
-		bad: make([]uint64, (n+63)/64), blocks: make([][]byte, (n+readAhead-1)/readAhead)}
+		bad: make([]uint64, (n+63)/64), chunks: make([][]byte, n)}
 }
 
 // Size is the length of the region.
@@ -389,7 +384,7 @@ func (r *Reader) bytes(off, n int64, rest bool) ([]byte, error) {
 	first, last := off>>chunkShift, (off+n-1)>>chunkShift
 	for i := first; i <= last; i++ {
 		if r.ok[i/64].Load()&(1<<(i%64)) == 0 {
-			if err := r.load(i); err != nil {
+			if err := r.load(i, last); err != nil {
 				return nil, err
 			}
 		}
@@ -398,23 +393,23 @@ func (r *Reader) bytes(off, n int64, rest bool) ([]byte, error) {
 	if rest {
 		end = min(r.size, (last+1)<<chunkShift)
 	}
-	if b := off >> blockShift; b == (end-1)>>blockShift {
-		lo, hi := off-b<<blockShift, end-b<<blockShift
-		return r.blocks[b][lo:hi:hi], nil
+	if first == (end-1)>>chunkShift {
+		lo, hi := off-first<<chunkShift, end-first<<chunkShift
+		return r.chunks[first][lo:hi:hi], nil
 	}
 	out := make([]byte, 0, end-off)
 	for at := off; at < end; {
-		b := at >> blockShift
-		hi := min(end, (b+1)<<blockShift)
-		out = append(out, r.blocks[b][at-b<<blockShift:hi-b<<blockShift]...)
+		c := at >> chunkShift
+		hi := min(end, (c+1)<<chunkShift)
+		out = append(out, r.chunks[c][at-c<<chunkShift:hi-c<<chunkShift]...)
 		at = hi
 	}
 	return out, nil
 }
 
-// load reads chunk i, if its block isn't read yet, and checks it against
-// its hash.
-func (r *Reader) load(i int64) error {
+// load reads chunk i, if it isn't read yet, with the chunks after it up to
+// last that aren't either, and checks it against its hash.
+func (r *Reader) load(i, last int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	lo, hi := i<<chunkShift, min(r.size, (i+1)<<chunkShift)
@@ -429,17 +424,22 @@ func (r *Reader) load(i int64) error {
 	if err != nil {
 		return err
 	}
-	block := r.blocks[i/readAhead]
-	if block == nil {
-		start := i / readAhead * readAhead << chunkShift
-		block = make([]byte, min(r.size-start, readAhead<<chunkShift))
-		if err := readAt(r.src, block, r.base+start); err != nil {
+	if r.chunks[i] == nil {
+		j := i + 1
+		for j <= last && r.chunks[j] == nil {
+			j++
+		}
+		buf := make([]byte, min(r.size, j<<chunkShift)-lo)
+		if err := readAt(r.src, buf, r.base+lo); err != nil {
 			return err
 		}
-		r.blocks[i/readAhead] = block
+		for c := i; c < j; c++ {
+			at := (c - i) << chunkShift
+			end := min(int64(len(buf)), at+1<<chunkShift)
+			r.chunks[c] = buf[at:end:end]
+		}
 	}
-	at := (i % readAhead) << chunkShift
-	if sum := sha256.Sum256(block[at : at+hi-lo]); !bytes.Equal(sum[:], want) {
+	if sum := sha256.Sum256(r.chunks[i]); !bytes.Equal(sum[:], want) {
 		r.bad[i/64] |= bit
 		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
 	}

@@ -10,11 +10,11 @@ import (
 	"testing"
 )
 
-// sample is a block and 5.5 chunks of bytes, and an index of them with
+// sample is 21.5 chunks of bytes, and an index of them with
 // small tables.
 func sample(t *testing.T) ([]byte, []byte, Binding) {
 	t.Helper()
-	data := make([]byte, (readAhead+5)<<chunkShift+1<<(chunkShift-1))
+	data := make([]byte, 21<<chunkShift+1<<(chunkShift-1))
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
@@ -49,9 +49,10 @@ func TestEncodeOpen(t *testing.T) {
 	}
 }
 
-// Each chunk is checked when first needed (one read brings in a block of
-// them): a changed byte is found when its chunk is first used, and other
-// chunks, those of its block included, still read.
+// Each chunk is checked when first needed, and a call reads the chunks it
+// needs that aren't read yet, one read per run of them, nothing else: a
+// changed byte is found when its chunk is first used, and other chunks,
+// those read with it included, still read.
 func TestReaderChecksEachChunk(t *testing.T) {
 	data, idx, b := sample(t)
 	bad := bytes.Clone(data)
@@ -61,35 +62,46 @@ func TestReaderChecksEachChunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ix.Data.Bytes(0, 10); err != nil || src.bytes != min(len(data), readAhead<<chunkShift) {
-		t.Fatalf("first chunk: %v, %d bytes read", err, src.bytes)
+	reads := func(what string, calls, chunks int) {
+		t.Helper()
+		if src.calls != calls || src.bytes != chunks<<chunkShift {
+			t.Errorf("%s: %d reads of %d bytes in all, want %d of %d chunks", what, src.calls, src.bytes, calls, chunks)
+		}
 	}
+	if _, err := ix.Data.Bytes(0, 10); err != nil {
+		t.Fatalf("first chunk: %v", err)
+	}
+	reads("first chunk", 1, 1)
+	if _, err := ix.Data.Bytes(2<<chunkShift, 2<<chunkShift); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a range over the changed chunk: %v", err)
+	}
+	reads("chunks 2 and 3", 2, 3)
 	for range 2 {
 		if _, err := ix.Data.Bytes(3<<chunkShift, 10); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("changed chunk: %v", err)
 		}
 	}
-	if _, err := ix.Data.Bytes(2<<chunkShift-1, 2); err != nil {
+	if got, err := ix.Data.Bytes(2<<chunkShift-1, 2); err != nil || !bytes.Equal(got, data[2<<chunkShift-1:2<<chunkShift+1]) {
 		t.Errorf("chunks 1 and 2: %v", err)
 	}
-	if _, err := ix.Data.Bytes(2<<chunkShift, 2<<chunkShift); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("a range over the changed chunk: %v", err)
+	reads("chunk 1", 3, 4)
+	// The chunks after it are checked on their own.
+	if got, err := ix.Data.Bytes(4<<chunkShift+1, 2<<chunkShift+5); err != nil || !bytes.Equal(got, data[4<<chunkShift+1:6<<chunkShift+6]) {
+		t.Errorf("chunks 4 to 6: %v", err)
 	}
-	// The chunks after it, read with it, are checked on their own.
-	if got, err := ix.Data.Bytes(4<<chunkShift+1, 2<<chunkShift+5); err != nil || !bytes.Equal(got, data[4<<chunkShift+1:6<<chunkShift+6]) || src.bytes != min(len(data), readAhead<<chunkShift) {
-		t.Errorf("chunks 4 to 6, in the changed chunk's block: %v, %d bytes read", err, src.bytes)
-	}
+	reads("chunks 4 to 6", 4, 7)
 }
 
 type countingReader struct {
-	mu    sync.Mutex
-	r     *bytes.Reader
-	bytes int
+	mu           sync.Mutex
+	r            *bytes.Reader
+	bytes, calls int
 }
 
 func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 	c.mu.Lock()
 	c.bytes += len(p)
+	c.calls++
 	c.mu.Unlock()
 	return c.r.ReadAt(p, off)
 }
@@ -149,10 +161,10 @@ func TestReaderConcurrent(t *testing.T) {
 }
 
 // BytesFrom returns the rest of the last chunk it had to check, never
-// bytes of a chunk it didn't: with the next chunk changed (it is in the
-// same block, read by the same system call), a read that ends in an
-// intact chunk still succeeds and stops at that chunk's end, and one that
-// needs the changed chunk fails.
+// bytes of a chunk it didn't: with the next chunk changed (in memory, read
+// by the same system call), a read that ends in an intact chunk still
+// succeeds and stops at that chunk's end, and one that needs the changed
+// chunk fails.
 func TestBytesFromStopsAtCheckedChunks(t *testing.T) {
 	data, idx, b := sample(t)
 	bad := bytes.Clone(data)
@@ -160,6 +172,9 @@ func TestBytesFromStopsAtCheckedChunks(t *testing.T) {
 	ix, err := Open(bytes.NewReader(idx), bytes.NewReader(bad), b)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := ix.Data.Bytes(1<<chunkShift, 2<<chunkShift); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("chunks 1 and 2, read together: %v", err)
 	}
 	got, err := ix.Data.BytesFrom(1<<chunkShift+10, 1)
 	if err != nil || !bytes.Equal(got, data[1<<chunkShift+10:2<<chunkShift]) {
@@ -177,11 +192,13 @@ func TestBytesFromStopsAtCheckedChunks(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data[len(data)-5:]) {
 		t.Errorf("BytesFrom at the end: %q, %v", got, err)
 	}
-	// Ranges over two blocks are copied out of both.
-	block := readAhead << chunkShift
-	got, err = ix.Data.BytesFrom(int64(block-20), 30)
-	if err != nil || !bytes.Equal(got, data[block-20:block+1<<chunkShift]) {
-		t.Errorf("BytesFrom over two blocks: %d bytes, %v", len(got), err)
+	// Ranges over chunks read apart are copied out of each.
+	if _, err := ix.Data.Bytes(10<<chunkShift, 1); err != nil {
+		t.Fatal(err)
+	}
+	got, err = ix.Data.BytesFrom(10<<chunkShift-20, 30)
+	if err != nil || !bytes.Equal(got, data[10<<chunkShift-20:11<<chunkShift]) {
+		t.Errorf("BytesFrom over two chunks read apart: %d bytes, %v", len(got), err)
 	}
 }
 
