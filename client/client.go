@@ -322,8 +322,12 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 		set.targets, set.cachedTargets = t, cached
 	} else if b, rec, ok := c.readCache(metadata.RoleTargets); ok {
 		keys, _ := set.root.RoleKeys(metadata.RoleTargets)
-		if t, err := metadata.OpenTargets(b, keys); err == nil && t.Version() == rec.Version {
+		if t, vErr := metadata.OpenTargets(b, keys); vErr == nil && t.Version() == rec.Version {
 			set.targets, set.targetsBytes = t, b
+			if err != nil {
+				// Verified in full: a new index spares the next start that.
+				c.disk.writeIndex(t, b, nil)
+			}
 		}
 	}
 	return set

@@ -316,6 +316,15 @@ func TestWarmStartCorruptedIndex(t *testing.T) {
 		if requested(repo, "targets") {
 			t.Errorf("the cache was not verified in full but fetched again: %v", repo.Requests())
 		}
+		// That start wrote the index again (as an index of an older format
+		// is replaced): the next start uses it.
+		before := len(logs.String())
+		e.open()
+		e.refresh()
+		e.target("pkg/002999")
+		if strings.Contains(logs.String()[before:], "index unusable") {
+			t.Errorf("the start after a full verification did not use a new index:\n%s", logs.String()[before:])
+		}
 	})
 }
 

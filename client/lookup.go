@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -124,22 +125,34 @@ func (t *Target) fresh(now time.Time) bool {
 // chain is checked for expiry. A set that a refresh builds starts with
 // none: nothing found under keys it may have dropped is used again.
 //
-// It is a fixed hash table of found targets, filled without locks: a path
-// that finds no free slot among its first few is not remembered, and pays
-// the walk each time.
+// It is a hash table of found targets, read and filled without locks,
+// that doubles when half full, up to maxFound slots: a path that finds no
+// free slot among its first few, or is found while the table grows, is
+// not remembered, and pays the walk each time.
 type foundTargets struct {
 	set   *trustedSet
 	seed  maphash.Seed
-	slots [foundSlots]atomic.Pointer[Target]
+	table atomic.Pointer[foundTable]
+	grow  sync.Mutex // held while a larger table is filled
+}
+
+type foundTable struct {
+	slots []atomic.Pointer[Target]
 	// hashes[i] is the hash of the path in slots[i], set after it: a
 	// probe passes over other paths without reading their targets.
-	hashes [foundSlots]atomic.Uint64
+	hashes []atomic.Uint64
+	used   atomic.Int64
 }
 
 const (
-	foundSlots = 1 << 13 // at most 8,192 targets (a few hundred bytes each) per set
+	minFound   = 1 << 10
+	maxFound   = 1 << 16 // at most 65,536 slots: 32,768 targets (a few hundred bytes each) per set
 	foundProbe = 8
 )
+
+func newFoundTable(n int) *foundTable {
+	return &foundTable{slots: make([]atomic.Pointer[Target], n), hashes: make([]atomic.Uint64, n)}
+}
 
 // found returns the target found for path with set, nil if none.
 func (c *Client) found(set *trustedSet, path string) *Target {
@@ -147,14 +160,16 @@ func (c *Client) found(set *trustedSet, path string) *Target {
 	if f == nil || f.set != set {
 		return nil
 	}
+	tab := f.table.Load()
 	h := maphash.String(f.seed, path)
+	mask := uint64(len(tab.slots) - 1)
 	for d := range uint64(foundProbe) {
-		i := (h + d) % foundSlots
-		switch f.hashes[i].Load() {
+		i := (h + d) & mask
+		switch tab.hashes[i].Load() {
 		case 0:
 			return nil
 		case h:
-			if t := f.slots[i].Load(); t.tf.Path == path {
+			if t := tab.slots[i].Load(); t.tf.Path == path {
 				return t
 			}
 		}
@@ -167,22 +182,44 @@ func (c *Client) remember(set *trustedSet, path string, t *Target) {
 	f := c.foundTargets.Load()
 	if f == nil || f.set != set {
 		next := &foundTargets{set: set, seed: maphash.MakeSeed()}
+		next.table.Store(newFoundTable(minFound))
 		if !c.foundTargets.CompareAndSwap(f, next) {
 			return
 		}
 		f = next
 	}
-	h := maphash.String(f.seed, path)
-	for d := range uint64(foundProbe) {
-		i := (h + d) % foundSlots
-		if f.slots[i].CompareAndSwap(nil, t) {
-			f.hashes[i].Store(h)
-			return
+	tab := f.table.Load()
+	if tab.insert(maphash.String(f.seed, path), t) && 2*tab.used.Load() > int64(len(tab.slots)) && len(tab.slots) < maxFound && f.grow.TryLock() {
+		// Targets remembered in tab while it is copied may be lost.
+		if f.table.Load() == tab {
+			next := newFoundTable(2 * len(tab.slots))
+			for i := range tab.slots {
+				if t := tab.slots[i].Load(); t != nil {
+					next.insert(maphash.String(f.seed, t.tf.Path), t)
+				}
+			}
+			f.table.Store(next)
 		}
-		if f.slots[i].Load().tf.Path == path {
-			return
+		f.grow.Unlock()
+	}
+}
+
+// insert puts t, whose path hashes to h, in a free slot; false if it found
+// none, or t's path was there.
+func (tab *foundTable) insert(h uint64, t *Target) bool {
+	mask := uint64(len(tab.slots) - 1)
+	for d := range uint64(foundProbe) {
+		i := (h + d) & mask
+		if tab.slots[i].CompareAndSwap(nil, t) {
+			tab.hashes[i].Store(h)
+			tab.used.Add(1)
+			return true
+		}
+		if tab.slots[i].Load().tf.Path == t.tf.Path {
+			return false
 		}
 	}
+	return false
 }
 
 // visit is a targets role to search, with the delegator that led to it.

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,22 +63,31 @@ func BenchmarkTarget(b *testing.B) {
 }
 
 // BenchmarkLookup100k compares latch's lookups with go-tuf v2's updater in
-// the same run, as the benchmark program does (internal/bench): 100,000
-// targets listed in the top-level targets, or spread over 256 succinct bins
-// (TAP 15). Each iteration looks up the next of 1,000 paths spread over the
-// repository (for bins: those in the bin fetched before timing), so lookups
-// stay in memory. The first pass over the paths is timed too: nothing is
-// looked up before the timer starts but the first path. The "distinct"
-// runs look up every path of the flat repository in turn, so that nearly
-// every lookup is one the client has not answered before.
+// the same run, as the benchmark program does (internal/bench), on 100,000
+// targets listed in the top-level targets ("flat") or spread over 256
+// succinct bins (TAP 15, "bins"). Both clients look up the same names in
+// the same order, drawn at random without repeats with a fixed seed: for
+// flat, 10,000 of the 100,000; for bins, those of one bin, fetched by an
+// untimed lookup of another of its names. ns/op is per lookup.
+//
+//   - first: each lookup is the first of its name on a client that has just
+//     started (latch: New and Refresh on a state directory a refresh filled,
+//     the targets reopened from the cache, each lookup reading and checking
+//     the chunks it needs; go-tuf: a refreshed Updater) and looked up one
+//     name; a new client starts, untimed, once every name was looked up.
+//   - repeat: the same names again, on one client that looked each up
+//     before the timer started.
+//
+// Run with -benchtime=10000x for one flat client per run of "first".
 //
 // The repository is served from its bytes, and one client lives at a time:
 // every garbage collection scans what is alive, and the simulator's and
 // go-tuf's decoded metadata take hundreds of MiB.
 func BenchmarkLookup100k(b *testing.B) {
-	const n = 100_000
+	const n, flatNames = 100_000, 10_000
+	ctx := context.Background()
 	for _, layout := range []string{"flat", "bins"} {
-		var paths []string
+		var names []string
 		srv := servedRepo(b, func(repo *simulator.Repo) {
 			if layout == "bins" {
 				repo.DelegateSuccinct("targets", 8, "bins")
@@ -88,79 +97,95 @@ func BenchmarkLookup100k(b *testing.B) {
 				role := simulator.RoleTargets
 				if layout == "bins" {
 					role = repo.SuccinctBin("targets", p)
-					if role != repo.SuccinctBin("targets", "pkgs/000000/pkg-000000.tar.gz") {
-						p = ""
-					}
 				}
-				if p != "" {
-					paths = append(paths, p)
+				if layout == "flat" || role == repo.SuccinctBin("targets", "pkgs/000000/pkg-000000.tar.gz") {
+					names = append(names, p)
 				}
-				repo.AddDelegatedTarget(role, fmt.Sprintf("pkgs/%06d/pkg-%06d.tar.gz", i, i), fmt.Appendf(nil, "content %d", i), nil)
+				repo.AddDelegatedTarget(role, p, fmt.Appendf(nil, "content %d", i), nil)
 			}
 		})
-		lookups := map[string][]string{layout: paths}
+		rand.New(rand.NewChaCha8([32]byte{})).Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+		// names[0] is looked up before timing: for bins, it fetches the bin.
+		pre, names := names[0], names[1:]
 		if layout == "flat" {
-			var spread []string
-			for i := 0; i < n; i += n / 1000 {
-				spread = append(spread, paths[i])
-			}
-			lookups = map[string][]string{"flat": spread, "flat-distinct": paths}
+			names = names[:flatNames]
 		}
-		var names []string
-		for name := range lookups {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		ctx := context.Background()
 		dir := b.TempDir()
-		c := openBench(b, srv, dir)
-		if err := c.Refresh(ctx); err != nil {
-			b.Fatal(err)
+		latch := func(b *testing.B) (func(string) error, func()) {
+			c := openBench(b, srv, dir)
+			if err := c.Refresh(ctx); err != nil {
+				b.Fatal(err)
+			}
+			lookup := func(p string) error { _, err := c.Target(ctx, p); return err }
+			if err := lookup(pre); err != nil {
+				b.Fatal(err)
+			}
+			return lookup, func() { c.Close() }
 		}
-		for _, name := range names {
-			b.Run("latch/"+name, func(b *testing.B) {
-				paths := lookups[name]
-				if _, err := c.Target(ctx, paths[0]); err != nil {
-					b.Fatal(err)
-				}
-				b.ReportAllocs()
-				defer reportCPU(b)()
-				i := 0
-				for b.Loop() {
-					if _, err := c.Target(ctx, paths[i%len(paths)]); err != nil {
-						b.Fatal(err)
-					}
-					i++
-				}
-			})
+		goTUF := func(b *testing.B) (func(string) error, func()) {
+			up := goTUFRefreshed(b, srv)
+			lookup := func(p string) error { _, err := up.GetTargetInfo(p); return err }
+			if err := lookup(pre); err != nil {
+				b.Fatal(err)
+			}
+			return lookup, func() {}
 		}
-		c.Close()
-		if layout == "flat" {
-			b.Run("latch/flat-new-process", func(b *testing.B) {
-				benchFirstLookups(b, srv, dir, lookups["flat"])
+		_, done := latch(b) // fills dir
+		done()
+		for _, cl := range []struct {
+			name  string
+			start func(*testing.B) (func(string) error, func())
+		}{{"latch", latch}, {"go-tuf", goTUF}} {
+			b.Run(cl.name+"/"+layout+"/first", func(b *testing.B) {
+				benchLookups(b, cl.start, names, false)
 			})
-		}
-		runtime.GC()
-		up := goTUFRefreshed(b, srv)
-		for _, name := range names {
-			b.Run("go-tuf/"+name, func(b *testing.B) {
-				paths := lookups[name]
-				if _, err := up.GetTargetInfo(paths[0]); err != nil {
-					b.Fatal(err)
-				}
-				b.ReportAllocs()
-				defer reportCPU(b)()
-				i := 0
-				for b.Loop() {
-					if _, err := up.GetTargetInfo(paths[i%len(paths)]); err != nil {
-						b.Fatal(err)
-					}
-					i++
-				}
+			b.Run(cl.name+"/"+layout+"/repeat", func(b *testing.B) {
+				benchLookups(b, cl.start, names, true)
 			})
+			runtime.GC()
 		}
 		srv.Close()
 	}
+}
+
+// benchLookups times lookups of names in turn on clients that start
+// returns, untimed. With repeat, one client looks every name up once before
+// the timer starts, and lookups cycle over them; else a new client starts
+// whenever every name was looked up, so that each lookup timed is the first
+// of its name on its client.
+func benchLookups(b *testing.B, start func(*testing.B) (func(string) error, func()), names []string, repeat bool) {
+	lookup, done := start(b)
+	if repeat {
+		for _, p := range names {
+			if err := lookup(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportAllocs()
+	// CPU time, as the wall time swings with other work on the machine;
+	// without the untimed starts.
+	var cpu time.Duration
+	b.ResetTimer()
+	t0 := cpuTime()
+	for i := range b.N {
+		if i%len(names) == 0 && i > 0 && !repeat {
+			b.StopTimer()
+			cpu += cpuTime() - t0
+			done()
+			lookup, done = start(b)
+			t0 = cpuTime()
+			b.StartTimer()
+		}
+		if err := lookup(names[i%len(names)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if cpu += cpuTime() - t0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+	done()
 }
 
 // staticRepo serves the metadata of a simulated repository from its bytes.
@@ -247,36 +272,6 @@ func goTUFRefreshed(b *testing.B, srv *staticRepo) *updater.Updater {
 		b.Fatal(err)
 	}
 	return up
-}
-
-// benchFirstLookups times the first lookups of each path in a client that
-// starts on the state directory dir, as in a new process: its targets are
-// reopened from the cache, and each lookup reads and checks the chunks it
-// needs. New and Refresh are not timed; ns/op is per lookup.
-func benchFirstLookups(b *testing.B, srv *staticRepo, dir string, paths []string) {
-	ctx := context.Background()
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	for i := 0; i < b.N; {
-		b.StopTimer()
-		c := openBench(b, srv, dir)
-		if err := c.Refresh(ctx); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		for _, p := range paths {
-			if i == b.N {
-				break
-			}
-			if _, err := c.Target(ctx, p); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-		b.StopTimer()
-		c.Close()
-		b.StartTimer()
-	}
 }
 
 // openBench returns a client of srv on the state directory dir.

@@ -40,8 +40,12 @@ func binding(rec rollback.RoleRecord) (targetindex.Binding, bool) {
 // It is called right after keep recorded the bytes: the record's SHA-256 is
 // theirs, and hashing them again would cost as much as the index saves. It
 // may be written before that record is saved: an index that names another
-// record than the saved one is ignored.
+// record than the saved one is ignored. A start that verified the cache in
+// full, the index being unusable, writes it too.
 func (d *stateDir) writeIndex(t *metadata.Targets, data, chunks []byte) {
+	if d.unlocked != nil {
+		return // an Offline view doesn't hold the state directory: it writes nothing
+	}
 	rec, _ := d.record(metadata.RoleTargets)
 	b, ok := binding(rec)
 	if !ok || rec.Version != t.Version() || rec.Length != int64(len(data)) {

@@ -153,11 +153,16 @@ func (e *entries) member(off int, keyOnly bool) (key, value []byte, err error) {
 		key, value = cjson.MemberAt(e.obj, off)
 		return key, value, nil
 	}
-	for n := 256; ; n *= 4 {
-		b, err := e.ix.Data.Bytes(e.objOff+int64(off), int64(min(n, e.objLen-off)))
+	// First what the chunk of the key holds: most entries end in it, and
+	// a chunk is hashed only once a lookup needs it. A member cut off is
+	// read again, twice as long.
+	for n := 1; ; {
+		b, err := e.ix.Data.BytesFrom(e.objOff+int64(off), int64(min(n, e.objLen-off)))
 		if err != nil {
 			return nil, nil, err
 		}
+		b = b[:min(len(b), e.objLen-off)]
+		n = 2*len(b) + 1
 		if keyOnly {
 			key, err = cjson.KeyChecked(b, 0, e.canonical)
 		} else {

@@ -479,3 +479,45 @@ func TestReopenUnsortedKeys(t *testing.T) {
 	}
 	sameTargets(t, re, tg)
 }
+
+// A lookup reads an entry from the rest of its key's chunk first: an entry
+// that runs into the next chunk still reads and checks that chunk, so a
+// change there, after the key, fails the lookup (ErrCacheCorrupt), while
+// the entry just before, whose chunk is intact, is still found.
+func TestReopenedEntryOverChunks(t *testing.T) {
+	doc := bigTargets(t, 200, false)
+	tg, err := OpenTargets(doc, targetsKeys(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := indexOf(t, doc, tg)
+	// The first entry whose key starts in one chunk and whose sha256 ends
+	// in the next.
+	var key, prev string
+	var at int
+	for i := range 200 {
+		k := fmt.Sprintf("pkg/%06d/file.bin", i)
+		start := bytes.Index(doc, []byte(`"`+k+`"`))
+		end := start + bytes.Index(doc[start:], []byte(`"},"length"`))
+		if start/targetindex.ChunkSize != end/targetindex.ChunkSize && end%targetindex.ChunkSize > 0 {
+			key, at = k, end-1
+			break
+		}
+		prev = k
+	}
+	if key == "" || prev == "" {
+		t.Fatal("no entry over two chunks")
+	}
+	bad := bytes.Clone(doc)
+	bad[at] ^= 1 // the last hex digit of its sha256, in the next chunk
+	re, err := reopen(bad, idx, bindingOf(doc, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := re.Target(prev); !ok || err != nil {
+		t.Errorf("the entry before, in an intact chunk: %v, %v", ok, err)
+	}
+	if tf, ok, err := re.Target(key); ok || tf.Hashes != nil || !errors.Is(err, ErrCacheCorrupt) {
+		t.Errorf("the entry over the changed chunk: %+v, %v, %v; want ErrCacheCorrupt", tf, ok, err)
+	}
+}

@@ -61,6 +61,7 @@ func TestQuickRun(t *testing.T) {
 	t.Logf("\n%s", out.String())
 
 	// The rows, and whether each has a floor.
+	inBin := len(lookupNames(targetPath(500), 1000, 100, true))
 	want := []struct {
 		name  string
 		floor bool
@@ -68,14 +69,16 @@ func TestQuickRun(t *testing.T) {
 		{"cold refresh + lookup, flat 1,000", true},
 		{"warm refresh + lookup, new process, flat 1,000", true},
 		{"warm refresh, long-lived client, flat 1,000", false},
-		{"lookup, flat 1,000 (per lookup)", false},
+		{"lookup, flat 1,000, first lookup of each of 100 random names after start (per lookup)", false},
+		{"lookup, flat 1,000, the same 100 names again (per lookup)", false},
 		{"cold refresh + lookup, flat 1,000 pretty", false},
 		{"warm refresh + lookup, new process, flat 1,000 pretty", true},
 		{"warm refresh, long-lived client, flat 1,000 pretty", false},
 		{"cold refresh + lookup, 1,000 in 256 bins", true},
 		{"warm refresh + lookup, new process, 1,000 in 256 bins", true},
 		{"warm refresh, long-lived client, 1,000 in 256 bins", false},
-		{"lookup, delegated, 1,000 in 256 bins (per lookup)", false},
+		{fmt.Sprintf("lookup, delegated, 1,000 in 256 bins, first lookup of each of %d random names of the bin fetched after start (per lookup)", inBin), false},
+		{fmt.Sprintf("lookup, delegated, 1,000 in 256 bins, the same %d names again (per lookup)", inBin), false},
 		{"download + verify, 8 MiB", true},
 		{"floor: GET + SHA-256 + write, no fsync, 8 MiB", true},
 		{"floor: SHA-256 in memory, 8 MiB", true},
@@ -133,19 +136,19 @@ func TestQuickRun(t *testing.T) {
 		return
 	}
 	// One bin fetched, by each client, to look a target up in succinct bins.
-	if note := rep.Rows[7].Note; !strings.Contains(note, "bins fetched 1/1") {
+	if note := rep.Rows[8].Note; !strings.Contains(note, "bins fetched 1/1") {
 		t.Errorf("succinct cold row note = %q, want one bin fetched by each client", note)
 	}
 	// An idle refresh asks for the next root and the timestamp; the fleet
 	// does that once per client and round.
-	for _, s := range []*series{rep.Rows[14].Latch, rep.Rows[14].GoTUF} {
+	for _, s := range []*series{rep.Rows[16].Latch, rep.Rows[16].GoTUF} {
 		for _, w := range s.Wire {
 			if w.NRequests != 2*idle || w.BytesIn <= 0 || w.BytesOut <= 0 || w.NewConns > 2*idle {
 				t.Errorf("idle refreshes: wire %+v, want %d requests", w, 2*idle)
 			}
 		}
 	}
-	for _, w := range rep.Rows[15].Latch.Wire {
+	for _, w := range rep.Rows[17].Latch.Wire {
 		if w.NRequests != 2*clients || w.BytesIn <= 0 || w.BytesOut <= 0 || w.PeakConns < 1 {
 			t.Errorf("fleet round: wire %+v, want %d requests", w, 2*clients)
 		}

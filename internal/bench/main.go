@@ -7,6 +7,7 @@
 //	go run ./internal/bench -quick             # about a minute (CI's smoke test)
 //	go run ./internal/bench -readme README.md  # full run, tables written into the README
 //	go run ./internal/bench -json out.json -markdown out.md -cpuprofile latch-cold.pprof
+//	go run ./internal/bench -lookups-only -pretty=false -size 1MiB  # the lookup rows alone
 //
 // -readme replaces the lines between <!-- bench:begin --> and
 // <!-- bench:end --> in the file with the tables as Markdown (-markdown
@@ -53,8 +54,11 @@
 //   - warm refresh, long-lived client: latch refreshes a second time on the
 //     same client; go-tuf's Updater can refresh only once in its lifetime, so
 //     its column is a new Updater on the warm cache in the same process;
-//   - lookups, flat and delegated: in-process time per lookup after a refresh
-//     (the delegated bin already fetched);
+//   - lookups, flat and delegated: in-process time per lookup after a
+//     refresh and one lookup (which fetches the delegated bin), of -lookups
+//     distinct names drawn at random with a fixed seed (for bins: those of
+//     the bin fetched), the same for both clients in the same order; one
+//     row for the first lookup of each name, one for the same names again;
 //   - download + verify of the large target to a file; its floor is a plain
 //     GET + sha256 + file write + fsync (latch fsyncs before its rename);
 //     beside it the same without fsync, and sha256 of in-memory bytes;
@@ -120,23 +124,24 @@ func dispatch(args []string) error {
 
 // settings are what one benchmark run measures.
 type settings struct {
-	quick      bool
-	size       int64 // bytes of the large target
-	flat       []int // sizes of the flat repositories
-	pretty     bool  // also the largest flat one, indented
-	bins       int   // targets in 256 succinct bins; 0: none
-	reps       int   // runs per client and row
-	dlReps     int   // runs per client of the large download
-	lookups    int   // lookups timed per lookup run
-	idle       int   // idle refreshes per idle run; 0: none
-	fleet      int   // clients of the fleet; 0: none
-	dir        string
-	jsonOut    string
-	markdown   string // write the tables as Markdown to this file
-	readme     string // replace the block between the markers in this file
-	cpuprofile string
-	keep       bool
-	command    string // how the benchmark was started, for the tables
+	quick       bool
+	size        int64 // bytes of the large target
+	flat        []int // sizes of the flat repositories
+	pretty      bool  // also the largest flat one, indented
+	bins        int   // targets in 256 succinct bins; 0: none
+	reps        int   // runs per client and row
+	dlReps      int   // runs per client of the large download
+	lookups     int   // distinct names looked up per lookup run
+	lookupsOnly bool  // measure the lookup rows only
+	idle        int   // idle refreshes per idle run; 0: none
+	fleet       int   // clients of the fleet; 0: none
+	dir         string
+	jsonOut     string
+	markdown    string // write the tables as Markdown to this file
+	readme      string // replace the block between the markers in this file
+	cpuprofile  string
+	keep        bool
+	command     string // how the benchmark was started, for the tables
 }
 
 func parseSettings(args []string) (settings, error) {
@@ -149,7 +154,8 @@ func parseSettings(args []string) (settings, error) {
 	fs.IntVar(&s.bins, "bins", 100000, "targets in 256 succinct bins (0: no succinct repository)")
 	fs.IntVar(&s.reps, "reps", 5, "runs per client and row")
 	fs.IntVar(&s.dlReps, "dlreps", 5, "runs per client of the large download")
-	fs.IntVar(&s.lookups, "lookups", 10000, "lookups timed per lookup run")
+	fs.IntVar(&s.lookups, "lookups", 10000, "distinct names looked up per lookup run, twice")
+	fs.BoolVar(&s.lookupsOnly, "lookups-only", false, "measure the lookup rows only (each after an untimed cold run)")
 	fs.IntVar(&s.idle, "idle", 10, "idle refreshes timed per run of one long-lived client (0: none)")
 	fs.IntVar(&s.fleet, "fleet", 1000, "long-lived latch clients that refresh at once, in one process (0: none); each holds about three file descriptors")
 	fs.StringVar(&s.dir, "dir", "", "parent of the temporary directory (default /var/tmp if present, else the system's)")

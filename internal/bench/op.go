@@ -27,7 +27,7 @@ const (
 	opCold      = "cold"       // new client, refresh, one lookup (the parent gives an empty state dir)
 	opWarm      = "warm"       // the same on a state dir a cold run filled
 	opLive      = "live"       // refresh, then time a second refresh on the same client
-	opLookup    = "lookup"     // refresh and one lookup, then time many lookups
+	opLookup    = "lookup"     // refresh and one lookup, then time lookups of distinct names, then the same again
 	opDownload  = "download"   // refresh and lookup, then time download + verify of the large target
 	opIdle      = "idle"       // refresh, then time -refreshes more on the same client (wire counts)
 	opFleet     = "fleet"      // -clients long-lived clients, then time -rounds of all refreshing at once
@@ -77,9 +77,12 @@ type opResult struct {
 	// Wire is what the server saw during the timed part.
 	Wire wireStats `json:"wire"`
 	// Lookups and Refreshes are how many the timed part did, for the
-	// operations that time many.
-	Lookups   int `json:"lookups,omitempty"`
-	Refreshes int `json:"refreshes,omitempty"`
+	// operations that time many: for opLookup, lookups per pass.
+	Lookups int `json:"lookups,omitempty"`
+	// Repeat is, of Seconds, the time of opLookup's second pass over the
+	// same names.
+	Repeat    float64 `json:"repeat_seconds,omitempty"`
+	Refreshes int     `json:"refreshes,omitempty"`
 	// Rounds are opFleet's rounds, each timed on its own.
 	Rounds []opResult `json:"rounds,omitempty"`
 }
@@ -97,7 +100,7 @@ func opMain(args []string) error {
 	fs.StringVar(&a.target, "target", "", "target path to look up")
 	fs.IntVar(&a.targets, "targets", 0, "targets in the repository")
 	fs.BoolVar(&a.bins, "bins", false, "the repository uses succinct bins")
-	fs.IntVar(&a.lookups, "lookups", 10000, "lookups to time")
+	fs.IntVar(&a.lookups, "lookups", 10000, "distinct names to look up, twice")
 	fs.IntVar(&a.refreshes, "refreshes", 10, "idle refreshes to time")
 	fs.IntVar(&a.clients, "clients", 1000, "long-lived clients of the fleet")
 	fs.IntVar(&a.rounds, "rounds", 1, "rounds of the fleet refreshing at once")
@@ -256,19 +259,31 @@ func refreshed(ctx context.Context, a opArgs, t *timer, res *opResult) error {
 		res.Refreshes = a.refreshes
 		return nil
 	case opLookup:
+		// The target's lookup fetches its bin, if any, before the timer.
 		if err := c.lookup(ctx, a.target); err != nil {
 			return err
 		}
-		paths := lookupPaths(a.target, a.targets, a.bins)
+		names := lookupNames(a.target, a.targets, a.lookups, a.bins)
+		pass := func() error {
+			for _, p := range names {
+				if err := c.lookup(ctx, p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		if err := t.begin(); err != nil {
 			return err
 		}
-		for i := range a.lookups {
-			if err := c.lookup(ctx, paths[i%len(paths)]); err != nil {
-				return err
-			}
+		if err := pass(); err != nil {
+			return err
 		}
-		res.Lookups = a.lookups
+		again := time.Now()
+		if err := pass(); err != nil {
+			return err
+		}
+		res.Repeat = time.Since(again).Seconds()
+		res.Lookups = len(names)
 		return nil
 	}
 	// opDownload
@@ -295,22 +310,20 @@ func refreshLookup(ctx context.Context, a opArgs) error {
 	return c.lookup(ctx, a.target)
 }
 
-// lookupPaths returns up to 1,000 target paths to look up: spread over the
-// whole repository, or for succinct bins, those in target's bin (already
-// fetched), so that lookups stay in memory.
-func lookupPaths(target string, n int, bins bool) []string {
+// lookupNames returns the target paths an opLookup looks up: up to n
+// distinct ones, in an order drawn at random with a fixed seed (the same
+// for both clients), other than target; for succinct bins, those in
+// target's bin, which the untimed lookup of target fetched.
+func lookupNames(target string, targets, n int, bins bool) []string {
 	var out []string
-	step := max(1, n/1000)
-	if bins {
-		step = 1
-	}
-	for i := 0; i < n && len(out) < 1000; i += step {
-		p := targetPath(i)
-		if !bins || binOf(p) == binOf(target) {
+	for i := range targets {
+		if p := targetPath(i); p != target && (!bins || binOf(p) == binOf(target)) {
 			out = append(out, p)
 		}
 	}
-	return out
+	r := rand.New(rand.NewChaCha8([32]byte{}))
+	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out[:min(n, len(out))]
 }
 
 // tufClient is what the benchmark does with a TUF client.

@@ -165,6 +165,7 @@ func tables(rep *report) []table {
 		"Floor of a warm row (new process): read the trusted state and the cached root, timestamp and snapshot, then the same two requests (next root: 404; timestamp).",
 		"Floor of the download: GET + SHA-256 while writing the file + fsync (latch fsyncs before its rename).",
 		"go-tuf's Updater refreshes only once in its life: its long-lived column is a new Updater on the warm cache in the same process.",
+		"Lookup rows: in one process per run, each client refreshes on the state its earlier runs left (latch: a warm start that reads the cached targets only as lookups need them; go-tuf: it loads and verifies them all first), looks up one target (with bins: fetching its bin), then the same names in the same order, drawn at random without repeats: first the first lookup of each name, then all of them again. Start and first lookup are in the warm row, not here. The first pass is where latch reads and hashes the chunks of its cache a lookup needs; the second is the steady state of a long-lived client.",
 		fmt.Sprintf("Max RSS is the whole process's peak, Go runtime included: %s for a process that does nothing.", mib(rep.BaselineRSS)),
 	}
 	out := []table{main}
@@ -488,7 +489,7 @@ func count64(b int64) string {
 }
 
 func describe(s settings) string {
-	d := fmt.Sprintf("flat %v, pretty %v, bins %d, large target %s, %d runs per row (%d for downloads), %d lookups per lookup run",
+	d := fmt.Sprintf("flat %v, pretty %v, bins %d, large target %s, %d runs per row (%d for downloads), %d names per lookup run",
 		s.flat, s.pretty, s.bins, count64(s.size), s.reps, s.dlReps, s.lookups)
 	if s.idle > 0 {
 		d += fmt.Sprintf(", %d idle refreshes per idle run", s.idle)

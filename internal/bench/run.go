@@ -141,18 +141,23 @@ func run(s settings, exe string, out, progress io.Writer) (*report, error) {
 	defer stop()
 
 	for _, t := range tufRepos {
+		if s.lookupsOnly && t.lookup == "" {
+			continue
+		}
 		if err := r.refreshRows(t, infos[t.spec.name]); err != nil {
 			return nil, err
 		}
 	}
-	if err := r.downloadRows(large, infos[large.name]); err != nil {
-		return nil, err
-	}
 	// The fleet's repository is the smallest flat one: an idle refresh
 	// fetches no targets, and the fleet's clients each hold theirs.
 	smallest := tufRepos[slices.IndexFunc(tufRepos, func(t tufRepo) bool { return t.spec.name == fmt.Sprintf("flat-%d", slices.Min(s.flat)) })]
-	if err := r.fleetRows(smallest); err != nil {
-		return nil, err
+	if !s.lookupsOnly {
+		if err := r.downloadRows(large, infos[large.name]); err != nil {
+			return nil, err
+		}
+		if err := r.fleetRows(smallest); err != nil {
+			return nil, err
+		}
 	}
 	rep := &report{Command: s.command, Machine: m, Settings: describe(s), Rows: r.rows,
 		FleetRepo: smallest.label, Idle: s.idle, Clients: s.fleet}
@@ -180,19 +185,41 @@ func run(s settings, exe string, out, progress io.Writer) (*report, error) {
 // from: cold, warm in a new process, warm on a long-lived client, and
 // lookups; the floors of the cold and warm rows run right after latch's.
 func (r *runner) refreshRows(t tufRepo, info repoInfo) error {
-	cold := r.row("cold refresh + lookup, "+t.label, kindRefresh)
-	warm := r.row("warm refresh + lookup, new process, "+t.label, kindRefresh)
-	live := r.row("warm refresh, long-lived client, "+t.label, kindLive)
-	cold.Note = "targets.json " + mib(info.TargetsSize)
-	if t.spec.bins {
-		cold.Note = fmt.Sprintf("bin of %s", mib(info.BinSize))
+	var cold, warm, live *row
+	if !r.s.lookupsOnly {
+		cold = r.row("cold refresh + lookup, "+t.label, kindRefresh)
+		warm = r.row("warm refresh + lookup, new process, "+t.label, kindRefresh)
+		live = r.row("warm refresh, long-lived client, "+t.label, kindLive)
+		cold.Note = "targets.json " + mib(info.TargetsSize)
+		if t.spec.bins {
+			cold.Note = fmt.Sprintf("bin of %s", mib(info.BinSize))
+		}
 	}
 	target := targetPath(t.spec.targets / 2)
 	common := []string{"-repo", t.spec.name, "-target", target, fmt.Sprintf("-bins=%v", t.spec.bins)}
+	var first, again *row
+	if t.lookup != "" {
+		// The same names for both clients, in the same order (lookupNames).
+		n := count(len(lookupNames(target, t.spec.targets, r.s.lookups, t.spec.bins)))
+		where := "random names"
+		if t.spec.bins {
+			where = "random names of the bin fetched"
+		}
+		first = r.row(fmt.Sprintf("%s, first lookup of each of %s %s after start (per lookup)", t.lookup, n, where), kindLookup)
+		again = r.row(fmt.Sprintf("%s, the same %s names again (per lookup)", t.lookup, n), kindLookup)
+	}
 	for rep := range r.s.reps {
 		for _, cl := range alternate([]string{clientLatch, clientGoTUF}, rep) {
 			err := r.withState(cl, func(state string) error {
 				args := append([]string{"-state", state}, common...)
+				if r.s.lookupsOnly {
+					// The state a cold run leaves, untimed: lookups follow a
+					// warm start.
+					if _, _, err := r.child(cl, opCold, args...); err != nil {
+						return err
+					}
+					return r.lookupRows(first, again, cl, append(args, "-targets", fmt.Sprint(t.spec.targets)))
+				}
 				steps := []step{{cold, cl, opCold}}
 				if cl == clientLatch && !t.spec.pretty {
 					// Pretty-printed signed bytes aren't canonical: a signature
@@ -212,14 +239,25 @@ func (r *runner) refreshRows(t tufRepo, info repoInfo) error {
 				if t.lookup == "" {
 					return nil
 				}
-				la := append(args, "-targets", fmt.Sprint(t.spec.targets), "-lookups", fmt.Sprint(r.s.lookups))
-				return r.measure(r.row(t.lookup, kindLookup), cl, opLookup, la...)
+				return r.lookupRows(first, again, cl, append(args, "-targets", fmt.Sprint(t.spec.targets)))
 			})
 			if err != nil {
 				return err
 			}
 		}
 	}
+	return nil
+}
+
+// lookupRows runs one opLookup child of client cl and adds its passes to
+// the rows first and again.
+func (r *runner) lookupRows(first, again *row, cl string, args []string) error {
+	res, rss, err := r.child(cl, opLookup, append(args, "-lookups", fmt.Sprint(r.s.lookups))...)
+	if err != nil {
+		return err
+	}
+	r.add(first, cl, &opResult{Seconds: res.Seconds - res.Repeat, Lookups: res.Lookups, Wire: res.Wire}, rss)
+	r.add(again, cl, &opResult{Seconds: res.Repeat, Lookups: res.Lookups}, rss)
 	return nil
 }
 
@@ -314,7 +352,7 @@ func (r *runner) withState(cl string, f func(state string) error) error {
 type tufRepo struct {
 	spec   repoSpec
 	label  string
-	lookup string // name of its lookup row; empty: none
+	lookup string // what its lookup rows start with; empty: none
 }
 
 // plan lists the repositories s asks for: the ones both clients refresh
@@ -325,7 +363,7 @@ func plan(s settings) ([]tufRepo, repoSpec) {
 	for _, n := range s.flat {
 		t := tufRepo{spec: repoSpec{name: fmt.Sprintf("flat-%d", n), targets: n}, label: "flat " + count(n)}
 		if n == largest {
-			t.lookup = "lookup, flat " + count(n) + " (per lookup)"
+			t.lookup = "lookup, flat " + count(n)
 		}
 		repos = append(repos, t)
 	}
@@ -336,7 +374,7 @@ func plan(s settings) ([]tufRepo, repoSpec) {
 	if s.bins > 0 {
 		label := count(s.bins) + " in 256 bins"
 		repos = append(repos, tufRepo{spec: repoSpec{name: fmt.Sprintf("bins-%d", s.bins), targets: s.bins, bins: true},
-			label: label, lookup: "lookup, delegated, " + label + " (per lookup)"})
+			label: label, lookup: "lookup, delegated, " + label})
 	}
 	return repos, repoSpec{name: "large", large: s.size}
 }

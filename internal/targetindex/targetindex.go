@@ -100,17 +100,23 @@ type Index struct {
 }
 
 const (
-	magic = "latch targets index v2\n"
-	// chunkShift makes 4 KiB chunks: a lookup reads and hashes two or
-	// three of them (about 3 µs each); the hashes of the chunks of 512 KiB
-	// of data fill one chunk.
-	chunkShift = 12
+	magic = "latch targets index v3\n"
+	// chunkShift makes 1 KiB chunks. The first lookup of a target path
+	// hashes the chunks of its entry, of its hash table slot and of its
+	// offset (and of the hashes of those): hashing costs far more than
+	// the lookup, and a chunk a few times longer than an entry (about 140
+	// bytes in a typical targets.json) keeps it proportionate. The hashes
+	// of the chunks of 32 KiB of data fill one chunk.
+	chunkShift = 10
 	// maxHeader bounds what a reader allocates for a header: 256 signers
-	// with long key IDs, and pages for more than 4 GiB of data.
+	// with long key IDs, and pages for more than 1 GiB of data.
 	maxHeader = 1 << 20
 	// fixedHeader is the header without signers, pages and checksum.
 	fixedHeader = len(magic) + 8 + 8 + sha256.Size + 8*11
 )
+
+// ChunkSize is the length of the chunks whose hashes an index holds.
+const ChunkSize = 1 << chunkShift
 
 // chunks is the number of chunks of n bytes.
 func chunks(n, shift int64) int64 { return (n + 1<<shift - 1) >> shift }
@@ -324,37 +330,38 @@ func parseHeader(h []byte) (*Index, []byte, error) {
 // Reader reads a region of a file that is checked chunk by chunk against
 // recorded SHA-256 hashes: every byte it returns is in a chunk that matched
 // (and stays in memory), so a byte changed on disk, before or after, is
-// never returned. Its memory is the chunks read. It is safe for concurrent
+// never returned. Its memory is the blocks read. It is safe for concurrent
 // use.
 type Reader struct {
 	src   io.ReaderAt
 	base  int64 // where the region starts in src
 	size  int64
 	sumOf func(chunk int64) ([]byte, error) // the recorded hash of a chunk
-	// Per chunk: its bytes once read and matched, then its state (set
-	// after the bytes, so that a reader who sees chunkOK sees them).
-	bufs  [][]byte
-	state []atomic.Uint32
+	// Bit i%64 of ok[i/64]: chunk i matched its hash. It is set after its
+	// block's bytes are in blocks, so that a reader who sees it sees them.
+	ok []atomic.Uint64
 
-	mu     sync.Mutex // serialises reading chunks
-	blocks [][]byte   // per block of readAhead chunks: the bytes read, not yet all checked
+	mu sync.Mutex // serialises reading and checking chunks
+	// Per block of readAhead chunks: the bytes read, each chunk of them
+	// used only once it is checked.
+	blocks [][]byte
+	bad    []uint64 // bit per chunk: found not to match
 }
 
 // readAhead is how many chunks one read brings in: a system call costs
-// about as much as hashing a chunk, and lookups near each other share them.
-// A chunk's bytes are still checked only when it is first used.
-const readAhead = 16
-
+// about as much as hashing a chunk, and lookups near each other share them
+// (the hash table slots of successive lookups, the entries of one
+// directory). A chunk's bytes are still checked only when it is first used,
+// so a changed chunk fails only what reads it, not its neighbours.
 const (
-	chunkUnread = iota
-	chunkOK
-	chunkCorrupt
+	blockShift = chunkShift + 4
+	readAhead  = 1 << (blockShift - chunkShift)
 )
 
 func newReader(src io.ReaderAt, base, size int64, sumOf func(int64) ([]byte, error)) *Reader {
 	n := chunks(size, chunkShift)
-	return &Reader{src: src, base: base, size: size, sumOf: sumOf, bufs: make([][]byte, n), state: make([]atomic.Uint32, n),
-		blocks: make([][]byte, (n+readAhead-1)/readAhead)}
+	return &Reader{src: src, base: base, size: size, sumOf: sumOf, ok: make([]atomic.Uint64, (n+63)/64),
+		bad: make([]uint64, (n+63)/64), blocks: make([][]byte, (n+readAhead-1)/readAhead)}
 }
 
 // Size is the length of the region.
@@ -364,7 +371,15 @@ func (r *Reader) Size() int64 { return r.size }
 // chunks they lie in first. A range outside the region, or a chunk that
 // doesn't match its hash, is an error wrapping ErrCorrupt. The result must
 // not be modified.
-func (r *Reader) Bytes(off, n int64) ([]byte, error) {
+func (r *Reader) Bytes(off, n int64) ([]byte, error) { return r.bytes(off, n, false) }
+
+// BytesFrom is Bytes, returning also the rest of the last chunk the n bytes
+// lie in, up to the end of the region: all the checked bytes from off that
+// Bytes(off, n) costs. A parser that doesn't know how long what it reads
+// is tries that first, reading on only if it is cut off.
+func (r *Reader) BytesFrom(off, n int64) ([]byte, error) { return r.bytes(off, n, true) }
+
+func (r *Reader) bytes(off, n int64, rest bool) ([]byte, error) {
 	if off < 0 || n < 0 || off > r.size || n > r.size-off {
 		return nil, fmt.Errorf("%w: bytes %d+%d are outside the %d cached", ErrCorrupt, off, n, r.size)
 	}
@@ -373,33 +388,41 @@ func (r *Reader) Bytes(off, n int64) ([]byte, error) {
 	}
 	first, last := off>>chunkShift, (off+n-1)>>chunkShift
 	for i := first; i <= last; i++ {
-		if r.state[i].Load() != chunkOK {
+		if r.ok[i/64].Load()&(1<<(i%64)) == 0 {
 			if err := r.load(i); err != nil {
 				return nil, err
 			}
 		}
 	}
-	lo := off - first<<chunkShift
-	if first == last {
-		return r.bufs[first][lo : lo+n : lo+n], nil
+	end := off + n
+	if rest {
+		end = min(r.size, (last+1)<<chunkShift)
 	}
-	out := make([]byte, 0, n)
-	out = append(out, r.bufs[first][lo:]...)
-	for i := first + 1; i < last; i++ {
-		out = append(out, r.bufs[i]...)
+	if b := off >> blockShift; b == (end-1)>>blockShift {
+		lo, hi := off-b<<blockShift, end-b<<blockShift
+		return r.blocks[b][lo:hi:hi], nil
 	}
-	return append(out, r.bufs[last][:n-int64(len(out))]...), nil
+	out := make([]byte, 0, end-off)
+	for at := off; at < end; {
+		b := at >> blockShift
+		hi := min(end, (b+1)<<blockShift)
+		out = append(out, r.blocks[b][at-b<<blockShift:hi-b<<blockShift]...)
+		at = hi
+	}
+	return out, nil
 }
 
-// load reads chunk i and checks it against its hash.
+// load reads chunk i, if its block isn't read yet, and checks it against
+// its hash.
 func (r *Reader) load(i int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	lo, hi := i<<chunkShift, min(r.size, (i+1)<<chunkShift)
-	switch r.state[i].Load() {
-	case chunkOK:
+	bit := uint64(1) << (i % 64)
+	switch {
+	case r.ok[i/64].Load()&bit != 0:
 		return nil
-	case chunkCorrupt:
+	case r.bad[i/64]&bit != 0:
 		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
 	}
 	want, err := r.sumOf(i)
@@ -416,13 +439,11 @@ func (r *Reader) load(i int64) error {
 		r.blocks[i/readAhead] = block
 	}
 	at := (i % readAhead) << chunkShift
-	p := block[at : at+hi-lo : at+hi-lo]
-	if sum := sha256.Sum256(p); !bytes.Equal(sum[:], want) {
-		r.state[i].Store(chunkCorrupt)
+	if sum := sha256.Sum256(block[at : at+hi-lo]); !bytes.Equal(sum[:], want) {
+		r.bad[i/64] |= bit
 		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
 	}
-	r.bufs[i] = p
-	r.state[i].Store(chunkOK)
+	r.ok[i/64].Or(bit)
 	return nil
 }
 

@@ -9,10 +9,11 @@ import (
 	"testing"
 )
 
-// sample is 5.5 chunks of bytes, and an index of them with small tables.
+// sample is a block and 5.5 chunks of bytes, and an index of them with
+// small tables.
 func sample(t *testing.T) ([]byte, []byte, Binding) {
 	t.Helper()
-	data := make([]byte, 5<<chunkShift+1<<(chunkShift-1))
+	data := make([]byte, (readAhead+5)<<chunkShift+1<<(chunkShift-1))
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
@@ -72,6 +73,10 @@ func TestReaderChecksEachChunk(t *testing.T) {
 	}
 	if _, err := ix.Data.Bytes(2<<chunkShift, 2<<chunkShift); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("a range over the changed chunk: %v", err)
+	}
+	// The chunks after it, read with it, are checked on their own.
+	if got, err := ix.Data.Bytes(4<<chunkShift+1, 2<<chunkShift+5); err != nil || !bytes.Equal(got, data[4<<chunkShift+1:6<<chunkShift+6]) || src.bytes != min(len(data), readAhead<<chunkShift) {
+		t.Errorf("chunks 4 to 6, in the changed chunk's block: %v, %d bytes read", err, src.bytes)
 	}
 }
 
@@ -140,4 +145,41 @@ func TestReaderConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// BytesFrom returns the rest of the last chunk it had to check, never
+// bytes of a chunk it didn't: with the next chunk changed (it is in the
+// same block, read by the same system call), a read that ends in an
+// intact chunk still succeeds and stops at that chunk's end, and one that
+// needs the changed chunk fails.
+func TestBytesFromStopsAtCheckedChunks(t *testing.T) {
+	data, idx, b := sample(t)
+	bad := bytes.Clone(data)
+	bad[2<<chunkShift] ^= 1
+	ix, err := Open(bytes.NewReader(idx), bytes.NewReader(bad), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ix.Data.BytesFrom(1<<chunkShift+10, 1)
+	if err != nil || !bytes.Equal(got, data[1<<chunkShift+10:2<<chunkShift]) {
+		t.Errorf("BytesFrom in the chunk before the changed one: %d bytes, %v", len(got), err)
+	}
+	got, err = ix.Data.BytesFrom(0, 1<<chunkShift+1)
+	if err != nil || !bytes.Equal(got, data[:2<<chunkShift]) {
+		t.Errorf("BytesFrom over two intact chunks: %d bytes, %v", len(got), err)
+	}
+	if got, err := ix.Data.BytesFrom(2<<chunkShift-1, 2); !errors.Is(err, ErrCorrupt) || got != nil {
+		t.Errorf("BytesFrom into the changed chunk: %d bytes, %v", len(got), err)
+	}
+	// The end of the region: the last chunk is short.
+	got, err = ix.Data.BytesFrom(int64(len(data))-5, 1)
+	if err != nil || !bytes.Equal(got, data[len(data)-5:]) {
+		t.Errorf("BytesFrom at the end: %q, %v", got, err)
+	}
+	// Ranges over two blocks are copied out of both.
+	block := readAhead << chunkShift
+	got, err = ix.Data.BytesFrom(int64(block-20), 30)
+	if err != nil || !bytes.Equal(got, data[block-20:block+1<<chunkShift]) {
+		t.Errorf("BytesFrom over two blocks: %d bytes, %v", len(got), err)
+	}
 }
