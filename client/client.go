@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -63,6 +64,12 @@ type trustedSet struct {
 	timestamp *metadata.Timestamp
 	snapshot  *metadata.Snapshot
 	targets   *metadata.Targets
+	// timestampBytes are the trusted timestamp's bytes and timestampRoot
+	// the root whose keys verified them: a refresh that fetches the same
+	// bytes under the same root does not check their signatures again
+	// (sameTimestamp).
+	timestampBytes []byte
+	timestampRoot  *metadata.Root
 	// raw bytes of the snapshot and targets documents, to check them against
 	// the hashes their referrer lists without fetching them again; targets
 	// reopened from the cache through their index have cachedTargets
@@ -131,7 +138,7 @@ func configure(cfg Config, opts []Option) (*Client, *metadata.Root, error) {
 		b, _ := baseURL(u)
 		c.targetURLs = append(c.targetURLs, b)
 	}
-	embedded, err := metadata.OpenRoot(cfg.TrustedRoot, nil)
+	embedded, err := openRoot(cfg.TrustedRoot, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("client: embedded trusted root: %w", err)
 	}
@@ -159,7 +166,7 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 			return nil, fmt.Errorf("client: %w", err)
 		}
 	}
-	set := c.loadCache()
+	set := c.loadCache(embedded)
 	// The embedded root is the starting point when it is newer than the
 	// cached one (docs/decisions.md, "Root at start-up"). It becomes trusted the way
 	// a fetched root does, fast-forward recovery included, and is cached,
@@ -254,19 +261,33 @@ func (s *trustedSet) targetsData() ([]byte, error) {
 	return s.cachedTargets.ix.Data.Bytes(0, s.cachedTargets.ix.Data.Size())
 }
 
+// The signature checks of roots and timestamps, through variables so that
+// tests can count them.
+var (
+	openRoot      = metadata.OpenRoot
+	openTimestamp = metadata.OpenTimestamp
+)
+
 // loadCache builds the trusted set the cache holds: the cached root (nil
 // if there is none that verifies), and the cached timestamp, snapshot and
 // targets verified again with its keys. Each stands alone: a snapshot kept
 // by a timestamp-only fast-forward recovery is loaded without a timestamp.
 // Expiry is not checked here: Refresh checks it, and the offline view
-// reports it.
-func (c *Client) loadCache() *trustedSet {
+// reports it. embedded is the embedded root, verified from
+// Config.TrustedRoot: a cached root with the same bytes is that root (the
+// same checks of the same bytes would find the same), so a start whose
+// embedded root is the cached one checks its signatures once.
+func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 	set := &trustedSet{}
 	b, rec, ok := c.readCache(metadata.RoleRoot)
 	if !ok {
 		return set
 	}
-	r, err := metadata.OpenRoot(b, nil)
+	r := embedded
+	var err error
+	if !bytes.Equal(b, c.cfg.TrustedRoot) {
+		r, err = openRoot(b, nil)
+	}
 	switch {
 	case err != nil:
 		c.log.Warn("cached root does not verify; ignoring it", "err", err)
@@ -277,8 +298,8 @@ func (c *Client) loadCache() *trustedSet {
 	}
 	set.root = r
 	if b, rec, ok := c.readCache(metadata.RoleTimestamp); ok {
-		if ts, err := metadata.OpenTimestamp(b, set.root); err == nil && ts.Version() == rec.Version {
-			set.timestamp = ts
+		if ts, err := openTimestamp(b, set.root); err == nil && ts.Version() == rec.Version {
+			set.timestamp, set.timestampBytes, set.timestampRoot = ts, b, set.root
 		}
 	}
 	if b, rec, ok := c.readCache(metadata.RoleSnapshot); ok {
@@ -428,7 +449,7 @@ func (c *Client) applyRoot(set *trustedSet, next *metadata.Root, r reset) {
 		set.targets, set.targetsBytes, set.cachedTargets = nil, nil, nil
 		fallthrough
 	case resetTimestamp:
-		set.timestamp = nil
+		set.timestamp, set.timestampBytes, set.timestampRoot = nil, nil, nil
 		c.log.Warn("keys rotated: trusted metadata discarded (fast-forward recovery)", "root", next.Version(), "discarded", r.String())
 	}
 	if set.targets != nil && !prev.SameKeys(next, metadata.RoleTargets) {

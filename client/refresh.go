@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -154,7 +155,7 @@ func (c *Client) updateRoot(ctx context.Context, ref time.Time, set *trustedSet)
 		}
 		var next *metadata.Root
 		data, notFound, err := c.fetchVerified(ctx, c.metaURLs, name, c.opts.limits.Root, true, func(b []byte) error {
-			r, err := metadata.OpenRoot(b, set.root) // §5.3.4, §5.3.5 signatures
+			r, err := openRoot(b, set.root) // §5.3.4, §5.3.5 signatures
 			if err != nil {
 				return err
 			}
@@ -200,9 +201,12 @@ func (c *Client) updateTimestamp(ctx context.Context, ref time.Time, set *truste
 	}
 	var next *metadata.Timestamp
 	data, _, err := c.fetchVerified(ctx, c.metaURLs, "timestamp.json", c.opts.limits.Timestamp, false, func(b []byte) error {
-		ts, err := metadata.OpenTimestamp(b, set.root) // §5.4.1, §5.4.2
-		if err != nil {
-			return err
+		ts := set.sameTimestamp(b)
+		if ts == nil {
+			var err error
+			if ts, err = openTimestamp(b, set.root); err != nil { // §5.4.1, §5.4.2
+				return err
+			}
 		}
 		if ts.Version() < floor { // §5.4.3.1
 			return staleErr(metadata.RoleTimestamp, ts.Version(), floor)
@@ -227,8 +231,20 @@ func (c *Client) updateTimestamp(ctx context.Context, ref time.Time, set *truste
 	if err := c.disk.keep(metadata.RoleTimestamp, data, next.Version(), set.root.Version(), nil); err != nil { // §5.4.5
 		return err
 	}
-	set.timestamp = next
+	set.timestamp, set.timestampBytes, set.timestampRoot = next, data, set.root
 	return nil
+}
+
+// sameTimestamp returns the trusted timestamp if b are its bytes and the
+// root that verified them is still the trusted one: §5.4.1 and §5.4.2 would
+// check the same signatures of the same bytes with the same keys again.
+// The checks that depend on more than the bytes (versions, expiry) still
+// run. Otherwise nil.
+func (s *trustedSet) sameTimestamp(b []byte) *metadata.Timestamp {
+	if s.timestamp == nil || s.timestampRoot != s.root || !bytes.Equal(b, s.timestampBytes) {
+		return nil
+	}
+	return s.timestamp
 }
 
 // versionedName is the file name of role's metadata at version v: with

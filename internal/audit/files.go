@@ -160,7 +160,7 @@ type tail struct {
 var errBadTail = errors.New("file does not end in a record")
 
 // readTail reads the last complete line of path and the length of an
-// incomplete line after it, reading at most two lines' worth of bytes.
+// incomplete line after it (lastLine).
 func readTail(path string) (tail, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -171,27 +171,51 @@ func readTail(path string) (tail, error) {
 	if err != nil {
 		return tail{}, fmt.Errorf("audit: %w", err)
 	}
-	t := tail{size: st.Size()}
-	n := min(t.size, 2*maxLineSize)
-	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, t.size-n); err != nil {
-		return tail{}, fmt.Errorf("audit: %w", err)
-	}
-	whole := n == t.size
-	end := bytes.LastIndexByte(buf, '\n')
-	t.torn = n - int64(end+1)
-	if t.torn > maxLineSize || (end < 0 && !whole) {
-		return tail{}, errBadTail
-	}
-	if end < 0 {
+	return lastLine(f, st.Size())
+}
+
+// tailBlock is how much of a file's end lastLine reads first: a record is
+// most often far shorter.
+const tailBlock = 4 << 10
+
+// lastLine returns the last complete line of a file of size bytes read
+// through r, and the length of an incomplete line after it. It reads the
+// file's end only: tailBlock bytes, then twice as many each time that is
+// too little to hold the last line whole, at most 2*maxLineSize (a torn
+// line and a whole one). What a log's opening costs does not grow with its
+// history.
+func lastLine(r io.ReaderAt, size int64) (tail, error) {
+	t := tail{size: size}
+	if size == 0 {
 		return t, nil
 	}
-	start := bytes.LastIndexByte(buf[:end], '\n') + 1
-	if start == 0 && !whole {
-		return tail{}, errBadTail
+	limit := min(size, 2*maxLineSize)
+	for n := min(limit, tailBlock); ; n = min(limit, 2*n) {
+		buf := make([]byte, n)
+		if _, err := r.ReadAt(buf, size-n); err != nil {
+			return tail{}, fmt.Errorf("audit: %w", err)
+		}
+		end := bytes.LastIndexByte(buf, '\n')
+		t.torn = n - int64(end+1)
+		if t.torn > maxLineSize {
+			return tail{}, errBadTail
+		}
+		start := 0
+		if end >= 0 {
+			start = bytes.LastIndexByte(buf[:end], '\n') + 1
+		}
+		if n < size && start == 0 {
+			// The last line may begin before buf.
+			if n == limit {
+				return tail{}, errBadTail
+			}
+			continue
+		}
+		if end >= 0 {
+			t.last = buf[start : end+1]
+		}
+		return t, nil
 	}
-	t.last = buf[start : end+1]
-	return t, nil
 }
 
 // describe reads the first and last record of a log file for the record of
