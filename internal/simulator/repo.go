@@ -119,7 +119,8 @@ type Repo struct {
 	byPath map[string][]byte // published target contents by target path
 	byHash map[string][]byte // every published target content by hash-prefixed name
 
-	def *Server // started by the first Serve/Server call
+	defOnce sync.Once
+	def     *Server // started by the first Serve/Server call, of any goroutine
 }
 
 // New builds a repository with root version 1 (one ed25519 key and threshold

@@ -97,9 +97,7 @@ func (r *Repo) NewServer() *Server {
 // Server returns the repository's default server, starting it on first use.
 // Serve, SetFault, ClearFaults, Requests and ResetRequests on Repo act on it.
 func (r *Repo) Server() *Server {
-	if r.def == nil {
-		r.def = r.NewServer()
-	}
+	r.defOnce.Do(func() { r.def = r.NewServer() })
 	return r.def
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -328,5 +329,24 @@ func TestStalled(t *testing.T) {
 	}
 	if n := s.Accepted(); n != 1 {
 		t.Errorf("accepted %d connections, want 1", n)
+	}
+}
+
+// TestServerConcurrentFirstUse: parallel subtests that each ask for the
+// default server first get one and the same (before, they raced to start
+// it: a data race under -race, and a server per caller).
+func TestServerConcurrentFirstUse(t *testing.T) {
+	repo := New(t, Options{})
+	repo.Publish()
+	got := make([]*Server, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() { got[i] = repo.Server() })
+	}
+	wg.Wait()
+	for i, s := range got {
+		if s == nil || s != got[0] {
+			t.Fatalf("caller %d got server %p, caller 0 %p", i, s, got[0])
+		}
 	}
 }
