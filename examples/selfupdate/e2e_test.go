@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/internal/testproc"
 )
 
 // TestSelfUpdate builds version 1.0.0 and 2.0.0 of the application,
@@ -153,19 +153,7 @@ func buildVersions(t *testing.T, versions ...string) (dir, exeName string, build
 // runExe runs exe with args and returns its exit status and output.
 func runExe(t *testing.T, exe string, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(exe, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stdout.String(), stderr.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), stdout.String(), stderr.String()
-	}
-	t.Fatalf("running %s: %v", exe, err)
-	return 0, "", ""
+	return testproc.Run(t, exec.Command(exe, args...))
 }
 
 func TestUsage(t *testing.T) {

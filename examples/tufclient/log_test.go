@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/internal/testproc"
 	"github.com/latchsec/latch/transparency"
 	"github.com/latchsec/latch/transparency/logwriter"
 	"golang.org/x/mod/sumdb/note"
@@ -96,18 +97,7 @@ func (f *fixture) runOut(args ...string) (int, string, string) {
 	f.t.Helper()
 	cmd := exec.CommandContext(f.t.Context(), binary, args...)
 	cmd.Env = append(os.Environ(), "TZ=UTC", fakeTime(f.repo.Now()))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stdout.String(), stderr.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), stdout.String(), stderr.String()
-	}
-	f.t.Fatalf("running tufclient: %v", err)
-	return 0, "", ""
+	return testproc.Run(f.t, cmd)
 }
 
 // TestTransparencyEndToEnd: with the log flags, download delivers logged

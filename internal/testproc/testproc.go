@@ -5,6 +5,8 @@ package testproc
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -22,6 +24,25 @@ func Command(run string, env ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
+}
+
+// Run runs cmd to its end and returns its exit status and what it wrote
+// to standard output and standard error. A command that could not run, or
+// ended without an exit status, fails the test.
+func Run(t testing.TB, cmd *exec.Cmd) (status int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		status = exit.ExitCode()
+	default:
+		t.Fatalf("running %s: %v", cmd.Path, err)
+	}
+	return status, out.String(), errOut.String()
 }
 
 // A Child is a running child process that the test talks to through its

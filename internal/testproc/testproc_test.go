@@ -23,6 +23,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	case "fail":
+		fmt.Println("failing")
+		fmt.Fprintln(os.Stderr, "exit 3")
 		os.Exit(3)
 	}
 	os.Exit(m.Run())
@@ -46,6 +48,16 @@ func TestChildKill(t *testing.T) {
 	c.Kill(t)
 	if c.Err() == nil {
 		t.Error("a killed child exited cleanly")
+	}
+}
+
+func TestRun(t *testing.T) {
+	status, stdout, stderr := Run(t, Command("^$", childEnv+"=fail"))
+	if status != 3 || stdout != "failing\n" || stderr != "exit 3\n" {
+		t.Errorf("child: exit status %d, stdout %q, stderr %q; want 3, \"failing\", \"exit 3\"", status, stdout, stderr)
+	}
+	if status, _, _ := Run(t, Command("^$")); status != 0 {
+		t.Errorf("child running no test: exit status %d, want 0", status)
 	}
 }
 
