@@ -136,12 +136,9 @@ func ChunkSums(data []byte) []byte {
 func Encode(data, dataSums []byte, b Binding, lay Layout, slots, offsets []uint32) []byte {
 	bodyLen := int64(4 * (len(slots) + len(offsets)))
 	dataChunks := chunks(int64(len(data)), chunkShift)
-	sumsLen := sha256.Size * (dataChunks + chunks(bodyLen, chunkShift))
-	pages := sha256.Size * chunks(sumsLen, chunkShift)
-	headerLen := int64(fixedHeader) + pages + sha256.Size
-	for _, s := range lay.Signers {
-		headerLen += 8 + int64(len(s))
-	}
+	sumsLen, pagesLen := sizes(int64(len(data)), bodyLen)
+	pages := make([]byte, pagesLen)
+	headerLen := headerSize(lay, pagesLen)
 	// One buffer, filled from the end: the body, then the hashes of its
 	// chunks and of the data's, then the header that covers them.
 	out := make([]byte, headerLen+sumsLen+bodyLen)
@@ -158,10 +155,34 @@ func Encode(data, dataSums []byte, b Binding, lay Layout, slots, offsets []uint3
 		chunkSums(sums, data)
 	}
 	chunkSums(sums[sha256.Size*dataChunks:], body)
+	chunkSums(pages, sums)
+	appendHeader(out[:0:headerLen], b, lay, pages)
+	return out
+}
 
-	h := out[:0:headerLen]
+// sizes returns the lengths of the hashes of the chunks of data of dataLen
+// bytes and a body of bodyLen, and of the hashes of their pages, which the
+// header holds.
+func sizes(dataLen, bodyLen int64) (sumsLen, pagesLen int64) {
+	sumsLen = sha256.Size * (chunks(dataLen, chunkShift) + chunks(bodyLen, chunkShift))
+	return sumsLen, sha256.Size * chunks(sumsLen, chunkShift)
+}
+
+// headerSize is the length of the header of lay holding pagesLen bytes of
+// page hashes.
+func headerSize(lay Layout, pagesLen int64) int64 {
+	n := int64(fixedHeader) + pagesLen + sha256.Size
+	for _, s := range lay.Signers {
+		n += 8 + int64(len(s))
+	}
+	return n
+}
+
+// appendHeader appends to h the header naming b and lay that holds pages,
+// with its checksum.
+func appendHeader(h []byte, b Binding, lay Layout, pages []byte) []byte {
 	h = append(h, magic...)
-	h = binary.LittleEndian.AppendUint64(h, uint64(headerLen))
+	h = binary.LittleEndian.AppendUint64(h, uint64(headerSize(lay, int64(len(pages)))))
 	h = binary.LittleEndian.AppendUint64(h, uint64(b.Length))
 	h = append(h, b.SHA256[:]...)
 	canonical := int64(0)
@@ -175,12 +196,9 @@ func Encode(data, dataSums []byte, b Binding, lay Layout, slots, offsets []uint3
 		h = binary.LittleEndian.AppendUint64(h, uint64(len(s)))
 		h = append(h, s...)
 	}
-	n := len(h)
-	h = h[:n+int(pages)]
-	chunkSums(h[n:], sums)
+	h = append(h, pages...)
 	sum := sha256.Sum256(h)
-	copy(out[len(h):], sum[:])
-	return out
+	return append(h, sum[:]...)
 }
 
 // chunkSums writes the SHA-256 of each chunk of b to dst, on every core for
@@ -228,8 +246,8 @@ func Open(idx, data File, want Binding) (*Index, error) {
 	}
 	dataChunks := chunks(want.Length, chunkShift)
 	bodyLen := 4 * (ix.Slots + ix.Entries)
-	sumsLen := sha256.Size * (dataChunks + chunks(bodyLen, chunkShift))
-	if int64(len(pages)) != sha256.Size*chunks(sumsLen, chunkShift) || idxSize-int64(len(h)) != sumsLen+bodyLen {
+	sumsLen, pagesLen := sizes(want.Length, bodyLen)
+	if int64(len(pages)) != pagesLen || idxSize-int64(len(h)) != sumsLen+bodyLen {
 		return nil, fmt.Errorf("%w: index size does not match its header", ErrCorrupt)
 	}
 	sums := newReader(idx, int64(len(h)), sumsLen, func(i int64) ([]byte, error) {

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -215,4 +217,59 @@ func TestOpenRefusesOlderFormat(t *testing.T) {
 	if _, err := Open(bytes.NewReader(old), bytes.NewReader(data), b); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("a v3 index: %v, want ErrCorrupt", err)
 	}
+}
+
+// A warm start costs the same whatever the size of the cached file: Open
+// allocates as much for a file of 100,000 chunks as for one of 1,000 (the
+// files here are served lazily: zeros after the index header).
+func TestOpenCostIndependentOfSize(t *testing.T) {
+	small, large := openCost(t, 1000), openCost(t, 100_000)
+	if small != large {
+		t.Errorf("Open allocates %d bytes for a file of 1,000 chunks and %d for one of 100,000", small, large)
+	}
+}
+
+// openCost returns the bytes that Open allocates, on average, for a data
+// file of n chunks with a body of one chunk.
+func openCost(t *testing.T, n int64) uint64 {
+	t.Helper()
+	b := Binding{Length: n << chunkShift, Version: 1, Root: 1}
+	lay := Layout{SignedLen: 2, TargetsOff: 1, TargetsLen: 2, Canonical: true, Entries: 128, Slots: 128}
+	sumsLen, pagesLen := sizes(b.Length, 4*(lay.Entries+lay.Slots))
+	h := appendHeader(nil, b, lay, make([]byte, pagesLen))
+	idx := lazyFile{head: h, size: int64(len(h)) + sumsLen + 4*(lay.Entries+lay.Slots)}
+	data := lazyFile{size: b.Length}
+	const runs = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		if _, err := Open(idx, data, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / runs
+}
+
+// lazyFile is a file of size bytes that starts with head, zeros after.
+type lazyFile struct {
+	head []byte
+	size int64
+}
+
+func (f lazyFile) Size() int64 { return f.size }
+
+func (f lazyFile) ReadAt(p []byte, off int64) (int, error) {
+	if off >= f.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), f.size-off))
+	clear(p[:n])
+	if off < int64(len(f.head)) {
+		copy(p[:n], f.head[off:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
