@@ -20,9 +20,13 @@
 // each chunk when it first reads it ([Reader]), so a corrupted chunk is
 // found before any byte of it is used, and it never reads the rest.
 //
-// The index guards against corruption: a checksum covers its header, the
-// header holds the hashes of the pages of chunk hashes, and those cover the
-// chunks of the file and of the lookup tables. It does not guard against
+// The index guards against corruption: a checksum covers its header, and a
+// tree of hashes hangs from it. Its first level holds the hash of each
+// chunk of the file and of the lookup tables, each next level the hashes of
+// the chunks of the one before, and the header the first level that fits
+// in a chunk: a reader checks the header, a few hundred bytes whatever the
+// size of the file, and reads what a lookup touches of the levels as it
+// reads the chunks they cover. It does not guard against
 // forgery, and need not: like the cache and the trusted state it lives in
 // the state directory, which the operating system must protect like the
 // executable itself (whoever can write there can rewrite the trusted
@@ -97,10 +101,13 @@ type Index struct {
 	// Data reads the cached file; Body reads the lookup tables: Slots
 	// uint32 hash table slots, then Entries uint32 offsets, little-endian.
 	Data, Body *Reader
+	// The readers of Data and Body, then of the levels of hashes the
+	// index file holds: one allocation with the index, whatever its size.
+	readers [2 + maxLevels]Reader
 }
 
 const (
-	magic = "latch targets index v4\n" // v4: hash table slots hold offsets
+	magic = "latch targets index v5\n" // v5: a tree of hashes, its top in the header
 	// chunkShift makes 1 KiB chunks. The first lookup of a target path
 	// hashes the chunks of its entry and of its hash table slot (and of
 	// the hashes of those): hashing costs far more than
@@ -109,9 +116,9 @@ const (
 	// of the chunks of 32 KiB of data fill one chunk.
 	chunkShift = 10
 	// maxHeader bounds what a reader allocates for a header: 256 signers
-	// with long key IDs, and pages for more than 1 GiB of data.
+	// with long key IDs.
 	maxHeader = 1 << 20
-	// fixedHeader is the header without signers, pages and checksum.
+	// fixedHeader is the header without signers, top hashes and checksum.
 	fixedHeader = len(magic) + 8 + 8 + sha256.Size + 8*11
 )
 
@@ -132,57 +139,99 @@ func ChunkSums(data []byte) []byte {
 // Encode returns the index of data, the cached bytes that b names, laid out
 // as lay says, with its lookup tables. dataSums are data's ChunkSums if
 // they were computed already, else nil. The chunks are hashed on every
-// core.
+// core. Data and tables of more than maxChunks chunks (1 GiB) are not
+// indexed: Encode returns nil, which Open refuses.
 func Encode(data, dataSums []byte, b Binding, lay Layout, slots, offsets []uint32) []byte {
 	bodyLen := int64(4 * (len(slots) + len(offsets)))
 	dataChunks := chunks(int64(len(data)), chunkShift)
-	sumsLen, pagesLen := sizes(int64(len(data)), bodyLen)
-	pages := make([]byte, pagesLen)
-	headerLen := headerSize(lay, pagesLen)
-	// One buffer, filled from the end: the body, then the hashes of its
-	// chunks and of the data's, then the header that covers them.
-	out := make([]byte, headerLen+sumsLen+bodyLen)
-	sums, body := out[headerLen:headerLen+sumsLen], out[headerLen+sumsLen:]
+	n := dataChunks + chunks(bodyLen, chunkShift)
+	if n > maxChunks {
+		return nil
+	}
+	tr := treeOf(n)
+	top := make([]byte, tr.top)
+	headerLen := headerSize(lay, tr.top)
+	// One buffer: the header, the levels of hashes the file holds, from
+	// the first, then the body.
+	out := make([]byte, headerLen+tr.stored()+bodyLen)
+	body := out[headerLen+tr.stored():]
 	for i, v := range slots {
 		binary.LittleEndian.PutUint32(body[4*i:], v)
 	}
 	for i, v := range offsets {
 		binary.LittleEndian.PutUint32(body[4*(len(slots)+i):], v)
 	}
-	if int64(len(dataSums)) == sha256.Size*dataChunks {
-		copy(sums, dataSums)
-	} else {
-		chunkSums(sums, data)
+	level := make([][]byte, tr.levels+1)
+	at := headerLen
+	for k := range tr.levels {
+		level[k] = out[at : at+tr.lens[k]]
+		at += tr.lens[k]
 	}
-	chunkSums(sums[sha256.Size*dataChunks:], body)
-	chunkSums(pages, sums)
-	appendHeader(out[:0:headerLen], b, lay, pages)
+	level[tr.levels] = top
+	if int64(len(dataSums)) == sha256.Size*dataChunks {
+		copy(level[0], dataSums)
+	} else {
+		chunkSums(level[0], data)
+	}
+	chunkSums(level[0][sha256.Size*dataChunks:], body)
+	for k := 1; k <= tr.levels; k++ {
+		chunkSums(level[k], level[k-1])
+	}
+	appendHeader(out[:0:headerLen], b, lay, top)
 	return out
 }
 
-// sizes returns the lengths of the hashes of the chunks of data of dataLen
-// bytes and a body of bodyLen, and of the hashes of their pages, which the
-// header holds.
-func sizes(dataLen, bodyLen int64) (sumsLen, pagesLen int64) {
-	sumsLen = sha256.Size * (chunks(dataLen, chunkShift) + chunks(bodyLen, chunkShift))
-	return sumsLen, sha256.Size * chunks(sumsLen, chunkShift)
+// maxChunks bounds the chunks an index covers: 1 GiB of data and tables.
+const maxChunks = 1 << 20
+
+// maxLevels is the number of levels of hashes over maxChunks chunks that
+// don't fit in a chunk: 32 MiB, 1 MiB and 32 KiB.
+const maxLevels = 3
+
+// tree is the shape of the hashes over n chunks: level 1 holds the hash of
+// each, each next level the hashes of the chunks of the one before, up to
+// the first that fits in a chunk, which the header holds (top). The index
+// file holds the levels before it, from the first.
+type tree struct {
+	lens   [maxLevels]int64 // bytes of each level the file holds
+	levels int
+	top    int64
 }
 
-// headerSize is the length of the header of lay holding pagesLen bytes of
-// page hashes.
-func headerSize(lay Layout, pagesLen int64) int64 {
-	n := int64(fixedHeader) + pagesLen + sha256.Size
+// treeOf returns the tree over n chunks, at most maxChunks.
+func treeOf(n int64) tree {
+	var t tree
+	for t.top = sha256.Size * n; t.top > ChunkSize; t.levels++ {
+		t.lens[t.levels] = t.top
+		t.top = sha256.Size * chunks(t.top, chunkShift)
+	}
+	return t
+}
+
+// stored is the length of the levels the index file holds.
+func (t tree) stored() int64 {
+	var n int64
+	for _, l := range t.lens[:t.levels] {
+		n += l
+	}
+	return n
+}
+
+// headerSize is the length of the header of lay holding topLen bytes of
+// hashes.
+func headerSize(lay Layout, topLen int64) int64 {
+	n := int64(fixedHeader) + topLen + sha256.Size
 	for _, s := range lay.Signers {
 		n += 8 + int64(len(s))
 	}
 	return n
 }
 
-// appendHeader appends to h the header naming b and lay that holds pages,
+// appendHeader appends to h the header naming b and lay that holds top,
 // with its checksum.
-func appendHeader(h []byte, b Binding, lay Layout, pages []byte) []byte {
+func appendHeader(h []byte, b Binding, lay Layout, top []byte) []byte {
 	h = append(h, magic...)
-	h = binary.LittleEndian.AppendUint64(h, uint64(headerSize(lay, int64(len(pages)))))
+	h = binary.LittleEndian.AppendUint64(h, uint64(headerSize(lay, int64(len(top)))))
 	h = binary.LittleEndian.AppendUint64(h, uint64(b.Length))
 	h = append(h, b.SHA256[:]...)
 	canonical := int64(0)
@@ -196,7 +245,7 @@ func appendHeader(h []byte, b Binding, lay Layout, pages []byte) []byte {
 		h = binary.LittleEndian.AppendUint64(h, uint64(len(s)))
 		h = append(h, s...)
 	}
-	h = append(h, pages...)
+	h = append(h, top...)
 	sum := sha256.Sum256(h)
 	return append(h, sum[:]...)
 }
@@ -227,14 +276,15 @@ func chunkSums(dst, b []byte) {
 // Open reads the header of the index idx, checks its checksum and that it
 // names want, and returns readers over idx and data (the cached file) that
 // check every chunk they read. An index that names other bytes is an
-// error; so is one that doesn't pass its checks, wrapping ErrCorrupt.
+// error; so is one that doesn't pass its checks, wrapping ErrCorrupt. What
+// it reads and allocates doesn't depend on the size of the files.
 func Open(idx, data File, want Binding) (*Index, error) {
 	idxSize, dataSize := idx.Size(), data.Size()
 	h, err := readHeader(idx, idxSize)
 	if err != nil {
 		return nil, err
 	}
-	ix, pages, err := parseHeader(h)
+	ix, top, err := parseHeader(h)
 	if err != nil {
 		return nil, err
 	}
@@ -246,18 +296,26 @@ func Open(idx, data File, want Binding) (*Index, error) {
 	}
 	dataChunks := chunks(want.Length, chunkShift)
 	bodyLen := 4 * (ix.Slots + ix.Entries)
-	sumsLen, pagesLen := sizes(want.Length, bodyLen)
-	if int64(len(pages)) != pagesLen || idxSize-int64(len(h)) != sumsLen+bodyLen {
+	if dataChunks+chunks(bodyLen, chunkShift) > maxChunks {
+		return nil, fmt.Errorf("%w: an index of more than %d chunks", ErrCorrupt, maxChunks)
+	}
+	tr := treeOf(dataChunks + chunks(bodyLen, chunkShift))
+	bodyOff := int64(len(h)) + tr.stored()
+	if int64(len(top)) != tr.top || idxSize != bodyOff+bodyLen {
 		return nil, fmt.Errorf("%w: index size does not match its header", ErrCorrupt)
 	}
-	sums := newReader(idx, int64(len(h)), sumsLen, func(i int64) ([]byte, error) {
-		return pages[sha256.Size*i : sha256.Size*(i+1)], nil
-	})
-	sumAt := func(first int64) func(int64) ([]byte, error) {
-		return func(i int64) ([]byte, error) { return sums.Bytes(sha256.Size*(first+i), sha256.Size) }
+	// From the top down: each level is checked against the next.
+	var sums *Reader
+	at := bodyOff
+	for k := tr.levels - 1; k >= 0; k-- {
+		at -= tr.lens[k]
+		r := &ix.readers[2+k]
+		r.init(idx, at, tr.lens[k], sums, 0, top)
+		sums = r
 	}
-	ix.Data = newReader(data, 0, want.Length, sumAt(0))
-	ix.Body = newReader(idx, int64(len(h))+sumsLen, bodyLen, sumAt(dataChunks))
+	ix.Data, ix.Body = &ix.readers[0], &ix.readers[1]
+	ix.Data.init(data, 0, want.Length, sums, 0, top)
+	ix.Body.init(idx, bodyOff, bodyLen, sums, dataChunks, top)
 	return ix, nil
 }
 
@@ -291,7 +349,7 @@ func readHeader(idx io.ReaderAt, idxSize int64) ([]byte, error) {
 }
 
 // parseHeader decodes a header whose checksum matched. It returns the index
-// without readers, and the hashes of the pages of chunk hashes.
+// without readers, and the top level of hashes.
 func parseHeader(h []byte) (*Index, []byte, error) {
 	bad := func(what string) error { return fmt.Errorf("%w: index header: %s", ErrCorrupt, what) }
 	r := h[len(magic)+8 : len(h)-sha256.Size]
@@ -340,7 +398,7 @@ func parseHeader(h []byte) (*Index, []byte, error) {
 		r = r[n:]
 	}
 	if len(r)%sha256.Size != 0 {
-		return nil, nil, bad("page hashes")
+		return nil, nil, bad("top hashes")
 	}
 	return ix, r, nil
 }
@@ -348,8 +406,10 @@ func parseHeader(h []byte) (*Index, []byte, error) {
 // Reader reads a region of a file that is checked chunk by chunk against
 // recorded SHA-256 hashes: every byte it returns is in a chunk that matched
 // (and stays in memory), so a byte changed on disk, before or after, is
-// never returned. Its memory is the chunks read. It is safe for concurrent
-// use.
+// never returned. Its memory is the chunks read, and the state of those
+// chunks, kept by pages of 64 as they are first read: a reader of a large
+// region costs nothing more until it reads. It is safe for concurrent
+// use; reading a chunk checked already takes no lock.
 //
 // It reads the chunks a call needs and no more, one read per run of them
 // not read yet: in a new process, memory is what a first lookup pays for
@@ -357,24 +417,77 @@ func parseHeader(h []byte) (*Index, []byte, error) {
 // virtual machine), and reading ahead fills pages that lookups scattered
 // over a large file seldom use.
 type Reader struct {
-	src   io.ReaderAt
-	base  int64 // where the region starts in src
-	size  int64
-	sumOf func(chunk int64) ([]byte, error) // the recorded hash of a chunk
-	// Bit i%64 of ok[i/64]: chunk i matched its hash. It is set after the
-	// chunk's bytes are in chunks, so that a reader who sees it sees them.
-	ok []atomic.Uint64
+	src  io.ReaderAt
+	base int64 // where the region starts in src
+	size int64
+	// The recorded hash of chunk i is at sumsAt+i in the level of hashes
+	// that sums reads, or in top if sums is nil.
+	sums   *Reader
+	sumsAt int64
+	top    []byte
 
 	mu sync.Mutex // serialises reading and checking chunks
-	// The bytes of each chunk read, used only once it is checked.
-	chunks [][]byte
-	bad    []uint64 // bit per chunk: found not to match
+	// dir is a two-level table of the pages of per-chunk state: a chunk's
+	// page, once made, never changes.
+	dir [maxChunks >> (pageBits + dirBits)]atomic.Pointer[dirPage]
 }
 
-func newReader(src io.ReaderAt, base, size int64, sumOf func(int64) ([]byte, error)) *Reader {
-	n := chunks(size, chunkShift)
-	return &Reader{src: src, base: base, size: size, sumOf: sumOf, ok: make([]atomic.Uint64, (n+63)/64),
-		bad: make([]uint64, (n+63)/64), chunks: make([][]byte, n)}
+const (
+	pageBits = 6 // chunks per page: a word of bits
+	dirBits  = 8 // pages per directory page
+)
+
+type dirPage [1 << dirBits]atomic.Pointer[page]
+
+// page is the state of 64 chunks.
+type page struct {
+	// Bit c: chunk c matched its hash. It is set after the chunk's bytes
+	// are in data, so that a reader who sees it sees them.
+	ok atomic.Uint64
+	// The rest is guarded by Reader.mu.
+	bad  uint64                          // bit c: chunk c was found not to match
+	data [1 << pageBits]*[ChunkSize]byte // the bytes of each chunk read
+}
+
+func (r *Reader) init(src io.ReaderAt, base, size int64, sums *Reader, sumsAt int64, top []byte) {
+	r.src, r.base, r.size, r.sums, r.sumsAt, r.top = src, base, size, sums, sumsAt, top
+}
+
+// page returns the page of chunk i, nil if none is made yet.
+func (r *Reader) page(i int64) *page {
+	d := r.dir[i>>(pageBits+dirBits)].Load()
+	if d == nil {
+		return nil
+	}
+	return d[i>>pageBits&(1<<dirBits-1)].Load()
+}
+
+// makePage returns the page of chunk i, making it if needed. r.mu is held.
+func (r *Reader) makePage(i int64) *page {
+	dp := &r.dir[i>>(pageBits+dirBits)]
+	d := dp.Load()
+	if d == nil {
+		d = new(dirPage)
+		dp.Store(d)
+	}
+	pp := &d[i>>pageBits&(1<<dirBits-1)]
+	p := pp.Load()
+	if p == nil {
+		p = new(page)
+		pp.Store(p)
+	}
+	return p
+}
+
+// checked reports whether chunk i matched its hash.
+func (r *Reader) checked(i int64) bool {
+	p := r.page(i)
+	return p != nil && p.ok.Load()&(1<<(i%64)) != 0
+}
+
+// chunk returns the bytes of chunk i, checked.
+func (r *Reader) chunk(i int64) []byte {
+	return r.page(i).data[i%64][:min(r.size, (i+1)<<chunkShift)-i<<chunkShift]
 }
 
 // Size is the length of the region.
@@ -401,7 +514,7 @@ func (r *Reader) bytes(off, n int64, rest bool) ([]byte, error) {
 	}
 	first, last := off>>chunkShift, (off+n-1)>>chunkShift
 	for i := first; i <= last; i++ {
-		if r.ok[i/64].Load()&(1<<(i%64)) == 0 {
+		if !r.checked(i) {
 			if err := r.load(i, last); err != nil {
 				return nil, err
 			}
@@ -413,16 +526,25 @@ func (r *Reader) bytes(off, n int64, rest bool) ([]byte, error) {
 	}
 	if first == (end-1)>>chunkShift {
 		lo, hi := off-first<<chunkShift, end-first<<chunkShift
-		return r.chunks[first][lo:hi:hi], nil
+		return r.chunk(first)[lo:hi:hi], nil
 	}
 	out := make([]byte, 0, end-off)
 	for at := off; at < end; {
 		c := at >> chunkShift
 		hi := min(end, (c+1)<<chunkShift)
-		out = append(out, r.chunks[c][at-c<<chunkShift:hi-c<<chunkShift]...)
+		out = append(out, r.chunk(c)[at-c<<chunkShift:hi-c<<chunkShift]...)
 		at = hi
 	}
 	return out, nil
+}
+
+// sumOf returns the recorded hash of chunk i.
+func (r *Reader) sumOf(i int64) ([]byte, error) {
+	at := sha256.Size * (r.sumsAt + i)
+	if r.sums == nil {
+		return r.top[at : at+sha256.Size], nil
+	}
+	return r.sums.Bytes(at, sha256.Size)
 }
 
 // load reads chunk i, if it isn't read yet, with the chunks after it up to
@@ -431,37 +553,35 @@ func (r *Reader) load(i, last int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	lo, hi := i<<chunkShift, min(r.size, (i+1)<<chunkShift)
-	bit := uint64(1) << (i % 64)
+	p, bit := r.makePage(i), uint64(1)<<(i%64)
 	switch {
-	case r.ok[i/64].Load()&bit != 0:
+	case p.ok.Load()&bit != 0:
 		return nil
-	case r.bad[i/64]&bit != 0:
+	case p.bad&bit != 0:
 		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
 	}
 	want, err := r.sumOf(i)
 	if err != nil {
 		return err
 	}
-	if r.chunks[i] == nil {
+	if p.data[i%64] == nil {
 		j := i + 1
-		for j <= last && r.chunks[j] == nil {
+		for j <= last && r.makePage(j).data[j%64] == nil {
 			j++
 		}
-		buf := make([]byte, min(r.size, j<<chunkShift)-lo)
-		if err := readAt(r.src, buf, r.base+lo); err != nil {
+		buf := make([]byte, (j-i)<<chunkShift)
+		if err := readAt(r.src, buf[:min(r.size, j<<chunkShift)-lo], r.base+lo); err != nil {
 			return err
 		}
 		for c := i; c < j; c++ {
-			at := (c - i) << chunkShift
-			end := min(int64(len(buf)), at+1<<chunkShift)
-			r.chunks[c] = buf[at:end:end]
+			r.makePage(c).data[c%64] = (*[ChunkSize]byte)(buf[(c-i)<<chunkShift:])
 		}
 	}
-	if sum := sha256.Sum256(r.chunks[i]); !bytes.Equal(sum[:], want) {
-		r.bad[i/64] |= bit
+	if sum := sha256.Sum256(p.data[i%64][:hi-lo]); !bytes.Equal(sum[:], want) {
+		p.bad |= bit
 		return fmt.Errorf("%w: bytes %d-%d", ErrCorrupt, r.base+lo, r.base+hi)
 	}
-	r.ok[i/64].Or(bit)
+	p.ok.Or(bit)
 	return nil
 }
 

@@ -204,18 +204,18 @@ func TestBytesFromStopsAtCheckedChunks(t *testing.T) {
 	}
 }
 
-// An index of the format before (v3: hash table slots held entry numbers,
-// not offsets) is refused whole, its checksum right: the client then
+// An index of the format before (v4: the header held the hashes of all the pages of chunk hashes,
+// its size grew with the file) is refused whole, its checksum right: the client then
 // verifies the cache in full and writes an index of this format.
 func TestOpenRefusesOlderFormat(t *testing.T) {
 	data, idx, b := sample(t)
 	old := bytes.Clone(idx)
-	copy(old, "latch targets index v3\n")
+	copy(old, "latch targets index v4\n")
 	n := binary.LittleEndian.Uint64(old[len(magic):])
 	sum := sha256.Sum256(old[:n-sha256.Size])
 	copy(old[n-sha256.Size:], sum[:])
 	if _, err := Open(bytes.NewReader(old), bytes.NewReader(data), b); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("a v3 index: %v, want ErrCorrupt", err)
+		t.Errorf("a v4 index: %v, want ErrCorrupt", err)
 	}
 }
 
@@ -235,9 +235,9 @@ func openCost(t *testing.T, n int64) uint64 {
 	t.Helper()
 	b := Binding{Length: n << chunkShift, Version: 1, Root: 1}
 	lay := Layout{SignedLen: 2, TargetsOff: 1, TargetsLen: 2, Canonical: true, Entries: 128, Slots: 128}
-	sumsLen, pagesLen := sizes(b.Length, 4*(lay.Entries+lay.Slots))
-	h := appendHeader(nil, b, lay, make([]byte, pagesLen))
-	idx := lazyFile{head: h, size: int64(len(h)) + sumsLen + 4*(lay.Entries+lay.Slots)}
+	tr := treeOf(chunks(b.Length, chunkShift) + chunks(4*(lay.Entries+lay.Slots), chunkShift))
+	h := appendHeader(nil, b, lay, make([]byte, tr.top))
+	idx := lazyFile{head: h, size: int64(len(h)) + tr.stored() + 4*(lay.Entries+lay.Slots)}
 	data := lazyFile{size: b.Length}
 	const runs = 20
 	var before, after runtime.MemStats
@@ -272,4 +272,73 @@ func (f lazyFile) ReadAt(p []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// The hashes of a large file's chunks are a tree whose levels the index
+// file holds, the header holding only its top: a byte changed in any level
+// fails the reads of the chunks under it, when they are first read, and
+// those only.
+func TestTreeOfHashes(t *testing.T) {
+	data := make([]byte, 1100<<chunkShift)
+	for i := range data {
+		data[i] = byte(i * 13 / 7)
+	}
+	b := Binding{Length: int64(len(data)), SHA256: sha256.Sum256(data), Version: 1, Root: 1}
+	lay := Layout{SignedLen: 2, TargetsOff: 1, TargetsLen: 2, Canonical: true, Entries: 2, Slots: 4}
+	idx := Encode(data, nil, b, lay, []uint32{0, 1, 0, 2}, []uint32{7, 9})
+	tr := treeOf(1101)
+	if tr.levels != 2 || tr.lens != [maxLevels]int64{1101 * 32, 35 * 32, 0} || tr.top != 64 {
+		t.Fatalf("tree over 1,101 chunks: %+v", tr)
+	}
+	headerLen := int64(len(idx)) - tr.stored() - 24
+	l1, l2 := headerLen, headerLen+tr.lens[0]
+	for name, c := range map[string]struct {
+		at       int64 // the byte changed in the index
+		bad, ok  int64 // a chunk of data under it, and one not
+		bodyFail bool
+	}{
+		"level 1, first chunk":         {l1 + 5, 3, 32, false},
+		"level 1, chunk of the body":   {l1 + 1100*32 + 1, 1099, 0, true},
+		"level 2, first chunk":         {l2 + 40, 60, 1099, false},
+		"level 2, chunk over the body": {l2 + 34*32, 1099, 0, true},
+		"body":                         {int64(len(idx)) - 3, -1, 0, true},
+	} {
+		bad := bytes.Clone(idx)
+		bad[c.at] ^= 0x10
+		ix, err := Open(bytes.NewReader(bad), bytes.NewReader(data), b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got, err := ix.Data.Bytes(c.ok<<chunkShift, 10); err != nil || !bytes.Equal(got, data[c.ok<<chunkShift:][:10]) {
+			t.Errorf("%s: chunk %d: %v", name, c.ok, err)
+		}
+		if c.bad >= 0 {
+			for range 2 {
+				if _, err := ix.Data.Bytes(c.bad<<chunkShift, 10); !errors.Is(err, ErrCorrupt) {
+					t.Errorf("%s: chunk %d: %v, want ErrCorrupt", name, c.bad, err)
+				}
+			}
+		}
+		if _, err := ix.Body.Bytes(0, 24); errors.Is(err, ErrCorrupt) != c.bodyFail {
+			t.Errorf("%s: body: %v", name, err)
+		}
+	}
+	ix, err := Open(bytes.NewReader(idx), bytes.NewReader(data), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ix.Data.Bytes(0, int64(len(data))); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("all the data: %v", err)
+	}
+}
+
+// An index that would cover more than maxChunks chunks is refused, not
+// read: its readers could not hold their state.
+func TestOpenRefusesTooLarge(t *testing.T) {
+	b := Binding{Length: maxChunks << chunkShift, Version: 1, Root: 1}
+	lay := Layout{SignedLen: 2, TargetsOff: 1, TargetsLen: 2, Canonical: true, Entries: 1, Slots: 1}
+	h := appendHeader(nil, b, lay, make([]byte, 64))
+	if _, err := Open(lazyFile{head: h, size: 1 << 40}, lazyFile{size: b.Length}, b); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("an index of %d chunks: %v, want ErrCorrupt", maxChunks+1, err)
+	}
 }
