@@ -145,7 +145,9 @@ type foundTable struct {
 }
 
 const (
-	minFound   = 1 << 10
+	// minFound is small: a new process that looks up a few names fills
+	// no more memory than they need (a fresh page costs a page fault).
+	minFound   = 1 << 5
 	maxFound   = 1 << 16 // at most 65,536 slots: 32,768 targets (a few hundred bytes each) per set
 	foundProbe = 8
 )

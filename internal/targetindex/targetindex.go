@@ -104,6 +104,32 @@ type Index struct {
 	// The readers of Data and Body, then of the levels of hashes the
 	// index file holds: one allocation with the index, whatever its size.
 	readers [2 + maxLevels]Reader
+	mem     slab
+}
+
+// slab hands out the memory of the chunks that an index's readers read,
+// from allocations of slabSize bytes: a lookup's chunks, read by several
+// readers, share one allocation instead of one each.
+type slab struct {
+	mu   sync.Mutex
+	free []byte
+}
+
+const slabSize = 16 << 10
+
+// take returns n bytes of memory, zeroed.
+func (s *slab) take(n int64) []byte {
+	if n > slabSize/2 {
+		return make([]byte, n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n > int64(len(s.free)) {
+		s.free = make([]byte, slabSize)
+	}
+	b := s.free[:n:n]
+	s.free = s.free[n:]
+	return b
 }
 
 const (
@@ -310,12 +336,12 @@ func Open(idx, data File, want Binding) (*Index, error) {
 	for k := tr.levels - 1; k >= 0; k-- {
 		at -= tr.lens[k]
 		r := &ix.readers[2+k]
-		r.init(idx, at, tr.lens[k], sums, 0, top)
+		r.init(idx, at, tr.lens[k], sums, 0, top, &ix.mem)
 		sums = r
 	}
 	ix.Data, ix.Body = &ix.readers[0], &ix.readers[1]
-	ix.Data.init(data, 0, want.Length, sums, 0, top)
-	ix.Body.init(idx, bodyOff, bodyLen, sums, dataChunks, top)
+	ix.Data.init(data, 0, want.Length, sums, 0, top, &ix.mem)
+	ix.Body.init(idx, bodyOff, bodyLen, sums, dataChunks, top, &ix.mem)
 	return ix, nil
 }
 
@@ -425,6 +451,7 @@ type Reader struct {
 	sums   *Reader
 	sumsAt int64
 	top    []byte
+	mem    *slab // where the chunks read are kept
 
 	mu sync.Mutex // serialises reading and checking chunks
 	// dir is a two-level table of the pages of per-chunk state: a chunk's
@@ -449,8 +476,8 @@ type page struct {
 	data [1 << pageBits]*[ChunkSize]byte // the bytes of each chunk read
 }
 
-func (r *Reader) init(src io.ReaderAt, base, size int64, sums *Reader, sumsAt int64, top []byte) {
-	r.src, r.base, r.size, r.sums, r.sumsAt, r.top = src, base, size, sums, sumsAt, top
+func (r *Reader) init(src io.ReaderAt, base, size int64, sums *Reader, sumsAt int64, top []byte, mem *slab) {
+	r.src, r.base, r.size, r.sums, r.sumsAt, r.top, r.mem = src, base, size, sums, sumsAt, top, mem
 }
 
 // page returns the page of chunk i, nil if none is made yet.
@@ -569,7 +596,7 @@ func (r *Reader) load(i, last int64) error {
 		for j <= last && r.makePage(j).data[j%64] == nil {
 			j++
 		}
-		buf := make([]byte, (j-i)<<chunkShift)
+		buf := r.mem.take((j - i) << chunkShift)
 		if err := readAt(r.src, buf[:min(r.size, j<<chunkShift)-lo], r.base+lo); err != nil {
 			return err
 		}
