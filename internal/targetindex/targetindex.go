@@ -346,7 +346,7 @@ func Open(idx, data File, want Binding) (*Index, error) {
 }
 
 // readHeader returns the header of the index, its checksum checked.
-func readHeader(idx io.ReaderAt, idxSize int64) ([]byte, error) {
+func readHeader(idx File, idxSize int64) ([]byte, error) {
 	if idxSize < int64(fixedHeader+sha256.Size) {
 		return nil, fmt.Errorf("%w: index too short", ErrCorrupt)
 	}
@@ -443,7 +443,7 @@ func parseHeader(h []byte) (*Index, []byte, error) {
 // virtual machine), and reading ahead fills pages that lookups scattered
 // over a large file seldom use.
 type Reader struct {
-	src  io.ReaderAt
+	src  File
 	base int64 // where the region starts in src
 	size int64
 	// The recorded hash of chunk i is at sumsAt+i in the level of hashes
@@ -476,7 +476,7 @@ type page struct {
 	data [1 << pageBits]*[ChunkSize]byte // the bytes of each chunk read
 }
 
-func (r *Reader) init(src io.ReaderAt, base, size int64, sums *Reader, sumsAt int64, top []byte, mem *slab) {
+func (r *Reader) init(src File, base, size int64, sums *Reader, sumsAt int64, top []byte, mem *slab) {
 	r.src, r.base, r.size, r.sums, r.sumsAt, r.top, r.mem = src, base, size, sums, sumsAt, top, mem
 }
 
@@ -613,7 +613,7 @@ func (r *Reader) load(i, last int64) error {
 }
 
 // readAt fills p from src at off; a file that ends before is corrupt.
-func readAt(src io.ReaderAt, p []byte, off int64) error {
+func readAt(src File, p []byte, off int64) error {
 	n, err := src.ReadAt(p, off)
 	switch {
 	case n == len(p):
