@@ -5,12 +5,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/latchsec/latch/internal/audit"
+	"github.com/latchsec/latch/internal/cacheopen"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
 )
@@ -48,6 +50,9 @@ type Client struct {
 
 	// stateLost: New found no trusted state but cached metadata (Status).
 	stateLost bool
+	// embeddedUnchecked: the embedded root was decoded without checking
+	// its signatures, until confirmEmbedded finds its record.
+	embeddedUnchecked bool
 
 	// applyMu serialises self-update operations of this client; the state
 	// directory's lock keeps other processes out.
@@ -138,11 +143,62 @@ func configure(cfg Config, opts []Option) (*Client, *metadata.Root, error) {
 		b, _ := baseURL(u)
 		c.targetURLs = append(c.targetURLs, b)
 	}
-	embedded, err := openRoot(cfg.TrustedRoot, nil)
+	embedded, err := c.openEmbedded()
 	if err != nil {
 		return nil, nil, fmt.Errorf("client: embedded trusted root: %w", err)
 	}
 	return c, embedded, nil
+}
+
+// openEmbedded decodes the embedded root, Config.TrustedRoot, checking its
+// signatures (§5.2) unless the state directory, opened by a client before,
+// caches a root with the same bytes: those were verified when they were
+// recorded, so confirmEmbedded checks the record once the trusted state is
+// read, and verifies the embedded root only if it doesn't match. Either way
+// a bad embedded root fails before its first use, and before anything is
+// written: a directory no client opened yet (no state subdirectory) has its
+// embedded root checked here.
+func (c *Client) openEmbedded() (*metadata.Root, error) {
+	if name, err := cacheName(metadata.RoleRoot); err == nil {
+		_, err := os.Stat(filepath.Join(c.cfg.StateDir, stateSubdir))
+		if b, rErr := os.ReadFile(filepath.Join(c.cfg.StateDir, name)); err == nil && rErr == nil && bytes.Equal(b, c.cfg.TrustedRoot) {
+			if r, err := reopenCached[*metadata.Root](metadata.RoleRoot, b); err == nil {
+				c.embeddedUnchecked = true
+				return r, nil
+			}
+		}
+	}
+	return openRoot(c.cfg.TrustedRoot, nil)
+}
+
+// confirmEmbedded returns the embedded root that openEmbedded decoded,
+// once the trusted state is read: as it is if its bytes are those the
+// trusted state records for the root, else with its signatures checked.
+func (c *Client) confirmEmbedded(embedded *metadata.Root) (*metadata.Root, error) {
+	if !c.embeddedUnchecked {
+		return embedded, nil
+	}
+	c.embeddedUnchecked = false
+	if rec, ok := c.disk.record(metadata.RoleRoot); ok && rec.Version == embedded.Version() && matchesRecord(c.cfg.TrustedRoot, rec) {
+		return embedded, nil
+	}
+	r, err := openRoot(c.cfg.TrustedRoot, nil)
+	if err != nil {
+		return nil, fmt.Errorf("client: embedded trusted root: %w", err)
+	}
+	return r, nil
+}
+
+// reopenCached decodes data, the cached document of role, without checking
+// its signatures: only for bytes that the trusted state records as verified
+// under the root trusted now (docs/decisions.md, "The local disk").
+func reopenCached[T any](role string, data []byte) (T, error) {
+	doc, err := cacheopen.Reopen(role, data)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return doc.(T), nil
 }
 
 // openClient is New with openStore to open and lock the state directory's
@@ -154,6 +210,10 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 	}
 	// The audit log first: what follows may record trust decisions.
 	if err := c.openState(openStore); err != nil {
+		return nil, err
+	}
+	if embedded, err = c.confirmEmbedded(embedded); err != nil {
+		c.Close()
 		return nil, err
 	}
 	var recorded int
@@ -261,22 +321,37 @@ func (s *trustedSet) targetsData() ([]byte, error) {
 	return s.cachedTargets.ix.Data.Bytes(0, s.cachedTargets.ix.Data.Size())
 }
 
-// The signature checks of roots and timestamps, through variables so that
-// tests can count them.
+// The signature checks of roots, timestamps and snapshots, through
+// variables so that tests can count them.
 var (
 	openRoot      = metadata.OpenRoot
 	openTimestamp = metadata.OpenTimestamp
+	openSnapshot  = metadata.OpenSnapshot
 )
 
+// openCached opens data, the cached document of role that the trusted state
+// records as rec: reopened without a second signature check if the root
+// whose keys verified it is root, the one trusted now, else verified with
+// root's keys by open (after a rotation, revocation applies to the cache
+// too: docs/decisions.md, "Revocation is immediate").
+func openCached[T any](data []byte, rec rollback.RoleRecord, root *metadata.Root, role string, open func([]byte, *metadata.Root) (T, error)) (T, error) {
+	if rec.Root == root.Version() {
+		return reopenCached[T](role, data)
+	}
+	return open(data, root)
+}
+
 // loadCache builds the trusted set the cache holds: the cached root (nil
-// if there is none that verifies), and the cached timestamp, snapshot and
-// targets verified again with its keys. Each stands alone: a snapshot kept
-// by a timestamp-only fast-forward recovery is loaded without a timestamp.
-// Expiry is not checked here: Refresh checks it, and the offline view
-// reports it. embedded is the embedded root, verified from
-// Config.TrustedRoot: a cached root with the same bytes is that root (the
-// same checks of the same bytes would find the same), so a start whose
-// embedded root is the cached one checks its signatures once.
+// if there is none that decodes), and the cached timestamp, snapshot and
+// targets. Each stands alone: a snapshot kept by a timestamp-only
+// fast-forward recovery is loaded without a timestamp. Every one was
+// verified before the trusted state recorded it, and readCache returns only
+// bytes that match their record, so none is verified again while the root
+// whose keys verified it is still trusted (openCached); one recorded under
+// an older root is verified with the current root's keys. Expiry is not
+// checked here: Refresh checks it, and the offline view reports it.
+// embedded is the embedded root, Config.TrustedRoot: a cached root with
+// the same bytes is that root.
 func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 	set := &trustedSet{}
 	b, rec, ok := c.readCache(metadata.RoleRoot)
@@ -286,11 +361,11 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 	r := embedded
 	var err error
 	if !bytes.Equal(b, c.cfg.TrustedRoot) {
-		r, err = openRoot(b, nil)
+		r, err = reopenCached[*metadata.Root](metadata.RoleRoot, b)
 	}
 	switch {
 	case err != nil:
-		c.log.Warn("cached root does not verify; ignoring it", "err", err)
+		c.log.Warn("cached root does not decode; ignoring it", "err", err)
 		return set
 	case r.Version() != rec.Version:
 		c.log.Warn("cached root version differs from the trusted state; ignoring it", "version", r.Version())
@@ -298,12 +373,12 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 	}
 	set.root = r
 	if b, rec, ok := c.readCache(metadata.RoleTimestamp); ok {
-		if ts, err := openTimestamp(b, set.root); err == nil && ts.Version() == rec.Version {
+		if ts, err := openCached(b, rec, set.root, metadata.RoleTimestamp, openTimestamp); err == nil && ts.Version() == rec.Version {
 			set.timestamp, set.timestampBytes, set.timestampRoot = ts, b, set.root
 		}
 	}
 	if b, rec, ok := c.readCache(metadata.RoleSnapshot); ok {
-		if sn, err := metadata.OpenSnapshot(b, set.root); err == nil && sn.Version() == rec.Version {
+		if sn, err := openCached(b, rec, set.root, metadata.RoleSnapshot, openSnapshot); err == nil && sn.Version() == rec.Version {
 			set.snapshot, set.snapshotBytes = sn, b
 		}
 	}
