@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchsec/latch/internal/atomicfile"
+	"github.com/latchsec/latch/internal/cjson"
 )
 
 const (
@@ -247,12 +247,13 @@ func parseStateFile(path string, data []byte, err error) (*State, error) {
 	return s, nil
 }
 
-// stateFile is the JSON form of a State. Encoding is deterministic (map
-// keys sorted), times are RFC 3339 in UTC.
+// stateFile is the JSON form of a State, as encodeState writes it.
+// Encoding is deterministic (map keys sorted), times are RFC 3339 in UTC.
+// decodeState reads the same form.
 type stateFile struct {
 	Format          int                      `json:"format"`
 	Roles           map[string]RoleRecord    `json:"roles"`
-	TimestampReset  *int64                   `json:"timestamp_reset_root"` // nil in format 1
+	TimestampReset  *int64                   `json:"timestamp_reset_root"` // absent in format 1
 	FastForwardRoot int64                    `json:"fast_forward_root"`
 	LastTime        time.Time                `json:"last_time"`
 	Installed       map[string]Install       `json:"installed"`
@@ -279,57 +280,223 @@ func encodeState(s *State) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
+// errUnknownField is the error for an object member that the state file
+// format does not have.
+var errUnknownField = errors.New("unknown field")
+
 // decodeState parses a state file strictly: the format version first, so
-// that a newer format is reported as such, then the whole file with no
-// unknown fields and nothing after it, then the records' validity.
+// that a newer format is reported as such, then every member, with no
+// unknown fields and nothing after the object, then the records' validity.
+//
+// It reads the stateFile form by hand, as encoding/json did before, without
+// its reflection (costly in a new process, where every warm start reads
+// this file): names match exactly, integers are int64 without fraction or
+// exponent, times are what [time.Time.UnmarshalJSON] accepts (RFC 3339
+// between quotes, escapes not decoded) and are kept in UTC, and null stands
+// for the zero value, a nil list in failed, and a missing
+// timestamp_reset_root. What encoding/json let through and decodeState
+// refuses (encodeState never writes any of it):
+//   - an object with a key twice, at any depth, escapes decoded:
+//     encoding/json kept the last value (or merged two maps), so two readers
+//     of one state file could disagree on what is trusted;
+//   - a field name in another case ("Roles", "ſha256"), which encoding/json
+//     matched case-insensitively;
+//   - invalid UTF-8 and escapes of lone UTF-16 surrogates, which
+//     encoding/json replaced with U+FFFD, and -0.
 func decodeState(data []byte) (*State, error) {
-	var head struct {
-		Format *int `json:"format"`
+	// cjson takes input already in its canonical form (which TUF signs) as
+	// it is, raw control characters in strings included; JSON has none.
+	if t := bytes.Trim(data, " \t\r\n"); cjson.IsCanonical(t) && slices.ContainsFunc(t, func(c byte) bool { return c < ' ' }) {
+		return nil, fmt.Errorf("%w: raw control character in a string", cjson.ErrSyntax)
 	}
-	if err := json.Unmarshal(data, &head); err != nil {
+	var format []byte
+	err := cjson.Members(data, func(key string, v []byte) error {
+		if key == "format" && !isNull(v) {
+			format = v
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if head.Format == nil {
+	if format == nil {
 		return nil, errors.New("no format version")
 	}
-	if *head.Format != formatVersion && *head.Format != 1 {
-		return nil, fmt.Errorf("unknown format version %d", *head.Format)
+	version, err := cjson.Int(format)
+	if err != nil {
+		return nil, fmt.Errorf("format: %w", err)
 	}
-	var sf stateFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sf); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the state object")
-	}
-	if (sf.TimestampReset == nil) != (sf.Format == 1) {
-		return nil, fmt.Errorf("format %d: timestamp_reset_root is required in format %d only", sf.Format, formatVersion)
+	if version != formatVersion && version != 1 {
+		return nil, fmt.Errorf("unknown format version %d", version)
 	}
 	s := NewState()
-	for role, rec := range sf.Roles {
-		s.Roles[role] = rec
+	reset := false
+	err = members(bytes.TrimLeft(data, " \t\r\n"), func(name, v []byte) (err error) {
+		switch string(name) {
+		case "format":
+		case "roles":
+			err = members(v, func(role, v []byte) (err error) {
+				s.Roles[string(role)], err = decodeRole(v)
+				return err
+			})
+		case "timestamp_reset_root":
+			reset = !isNull(v)
+			s.TimestampResetRoot, err = jsonInt(v)
+		case "fast_forward_root":
+			s.FastForwardRoot, err = jsonInt(v)
+		case "last_time":
+			s.LastTime, err = jsonTime(v)
+		case "installed":
+			err = members(v, func(app, v []byte) (err error) {
+				s.Installed[string(app)], err = decodeInstall(v)
+				return err
+			})
+		case "failed":
+			err = members(v, func(app, v []byte) (err error) {
+				s.Failed[string(app)], err = jsonStrings(v)
+				return err
+			})
+		case "audit_anchor":
+			s.AuditAnchor, err = jsonString(v)
+		case "logs":
+			err = members(v, func(origin, v []byte) (err error) {
+				s.Logs[string(origin)], err = decodeLog(v)
+				return err
+			})
+		default:
+			return errUnknownField
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if sf.TimestampReset != nil {
-		s.TimestampResetRoot = *sf.TimestampReset
-	}
-	s.FastForwardRoot = sf.FastForwardRoot
-	s.LastTime = sf.LastTime.UTC()
-	for app, in := range sf.Installed {
-		in.Time = in.Time.UTC()
-		s.Installed[app] = in
-	}
-	for app, hashes := range sf.Failed {
-		s.Failed[app] = hashes
-	}
-	s.AuditAnchor = sf.AuditAnchor
-	for origin, cp := range sf.Logs {
-		cp.Verified = cp.Verified.UTC()
-		s.Logs[origin] = cp
+	if reset != (version == formatVersion) {
+		return nil, fmt.Errorf("format %d: timestamp_reset_root is required in format %d only", version, formatVersion)
 	}
 	if err := s.check(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+func decodeRole(v []byte) (r RoleRecord, err error) {
+	err = members(v, func(name, v []byte) (err error) {
+		switch string(name) {
+		case "version":
+			r.Version, err = jsonInt(v)
+		case "sha256":
+			r.SHA256, err = jsonString(v)
+		case "length":
+			r.Length, err = jsonInt(v)
+		case "root":
+			r.Root, err = jsonInt(v)
+		default:
+			return errUnknownField
+		}
+		return err
+	})
+	return r, err
+}
+
+func decodeInstall(v []byte) (in Install, err error) {
+	err = members(v, func(name, v []byte) (err error) {
+		switch string(name) {
+		case "version":
+			in.Version, err = jsonString(v)
+		case "sha256":
+			in.SHA256, err = jsonString(v)
+		case "time":
+			in.Time, err = jsonTime(v)
+		default:
+			return errUnknownField
+		}
+		return err
+	})
+	return in, err
+}
+
+func decodeLog(v []byte) (cp LogCheckpoint, err error) {
+	err = members(v, func(name, v []byte) (err error) {
+		switch string(name) {
+		case "size":
+			cp.Size, err = jsonInt(v)
+		case "hash":
+			cp.Hash, err = jsonString(v)
+		case "note":
+			cp.Note, err = jsonString(v)
+		case "verified":
+			cp.Verified, err = jsonTime(v)
+		default:
+			return errUnknownField
+		}
+		return err
+	})
+	return cp, err
+}
+
+// members calls fn for each member of v, a JSON object that cjson
+// validated, or null (no members), with the member's decoded key. fn
+// returns errUnknownField for a key it does not know. An error names the
+// key.
+func members(v []byte, fn func(key, v []byte) error) error {
+	if isNull(v) {
+		return nil
+	}
+	if v[0] != '{' {
+		return errors.New("not an object")
+	}
+	return cjson.MembersValid(v, func(_ int, key, v []byte) error {
+		if bytes.IndexByte(key, '\\') >= 0 {
+			key = []byte(cjson.DecodeKey(key))
+		}
+		switch err := fn(key, v); {
+		case err == errUnknownField:
+			return fmt.Errorf("%w %q", errUnknownField, key)
+		case err != nil:
+			return fmt.Errorf("%q: %w", key, err)
+		}
+		return nil
+	})
+}
+
+func isNull(v []byte) bool { return string(v) == "null" }
+
+func jsonInt(v []byte) (int64, error) {
+	if isNull(v) {
+		return 0, nil
+	}
+	return cjson.Int(v)
+}
+
+func jsonString(v []byte) (string, error) {
+	if isNull(v) {
+		return "", nil
+	}
+	return cjson.String(v)
+}
+
+// jsonStrings decodes an array of strings; null is a nil slice.
+func jsonStrings(v []byte) ([]string, error) {
+	if isNull(v) {
+		return nil, nil
+	}
+	if v[0] != '[' {
+		return nil, errors.New("not an array")
+	}
+	out := []string{}
+	err := cjson.ElementsValid(v, func(e []byte) error {
+		s, err := jsonString(e)
+		out = append(out, s)
+		return err
+	})
+	return out, err
+}
+
+// jsonTime decodes a time as encoding/json did, with
+// [time.Time.UnmarshalJSON], in UTC.
+func jsonTime(v []byte) (time.Time, error) {
+	var t time.Time
+	err := t.UnmarshalJSON(v)
+	return t.UTC(), err
 }
