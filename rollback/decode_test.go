@@ -156,7 +156,7 @@ func divergence(t testing.TB, data []byte, err error) string {
 	switch {
 	case errors.Is(err, cjson.ErrDuplicateKey) && dup:
 		return "a key twice in an object"
-	case errors.Is(err, errUnknownField) && folded:
+	case (errors.Is(err, errUnknownField) || errors.Is(err, errNoFormat)) && folded:
 		return "a field name in another case"
 	case errors.Is(err, cjson.ErrSyntax) && !utf8.Valid(data):
 		return "invalid UTF-8"
@@ -238,6 +238,7 @@ func TestFileStoreRefusesAmbiguous(t *testing.T) {
 		{"field in upper case", replace(`"roles"`, `"ROLES"`), errUnknownField},
 		{"field with a long s", replace(`"sha256": "`+hash(40), `"ſha256": "`+hash(40)), errUnknownField},
 		{"field in title case", replace(`"last_time"`, `"Last_Time"`), errUnknownField},
+		{"format in upper case", replace(`"format"`, `"FORMAT"`), errNoFormat},
 		{"negative zero", replace(`"fast_forward_root": 2`, `"fast_forward_root": -0`), cjson.ErrNotCanonicalizable},
 		{"lone surrogate", replace(`"audit_anchor": "`, `"audit_anchor": "\ud800`), cjson.ErrNotCanonicalizable},
 		{"surrogate then a letter", replace(`"audit_anchor": "`, `"audit_anchor": "\ud800\u0041`), cjson.ErrNotCanonicalizable},

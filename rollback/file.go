@@ -280,9 +280,12 @@ func encodeState(s *State) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// errUnknownField is the error for an object member that the state file
-// format does not have.
-var errUnknownField = errors.New("unknown field")
+var (
+	// errUnknownField is the error for an object member that the state
+	// file format does not have.
+	errUnknownField = errors.New("unknown field")
+	errNoFormat     = errors.New("no format version")
+)
 
 // decodeState parses a state file strictly: the format version first, so
 // that a newer format is reported as such, then every member, with no
@@ -320,7 +323,7 @@ func decodeState(data []byte) (*State, error) {
 		return nil, err
 	}
 	if format == nil {
-		return nil, errors.New("no format version")
+		return nil, errNoFormat
 	}
 	version, err := cjson.Int(format)
 	if err != nil {
