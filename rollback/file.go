@@ -159,7 +159,9 @@ func (f *FileStore) closedError(op string) error {
 
 // Load returns the state in trusted-state, or NewState() if there is no such
 // file. A file that can't be decoded, has an unknown format version or
-// holds invalid records fails with [ErrCorrupt].
+// holds invalid records fails with [ErrCorrupt]. Decoding is strict: an
+// object with a key twice, an unknown field or one named in another case
+// is refused, as is anything after the state object.
 func (f *FileStore) Load() (*State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
