@@ -154,7 +154,7 @@ var surrogateEscape = regexp.MustCompile(`\\u[dD][89a-fA-F][0-9a-fA-F]{2}`)
 func divergence(t testing.TB, data []byte, err error) string {
 	dup, folded := ambiguousKeys(t, data)
 	switch {
-	case errors.Is(err, cjson.ErrDuplicateKey) && dup:
+	case errors.Is(err, errDuplicateKey) && dup:
 		return "a key twice in an object"
 	case (errors.Is(err, errUnknownField) || errors.Is(err, errNoFormat)) && folded:
 		return "a field name in another case"
@@ -227,14 +227,14 @@ func TestFileStoreRefusesAmbiguous(t *testing.T) {
 		name, content string
 		reason        error
 	}{
-		{"format twice", replace(`"format": 2,`, `"format": 2, "format": 2,`), cjson.ErrDuplicateKey},
+		{"format twice", replace(`"format": 2,`, `"format": 2, "format": 2,`), errDuplicateKey},
 		// encoding/json keeps the last one: root v1 instead of v5.
-		{"root twice", replace(`"roles": {`, `"roles": {"root": {"version": 1, "sha256": "`+hash(1)+`", "length": 1},`), cjson.ErrDuplicateKey},
-		{"version twice", replace(`"version": 40,`, `"version": 40, "version": 1,`), cjson.ErrDuplicateKey},
-		{"roles twice, merged", replace(`"installed"`, `"roles": {"bins/9": {"version": 1, "sha256": "`+hash(1)+`", "length": 1}}, "installed"`), cjson.ErrDuplicateKey},
-		{"twice through an escape", replace(`"audit_anchor"`, `"audit_anchor": "x", "audit_anch\u006fr"`), cjson.ErrDuplicateKey},
-		{"installed app twice", replace(`"installed": {`, `"installed": {"app": {"version": "v9.0.0", "sha256": "`+hash(1)+`"},`), cjson.ErrDuplicateKey},
-		{"failed app twice", replace(`"failed": {`, `"failed": {"app": [],`), cjson.ErrDuplicateKey},
+		{"root twice", replace(`"roles": {`, `"roles": {"root": {"version": 1, "sha256": "`+hash(1)+`", "length": 1},`), errDuplicateKey},
+		{"version twice", replace(`"version": 40,`, `"version": 40, "version": 1,`), errDuplicateKey},
+		{"roles twice, merged", replace(`"installed"`, `"roles": {"bins/9": {"version": 1, "sha256": "`+hash(1)+`", "length": 1}}, "installed"`), errDuplicateKey},
+		{"twice through an escape", replace(`"audit_anchor"`, `"audit_anchor": "x", "audit_anch\u006fr"`), errDuplicateKey},
+		{"installed app twice", replace(`"installed": {`, `"installed": {"app": {"version": "v9.0.0", "sha256": "`+hash(1)+`"},`), errDuplicateKey},
+		{"failed app twice", replace(`"failed": {`, `"failed": {"app": [],`), errDuplicateKey},
 		{"field in upper case", replace(`"roles"`, `"ROLES"`), errUnknownField},
 		{"field with a long s", replace(`"sha256": "`+hash(40), `"ſha256": "`+hash(40)), errUnknownField},
 		{"field in title case", replace(`"last_time"`, `"Last_Time"`), errUnknownField},

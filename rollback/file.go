@@ -286,7 +286,16 @@ var (
 	// errUnknownField is the error for an object member that the state
 	// file format does not have.
 	errUnknownField = errors.New("unknown field")
+	errDuplicateKey = errors.New("duplicate key")
 	errNoFormat     = errors.New("no format version")
+)
+
+// Names of the members of the objects in a state file (see stateFile).
+var (
+	stateFields   = []string{"format", "roles", "timestamp_reset_root", "fast_forward_root", "last_time", "installed", "failed", "audit_anchor", "logs"}
+	roleFields    = []string{"version", "sha256", "length", "root"}
+	installFields = []string{"version", "sha256", "time"}
+	logFields     = []string{"size", "hash", "note", "verified"}
 )
 
 // decodeState parses a state file strictly: the format version first, so
@@ -301,83 +310,56 @@ var (
 // for the zero value, a nil list in failed, and a missing
 // timestamp_reset_root. What encoding/json let through and decodeState
 // refuses (encodeState never writes any of it):
-//   - an object with a key twice, at any depth, escapes decoded:
-//     encoding/json kept the last value (or merged two maps), so two readers
-//     of one state file could disagree on what is trusted;
+//   - an object with a key twice, escapes decoded: encoding/json kept the
+//     last value (or merged two maps), so two readers of one state file
+//     could disagree on what is trusted;
 //   - a field name in another case ("Roles", "ſha256"), which encoding/json
 //     matched case-insensitively;
 //   - invalid UTF-8 and escapes of lone UTF-16 surrogates, which
 //     encoding/json replaced with U+FFFD, and -0.
 func decodeState(data []byte) (*State, error) {
-	// cjson takes input already in its canonical form (which TUF signs) as
-	// it is, raw control characters in strings included; JSON has none.
-	if t := bytes.Trim(data, " \t\r\n"); cjson.IsCanonical(t) && slices.ContainsFunc(t, func(c byte) bool { return c < ' ' }) {
-		return nil, fmt.Errorf("%w: raw control character in a string", cjson.ErrSyntax)
-	}
-	var format []byte
-	err := cjson.Members(data, func(key string, v []byte) error {
-		if key == "format" && !isNull(v) {
-			format = v
-		}
-		return nil
-	})
+	format, err := findFormat(data)
 	if err != nil {
 		return nil, err
 	}
-	if format == nil {
-		return nil, errNoFormat
+	if format != formatVersion && format != 1 {
+		return nil, fmt.Errorf("unknown format version %d", format)
 	}
-	version, err := cjson.Int(format)
-	if err != nil {
-		return nil, fmt.Errorf("format: %w", err)
-	}
-	if version != formatVersion && version != 1 {
-		return nil, fmt.Errorf("unknown format version %d", version)
-	}
+	d := &stateDecoder{b: data}
 	s := NewState()
 	reset := false
-	err = members(bytes.TrimLeft(data, " \t\r\n"), func(name, v []byte) (err error) {
-		switch string(name) {
+	err = d.object(stateFields, func(name string) (err error) {
+		switch name {
 		case "format":
+			_, err = d.int()
 		case "roles":
-			err = members(v, func(role, v []byte) (err error) {
-				s.Roles[string(role)], err = decodeRole(v)
-				return err
-			})
+			err = entries(d, s.Roles, d.role)
 		case "timestamp_reset_root":
-			reset = !isNull(v)
-			s.TimestampResetRoot, err = jsonInt(v)
+			reset = !d.null()
+			s.TimestampResetRoot, err = d.int()
 		case "fast_forward_root":
-			s.FastForwardRoot, err = jsonInt(v)
+			s.FastForwardRoot, err = d.int()
 		case "last_time":
-			s.LastTime, err = jsonTime(v)
+			s.LastTime, err = d.time()
 		case "installed":
-			err = members(v, func(app, v []byte) (err error) {
-				s.Installed[string(app)], err = decodeInstall(v)
-				return err
-			})
+			err = entries(d, s.Installed, d.install)
 		case "failed":
-			err = members(v, func(app, v []byte) (err error) {
-				s.Failed[string(app)], err = jsonStrings(v)
-				return err
-			})
+			err = entries(d, s.Failed, d.strings)
 		case "audit_anchor":
-			s.AuditAnchor, err = jsonString(v)
+			s.AuditAnchor, err = d.string()
 		case "logs":
-			err = members(v, func(origin, v []byte) (err error) {
-				s.Logs[string(origin)], err = decodeLog(v)
-				return err
-			})
-		default:
-			return errUnknownField
+			err = entries(d, s.Logs, d.log)
 		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if reset != (version == formatVersion) {
-		return nil, fmt.Errorf("format %d: timestamp_reset_root is required in format %d only", version, formatVersion)
+	if d.space(); d.i != len(d.b) {
+		return nil, d.syntax("data after the state object")
+	}
+	if reset != (format == formatVersion) {
+		return nil, fmt.Errorf("format %d: timestamp_reset_root is required in format %d only", format, formatVersion)
 	}
 	if err := s.check(); err != nil {
 		return nil, err
@@ -385,123 +367,321 @@ func decodeState(data []byte) (*State, error) {
 	return s, nil
 }
 
-func decodeRole(v []byte) (r RoleRecord, err error) {
-	err = members(v, func(name, v []byte) (err error) {
-		switch string(name) {
-		case "version":
-			r.Version, err = jsonInt(v)
-		case "sha256":
-			r.SHA256, err = jsonString(v)
-		case "length":
-			r.Length, err = jsonInt(v)
-		case "root":
-			r.Root, err = jsonInt(v)
+// findFormat returns the format version of a state file, looking at the
+// members of the object only as far as needed to find their ends.
+func findFormat(data []byte) (int64, error) {
+	d := &stateDecoder{b: data}
+	var format []byte
+	err := d.object(nil, func(name string) error {
+		if name == "format" && format == nil && !d.null() {
+			tok, err := d.token()
+			format = tok
+			return err
+		}
+		return d.skip()
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case format == nil:
+		return 0, errNoFormat
+	}
+	v, err := cjson.Int(format)
+	if err != nil {
+		return 0, fmt.Errorf("format: %w", err)
+	}
+	return v, nil
+}
+
+// stateDecoder reads the JSON of a state file from b[i:]. It reads the
+// structure (objects, arrays, where a value ends) itself, and each string
+// and integer through cjson, which checks them by the rules of JSON (and
+// refuses what JSON readers disagree on: invalid UTF-8, lone surrogates,
+// -0).
+type stateDecoder struct {
+	b []byte
+	i int
+}
+
+func (d *stateDecoder) syntax(msg string) error {
+	return fmt.Errorf("%w at offset %d: %s", cjson.ErrSyntax, d.i, msg)
+}
+
+// space skips JSON whitespace.
+func (d *stateDecoder) space() {
+	for d.i < len(d.b) && (d.b[d.i] == ' ' || d.b[d.i] == '\t' || d.b[d.i] == '\n' || d.b[d.i] == '\r') {
+		d.i++
+	}
+}
+
+// peek returns the next byte after whitespace, 0 at the end.
+func (d *stateDecoder) peek() byte {
+	if d.space(); d.i < len(d.b) {
+		return d.b[d.i]
+	}
+	return 0
+}
+
+// consume skips c, the next byte after whitespace, and reports whether it
+// was there.
+func (d *stateDecoder) consume(c byte) bool {
+	if d.peek() == c && c != 0 {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// null reports whether the next value is null, without reading it.
+func (d *stateDecoder) null() bool {
+	return d.peek() == 'n' && bytes.HasPrefix(d.b[d.i:], []byte("null"))
+}
+
+// token reads a string, a number or a literal, and returns its bytes,
+// unchecked but for the ends of a string and its raw control characters
+// (which JSON does not allow, and cjson takes from input that is in its
+// canonical form).
+func (d *stateDecoder) token() ([]byte, error) {
+	start := d.i
+	switch c := d.peek(); {
+	case c == '"':
+		start = d.i
+		for d.i++; d.i < len(d.b); d.i++ {
+			switch c := d.b[d.i]; {
+			case c == '\\':
+				d.i++
+			case c == '"':
+				d.i++
+				return d.b[start:d.i], nil
+			case c < ' ':
+				return nil, d.syntax("control character in a string")
+			}
+		}
+		return nil, d.syntax("unterminated string")
+	case c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z':
+		start = d.i
+		for ; d.i < len(d.b); d.i++ {
+			if c := d.b[d.i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '+' || c == '.') {
+				break
+			}
+		}
+		return d.b[start:d.i], nil
+	case c == 0:
+		return nil, d.syntax("unexpected end of input")
+	}
+	return nil, d.syntax(fmt.Sprintf("unexpected %q", d.b[d.i]))
+}
+
+// skip reads a value of any kind, checking only that it ends.
+func (d *stateDecoder) skip() error {
+	depth := 0
+	for {
+		switch d.peek() {
+		case '{', '[':
+			depth++
+			d.i++
+		case '}', ']':
+			depth--
+			d.i++
+		case ',', ':':
+			if depth == 0 {
+				return d.syntax("unexpected separator")
+			}
+			d.i++
+			continue
 		default:
-			return errUnknownField
+			if _, err := d.token(); err != nil {
+				return err
+			}
+		}
+		if depth <= 0 {
+			if depth < 0 {
+				return d.syntax("unbalanced brackets")
+			}
+			return nil
+		}
+	}
+}
+
+// object reads an object, or null (no members). For each member it decodes
+// the key and calls fn, which must read the value. With names, the object
+// is a struct: every key must be one of names (errUnknownField), once
+// (errDuplicateKey). With nil names any key goes.
+func (d *stateDecoder) object(names []string, fn func(key string) error) error {
+	if d.null() {
+		d.i += len("null")
+		return nil
+	}
+	if !d.consume('{') {
+		return d.syntax("want an object")
+	}
+	if d.consume('}') {
+		return nil
+	}
+	var seen uint64
+	for {
+		tok, err := d.token()
+		if err != nil {
+			return err
+		}
+		if tok[0] != '"' {
+			return d.syntax("want a key")
+		}
+		key, err := cjson.String(tok)
+		if err != nil {
+			return err
+		}
+		if names != nil {
+			i := slices.Index(names, key)
+			switch {
+			case i < 0:
+				return fmt.Errorf("%w %q", errUnknownField, key)
+			case seen&(1<<i) != 0:
+				return fmt.Errorf("%w %q", errDuplicateKey, key)
+			}
+			seen |= 1 << i
+		}
+		if !d.consume(':') {
+			return d.syntax("want a colon")
+		}
+		switch err := fn(key); {
+		case err == errDuplicateKey:
+			return fmt.Errorf("%w %q", errDuplicateKey, key)
+		case err != nil:
+			return fmt.Errorf("%q: %w", key, err)
+		}
+		if d.consume(',') {
+			continue
+		}
+		if d.consume('}') {
+			return nil
+		}
+		return d.syntax("want a comma or a closing brace")
+	}
+}
+
+// entries reads an object, or null, into the map m, each value with read;
+// a key that m holds already is refused.
+func entries[V any](d *stateDecoder, m map[string]V, read func() (V, error)) error {
+	return d.object(nil, func(key string) error {
+		if _, dup := m[key]; dup {
+			return errDuplicateKey
+		}
+		v, err := read()
+		m[key] = v
+		return err
+	})
+}
+
+func (d *stateDecoder) role() (r RoleRecord, err error) {
+	err = d.object(roleFields, func(name string) (err error) {
+		switch name {
+		case "version":
+			r.Version, err = d.int()
+		case "sha256":
+			r.SHA256, err = d.string()
+		case "length":
+			r.Length, err = d.int()
+		case "root":
+			r.Root, err = d.int()
 		}
 		return err
 	})
 	return r, err
 }
 
-func decodeInstall(v []byte) (in Install, err error) {
-	err = members(v, func(name, v []byte) (err error) {
-		switch string(name) {
+func (d *stateDecoder) install() (in Install, err error) {
+	err = d.object(installFields, func(name string) (err error) {
+		switch name {
 		case "version":
-			in.Version, err = jsonString(v)
+			in.Version, err = d.string()
 		case "sha256":
-			in.SHA256, err = jsonString(v)
+			in.SHA256, err = d.string()
 		case "time":
-			in.Time, err = jsonTime(v)
-		default:
-			return errUnknownField
+			in.Time, err = d.time()
 		}
 		return err
 	})
 	return in, err
 }
 
-func decodeLog(v []byte) (cp LogCheckpoint, err error) {
-	err = members(v, func(name, v []byte) (err error) {
-		switch string(name) {
+func (d *stateDecoder) log() (cp LogCheckpoint, err error) {
+	err = d.object(logFields, func(name string) (err error) {
+		switch name {
 		case "size":
-			cp.Size, err = jsonInt(v)
+			cp.Size, err = d.int()
 		case "hash":
-			cp.Hash, err = jsonString(v)
+			cp.Hash, err = d.string()
 		case "note":
-			cp.Note, err = jsonString(v)
+			cp.Note, err = d.string()
 		case "verified":
-			cp.Verified, err = jsonTime(v)
-		default:
-			return errUnknownField
+			cp.Verified, err = d.time()
 		}
 		return err
 	})
 	return cp, err
 }
 
-// members calls fn for each member of v, a JSON object that cjson
-// validated, or null (no members), with the member's decoded key. fn
-// returns errUnknownField for a key it does not know. An error names the
-// key.
-func members(v []byte, fn func(key, v []byte) error) error {
-	if isNull(v) {
-		return nil
-	}
-	if v[0] != '{' {
-		return errors.New("not an object")
-	}
-	return cjson.MembersValid(v, func(_ int, key, v []byte) error {
-		if bytes.IndexByte(key, '\\') >= 0 {
-			key = []byte(cjson.DecodeKey(key))
-		}
-		switch err := fn(key, v); {
-		case err == errUnknownField:
-			return fmt.Errorf("%w %q", errUnknownField, key)
-		case err != nil:
-			return fmt.Errorf("%q: %w", key, err)
-		}
-		return nil
-	})
-}
-
-func isNull(v []byte) bool { return string(v) == "null" }
-
-func jsonInt(v []byte) (int64, error) {
-	if isNull(v) {
+// int reads an integer in the range of int64; null is 0.
+func (d *stateDecoder) int() (int64, error) {
+	tok, err := d.token()
+	switch {
+	case err != nil:
+		return 0, err
+	case string(tok) == "null":
 		return 0, nil
 	}
-	return cjson.Int(v)
+	return cjson.Int(tok)
 }
 
-func jsonString(v []byte) (string, error) {
-	if isNull(v) {
+// string reads a string; null is "".
+func (d *stateDecoder) string() (string, error) {
+	tok, err := d.token()
+	switch {
+	case err != nil:
+		return "", err
+	case string(tok) == "null":
 		return "", nil
 	}
-	return cjson.String(v)
+	return cjson.String(tok)
 }
 
-// jsonStrings decodes an array of strings; null is a nil slice.
-func jsonStrings(v []byte) ([]string, error) {
-	if isNull(v) {
+// strings reads an array of strings; null is a nil slice.
+func (d *stateDecoder) strings() ([]string, error) {
+	if d.null() {
+		d.i += len("null")
 		return nil, nil
 	}
-	if v[0] != '[' {
-		return nil, errors.New("not an array")
+	if !d.consume('[') {
+		return nil, d.syntax("want an array")
 	}
 	out := []string{}
-	err := cjson.ElementsValid(v, func(e []byte) error {
-		s, err := jsonString(e)
+	if d.consume(']') {
+		return out, nil
+	}
+	for {
+		s, err := d.string()
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, s)
-		return err
-	})
-	return out, err
+		if d.consume(',') {
+			continue
+		}
+		if d.consume(']') {
+			return out, nil
+		}
+		return nil, d.syntax("want a comma or a closing bracket")
+	}
 }
 
-// jsonTime decodes a time as encoding/json did, with
-// [time.Time.UnmarshalJSON], in UTC.
-func jsonTime(v []byte) (time.Time, error) {
+// time reads a time as encoding/json did, with [time.Time.UnmarshalJSON]
+// (null is the zero time), in UTC.
+func (d *stateDecoder) time() (time.Time, error) {
 	var t time.Time
-	err := t.UnmarshalJSON(v)
+	tok, err := d.token()
+	if err == nil {
+		err = t.UnmarshalJSON(tok)
+	}
 	return t.UTC(), err
 }
