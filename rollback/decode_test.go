@@ -238,7 +238,7 @@ func TestFileStoreRefusesAmbiguous(t *testing.T) {
 		{"field in upper case", replace(`"roles"`, `"ROLES"`), errUnknownField},
 		{"field with a long s", replace(`"sha256": "`+hash(40), `"ſha256": "`+hash(40)), errUnknownField},
 		{"field in title case", replace(`"last_time"`, `"Last_Time"`), errUnknownField},
-		{"format in upper case", replace(`"format"`, `"FORMAT"`), errNoFormat},
+		{"format in upper case", replace(`"format"`, `"FORMAT"`), errUnknownField},
 		{"negative zero", replace(`"fast_forward_root": 2`, `"fast_forward_root": -0`), cjson.ErrNotCanonicalizable},
 		{"lone surrogate", replace(`"audit_anchor": "`, `"audit_anchor": "\ud800`), cjson.ErrNotCanonicalizable},
 		{"surrogate then a letter", replace(`"audit_anchor": "`, `"audit_anchor": "\ud800\u0041`), cjson.ErrNotCanonicalizable},
@@ -251,6 +251,29 @@ func TestFileStoreRefusesAmbiguous(t *testing.T) {
 			}
 			assertCorrupt(t, tc.content, tc.reason)
 		})
+	}
+}
+
+// A file of a newer format is reported as such, whatever else it holds
+// that this format does not have.
+func TestDecodeStateNewerFormat(t *testing.T) {
+	for _, data := range []string{
+		`{"roles": "a string now", "format": 3, "new": [1.5, {"x": null}, "\u00e9"]}`,
+		`{"format": 3, "format": 2}`,
+		`{"roles": {"root": {"version": 1, "signed_by": ["k1"]}}, "format": 4}`,
+	} {
+		if _, err := decodeState([]byte(data)); !errors.Is(err, errFormat) {
+			t.Errorf("%s: got %v, want an unknown format version", data, err)
+		}
+	}
+	for _, data := range []string{
+		`{"roles": "a string now", "format": 2}`,
+		`{"roles": {"root": {"version": 1, "signed_by": ["k1"]}}, "format": 2}`,
+		`{"format": 2, "new": [1.5, {"x": null}, "\u00e9"], "format": 3}`,
+	} {
+		if _, err := decodeState([]byte(data)); err == nil || errors.Is(err, errFormat) {
+			t.Errorf("%s: got %v, want an error that is not about the format", data, err)
+		}
 	}
 }
 

@@ -286,8 +286,10 @@ var (
 	// errUnknownField is the error for an object member that the state
 	// file format does not have.
 	errUnknownField = errors.New("unknown field")
+	// errDuplicateKey is the error for an object with a key twice.
 	errDuplicateKey = errors.New("duplicate key")
 	errNoFormat     = errors.New("no format version")
+	errFormat       = errors.New("unknown format version")
 )
 
 // Names of the members of the objects in a state file (see stateFile).
@@ -318,20 +320,37 @@ var (
 //   - invalid UTF-8 and escapes of lone UTF-16 surrogates, which
 //     encoding/json replaced with U+FFFD, and -0.
 func decodeState(data []byte) (*State, error) {
-	format, err := findFormat(data)
+	s, err := readState(data)
 	if err != nil {
+		if v, ok := findFormat(data); ok {
+			if ferr := checkFormat(v); ferr != nil {
+				return nil, ferr
+			}
+		}
 		return nil, err
 	}
-	if format != formatVersion && format != 1 {
-		return nil, fmt.Errorf("unknown format version %d", format)
+	return s, nil
+}
+
+func checkFormat(v int64) error {
+	if v != formatVersion && v != 1 {
+		return fmt.Errorf("%w %d", errFormat, v)
 	}
-	d := &stateDecoder{b: data}
+	return nil
+}
+
+// readState is decodeState without the search for a newer format version
+// when the file can't be read.
+func readState(data []byte) (*State, error) {
+	d := &stateDecoder{b: data, text: string(data)}
 	s := NewState()
-	reset := false
-	err = d.object(stateFields, func(name string) (err error) {
+	var format int64
+	hasFormat, reset := false, false
+	err := d.object(stateFields, func(name string) (err error) {
 		switch name {
 		case "format":
-			_, err = d.int()
+			hasFormat = !d.null()
+			format, err = d.int()
 		case "roles":
 			err = entries(d, s.Roles, d.role)
 		case "timestamp_reset_root":
@@ -352,11 +371,16 @@ func decodeState(data []byte) (*State, error) {
 		}
 		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if d.space(); d.i != len(d.b) {
+	case d.space() != len(d.b):
 		return nil, d.syntax("data after the state object")
+	case !hasFormat:
+		return nil, errNoFormat
+	}
+	if err := checkFormat(format); err != nil {
+		return nil, err
 	}
 	if reset != (format == formatVersion) {
 		return nil, fmt.Errorf("format %d: timestamp_reset_root is required in format %d only", format, formatVersion)
@@ -367,30 +391,24 @@ func decodeState(data []byte) (*State, error) {
 	return s, nil
 }
 
-// findFormat returns the format version of a state file, looking at the
-// members of the object only as far as needed to find their ends.
-func findFormat(data []byte) (int64, error) {
-	d := &stateDecoder{b: data}
+// findFormat returns the format version of a state file that may be of a
+// newer format, looking at the members of its object only as far as needed
+// to find where they end; false if there is none or it can't be read.
+func findFormat(data []byte) (int64, bool) {
+	d := &stateDecoder{b: data, text: string(data)}
 	var format []byte
-	err := d.object(nil, func(name string) error {
-		if name == "format" && format == nil && !d.null() {
-			tok, err := d.token()
-			format = tok
+	err := d.object(nil, func(name string) (err error) {
+		if name == "format" && format == nil {
+			format, err = d.token()
 			return err
 		}
 		return d.skip()
 	})
-	switch {
-	case err != nil:
-		return 0, err
-	case format == nil:
-		return 0, errNoFormat
+	if err != nil || format == nil {
+		return 0, false
 	}
 	v, err := cjson.Int(format)
-	if err != nil {
-		return 0, fmt.Errorf("format: %w", err)
-	}
-	return v, nil
+	return v, err == nil
 }
 
 // stateDecoder reads the JSON of a state file from b[i:]. It reads the
@@ -399,19 +417,22 @@ func findFormat(data []byte) (int64, error) {
 // refuses what JSON readers disagree on: invalid UTF-8, lone surrogates,
 // -0).
 type stateDecoder struct {
-	b []byte
-	i int
+	b    []byte
+	text string // string(b), whose substrings are the strings without escapes
+	i    int
+	last int // where the last token began
 }
 
 func (d *stateDecoder) syntax(msg string) error {
 	return fmt.Errorf("%w at offset %d: %s", cjson.ErrSyntax, d.i, msg)
 }
 
-// space skips JSON whitespace.
-func (d *stateDecoder) space() {
+// space skips JSON whitespace and returns where it ends.
+func (d *stateDecoder) space() int {
 	for d.i < len(d.b) && (d.b[d.i] == ' ' || d.b[d.i] == '\t' || d.b[d.i] == '\n' || d.b[d.i] == '\r') {
 		d.i++
 	}
+	return d.i
 }
 
 // peek returns the next byte after whitespace, 0 at the end.
@@ -425,7 +446,7 @@ func (d *stateDecoder) peek() byte {
 // consume skips c, the next byte after whitespace, and reports whether it
 // was there.
 func (d *stateDecoder) consume(c byte) bool {
-	if d.peek() == c && c != 0 {
+	if d.peek() == c {
 		d.i++
 		return true
 	}
@@ -442,10 +463,11 @@ func (d *stateDecoder) null() bool {
 // (which JSON does not allow, and cjson takes from input that is in its
 // canonical form).
 func (d *stateDecoder) token() ([]byte, error) {
+	c := d.peek()
 	start := d.i
-	switch c := d.peek(); {
+	d.last = start
+	switch {
 	case c == '"':
-		start = d.i
 		for d.i++; d.i < len(d.b); d.i++ {
 			switch c := d.b[d.i]; {
 			case c == '\\':
@@ -459,14 +481,13 @@ func (d *stateDecoder) token() ([]byte, error) {
 		}
 		return nil, d.syntax("unterminated string")
 	case c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z':
-		start = d.i
 		for ; d.i < len(d.b); d.i++ {
 			if c := d.b[d.i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '+' || c == '.') {
 				break
 			}
 		}
 		return d.b[start:d.i], nil
-	case c == 0:
+	case d.i == len(d.b):
 		return nil, d.syntax("unexpected end of input")
 	}
 	return nil, d.syntax(fmt.Sprintf("unexpected %q", d.b[d.i]))
@@ -527,7 +548,7 @@ func (d *stateDecoder) object(names []string, fn func(key string) error) error {
 		if tok[0] != '"' {
 			return d.syntax("want a key")
 		}
-		key, err := cjson.String(tok)
+		key, err := d.decode(tok)
 		if err != nil {
 			return err
 		}
@@ -642,6 +663,18 @@ func (d *stateDecoder) string() (string, error) {
 		return "", err
 	case string(tok) == "null":
 		return "", nil
+	case tok[0] != '"':
+		return "", d.syntax("want a string")
+	}
+	return d.decode(tok)
+}
+
+// decode returns the string that tok, the string token just read, stands
+// for. Without escapes that is a substring of d.text: the strings of a state
+// file share one allocation.
+func (d *stateDecoder) decode(tok []byte) (string, error) {
+	if bytes.IndexByte(tok, '\\') < 0 && cjson.IsCanonical(tok) {
+		return d.text[d.last+1 : d.last+len(tok)-1], nil
 	}
 	return cjson.String(tok)
 }
