@@ -300,9 +300,12 @@ var (
 	logFields     = []string{"size", "hash", "note", "verified"}
 )
 
-// decodeState parses a state file strictly: the format version first, so
-// that a newer format is reported as such, then every member, with no
-// unknown fields and nothing after the object, then the records' validity.
+// decodeState parses a state file strictly: every member, with no unknown
+// fields and nothing after the object, then the format version, then the
+// records' validity. A file that is refused and names a format version
+// other than 1 and 2 is reported as of an unknown format (errFormat)
+// rather than for what failed: a newer format may hold what this code does
+// not know.
 //
 // It reads the stateFile form by hand, as encoding/json did before, without
 // its reflection (costly in a new process, where every warm start reads
