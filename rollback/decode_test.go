@@ -156,7 +156,7 @@ func divergence(t testing.TB, data []byte, err error) string {
 	switch {
 	case errors.Is(err, errDuplicateKey) && dup:
 		return "a key twice in an object"
-	case (errors.Is(err, errUnknownField) || errors.Is(err, errNoFormat)) && folded:
+	case errors.Is(err, errUnknownField) && folded:
 		return "a field name in another case"
 	case errors.Is(err, cjson.ErrSyntax) && !utf8.Valid(data):
 		return "invalid UTF-8"
