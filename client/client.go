@@ -3,14 +3,17 @@ package client
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/latchsec/latch/internal/audit"
+	"github.com/latchsec/latch/internal/cacheopen"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
 )
@@ -48,6 +51,9 @@ type Client struct {
 
 	// stateLost: New found no trusted state but cached metadata (Status).
 	stateLost bool
+	// embeddedUnchecked: the embedded root was decoded without checking
+	// its signatures, until confirmEmbedded finds its record.
+	embeddedUnchecked bool
 
 	// applyMu serialises self-update operations of this client; the state
 	// directory's lock keeps other processes out.
@@ -138,11 +144,62 @@ func configure(cfg Config, opts []Option) (*Client, *metadata.Root, error) {
 		b, _ := baseURL(u)
 		c.targetURLs = append(c.targetURLs, b)
 	}
-	embedded, err := openRoot(cfg.TrustedRoot, nil)
+	embedded, err := c.openEmbedded()
 	if err != nil {
 		return nil, nil, fmt.Errorf("client: embedded trusted root: %w", err)
 	}
 	return c, embedded, nil
+}
+
+// openEmbedded decodes the embedded root, Config.TrustedRoot, checking its
+// signatures (§5.2) unless the state directory, opened by a client before,
+// caches a root with the same bytes: those were verified when they were
+// recorded, so confirmEmbedded checks the record once the trusted state is
+// read, and verifies the embedded root only if it doesn't match. Either way
+// a bad embedded root fails before its first use, and before anything is
+// written: a directory no client opened yet (no state subdirectory) has its
+// embedded root checked here.
+func (c *Client) openEmbedded() (*metadata.Root, error) {
+	if name, err := cacheName(metadata.RoleRoot); err == nil {
+		_, err := os.Stat(filepath.Join(c.cfg.StateDir, stateSubdir))
+		if b, rErr := os.ReadFile(filepath.Join(c.cfg.StateDir, name)); err == nil && rErr == nil && bytes.Equal(b, c.cfg.TrustedRoot) {
+			if r, err := reopenCached[*metadata.Root](metadata.RoleRoot, b); err == nil {
+				c.embeddedUnchecked = true
+				return r, nil
+			}
+		}
+	}
+	return openRoot(c.cfg.TrustedRoot, nil)
+}
+
+// confirmEmbedded returns the embedded root that openEmbedded decoded,
+// once the trusted state is read: as it is if its bytes are those the
+// trusted state records for the root, else with its signatures checked.
+func (c *Client) confirmEmbedded(embedded *metadata.Root) (*metadata.Root, error) {
+	if !c.embeddedUnchecked {
+		return embedded, nil
+	}
+	c.embeddedUnchecked = false
+	if rec, ok := c.disk.record(metadata.RoleRoot); ok && rec.Version == embedded.Version() && matchesRecord(c.cfg.TrustedRoot, rec) {
+		return embedded, nil
+	}
+	r, err := openRoot(c.cfg.TrustedRoot, nil)
+	if err != nil {
+		return nil, fmt.Errorf("client: embedded trusted root: %w", err)
+	}
+	return r, nil
+}
+
+// reopenCached decodes data, the cached document of role, without checking
+// its signatures: only for bytes that the trusted state records as verified
+// under the root trusted now (docs/decisions.md, "The local disk").
+func reopenCached[T any](role string, data []byte) (T, error) {
+	doc, err := cacheopen.Reopen(role, data)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return doc.(T), nil
 }
 
 // openClient is New with openStore to open and lock the state directory's
@@ -152,13 +209,31 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 	if err != nil {
 		return nil, err
 	}
-	// The audit log first: what follows may record trust decisions.
-	if err := c.openState(openStore); err != nil {
+	if err := c.openDisk(openStore); err != nil {
 		return nil, err
+	}
+	// The audit log is opened, and the targets index read, each in a
+	// goroutine beside the rest of what a start reads: on two cores a warm
+	// start costs about the longest of the three, not their sum. They only
+	// read (the audit log may cut a torn last line, in its own directory);
+	// nothing else is written until both have ended.
+	audited := inBackground(c.openAuditLog)
+	reopened := c.startReopenTargets()
+	if embedded, err = c.confirmEmbedded(embedded); err != nil {
+		reopened.wait()
+		return nil, errors.Join(err, audited(), c.Close())
 	}
 	var recorded int
 	c.disk.view(func(s *rollback.State) { recorded = len(s.Roles) })
-	if c.stateLost = recorded == 0 && c.disk.cacheExists(); c.stateLost {
+	c.stateLost = recorded == 0 && c.disk.cacheExists()
+	set := c.loadCache(embedded, reopened)
+	reopened.wait()
+	// The audit log before what follows: it may record trust decisions.
+	if err := audited(); err != nil {
+		c.disk.close()
+		return nil, err
+	}
+	if c.stateLost {
 		c.log.Warn("trusted state missing while metadata is cached: starting over as on a first run, from the embedded root; every version floor was lost",
 			"state", filepath.Join(cfg.StateDir, stateSubdir))
 		if err := c.record(audit.KindStateLost, map[string]any{"embedded_root": embedded.Version()}); err != nil {
@@ -166,7 +241,6 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 			return nil, fmt.Errorf("client: %w", err)
 		}
 	}
-	set := c.loadCache(embedded)
 	// The embedded root is the starting point when it is newer than the
 	// cached one (docs/decisions.md, "Root at start-up"). It becomes trusted the way
 	// a fetched root does, fast-forward recovery included, and is cached,
@@ -192,19 +266,90 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 // openStore, removes the temporary files of interrupted writes, loads the
 // trusted state and opens the audit log.
 func (c *Client) openState(openStore func(dir string) (*rollback.FileStore, error)) error {
+	if err := c.openDisk(openStore); err != nil {
+		return err
+	}
+	if err := c.openAuditLog(); err != nil {
+		c.disk.close()
+		return err
+	}
+	return nil
+}
+
+// openDisk is openState without the audit log.
+func (c *Client) openDisk(openStore func(dir string) (*rollback.FileStore, error)) error {
 	d, err := openStateDir(c.cfg.StateDir, c.log, openStore)
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
 	c.disk = d
 	c.sweepTemps()
+	return nil
+}
+
+// openAuditLog opens the audit log; a failure is an error only when the log
+// is mandatory (auditFailed).
+func (c *Client) openAuditLog() error {
 	if err := c.openAudit(); err != nil {
 		if err := c.auditFailed("open", err); err != nil {
-			d.close()
 			return fmt.Errorf("client: %w", err)
 		}
 	}
 	return nil
+}
+
+// inBackground runs f in a goroutine of its own; the function it returns
+// waits for f and returns its error, as often as it is called.
+func inBackground(f func() error) func() error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	return sync.OnceValue(func() error { return <-done })
+}
+
+// reopening is the cached top-level targets reopened through their index in
+// a goroutine (startReopenTargets), for the records the trusted state held
+// when it started.
+type reopening struct {
+	root    int64
+	targets rollback.RoleRecord
+	done    chan struct{}
+	t       *metadata.Targets
+	cached  *cachedTargets
+	err     error
+}
+
+// startReopenTargets starts reopening the cached top-level targets for the
+// root the trusted state records; nil if it records no root or targets.
+// loadCache takes the result if the root it trusts is that one.
+func (c *Client) startReopenTargets() *reopening {
+	root, okRoot := c.disk.record(metadata.RoleRoot)
+	targets, okTargets := c.disk.record(metadata.RoleTargets)
+	if !okRoot || !okTargets {
+		return nil
+	}
+	r := &reopening{root: root.Version, targets: targets, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.t, r.cached, r.err = c.disk.reopenTargets(targets, root.Version)
+	}()
+	return r
+}
+
+// wait waits for the goroutine to end, if there is one.
+func (r *reopening) wait() {
+	if r != nil {
+		<-r.done
+	}
+}
+
+// reopenTargets is stateDir.reopenTargets, answered by r if r reopened the
+// same record for the same root.
+func (c *Client) reopenTargets(r *reopening, rec rollback.RoleRecord, root int64) (*metadata.Targets, *cachedTargets, error) {
+	if r != nil && r.targets == rec && r.root == root {
+		r.wait()
+		return r.t, r.cached, r.err
+	}
+	return c.disk.reopenTargets(rec, root)
 }
 
 // Close releases the state directory. The client must not be used after.
@@ -261,23 +406,39 @@ func (s *trustedSet) targetsData() ([]byte, error) {
 	return s.cachedTargets.ix.Data.Bytes(0, s.cachedTargets.ix.Data.Size())
 }
 
-// The signature checks of roots and timestamps, through variables so that
-// tests can count them.
+// The signature checks of roots, timestamps and snapshots, through
+// variables so that tests can count them.
 var (
 	openRoot      = metadata.OpenRoot
 	openTimestamp = metadata.OpenTimestamp
+	openSnapshot  = metadata.OpenSnapshot
 )
 
+// openCached opens data, the cached document of role that the trusted state
+// records as rec: reopened without a second signature check if the root
+// whose keys verified it is root, the one trusted now, else verified with
+// root's keys by open (after a rotation, revocation applies to the cache
+// too: docs/decisions.md, "Revocation is immediate").
+func openCached[T any](data []byte, rec rollback.RoleRecord, root *metadata.Root, role string, open func([]byte, *metadata.Root) (T, error)) (T, error) {
+	if rec.Root == root.Version() {
+		return reopenCached[T](role, data)
+	}
+	return open(data, root)
+}
+
 // loadCache builds the trusted set the cache holds: the cached root (nil
-// if there is none that verifies), and the cached timestamp, snapshot and
-// targets verified again with its keys. Each stands alone: a snapshot kept
-// by a timestamp-only fast-forward recovery is loaded without a timestamp.
-// Expiry is not checked here: Refresh checks it, and the offline view
-// reports it. embedded is the embedded root, verified from
-// Config.TrustedRoot: a cached root with the same bytes is that root (the
-// same checks of the same bytes would find the same), so a start whose
-// embedded root is the cached one checks its signatures once.
-func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
+// if there is none that decodes), and the cached timestamp, snapshot and
+// targets. Each stands alone: a snapshot kept by a timestamp-only
+// fast-forward recovery is loaded without a timestamp. Every one was
+// verified before the trusted state recorded it, and readCache returns only
+// bytes that match their record, so none is verified again while the root
+// whose keys verified it is still trusted (openCached); one recorded under
+// an older root is verified with the current root's keys. Expiry is not
+// checked here: Refresh checks it, and the offline view reports it.
+// embedded is the embedded root, Config.TrustedRoot: a cached root with
+// the same bytes is that root. reopened, if not nil, is the targets index
+// being read beside.
+func (c *Client) loadCache(embedded *metadata.Root, reopened *reopening) *trustedSet {
 	set := &trustedSet{}
 	b, rec, ok := c.readCache(metadata.RoleRoot)
 	if !ok {
@@ -286,11 +447,11 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 	r := embedded
 	var err error
 	if !bytes.Equal(b, c.cfg.TrustedRoot) {
-		r, err = openRoot(b, nil)
+		r, err = reopenCached[*metadata.Root](metadata.RoleRoot, b)
 	}
 	switch {
 	case err != nil:
-		c.log.Warn("cached root does not verify; ignoring it", "err", err)
+		c.log.Warn("cached root does not decode; ignoring it", "err", err)
 		return set
 	case r.Version() != rec.Version:
 		c.log.Warn("cached root version differs from the trusted state; ignoring it", "version", r.Version())
@@ -298,12 +459,12 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 	}
 	set.root = r
 	if b, rec, ok := c.readCache(metadata.RoleTimestamp); ok {
-		if ts, err := openTimestamp(b, set.root); err == nil && ts.Version() == rec.Version {
+		if ts, err := openCached(b, rec, set.root, metadata.RoleTimestamp, openTimestamp); err == nil && ts.Version() == rec.Version {
 			set.timestamp, set.timestampBytes, set.timestampRoot = ts, b, set.root
 		}
 	}
 	if b, rec, ok := c.readCache(metadata.RoleSnapshot); ok {
-		if sn, err := metadata.OpenSnapshot(b, set.root); err == nil && sn.Version() == rec.Version {
+		if sn, err := openCached(b, rec, set.root, metadata.RoleSnapshot, openSnapshot); err == nil && sn.Version() == rec.Version {
 			set.snapshot, set.snapshotBytes = sn, b
 		}
 	}
@@ -314,7 +475,7 @@ func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 	if !ok {
 		return set
 	}
-	t, cached, err := c.disk.reopenTargets(rec, set.root)
+	t, cached, err := c.reopenTargets(reopened, rec, set.root.Version())
 	if err != nil {
 		c.log.Warn("targets index unusable; verifying the cache in full", "err", err)
 	}

@@ -17,7 +17,8 @@ import (
 // View is a read-only view of the last successfully verified state, for
 // start-up: it needs no network and moves no trusted state, and it works
 // when metadata has expired, saying so instead of failing. Every document in
-// it was verified again when the view was made. Use it to start, to report
+// it was verified, when it was recorded or when the view was made (a cached
+// document is not verified twice under the same root). Use it to start, to report
 // what is installed, and to choose among files already verified; use a
 // Client to refresh and download, which keep refusing expired metadata.
 //
@@ -40,7 +41,9 @@ type View struct {
 // and reads them again (after a pause of at most a tenth of a second, about
 // a second in all) until each file matches its record; a file that still
 // doesn't, as after a crash between the two writes, is treated as absent,
-// as New treats it. Every document in the view is then verified again.
+// as New treats it. A document recorded under the root the view trusts
+// is used as verified then; one recorded under an older root is verified
+// again with the current root's keys.
 func Offline(cfg Config, opts ...Option) (*View, error) {
 	c, embedded, err := configure(cfg, opts)
 	if err != nil {
@@ -53,6 +56,9 @@ func Offline(cfg Config, opts ...Option) (*View, error) {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	c.disk = d
+	if embedded, err = c.confirmEmbedded(embedded); err != nil {
+		return nil, err
+	}
 	c.trusted.Store(c.offlineSet(embedded))
 	return c.View(), nil
 }
@@ -61,7 +67,7 @@ func Offline(cfg Config, opts ...Option) (*View, error) {
 // started from the newer of the cached and the embedded root as New starts
 // (fast-forward recovery and revocation included), in memory only.
 func (c *Client) offlineSet(embedded *metadata.Root) *trustedSet {
-	set := c.loadCache(embedded)
+	set := c.loadCache(embedded, nil)
 	if set.root == nil || embedded.Version() > set.root.Version() {
 		c.applyRoot(set, embedded, resetFor(set.root, embedded))
 	}

@@ -66,7 +66,7 @@ type persistence interface {
 	// verified; nil for a small one.
 	stage(role string, data []byte) *staged
 	// reopenTargets and writeIndex: the index of the top-level targets.
-	reopenTargets(rec rollback.RoleRecord, root *metadata.Root) (*metadata.Targets, *cachedTargets, error)
+	reopenTargets(rec rollback.RoleRecord, root int64) (*metadata.Targets, *cachedTargets, error)
 	writeIndex(t *metadata.Targets, data, chunks []byte)
 
 	close() error

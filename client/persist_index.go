@@ -74,12 +74,13 @@ type cachedTargets struct {
 
 // reopenTargets reopens the cached top-level targets metadata through its
 // index, without a second signature check, if the trusted state records
-// that the current root's keys verified exactly those bytes and the index
-// names that record (docs/decisions.md, "The local disk"). No error and no document
-// means the index doesn't apply (another root).
-func (d *stateDir) reopenTargets(rec rollback.RoleRecord, root *metadata.Root) (*metadata.Targets, *cachedTargets, error) {
+// that the keys of root (the version of the current root) verified exactly
+// those bytes and the index names that record (docs/decisions.md, "The
+// local disk"). No error and no document means the index doesn't apply
+// (another root). It only reads, and may run beside the rest of a start.
+func (d *stateDir) reopenTargets(rec rollback.RoleRecord, root int64) (*metadata.Targets, *cachedTargets, error) {
 	b, ok := binding(rec)
-	if rec.Root == 0 || rec.Root != root.Version() || !ok {
+	if rec.Root == 0 || rec.Root != root || !ok {
 		return nil, nil, nil
 	}
 	idx, err := targetindex.OpenFile(indexPath(d.dir))

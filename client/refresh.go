@@ -277,7 +277,7 @@ func (c *Client) updateSnapshot(ctx context.Context, ref time.Time, set *trusted
 		if err := meta.Check(b); err != nil { // §5.5.2
 			return &metadata.Error{Role: metadata.RoleSnapshot, Version: meta.Version, Err: err}
 		}
-		sn, err := metadata.OpenSnapshot(b, set.root) // §5.5.3
+		sn, err := openSnapshot(b, set.root) // §5.5.3
 		if err != nil {
 			return err
 		}

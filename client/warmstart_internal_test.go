@@ -1,17 +1,23 @@
 package client
 
 import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/latchsec/latch/internal/simulator"
+	"github.com/latchsec/latch/internal/testdir"
 	"github.com/latchsec/latch/metadata"
 )
 
-// countChecks counts, until the test ends, the signature checks of roots
-// and timestamps made through openRoot and openTimestamp.
-func countChecks(t *testing.T) (roots, timestamps *int) {
-	roots, timestamps = new(int), new(int)
-	prevRoot, prevTimestamp := openRoot, openTimestamp
+// countChecks counts, until the test ends, the signature checks of roots,
+// timestamps and snapshots made through openRoot, openTimestamp and
+// openSnapshot.
+func countChecks(t *testing.T) (roots, timestamps, snapshots *int) {
+	roots, timestamps, snapshots = new(int), new(int), new(int)
+	prevRoot, prevTimestamp, prevSnapshot := openRoot, openTimestamp, openSnapshot
 	openRoot = func(b []byte, trusted *metadata.Root) (*metadata.Root, error) {
 		*roots++
 		return prevRoot(b, trusted)
@@ -20,16 +26,20 @@ func countChecks(t *testing.T) (roots, timestamps *int) {
 		*timestamps++
 		return prevTimestamp(b, root)
 	}
-	t.Cleanup(func() { openRoot, openTimestamp = prevRoot, prevTimestamp })
-	return roots, timestamps
+	openSnapshot = func(b []byte, root *metadata.Root) (*metadata.Snapshot, error) {
+		*snapshots++
+		return prevSnapshot(b, root)
+	}
+	t.Cleanup(func() { openRoot, openTimestamp, openSnapshot = prevRoot, prevTimestamp, prevSnapshot })
+	return roots, timestamps, snapshots
 }
 
-// TestWarmStartChecksOnce: a new process on a filled state directory,
-// whose embedded root is the cached one, refreshing while the repository
-// publishes nothing new, checks the root's signatures once (not once as
-// embedded and again as cached) and the timestamp's once (not again when
-// the server sends the same bytes); a new timestamp, or a new root, is
-// checked in full.
+// TestWarmStartChecksOnce: a new process on a filled state directory
+// checks no signature of what it cached and recorded under the root it
+// still trusts, when its embedded root is the cached one and the server
+// sends nothing new (not the root as embedded, nor the cached timestamp
+// and snapshot, nor the timestamp the server sends again); what is new,
+// and what was recorded under an older root, is checked in full.
 func TestWarmStartChecksOnce(t *testing.T) {
 	repo := simulator.New(t, simulator.Options{})
 	metaURL, _ := repo.Serve()
@@ -48,34 +58,111 @@ func TestWarmStartChecksOnce(t *testing.T) {
 	embedded := repo.TrustedRoot()
 	start(embedded)
 
-	roots, timestamps := countChecks(t)
-	start(embedded)
-	if *roots != 1 || *timestamps != 1 {
-		t.Errorf("warm start, nothing new: %d root and %d timestamp signature checks, want 1 and 1", *roots, *timestamps)
+	roots, timestamps, snapshots := countChecks(t)
+	for _, step := range []struct {
+		what                        string
+		publish                     func()
+		roots, timestamps, snapshot int
+	}{
+		{"nothing new", func() {}, 0, 0, 0},
+		{"new timestamp and snapshot (the cached ones are not checked)", func() {
+			repo.AddTarget("a", []byte("a"), nil)
+			repo.Publish()
+		}, 0, 1, 1},
+		{"new root (the timestamp, the same bytes, is checked under it)", repo.PublishRoot, 1, 1, 0},
+		// The embedded root is checked now: its bytes are no longer those
+		// recorded. The timestamp and snapshot recorded under the older root
+		// are checked with the current one's keys at each start, until the
+		// repository publishes new ones.
+		{"cached root newer than the embedded one", func() {}, 1, 1, 1},
+		{"new timestamp and snapshot after the rotation", func() {
+			repo.AddTarget("b", []byte("b"), nil)
+			repo.Publish()
+		}, 1, 2, 2},
+		{"nothing new after the rotation", func() {}, 1, 0, 0},
+	} {
+		step.publish()
+		*roots, *timestamps, *snapshots = 0, 0, 0
+		start(embedded)
+		if *roots != step.roots || *timestamps != step.timestamps || *snapshots != step.snapshot {
+			t.Errorf("warm start, %s: %d root, %d timestamp and %d snapshot signature checks, want %d, %d and %d",
+				step.what, *roots, *timestamps, *snapshots, step.roots, step.timestamps, step.snapshot)
+		}
 	}
+}
 
-	// A new timestamp is checked; so is the cached one it replaces.
-	repo.AddTarget("a", []byte("a"), nil)
-	repo.Publish()
-	*roots, *timestamps = 0, 0
-	start(embedded)
-	if *roots != 1 || *timestamps != 2 {
-		t.Errorf("warm start, new timestamp: %d root and %d timestamp signature checks, want 1 and 2", *roots, *timestamps)
+// TestEmbeddedRootCheckedUnlessRecorded: an embedded root is taken without
+// a signature check only when its bytes are the root the trusted state
+// records. A root whose signature is broken is refused, with nothing
+// written, when a state directory caches it without a record, beside
+// another record, or under a record it doesn't match; by New and Offline.
+func TestEmbeddedRootCheckedUnlessRecorded(t *testing.T) {
+	repo := simulator.New(t, simulator.Options{})
+	metaURL, _ := repo.Serve()
+	good := repo.TrustedRoot()
+	bad := bytes.Clone(good)
+	i := bytes.Index(bad, []byte(`"sig":"`)) + len(`"sig":"`)
+	bad[i] ^= 1 // '0'..'9' and 'a'..'f' stay hex
+	if bytes.Equal(bad, good) || i < len(`"sig":"`) {
+		t.Fatal("no signature to break")
 	}
-
-	// A new root is checked, and the timestamp, the same bytes, again
-	// under it.
-	repo.PublishRoot()
-	*roots, *timestamps = 0, 0
-	start(embedded)
-	if *roots != 2 || *timestamps != 2 {
-		t.Errorf("warm start, new root: %d root and %d timestamp signature checks, want 2 and 2", *roots, *timestamps)
+	filled := func(t *testing.T) string {
+		dir := t.TempDir()
+		c, err := New(Config{TrustedRoot: good, MetadataURLs: []string{metaURL}, StateDir: dir}, WithClock(repo.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Refresh(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return dir
 	}
-
-	// The cached root, no longer the embedded one, is checked.
-	*roots, *timestamps = 0, 0
-	start(embedded)
-	if *roots != 2 || *timestamps != 1 {
-		t.Errorf("warm start, cached root newer than the embedded one: %d root and %d timestamp signature checks, want 2 and 1", *roots, *timestamps)
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T) string
+	}{
+		{"cached without a record", func(t *testing.T) string {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "root.json"), bad, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}},
+		{"beside the record of another root", filled},
+		{"cached in place of the recorded root", func(t *testing.T) string {
+			dir := filled(t)
+			if err := os.WriteFile(filepath.Join(dir, "root.json"), bad, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}},
+		{"cached in place of a lost trusted state", func(t *testing.T) string {
+			dir := filled(t)
+			if err := os.Remove(filepath.Join(dir, "state", "trusted-state")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "root.json"), bad, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := tc.setup(t)
+			before := testdir.Files(t, dir)
+			cfg := Config{TrustedRoot: bad, MetadataURLs: []string{metaURL}, StateDir: dir}
+			var merr *metadata.Error
+			if c, err := New(cfg, WithClock(repo.Now)); !errors.As(err, &merr) || merr.Role != metadata.RoleRoot {
+				if c != nil {
+					c.Close()
+				}
+				t.Errorf("New: %v, want the embedded root's signature error", err)
+			}
+			if _, err := Offline(cfg, WithClock(repo.Now)); !errors.As(err, &merr) || merr.Role != metadata.RoleRoot {
+				t.Errorf("Offline: %v, want the embedded root's signature error", err)
+			}
+			testdir.Same(t, before, testdir.Files(t, dir))
+		})
 	}
 }

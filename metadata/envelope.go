@@ -144,12 +144,18 @@ func open(data []byte, keys RoleKeys, wantType string) (object, header, []string
 	if err != nil {
 		return nil, header{}, nil, err
 	}
+	o, h, err := env.decode(wantType)
+	return o, h, signers, err
+}
+
+// decode is the first decoding of "signed": its object and its header.
+func (env *envelope) decode(wantType string) (object, header, error) {
 	o, err := parseObject(env.canonical, "signed")
 	if err != nil {
-		return nil, header{}, nil, err
+		return nil, header{}, err
 	}
 	h, err := parseHeader(o, wantType)
-	return o, h, signers, err
+	return o, h, err
 }
 
 // parseKeys decodes a KEYS object (spec §4.3). Keys of unsupported types or

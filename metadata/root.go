@@ -60,17 +60,8 @@ func openRoot(data []byte, trusted *Root) (*Root, error) {
 			return nil, err
 		}
 	}
-	o, err := parseObject(env.canonical, "signed")
+	r, err := decodeRoot(env, data)
 	if err != nil {
-		return nil, err
-	}
-	h, err := parseHeader(o, RoleRoot)
-	r := &Root{header: h, raw: data}
-	if err != nil {
-		// h holds the version if it was read before the error.
-		return r, err
-	}
-	if err := r.decodeBody(o); err != nil {
 		return r, err
 	}
 	// §5.3.5 (and §5.2 for the embedded root): signed by a threshold of its
@@ -81,6 +72,23 @@ func openRoot(data []byte, trusted *Root) (*Root, error) {
 	}
 	r.signers = mergeSorted(oldSigners, selfSigners)
 	return r, nil
+}
+
+// decodeRoot decodes the root that env holds, received as data, without
+// checking its signatures. On error, the root returned holds the version if
+// it was read.
+func decodeRoot(env *envelope, data []byte) (*Root, error) {
+	o, err := parseObject(env.canonical, "signed")
+	if err != nil {
+		return nil, err
+	}
+	h, err := parseHeader(o, RoleRoot)
+	r := &Root{header: h, raw: data}
+	if err != nil {
+		// h holds the version if it was read before the error.
+		return r, err
+	}
+	return r, r.decodeBody(o)
 }
 
 // decodeBody decodes what follows the header (spec §4.3).
