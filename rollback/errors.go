@@ -17,10 +17,11 @@ var (
 	// that names the holder.
 	ErrLocked = errors.New("state directory is locked")
 
-	// ErrCorrupt means the stored state can't be read: bad JSON, an unknown
-	// format version or an invalid record. The state is the anchor of
-	// rollback protection, so it is never reset silently; a person has to
-	// look at it.
+	// ErrCorrupt means the stored state can't be read: bad JSON (a key
+	// given twice in an object or a field name in another case included),
+	// an unknown format version or an invalid record. The state is the
+	// anchor of rollback protection, so it is never reset silently; a
+	// person has to look at it.
 	ErrCorrupt = errors.New("trusted state is corrupt")
 
 	// ErrInvalid means the caller passed a malformed value (a role record

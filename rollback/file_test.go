@@ -294,60 +294,53 @@ func TestFileStoreReadsFormat1(t *testing.T) {
 }
 
 func TestFileStoreCorrupt(t *testing.T) {
-	valid, err := encodeState(baseState(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	replace := func(old, new string) string {
-		if !bytes.Contains(valid, []byte(old)) {
-			t.Fatalf("%q not in the encoded state", old)
-		}
-		return strings.Replace(string(valid), old, new, 1)
+	valid, replace := validStateFile(t)
+	canonical := `{"audit_anchor":"a\u0001b","format":2,"timestamp_reset_root":0}`
+	if _, err := decodeState([]byte(canonical)); err != nil {
+		t.Fatalf("the canonical file itself: %v", err)
 	}
 	for name, content := range map[string]string{
-		"empty":               "",
-		"not json":            "hello",
-		"truncated":           string(valid[:len(valid)/2]),
-		"array":               "[]",
-		"no format":           `{"roles": {}}`,
-		"format 3":            replace(`"format": 2`, `"format": 3`),
-		"format 0":            replace(`"format": 2`, `"format": 0`),
-		"format as text":      replace(`"format": 2`, `"format": "2"`),
-		"format 1, reset":     replace(`"format": 2`, `"format": 1`),
-		"format 2, no reset":  replace(`"timestamp_reset_root": 3,`, ``),
-		"unknown field":       replace(`"format": 2,`, `"format": 2, "extra": true,`),
-		"reset > root":        replace(`"timestamp_reset_root": 3`, `"timestamp_reset_root": 9`),
-		"trailing data":       string(valid) + "{}",
-		"version 0":           replace(`"version": 40`, `"version": 0`),
-		"bad hash":            replace(hash(40), "zz"),
-		"bad install":         replace(`"v1.10.0"`, `"v1.10"`),
-		"bad failed hash":     replace(`"`+hash(8)+`"`, `"x"`),
-		"fast-forward > root": replace(`"fast_forward_root": 2`, `"fast_forward_root": 9`),
-		"negative length":     replace(`"length": 120`, `"length": -1`),
-		"bad time":            replace(`"2025-03-01T12:00:00Z"`, `"yesterday"`),
+		"empty":                            "",
+		"not json":                         "hello",
+		"truncated":                        valid[:len(valid)/2],
+		"array":                            "[]",
+		"null":                             "null",
+		"no format":                        `{"roles": {}}`,
+		"format null":                      replace(`"format": 2`, `"format": null`),
+		"format 3":                         replace(`"format": 2`, `"format": 3`),
+		"format 0":                         replace(`"format": 2`, `"format": 0`),
+		"format as text":                   replace(`"format": 2`, `"format": "2"`),
+		"format 1, reset":                  replace(`"format": 2`, `"format": 1`),
+		"format 2, no reset":               replace(`"timestamp_reset_root": 3,`, ``),
+		"format 2, null reset":             replace(`"timestamp_reset_root": 3`, `"timestamp_reset_root": null`),
+		"unknown field":                    replace(`"format": 2,`, `"format": 2, "extra": true,`),
+		"unknown role field":               replace(`"version": 40,`, `"version": 40, "extra": {"a": [1]},`),
+		"reset > root":                     replace(`"timestamp_reset_root": 3`, `"timestamp_reset_root": 9`),
+		"trailing data":                    valid + "{}",
+		"byte order mark":                  "\ufeff" + valid,
+		"version 0":                        replace(`"version": 40`, `"version": 0`),
+		"version 1e3":                      replace(`"version": 40`, `"version": 1e3`),
+		"version 40.0":                     replace(`"version": 40`, `"version": 40.0`),
+		"version 040":                      replace(`"version": 40`, `"version": 040`),
+		"version beyond int64":             replace(`"version": 40`, `"version": 9223372036854775808`),
+		"version as text":                  replace(`"version": 40`, `"version": "40"`),
+		"bad hash":                         replace(hash(40), "zz"),
+		"upper-case hash":                  replace(hash(40), strings.ToUpper(hash(0xab))),
+		"role null":                        replace(`"roles": {`, `"roles": {"x": null,`),
+		"bad install":                      replace(`"v1.10.0"`, `"v1.10"`),
+		"bad failed hash":                  replace(`"`+hash(8)+`"`, `"x"`),
+		"null failed hash":                 replace(`"`+hash(8)+`"`, `null`),
+		"fast-forward > root":              replace(`"fast_forward_root": 2`, `"fast_forward_root": 9`),
+		"negative length":                  replace(`"length": 120`, `"length": -1`),
+		"bad time":                         replace(`"2025-03-01T12:00:00Z"`, `"yesterday"`),
+		"time with an escape":              replace(`"2025-03-01T12:00:00Z"`, `"2025-03-01T12:00:00\u005a"`),
+		"time as a number":                 replace(`"2025-03-01T12:00:00Z"`, `1740830400`),
+		"raw control character":            replace(`"audit_anchor": "`, "\"audit_anchor\": \"\x01"),
+		"raw control character, canonical": strings.Replace(canonical, `\u0001`, "\x01", 1),
+		"raw newline, canonical":           strings.Replace(canonical, `\u0001`, "\n", 1),
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "trusted-state")
-			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			st := openStore(t, dir)
-			_, err := st.Load()
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("Load: got %v, want ErrCorrupt", err)
-			}
-			if !strings.Contains(err.Error(), path) {
-				t.Errorf("error %q does not name the file", err)
-			}
-			// Save refuses to replace what it can't compare with.
-			if err := st.Save(baseState(t)); !errors.Is(err, ErrCorrupt) {
-				t.Errorf("Save: got %v, want ErrCorrupt", err)
-			}
-			if got, err := os.ReadFile(path); err != nil || string(got) != content {
-				t.Errorf("state file changed: %q, %v", got, err)
-			}
-			assertOnly(t, dir, "lock", "trusted-state")
+			assertCorrupt(t, content, nil)
 		})
 	}
 }

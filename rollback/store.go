@@ -2,7 +2,6 @@ package rollback
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -107,9 +106,14 @@ func checkForward(prev, next *State) error {
 }
 
 // sortedKeys returns the keys of m in order, "root" first, so that the
-// first problem found, and reported, doesn't depend on map order.
+// first problem found, and reported, doesn't depend on map order. It
+// allocates once, and not at all for an empty map: it runs on every load.
 func sortedKeys[V any](m map[string]V) []string {
-	return slices.SortedFunc(maps.Keys(m), func(a, b string) int {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
 		switch {
 		case a == b:
 			return 0
@@ -120,6 +124,7 @@ func sortedKeys[V any](m map[string]V) []string {
 		}
 		return strings.Compare(a, b)
 	})
+	return keys
 }
 
 // stored returns the copy of s that a store keeps: deep, without the

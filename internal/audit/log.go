@@ -142,33 +142,38 @@ func Open(opts Options, anchor Anchor) (*Log, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
-	if err := os.MkdirAll(l.dir, 0o700); err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+	// The directory is listed once, for openTail and retain: nothing
+	// between them adds or removes a rotated file.
+	files, err := listFiles(l.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(l.dir, 0o700); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+	} else if err != nil {
+		return nil, err
 	}
 	m, err := anchor.Load()
 	if err != nil {
 		return nil, fmt.Errorf("audit: load anchor: %w", err)
 	}
-	if err := m.check(); err != nil {
+	rec, err := m.record()
+	if err != nil {
 		return nil, err
 	}
-	if err := l.openTail(m); err != nil {
+	if err := l.openTail(files, m, rec); err != nil {
 		return nil, err
 	}
-	if err := l.retain(func() time.Time { return l.now().UTC() }); err != nil {
+	if err := l.retainFrom(files, func() time.Time { return l.now().UTC() }); err != nil {
 		l.closeFile()
 		return nil, err
 	}
 	return l, nil
 }
 
-// openTail finds the last record, checks it against the anchor m, cuts off
-// a torn line and writes the anchor's record if the log lacks it.
-func (l *Log) openTail(m Mark) error {
-	files, err := listFiles(l.dir)
-	if err != nil {
-		return err
-	}
+// openTail finds the last record in files, checks it against the anchor m,
+// whose Line is the record rec, cuts off a torn line and writes the
+// anchor's record if the log lacks it.
+func (l *Log) openTail(files []logFile, m Mark, rec Record) error {
 	broken := func(cause error) error {
 		if _, err := VerifyAnchored(l.dir, m); err != nil {
 			return err
@@ -181,12 +186,16 @@ func (l *Log) openTail(m Mark) error {
 		last     []byte
 		tornPath string
 		torn     int64
+		size     int64 = -1 // of audit.log, if read
 	)
 	for i := len(files) - 1; i >= 0 && last == nil; i-- {
 		path := filepath.Join(l.dir, files[i].name)
 		t, err := readTail(path)
 		if err != nil {
 			return broken(fmt.Errorf("audit: %s: %w", path, err))
+		}
+		if files[i].index == 0 {
+			size = t.size
 		}
 		if t.torn > 0 {
 			if i != len(files)-1 {
@@ -198,7 +207,19 @@ func (l *Log) openTail(m Mark) error {
 	}
 	var lastRec Record
 	h := Head{}
-	if last != nil {
+	switch {
+	case last == nil:
+	case m.Line != "" && string(last) == m.Line:
+		// The anchor's line, the usual case. parseRecord depends on the
+		// bytes alone, so it would give rec again (m.record parsed the
+		// same bytes), and m.record checked that m.Head is rec's seq and
+		// the hash of these bytes: the outcome is the same, without
+		// parsing or hashing the line a second time. A line that differs
+		// in any byte, a non-canonical form of the same record included,
+		// is parsed below and refused as ever (TestOpenAnchorLineVariant).
+		lastRec, h = rec, m.Head
+	default:
+		var err error
 		if lastRec, err = parseRecord(last); err != nil {
 			return broken(fmt.Errorf("audit: last record: %w", err))
 		}
@@ -214,7 +235,10 @@ func (l *Log) openTail(m Mark) error {
 		}
 	}
 	l.head, l.last = h, lastRec
-	if st, err := os.Stat(filepath.Join(l.dir, currentName)); err == nil {
+	if size >= 0 {
+		// audit.log as readTail found it, less the line cut off.
+		l.size = size - torn
+	} else if st, err := os.Stat(filepath.Join(l.dir, currentName)); err == nil {
 		l.size = st.Size()
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("audit: %w", err)
@@ -224,8 +248,6 @@ func (l *Log) openTail(m Mark) error {
 		if _, err := VerifyAnchored(l.dir, m); err != nil {
 			return err
 		}
-		// The anchor holds a valid line: Mark.check parsed it.
-		rec, _ := parseRecord([]byte(m.Line))
 		return l.commit([]byte(m.Line), rec)
 	}
 	return nil
@@ -403,13 +425,18 @@ func (l *Log) rotate(now time.Time) error {
 // only from a log that is the unbroken chain Append wrote. An empty oldest
 // file is just removed.
 func (l *Log) retain(now func() time.Time) error {
+	files, err := listFiles(l.dir)
+	if err != nil {
+		return err
+	}
+	return l.retainFrom(files, now)
+}
+
+// retainFrom is retain with the files of the directory listed already.
+func (l *Log) retainFrom(files []logFile, now func() time.Time) error {
 	l.needRetain = true
 	verified := false
 	for {
-		files, err := listFiles(l.dir)
-		if err != nil {
-			return err
-		}
 		var sizes []int64 // of the rotated files, oldest first
 		for _, f := range files {
 			if f.index == 0 {
@@ -458,6 +485,9 @@ func (l *Log) retain(now func() time.Time) error {
 		}
 		if err := atomicfile.SyncDir(l.dir); err != nil {
 			return fmt.Errorf("audit: drop oldest file: %w", err)
+		}
+		if files, err = listFiles(l.dir); err != nil {
+			return err
 		}
 	}
 }

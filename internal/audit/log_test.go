@@ -167,6 +167,70 @@ func TestOpenChecksOnlyTheEnd(t *testing.T) {
 	wantBroken(t, err, currentName, 5, 5, ReasonEdited, false)
 }
 
+// Open compares the log's last line with the anchor's line byte for byte
+// before it parses anything. The same record in another form, in the log
+// or in the anchor, is still refused as it was when both were parsed: in
+// the log, as the malformed line VerifyAnchored reports; in the anchor, as
+// an invalid anchor. Nothing changes.
+func TestOpenAnchorLineVariant(t *testing.T) {
+	for name, variant := range map[string]func(t *testing.T, line string) string{
+		"spacing":         func(_ *testing.T, s string) string { return strings.Replace(s, `"seq":10`, `"seq": 10`, 1) },
+		"members swapped": swapMembers,
+		"fields order": func(_ *testing.T, s string) string {
+			return strings.Replace(s, `{"n":10,"role":"timestamp"}`, `{"role":"timestamp","n":10}`, 1)
+		},
+		"escaping":       func(_ *testing.T, s string) string { return strings.Replace(s, `"timestamp"`, `"times\u0074amp"`, 1) },
+		"trailing space": func(_ *testing.T, s string) string { return strings.TrimSuffix(s, "\n") + " \n" },
+	} {
+		// writeVariant puts the variant of the last record in the log.
+		writeVariant := func(t *testing.T, dir string) string {
+			path := filepath.Join(dir, currentName)
+			lines := readLines(t, path)
+			bad := variant(t, string(lines[9]))
+			if _, err := decodeRecord([]byte(bad)); err == nil || bad == string(lines[9]) {
+				t.Fatalf("variant %q is not refused", bad)
+			}
+			lines[9] = []byte(bad)
+			writeLines(t, path, lines)
+			return bad
+		}
+		t.Run(name+" in the log", func(t *testing.T) {
+			dir, a := newTenLog(t)
+			writeVariant(t, dir)
+			m, _ := a.Load()
+			_, want := VerifyAnchored(dir, m)
+			refusesOpen(t, dir, a, currentName, 10, 0, ReasonMalformed, false)
+			if _, err := Open(Options{Dir: dir}, a); err == nil || err.Error() != want.Error() {
+				t.Errorf("Open: %v; want %v", err, want)
+			}
+		})
+		t.Run(name+" in the log and the anchor", func(t *testing.T) {
+			dir, a := newTenLog(t)
+			mark := lineMark(10, []byte(writeVariant(t, dir)))
+			a.Store(mark)
+			before := snapshot(t, dir)
+			if _, err := Open(Options{Dir: dir}, a); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Open: %v; want ErrInvalid", err)
+			}
+			assertSnapshot(t, dir, before)
+			if got, _ := a.Load(); got != mark {
+				t.Error("anchor moved")
+			}
+		})
+	}
+}
+
+// swapMembers returns line with its seq and time members swapped.
+func swapMembers(t *testing.T, line string) string {
+	t.Helper()
+	seq, rest, _ := strings.Cut(strings.TrimPrefix(line, "{"), ",")
+	tm, rest, _ := strings.Cut(rest, ",")
+	if !strings.HasPrefix(seq, `"seq":`) || !strings.HasPrefix(tm, `"time":`) {
+		t.Fatalf("unexpected line %q", line)
+	}
+	return "{" + tm + "," + seq + "," + rest
+}
+
 func TestOpenEmptyLogWithAnchor(t *testing.T) {
 	dir := t.TempDir()
 	a := &MemAnchor{mark: Mark{Head: Head{Seq: 4, Hash: Genesis}}}

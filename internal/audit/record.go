@@ -128,20 +128,27 @@ func ParseMark(s string) (Mark, error) {
 
 // check validates m as an anchor value.
 func (m Mark) check() error {
+	_, err := m.record()
+	return err
+}
+
+// record validates m as an anchor value and returns the record of its
+// Line, the zero Record if it has none.
+func (m Mark) record() (Record, error) {
 	if h := m.Head; h != (Head{}) && (h.Seq == 0 || !validHash(h.Hash)) {
-		return invalid(fmt.Errorf("anchor %q: seq must be at least 1 and hash 64 lowercase hex digits", m.Head))
+		return Record{}, invalid(fmt.Errorf("anchor %q: seq must be at least 1 and hash 64 lowercase hex digits", m.Head))
 	}
 	if m.Line == "" {
-		return nil
+		return Record{}, nil
 	}
 	r, err := parseRecord([]byte(m.Line))
 	if err != nil {
-		return invalid(fmt.Errorf("anchor: %w", err))
+		return Record{}, invalid(fmt.Errorf("anchor: %w", err))
 	}
 	if lineMark(r.Seq, []byte(m.Line)) != m {
-		return invalid(fmt.Errorf("anchor %q: the line is not that of the record named", m.Head))
+		return Record{}, invalid(fmt.Errorf("anchor %q: the line is not that of the record named", m.Head))
 	}
-	return nil
+	return r, nil
 }
 
 // follows reports whether the log ending at h lacks only m's record: m has
@@ -237,6 +244,17 @@ func encodeRecord(r Record) ([]byte, error) {
 // parseRecord reads line, newline included, and accepts it only if it is
 // exactly what Append writes for a valid record (fields included).
 func parseRecord(line []byte) (Record, error) {
+	if r, ok := scanRecord(line); ok {
+		return r, nil
+	}
+	return decodeRecord(line)
+}
+
+// decodeRecord is parseRecord by definition: it decodes line with
+// encoding/json, checks the record and accepts it only if encoding it again
+// gives line. scanRecord finds the same far faster for a line in that form;
+// this gives the reason for one that is not.
+func decodeRecord(line []byte) (Record, error) {
 	body := bytes.TrimSuffix(line, []byte("\n"))
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
