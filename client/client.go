@@ -54,6 +54,10 @@ type Client struct {
 	// embeddedUnchecked: the embedded root was decoded without checking
 	// its signatures, until confirmEmbedded finds its record.
 	embeddedUnchecked bool
+	// embeddedCached: the cached root file, read by openEmbedded, held the
+	// embedded root's bytes, and the trusted state records them as the
+	// root (confirmEmbedded): loadCache need not read the file again.
+	embeddedCached bool
 
 	// applyMu serialises self-update operations of this client; the state
 	// directory's lock keeps other processes out.
@@ -181,6 +185,7 @@ func (c *Client) confirmEmbedded(embedded *metadata.Root) (*metadata.Root, error
 	}
 	c.embeddedUnchecked = false
 	if rec, ok := c.disk.record(metadata.RoleRoot); ok && rec.Version == embedded.Version() && matchesRecord(c.cfg.TrustedRoot, rec) {
+		c.embeddedCached = true
 		return embedded, nil
 	}
 	r, err := openRoot(c.cfg.TrustedRoot, nil)
@@ -440,7 +445,15 @@ func openCached[T any](data []byte, rec rollback.RoleRecord, root *metadata.Root
 // being read beside.
 func (c *Client) loadCache(embedded *metadata.Root, reopened *reopening) *trustedSet {
 	set := &trustedSet{}
-	b, rec, ok := c.readCache(metadata.RoleRoot)
+	var b []byte
+	var rec rollback.RoleRecord
+	var ok bool
+	if c.embeddedCached {
+		b = c.cfg.TrustedRoot
+		rec, ok = c.disk.record(metadata.RoleRoot)
+	} else {
+		b, rec, ok = c.readCache(metadata.RoleRoot)
+	}
 	if !ok {
 		return set
 	}
