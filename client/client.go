@@ -288,7 +288,9 @@ func (c *Client) openDisk(openStore func(dir string) (*rollback.FileStore, error
 		return fmt.Errorf("client: %w", err)
 	}
 	c.disk = d
-	c.sweepTemps()
+	if !d.closedBefore {
+		c.sweepTemps()
+	}
 	return nil
 }
 

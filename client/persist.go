@@ -80,6 +80,10 @@ type stateDir struct {
 	log        *slog.Logger
 	store      rollback.Store // nil in an Offline view
 	closeStore func() error
+	// closedBefore: the lock's previous holder closed the store
+	// (rollback.FileStore.PreviousHolderClosed), so no write was left
+	// unfinished.
+	closedBefore bool
 
 	mu    sync.Mutex      // guards the fields below and every write of the state and the cache
 	state *rollback.State // the trusted state: as saved, or ahead by what was kept
@@ -109,7 +113,7 @@ func openStateDir(dir string, log *slog.Logger, openStore func(dir string) (*rol
 	if err != nil {
 		return nil, err
 	}
-	d := &stateDir{dir: dir, log: log, store: store, closeStore: store.Close}
+	d := &stateDir{dir: dir, log: log, store: store, closeStore: store.Close, closedBefore: store.PreviousHolderClosed()}
 	if d.state, err = store.Load(); err != nil {
 		return nil, errors.Join(err, store.Close())
 	}

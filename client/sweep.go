@@ -14,7 +14,10 @@ import (
 // metadata, of the targets index and of the self-update journals (the
 // trusted-state store removes its own). Only names the client writes go; a
 // file it can't remove costs nothing but space, so that is logged. It runs
-// in New, under the state directory's lock, before anything writes.
+// in New, under the state directory's lock, before anything writes, unless
+// the lock's previous holder closed it (rollback's PreviousHolderClosed):
+// every write under the lock ends before Close, so only a holder killed or
+// crashed with the lock held can leave one.
 func (c *Client) sweepTemps() {
 	index := indexPath(c.cfg.StateDir)
 	err := errors.Join(

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -52,6 +53,7 @@ func TestNewSweepsTemps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	killedHolder(t, dir)
 	e.open()
 	for _, name := range ours {
 		if _, err := os.Lstat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
@@ -63,5 +65,44 @@ func TestNewSweepsTemps(t *testing.T) {
 			t.Errorf("%s: %v; want it left alone", name, err)
 		}
 		os.Remove(filepath.Join(dir, name))
+	}
+}
+
+// killedHolder leaves in dir's lock file what a client killed while it held
+// the lock leaves there: its record, not the blank one Close writes.
+func killedHolder(t *testing.T, dir string) {
+	t.Helper()
+	rec := []byte("\npid=99999 program=killed")
+	rec = append(rec, bytes.Repeat([]byte(" "), 128-len(rec)-1)...)
+	if err := os.WriteFile(filepath.Join(dir, "state", "lock"), append(rec, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNewSkipsSweepAfterClose: a start after a client closed the state
+// directory doesn't search it for temporary files (every write ends before
+// Close); one after a client was killed with the lock held does.
+func TestNewSkipsSweepAfterClose(t *testing.T) {
+	repo := simulator.New(t, simulator.Options{})
+	repo.Publish()
+	e := newEnv(t, repo)
+	e.open()
+	e.refresh()
+	e.c.Close()
+	e.c = nil
+	planted := filepath.Join(e.cfg.StateDir, ".timestamp.json-5.tmp")
+	if err := os.WriteFile(planted, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.open()
+	if _, err := os.Stat(planted); err != nil {
+		t.Errorf("after Close the state directory was searched: %v", err)
+	}
+	e.c.Close()
+	e.c = nil
+	killedHolder(t, e.cfg.StateDir)
+	e.open()
+	if _, err := os.Stat(planted); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after a killed holder the temporary file stays: %v", err)
 	}
 }

@@ -47,6 +47,9 @@ type FileStore struct {
 	mu     sync.Mutex
 	lock   *os.File    // the locked lock file; nil once closed
 	lockID fs.FileInfo // its identity, the key in held
+	// closedBefore: the lock file held the blank record that Close
+	// leaves, so the previous holder closed the store (PreviousHolderClosed).
+	closedBefore bool
 }
 
 // held lists the lock files locked by FileStores of this process. It makes
@@ -62,29 +65,42 @@ var held struct {
 // if needed, and locks it. If another process or another FileStore of this
 // process holds the lock, it fails at once with a [*LockedError] naming the
 // holder (see [OpenFileStoreWait] to wait instead). Temporary files left by a Save that was cut
-// short by a crash are removed. The state itself is read by Load and Save,
-// so a corrupt state file is reported there, and never overwritten.
+// short by a crash are removed: unless the previous holder closed the store
+// ([FileStore.PreviousHolderClosed]), when none can be left. The state
+// itself is read by Load and Save, so a corrupt state file is reported
+// there, and never overwritten.
 func OpenFileStore(dir string) (*FileStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("rollback: open store: %w", err)
 	}
-	f, id, err := lockDir(filepath.Join(dir, lockName))
+	f, id, closed, err := lockDir(filepath.Join(dir, lockName))
 	if err != nil {
 		return nil, err
 	}
-	fst := &FileStore{dir: dir, path: filepath.Join(dir, stateName), lock: f, lockID: id}
-	if err := fst.removeTemps(); err != nil {
-		return nil, errors.Join(err, fst.Close())
+	fst := &FileStore{dir: dir, path: filepath.Join(dir, stateName), lock: f, lockID: id, closedBefore: closed}
+	if !closed {
+		if err := fst.removeTemps(); err != nil {
+			return nil, errors.Join(err, fst.Close())
+		}
 	}
 	return fst, nil
 }
 
+// PreviousHolderClosed reports whether the last holder of the store's lock
+// released it with Close, after its last write, rather than being killed or
+// crashing with the lock held: then it left no temporary file of an
+// unfinished write, in this directory or in others it wrote under the same
+// lock, and a start need not look for them. It is false for a lock file
+// made now, and for one whose record doesn't read as closed.
+func (f *FileStore) PreviousHolderClosed() bool { return f.closedBefore }
+
 // lockDir opens and locks the lock file at path, records this process in
-// it and in held, and returns it with its identity. A lock file this
-// process holds already is not opened a second time: with fcntl-style
-// locks, closing that second descriptor would release the first one's
-// lock.
-func lockDir(path string) (*os.File, fs.FileInfo, error) {
+// it and in held, and returns it with its identity, and whether it held
+// the blank record Close leaves before this process recorded itself. A
+// lock file this process holds already is not opened a second time: with
+// fcntl-style locks, closing that second descriptor would release the
+// first one's lock.
+func lockDir(path string) (_ *os.File, _ fs.FileInfo, closed bool, _ error) {
 	held.Lock()
 	defer held.Unlock()
 	isHeld := func(fi fs.FileInfo) bool {
@@ -92,16 +108,16 @@ func lockDir(path string) (*os.File, fs.FileInfo, error) {
 	}
 	if fi, err := os.Stat(path); err == nil && isHeld(fi) {
 		me := self()
-		return nil, nil, &LockedError{Path: path, PID: me.pid, Program: me.program, Err: ErrLocked}
+		return nil, nil, false, &LockedError{Path: path, PID: me.pid, Program: me.program, Err: ErrLocked}
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, nil, fmt.Errorf("rollback: open store: %w", err)
+		return nil, nil, false, fmt.Errorf("rollback: open store: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("rollback: open store: %w", err)
+		return nil, nil, false, fmt.Errorf("rollback: open store: %w", err)
 	}
 	if err := lockFile(f); err != nil {
 		var h holder
@@ -112,13 +128,18 @@ func lockDir(path string) (*os.File, fs.FileInfo, error) {
 			err = fmt.Errorf("rollback: %s: %w", path, err)
 		}
 		f.Close()
-		return nil, nil, err
+		return nil, nil, false, err
+	}
+	blank := holder{}.record()
+	prev := make([]byte, len(blank))
+	if n, _ := f.ReadAt(prev, 0); n == len(prev) {
+		closed = bytes.Equal(prev, blank)
 	}
 	if _, err := f.WriteAt(self().record(), 0); err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("rollback: %s: recording the holder: %w", path, err), unlockFile(f), f.Close())
+		return nil, nil, false, errors.Join(fmt.Errorf("rollback: %s: recording the holder: %w", path, err), unlockFile(f), f.Close())
 	}
 	held.files = append(held.files, fi)
-	return f, fi, nil
+	return f, fi, closed, nil
 }
 
 // removeTemps removes the temporary files of Saves that did not finish. The

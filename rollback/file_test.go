@@ -132,6 +132,44 @@ func TestFileStoreLockReleasedWhenKilled(t *testing.T) {
 	}
 }
 
+// TestFileStorePreviousHolderClosed: a store whose previous holder closed
+// it says so and is not searched for temporary files (none can be left);
+// one whose holder was killed with the lock held, or a new one, is.
+func TestFileStorePreviousHolderClosed(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	if st.PreviousHolderClosed() {
+		t.Error("a new lock file read as closed")
+	}
+	must(t, st.Save(baseState(t)))
+	must(t, st.Close())
+	planted := filepath.Join(dir, ".trusted-state-777.tmp")
+	if err := os.WriteFile(planted, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st = openStore(t, dir)
+	if !st.PreviousHolderClosed() {
+		t.Error("after Close: not read as closed")
+	}
+	if _, err := os.Stat(planted); err != nil {
+		t.Errorf("after Close the directory was searched: %v", err)
+	}
+	must(t, st.Close())
+
+	ch := helper(t, dir, 50) // holds the lock, saves, waits
+	ch.Kill(t)
+	st = openStore(t, dir)
+	if st.PreviousHolderClosed() {
+		t.Error("after a kill: read as closed")
+	}
+	if _, err := os.Stat(planted); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after a kill the temporary file stays: %v", err)
+	}
+	if got := load(t, st); got.Roles["timestamp"] != rec(50) {
+		t.Errorf("after kill: %+v", got.Roles)
+	}
+}
+
 func TestFileStoreLockedInProcess(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
@@ -379,7 +417,14 @@ func TestFileStoreRemovesLeftoverTemps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// What a holder killed with the lock held leaves in the lock file.
+	if err := os.WriteFile(filepath.Join(dir, lockName), holder{pid: 99999, program: "killed"}.record(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	st = openStore(t, dir)
+	if st.PreviousHolderClosed() {
+		t.Error("a killed holder's record read as closed")
+	}
 	// Only names that atomicfile makes go (its random part is never empty).
 	assertOnly(t, dir, ".other-1.tmp", ".trusted-state-.tmp", "lock", "notes", "trusted-state")
 	if got := load(t, st); !reflect.DeepEqual(got, baseState(t)) {
