@@ -72,8 +72,13 @@ func NewVerifier(p Policy) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log policy: log key %q: %v (want an Ed25519 note verifier key)", p.LogKey, err)
 	}
-	// note.NewVerifier accepted "<name>+<id>+base64(0x01 || key)".
-	logKey, _ := base64.StdEncoding.DecodeString(p.LogKey[strings.LastIndexByte(p.LogKey, '+')+1:])
+	// note.NewVerifier accepted "<name>+<id>+base64(0x01 || key)". The name
+	// and the id hold no '+'; the base64 may.
+	parts := strings.SplitN(p.LogKey, "+", 3)
+	logKey, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
+	if err != nil || len(parts) != 3 || len(logKey) != 1+ed25519.PublicKeySize {
+		return nil, fmt.Errorf("log policy: log key %q: want an Ed25519 note verifier key", p.LogKey)
+	}
 	logPub := logKey[1:]
 	if p.WitnessThreshold < 0 || p.WitnessThreshold > len(p.WitnessKeys) || (len(p.WitnessKeys) > 0 && p.WitnessThreshold == 0) {
 		return nil, fmt.Errorf("log policy: witness threshold %d of %d witness keys: want 0 without witnesses, 1 to %d with them",

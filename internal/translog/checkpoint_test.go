@@ -263,3 +263,29 @@ func FuzzOpenCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+// TestNewVerifierKeyWithPlus: a log key whose base64 holds a '+' (about
+// half of all keys) is accepted, and it is still refused as a witness of its
+// own log: the key is read after the name and the key ID, not after the
+// last '+' (which cut such a key short, and made NewVerifier panic).
+func TestNewVerifierKeyWithPlus(t *testing.T) {
+	var logKey string
+	for seed := byte(1); logKey == "" && seed < 255; seed++ {
+		if _, vkey := mustKey("plus.example/log", seed); strings.Contains(strings.SplitN(vkey, "+", 3)[2], "+") {
+			logKey = vkey
+		}
+	}
+	if logKey == "" {
+		t.Fatal("no seed gives a key with '+' in its base64")
+	}
+	if _, err := NewVerifier(Policy{Origin: testOrigin, LogKey: logKey}); err != nil {
+		t.Fatalf("NewVerifier: %v", err)
+	}
+	asWitness, err := fnote.VKeyToCosignatureV1(logKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewVerifier(Policy{Origin: testOrigin, LogKey: logKey, WitnessKeys: []string{asWitness}, WitnessThreshold: 1}); err == nil {
+		t.Error("the log's own key accepted as its witness")
+	}
+}
