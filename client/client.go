@@ -225,14 +225,14 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 	audited := inBackground(c.openAuditLog)
 	reopened := c.startReopenTargets()
 	if embedded, err = c.confirmEmbedded(embedded); err != nil {
-		reopened.wait()
+		reopened.done()
 		return nil, errors.Join(err, audited(), c.Close())
 	}
 	var recorded int
 	c.disk.view(func(s *rollback.State) { recorded = len(s.Roles) })
 	c.stateLost = recorded == 0 && c.disk.cacheExists()
 	set := c.loadCache(embedded, reopened)
-	reopened.wait()
+	reopened.done()
 	// The audit log before what follows: it may record trust decisions.
 	if err := audited(); err != nil {
 		c.disk.close()
@@ -319,7 +319,7 @@ func inBackground(f func() error) func() error {
 type reopening struct {
 	root    int64
 	targets rollback.RoleRecord
-	done    chan struct{}
+	wait    func() error // waits for the goroutine
 	t       *metadata.Targets
 	cached  *cachedTargets
 	err     error
@@ -334,18 +334,18 @@ func (c *Client) startReopenTargets() *reopening {
 	if !okRoot || !okTargets {
 		return nil
 	}
-	r := &reopening{root: root.Version, targets: targets, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
+	r := &reopening{root: root.Version, targets: targets}
+	r.wait = inBackground(func() error {
 		r.t, r.cached, r.err = c.disk.reopenTargets(targets, root.Version)
-	}()
+		return nil
+	})
 	return r
 }
 
-// wait waits for the goroutine to end, if there is one.
-func (r *reopening) wait() {
+// done waits for the goroutine to end, if there is one.
+func (r *reopening) done() {
 	if r != nil {
-		<-r.done
+		r.wait()
 	}
 }
 
@@ -353,7 +353,7 @@ func (r *reopening) wait() {
 // same record for the same root.
 func (c *Client) reopenTargets(r *reopening, rec rollback.RoleRecord, root int64) (*metadata.Targets, *cachedTargets, error) {
 	if r != nil && r.targets == rec && r.root == root {
-		r.wait()
+		r.done()
 		return r.t, r.cached, r.err
 	}
 	return c.disk.reopenTargets(rec, root)
