@@ -26,18 +26,10 @@ func reopenCached(role string, data []byte) (any, error) {
 			}
 		case RoleTimestamp:
 			t := &Timestamp{}
-			doc = t
-			var o object
-			if o, t.header, err = env.decode(role); err == nil {
-				err = t.decodeBody(o)
-			}
+			doc, err = t, env.decodeInto(role, &t.header, t.decodeBody)
 		case RoleSnapshot:
 			s := &Snapshot{}
-			doc = s
-			var o object
-			if o, s.header, err = env.decode(role); err == nil {
-				err = s.decodeBody(o)
-			}
+			doc, err = s, env.decodeInto(role, &s.header, s.decodeBody)
 		default:
 			return nil, fmt.Errorf("metadata: no cached %q to reopen", role)
 		}
@@ -50,4 +42,15 @@ func reopenCached(role string, data []byte) (any, error) {
 		return nil, &Error{Role: role, Version: v, Err: fmt.Errorf("reopening from the cache: %w", err)}
 	}
 	return doc, nil
+}
+
+// decodeInto decodes "signed" into h and, if that succeeds, what follows
+// the header with body.
+func (env *envelope) decodeInto(role string, h *header, body func(object) error) error {
+	o, hh, err := env.decode(role)
+	*h = hh
+	if err != nil {
+		return err
+	}
+	return body(o)
 }
