@@ -17,13 +17,7 @@ import (
 // removed when a client opens it; files with names the client doesn't
 // write are left alone.
 func TestNewSweepsTemps(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	repo.Publish()
-	e := newEnv(t, repo)
-	e.open()
-	e.refresh()
-	e.c.Close()
-	e.c = nil
+	e := closedEnv(t)
 	dir := e.cfg.StateDir
 	if err := os.MkdirAll(filepath.Join(dir, "selfupdate"), 0o700); err != nil {
 		t.Fatal(err)
@@ -83,13 +77,7 @@ func killedHolder(t *testing.T, dir string) {
 // directory doesn't search it for temporary files (every write ends before
 // Close); one after a client was killed with the lock held does.
 func TestNewSkipsSweepAfterClose(t *testing.T) {
-	repo := simulator.New(t, simulator.Options{})
-	repo.Publish()
-	e := newEnv(t, repo)
-	e.open()
-	e.refresh()
-	e.c.Close()
-	e.c = nil
+	e := closedEnv(t)
 	planted := filepath.Join(e.cfg.StateDir, ".timestamp.json-5.tmp")
 	if err := os.WriteFile(planted, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
@@ -105,4 +93,17 @@ func TestNewSkipsSweepAfterClose(t *testing.T) {
 	if _, err := os.Stat(planted); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("after a killed holder the temporary file stays: %v", err)
 	}
+}
+
+// closedEnv is a state directory a client refreshed and closed.
+func closedEnv(t *testing.T) *env {
+	t.Helper()
+	repo := simulator.New(t, simulator.Options{})
+	repo.Publish()
+	e := newEnv(t, repo)
+	e.open()
+	e.refresh()
+	e.c.Close()
+	e.c = nil
+	return e
 }
