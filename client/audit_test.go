@@ -122,6 +122,10 @@ func TestAuditTrail(t *testing.T) {
 	e.c = nil
 	_, err = client.New(e.cfg, append(e.opts, client.WithAuditRequired())...)
 	wantIs(t, err, client.ErrAudit)
+	// The refused New released the state directory.
+	c = e.open()
+	c.Close()
+	e.c = nil
 }
 
 // forgeRecord returns the line of a record chaining from the line prev, as

@@ -163,6 +163,12 @@ func TestEmbeddedRootCheckedUnlessRecorded(t *testing.T) {
 				t.Errorf("Offline: %v, want the embedded root's signature error", err)
 			}
 			testdir.Same(t, before, testdir.Files(t, dir))
+			// The failed New released the state directory.
+			c, err := New(Config{TrustedRoot: good, MetadataURLs: []string{metaURL}, StateDir: dir}, WithClock(repo.Now))
+			if err != nil {
+				t.Fatalf("New after the refused one: %v", err)
+			}
+			c.Close()
 		})
 	}
 }
