@@ -83,3 +83,24 @@ func TestOpen(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// BenchmarkReadFile reads a small file as a start reads its state files:
+// with os.ReadFile and with ReadFile.
+func BenchmarkReadFile(b *testing.B) {
+	p := filepath.Join(b.TempDir(), "timestamp.json")
+	if err := os.WriteFile(p, bytes.Repeat([]byte("x"), 400), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		read func(string) ([]byte, error)
+	}{{"os", os.ReadFile}, {"rawfile", ReadFile}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := bc.read(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
