@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/latchsec/latch/internal/rawfile"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
 )
@@ -111,7 +112,7 @@ func (d *stateDir) readUnlocked(pause func(try int) bool) error {
 		}
 		if maps.Equal(s.Roles, again.Roles) && len(torn) == 0 || !pause(try) {
 			for _, role := range torn {
-				d.log.Warn("metadata cache does not match the trusted state; ignoring it", "role", role)
+				d.log.Warn(cacheMismatch, "role", role)
 			}
 			d.state, d.unlocked = s, files
 			return nil
@@ -139,9 +140,12 @@ func (d *stateDir) readRecorded(s *rollback.State) (files map[string][]byte, tor
 		name, err := cacheName(role)
 		var b []byte
 		if err == nil {
-			b, err = dir.ReadFile(name)
+			// A file longer than its record can't match it: it is not read.
+			b, err = rawfile.ReadRootFile(dir, name, s.Roles[role].Length)
 		}
 		switch {
+		case errors.Is(err, rawfile.ErrTooLarge):
+			torn = append(torn, role)
 		case err != nil:
 			if !errors.Is(err, fs.ErrNotExist) {
 				d.log.Warn("metadata cache unreadable", "role", role, "err", err)

@@ -365,6 +365,10 @@ func (d *stateDir) cacheExists() bool {
 	return false
 }
 
+// cacheMismatch is the warning for a cache file that is not what the
+// trusted state records: it is ignored, and fetched again.
+const cacheMismatch = "metadata cache does not match the trusted state; ignoring it"
+
 // cached returns the cached bytes of role if they are exactly the ones the
 // trusted state records (docs/decisions.md, "The local disk": the store is
 // the one authority; a cache file that does not match its record is
@@ -373,7 +377,7 @@ func (d *stateDir) cached(role string) ([]byte, rollback.RoleRecord, bool) {
 	b, rec, ok := d.readCacheFile(role)
 	if !ok || !matchesRecord(b, rec) {
 		if ok {
-			d.log.Warn("metadata cache does not match the trusted state; ignoring it", "role", role)
+			d.log.Warn(cacheMismatch, "role", role)
 		}
 		return nil, rec, false
 	}
@@ -401,8 +405,13 @@ func (d *stateDir) readCacheFile(role string) ([]byte, rollback.RoleRecord, bool
 	if err != nil {
 		return nil, rec, false
 	}
-	b, err := rawfile.ReadFile(p)
-	if err != nil {
+	// A file longer than its record can't match it: it is not read.
+	b, err := rawfile.ReadFile(p, rec.Length)
+	switch {
+	case errors.Is(err, rawfile.ErrTooLarge):
+		d.log.Warn(cacheMismatch, "role", role, "err", err)
+		return nil, rec, false
+	case err != nil:
 		if !errors.Is(err, fs.ErrNotExist) {
 			d.log.Warn("metadata cache unreadable", "role", role, "err", err)
 		}

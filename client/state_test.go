@@ -81,49 +81,70 @@ func maps(a, b map[string]int64) bool {
 }
 
 // TestTamperedCache: a cache file that does not match its record is
-// ignored and fetched again (DESIGN.md "Local disk").
+// ignored and fetched again (docs/decisions.md, "The local disk").
+//
+// A cache file grown beyond its record (here, sparse, to a terabyte) is
+// treated the same way without being read: reading it into memory would
+// end the process.
 func TestTamperedCache(t *testing.T) {
 	t.Parallel()
 	for _, role := range []string{"root", "timestamp", "snapshot", "targets", "plugins"} {
-		t.Run(role, func(t *testing.T) {
-			t.Parallel()
-			repo := releaseRepo(t, simulator.Options{})
-			repo.PublishRoot() // root v2, so that root.json comes from the repository
-			e := refreshed(t, repo)
-			e.target("plugins/x.so")
-			e.c.Close()
-			p := filepath.Join(e.cfg.StateDir, role+".json")
-			good, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, simulator.FlipBit(good), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			e.open()
-			loaded := versions(e.c.View())
-			switch role {
-			case "root": // back to the embedded root
-				if loaded["root"] != 1 {
-					t.Errorf("root v%d loaded, want v1", loaded["root"])
-				}
-			case "plugins":
-				if _, err := e.c.View().Target("plugins/x.so"); !errors.Is(err, client.ErrNotRefreshed) {
-					t.Errorf("View().Target from a tampered plugins.json: %v", err)
-				}
-			default:
-				if loaded[role] != 0 {
-					t.Errorf("tampered %s.json loaded", role)
-				}
-			}
-			e.refresh()
-			e.target("plugins/x.so")
-			if b, _ := os.ReadFile(p); string(b) != string(good) {
-				t.Errorf("%s.json not fetched again", role)
-			}
-			e.wantVersions(top(2, 2, 2, 2))
-		})
+		for _, grown := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/grown=%v", role, grown), func(t *testing.T) {
+				t.Parallel()
+				testTamperedCache(t, role, grown)
+			})
+		}
 	}
+}
+
+func testTamperedCache(t *testing.T, role string, grown bool) {
+	repo := releaseRepo(t, simulator.Options{})
+	repo.PublishRoot() // root v2, so that root.json comes from the repository
+	e := refreshed(t, repo)
+	e.target("plugins/x.so")
+	e.c.Close()
+	p := filepath.Join(e.cfg.StateDir, role+".json")
+	good, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grown {
+		if err := os.Truncate(p, 1<<40); err != nil {
+			t.Skipf("no sparse file of 1 TiB here: %v", err)
+		}
+		v, err := client.Offline(e.cfg, e.opts...)
+		if err != nil {
+			t.Fatalf("Offline: %v", err)
+		}
+		if _, ok := versions(v)[role]; ok && role != "root" {
+			t.Errorf("Offline loaded the grown %s.json", role)
+		}
+	} else if err := os.WriteFile(p, simulator.FlipBit(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.open()
+	loaded := versions(e.c.View())
+	switch role {
+	case "root": // back to the embedded root
+		if loaded["root"] != 1 {
+			t.Errorf("root v%d loaded, want v1", loaded["root"])
+		}
+	case "plugins":
+		if _, err := e.c.View().Target("plugins/x.so"); !errors.Is(err, client.ErrNotRefreshed) {
+			t.Errorf("View().Target from a tampered plugins.json: %v", err)
+		}
+	default:
+		if loaded[role] != 0 {
+			t.Errorf("tampered %s.json loaded", role)
+		}
+	}
+	e.refresh()
+	e.target("plugins/x.so")
+	if b, _ := os.ReadFile(p); string(b) != string(good) {
+		t.Errorf("%s.json not fetched again", role)
+	}
+	e.wantVersions(top(2, 2, 2, 2))
 }
 
 // TestDeletedCache: the trusted state, not the cache, holds the floors.

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchsec/latch/internal/cjson"
+	"github.com/latchsec/latch/internal/rawfile"
 )
 
 // decodeStateJSON is how FileStore decoded trusted-state before decodeState
@@ -397,5 +398,43 @@ func BenchmarkDecodeState(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// A trusted-state file larger than any state (MaxStateSize) is corrupt, and
+// is refused before it is read: a sparse file of a terabyte would
+// otherwise be allocated in full. Nothing changes.
+func TestFileStoreRefusesHugeState(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "trusted-state")
+	valid, _ := validStateFile(t)
+	if err := os.WriteFile(path, []byte(valid), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int64{MaxStateSize + 1, 1 << 40} {
+		if err := os.Truncate(path, size); err != nil {
+			t.Skipf("no sparse file of %d bytes here: %v", size, err)
+		}
+		st := openStore(t, dir)
+		s, err := st.Load()
+		if !errors.Is(err, ErrCorrupt) || !errors.Is(err, rawfile.ErrTooLarge) || s != nil {
+			t.Fatalf("Load of %d bytes: got %+v, %v; want ErrCorrupt and ErrTooLarge", size, s, err)
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("error %q does not name the file", err)
+		}
+		if _, err := ReadFileState(dir); !errors.Is(err, ErrCorrupt) || !errors.Is(err, rawfile.ErrTooLarge) {
+			t.Errorf("ReadFileState of %d bytes: got %v, want ErrCorrupt and ErrTooLarge", size, err)
+		}
+		if err := st.Save(baseState(t)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Save: got %v, want ErrCorrupt", err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Size() != size {
+			t.Errorf("state file changed: %v, %v", fi, err)
+		}
+		assertOnly(t, dir, "lock", "trusted-state")
 	}
 }

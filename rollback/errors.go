@@ -19,7 +19,8 @@ var (
 
 	// ErrCorrupt means the stored state can't be read: bad JSON (a key
 	// given twice in an object or a field name in another case included),
-	// an unknown format version or an invalid record. The state is the
+	// an unknown format version, an invalid record or a file larger than
+	// any state (MaxStateSize). The state is the
 	// anchor of rollback protection, so it is never reset silently; a
 	// person has to look at it.
 	ErrCorrupt = errors.New("trusted state is corrupt")

@@ -231,7 +231,7 @@ func (f *FileStore) Save(s *State) error {
 
 // read decodes trusted-state. The caller holds f.mu.
 func (f *FileStore) read() (*State, error) {
-	data, err := rawfile.ReadFile(f.path)
+	data, err := rawfile.ReadFile(f.path, MaxStateSize)
 	return parseStateFile(f.path, data, err)
 }
 
@@ -251,17 +251,24 @@ func ReadFileState(dir string) (*State, error) {
 		return nil, fmt.Errorf("rollback: read state: %w", err)
 	}
 	defer root.Close()
-	data, err := root.ReadFile(stateName)
+	data, err := rawfile.ReadRootFile(root, stateName, MaxStateSize)
 	return parseStateFile(filepath.Join(dir, stateName), data, err)
 }
+
+// MaxStateSize bounds the state file: with records of about 200 bytes it
+// holds hundreds of thousands of roles. A larger file is corrupt, and is
+// refused before it is read into memory.
+const MaxStateSize = 64 << 20
 
 // parseStateFile decodes the state file at path given the result of reading
 // it: a missing file is the empty state.
 func parseStateFile(path string, data []byte, err error) (*State, error) {
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return NewState(), nil
-	}
-	if err != nil {
+	case errors.Is(err, rawfile.ErrTooLarge):
+		return nil, fmt.Errorf("rollback: %w: %w", ErrCorrupt, err)
+	case err != nil:
 		return nil, fmt.Errorf("rollback: read state: %w", err)
 	}
 	s, err := decodeState(data)

@@ -34,7 +34,7 @@ func warmFloor(ctx context.Context, a opArgs) error {
 	var root []byte
 	for _, name := range warmStateFiles {
 		// As latch reads them: the cheapest way this machine allows.
-		b, err := rawfile.ReadFile(filepath.Join(a.state, filepath.FromSlash(name)))
+		b, err := rawfile.ReadFile(filepath.Join(a.state, filepath.FromSlash(name)), metaLimit)
 		if err != nil {
 			return err
 		}

@@ -12,5 +12,14 @@ func Open(path string, flag int, perm fs.FileMode) (*os.File, error) {
 	return os.OpenFile(path, flag, perm)
 }
 
-// ReadFile is os.ReadFile.
-func ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
+// ReadFile returns the contents of path, like os.ReadFile, if it holds at
+// most limit bytes; else an error wrapping ErrTooLarge, having allocated no
+// more than limit bytes.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, limit)
+}

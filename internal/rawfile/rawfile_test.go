@@ -20,7 +20,7 @@ func TestReadFile(t *testing.T) {
 		if err := os.WriteFile(p, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		got, err := ReadFile(p)
+		got, err := ReadFile(p, int64(len(data)))
 		if err != nil || !bytes.Equal(got, data) {
 			t.Errorf("ReadFile of %d bytes: got %d bytes, %v", len(data), len(got), err)
 		}
@@ -37,7 +37,7 @@ func TestReadFileBeyondSize(t *testing.T) {
 	if err != nil || len(want) == 0 {
 		t.Skipf("/proc/self/maps: %d bytes, %v", len(want), err)
 	}
-	got, err := ReadFile("/proc/self/maps")
+	got, err := ReadFile("/proc/self/maps", 1<<20)
 	if err != nil || len(got) < len(want)/2 {
 		t.Errorf("got %d bytes, %v; os.ReadFile read %d", len(got), err, len(want))
 	}
@@ -45,13 +45,45 @@ func TestReadFileBeyondSize(t *testing.T) {
 
 func TestReadFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	_, err := ReadFile(filepath.Join(dir, "missing"))
+	_, err := ReadFile(filepath.Join(dir, "missing"), 100)
 	var pe *fs.PathError
 	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &pe) || pe.Op != "open" {
 		t.Errorf("missing file: %v, want a *fs.PathError from open matching fs.ErrNotExist", err)
 	}
-	if b, err := ReadFile(dir); err == nil {
+	if b, err := ReadFile(dir, 100); err == nil {
 		t.Errorf("a directory read as %q", b)
+	}
+}
+
+// A file larger than the limit is refused before it is read: a sparse file
+// of a terabyte would otherwise be allocated in full.
+func TestReadFileLimit(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("12345"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadFile(p, 5); err != nil || string(b) != "12345" {
+		t.Errorf("limit 5: %q, %v", b, err)
+	}
+	if b, err := ReadFile(p, 4); !errors.Is(err, ErrTooLarge) || b != nil {
+		t.Errorf("limit 4: %q, %v; want ErrTooLarge", b, err)
+	}
+	huge := filepath.Join(dir, "huge")
+	if err := os.WriteFile(huge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 1<<40); err != nil {
+		t.Skipf("no sparse file of 1 TiB here: %v", err)
+	}
+	if _, err := ReadFile(huge, 1<<20); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("1 TiB file: %v; want ErrTooLarge", err)
+	}
+	if runtime.GOOS == "linux" {
+		// Its size says 0: the limit holds while it is read.
+		if b, err := ReadFile("/proc/self/maps", 10); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("/proc/self/maps with limit 10: %d bytes, %v; want ErrTooLarge", len(b), err)
+		}
 	}
 }
 
@@ -94,7 +126,7 @@ func BenchmarkReadFile(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		read func(string) ([]byte, error)
-	}{{"os", os.ReadFile}, {"rawfile", ReadFile}} {
+	}{{"os", os.ReadFile}, {"rawfile", func(p string) ([]byte, error) { return ReadFile(p, 1<<20) }}} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := bc.read(p); err != nil {

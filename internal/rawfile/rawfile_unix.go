@@ -5,6 +5,7 @@ package rawfile
 import (
 	"io/fs"
 	"os"
+	"slices"
 	"syscall"
 )
 
@@ -20,8 +21,10 @@ func Open(path string, flag int, perm fs.FileMode) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// ReadFile returns the contents of path, like os.ReadFile.
-func ReadFile(path string) ([]byte, error) {
+// ReadFile returns the contents of path, like os.ReadFile, if it holds at
+// most limit bytes; else an error wrapping ErrTooLarge, having allocated no
+// more than limit bytes.
+func ReadFile(path string, limit int64) ([]byte, error) {
 	fd, err := open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
@@ -31,12 +34,15 @@ func ReadFile(path string) ([]byte, error) {
 	if err := retry(func() error { return syscall.Fstat(fd, &st) }); err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
+	if st.Size > limit {
+		return nil, tooLarge(path, limit)
+	}
 	// One more byte than the size, for the read that sees the end: a file
-	// that grew since is read on.
+	// that grew since is read on, up to the limit.
 	b := make([]byte, 0, max(st.Size, 0)+1)
 	for {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			b = slices.Grow(b, int(min(int64(len(b)), limit+1-int64(len(b)))))
 		}
 		var n int
 		err := retry(func() error {
@@ -51,6 +57,9 @@ func ReadFile(path string) ([]byte, error) {
 			return b, nil
 		}
 		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			return nil, tooLarge(path, limit)
+		}
 	}
 }
 
