@@ -226,9 +226,28 @@ func (tab *foundTable) insert(h uint64, t *Target) bool {
 
 // visit is a targets role to search, with the delegator that led to it.
 type visit struct {
+	// keys of the role; of a succinct hash bin (TAP 15), its name alone
+	// until the bin must be loaded (roleKeys).
 	keys   metadata.RoleKeys
 	parent *metadata.Targets
 	depth  int // roles on the chain from the top-level targets role to parent
+	// binOf is the target path that hashed to the bin, "" if the role is
+	// not a bin.
+	binOf string
+}
+
+// roleKeys returns the keys of v's role: for a bin, those parent's
+// delegations assign to the bin binOf hashes to (made only when a bin must
+// be loaded: most lookups find it in memory, and need its name alone).
+func (v visit) roleKeys() (metadata.RoleKeys, error) {
+	if v.binOf == "" {
+		return v.keys, nil
+	}
+	ch := v.parent.Delegations().Children(v.binOf)
+	if len(ch) != 1 || ch[0].Name != v.keys.Name {
+		return metadata.RoleKeys{}, fmt.Errorf("internal error: %q is delegated to %d roles, not to bin %s", v.binOf, len(ch), v.keys.Name)
+	}
+	return ch[0].RoleKeys, nil
 }
 
 // roleWalk is the one walk over targets roles, shared by lookups and release
@@ -372,6 +391,10 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 		if d == nil {
 			continue
 		}
+		if s := d.Succinct(); s != nil { // TAP 15: the one bin path hashes to
+			w.stack = append(w.stack, visit{keys: metadata.RoleKeys{Name: s.BinName(path)}, parent: doc, depth: len(w.path), binOf: path})
+			continue
+		}
 		var room [4]metadata.RoleKeys // descend keeps none of them
 		children := room[:0]
 		for _, ch := range d.Children(path) {
@@ -427,8 +450,12 @@ func (c *Client) delegated(ctx context.Context, set *trustedSet, v visit, now ti
 	if doc != nil && !doc.Expired(now) {
 		return doc, nil
 	}
-	if doc = c.cachedDelegated(v.keys, meta); doc == nil || doc.Expired(now) {
-		data, next, st, err := c.fetchTargets(ctx, now, set, v.keys, meta)
+	keys, err := v.roleKeys()
+	if err != nil {
+		return nil, err
+	}
+	if doc = c.cachedDelegated(keys, meta); doc == nil || doc.Expired(now) {
+		data, next, st, err := c.fetchTargets(ctx, now, set, keys, meta)
 		if err != nil {
 			return nil, err
 		}
