@@ -214,30 +214,21 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 	if err != nil {
 		return nil, err
 	}
-	if err := c.openDisk(openStore); err != nil {
+	// Everything a start reads is read in this goroutine, one after the
+	// other. Reading the audit log and the targets index in goroutines of
+	// their own, beside the rest, was tried and measured slower in a new
+	// process: starting goroutines (and the threads that run them), and
+	// growing their stacks, cost more than the overlap saved.
+	if err := c.openState(openStore); err != nil {
 		return nil, err
 	}
-	// The audit log is opened, and the targets index read, each in a
-	// goroutine beside the rest of what a start reads: on two cores a warm
-	// start costs about the longest of the three, not their sum. They only
-	// read (the audit log may cut a torn last line, in its own directory);
-	// nothing else is written until both have ended.
-	audited := inBackground(c.openAuditLog)
-	reopened := c.startReopenTargets()
 	if embedded, err = c.confirmEmbedded(embedded); err != nil {
-		reopened.done()
-		return nil, errors.Join(err, audited(), c.Close())
+		return nil, errors.Join(err, c.Close())
 	}
 	var recorded int
 	c.disk.view(func(s *rollback.State) { recorded = len(s.Roles) })
 	c.stateLost = recorded == 0 && c.disk.cacheExists()
-	set := c.loadCache(embedded, reopened)
-	reopened.done()
-	// The audit log before what follows: it may record trust decisions.
-	if err := audited(); err != nil {
-		c.disk.close()
-		return nil, err
-	}
+	set := c.loadCache(embedded)
 	if c.stateLost {
 		c.log.Warn("trusted state missing while metadata is cached: starting over as on a first run, from the embedded root; every version floor was lost",
 			"state", filepath.Join(cfg.StateDir, stateSubdir))
@@ -271,18 +262,6 @@ func openClient(cfg Config, opts []Option, openStore func(dir string) (*rollback
 // openStore, removes the temporary files of interrupted writes, loads the
 // trusted state and opens the audit log.
 func (c *Client) openState(openStore func(dir string) (*rollback.FileStore, error)) error {
-	if err := c.openDisk(openStore); err != nil {
-		return err
-	}
-	if err := c.openAuditLog(); err != nil {
-		c.disk.close()
-		return err
-	}
-	return nil
-}
-
-// openDisk is openState without the audit log.
-func (c *Client) openDisk(openStore func(dir string) (*rollback.FileStore, error)) error {
 	d, err := openStateDir(c.cfg.StateDir, c.log, openStore)
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
@@ -290,6 +269,10 @@ func (c *Client) openDisk(openStore func(dir string) (*rollback.FileStore, error
 	c.disk = d
 	if !d.closedBefore {
 		c.sweepTemps()
+	}
+	if err := c.openAuditLog(); err != nil {
+		c.disk.close()
+		return err
 	}
 	return nil
 }
@@ -303,60 +286,6 @@ func (c *Client) openAuditLog() error {
 		}
 	}
 	return nil
-}
-
-// inBackground runs f in a goroutine of its own; the function it returns
-// waits for f and returns its error, as often as it is called.
-func inBackground(f func() error) func() error {
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	return sync.OnceValue(func() error { return <-done })
-}
-
-// reopening is the cached top-level targets reopened through their index in
-// a goroutine (startReopenTargets), for the records the trusted state held
-// when it started.
-type reopening struct {
-	root    int64
-	targets rollback.RoleRecord
-	wait    func() error // waits for the goroutine
-	t       *metadata.Targets
-	cached  *cachedTargets
-	err     error
-}
-
-// startReopenTargets starts reopening the cached top-level targets for the
-// root the trusted state records; nil if it records no root or targets.
-// loadCache takes the result if the root it trusts is that one.
-func (c *Client) startReopenTargets() *reopening {
-	root, okRoot := c.disk.record(metadata.RoleRoot)
-	targets, okTargets := c.disk.record(metadata.RoleTargets)
-	if !okRoot || !okTargets {
-		return nil
-	}
-	r := &reopening{root: root.Version, targets: targets}
-	r.wait = inBackground(func() error {
-		r.t, r.cached, r.err = c.disk.reopenTargets(targets, root.Version)
-		return nil
-	})
-	return r
-}
-
-// done waits for the goroutine to end, if there is one.
-func (r *reopening) done() {
-	if r != nil {
-		r.wait()
-	}
-}
-
-// reopenTargets is stateDir.reopenTargets, answered by r if r reopened the
-// same record for the same root.
-func (c *Client) reopenTargets(r *reopening, rec rollback.RoleRecord, root int64) (*metadata.Targets, *cachedTargets, error) {
-	if r != nil && r.targets == rec && r.root == root {
-		r.done()
-		return r.t, r.cached, r.err
-	}
-	return c.disk.reopenTargets(rec, root)
 }
 
 // Close releases the state directory. The client must not be used after.
@@ -443,9 +372,8 @@ func openCached[T any](data []byte, rec rollback.RoleRecord, root *metadata.Root
 // an older root is verified with the current root's keys. Expiry is not
 // checked here: Refresh checks it, and the offline view reports it.
 // embedded is the embedded root, Config.TrustedRoot: a cached root with
-// the same bytes is that root. reopened, if not nil, is the targets index
-// being read beside.
-func (c *Client) loadCache(embedded *metadata.Root, reopened *reopening) *trustedSet {
+// the same bytes is that root.
+func (c *Client) loadCache(embedded *metadata.Root) *trustedSet {
 	set := &trustedSet{}
 	var b []byte
 	var rec rollback.RoleRecord
@@ -490,7 +418,7 @@ func (c *Client) loadCache(embedded *metadata.Root, reopened *reopening) *truste
 	if !ok {
 		return set
 	}
-	t, cached, err := c.reopenTargets(reopened, rec, set.root.Version())
+	t, cached, err := c.disk.reopenTargets(rec, set.root.Version())
 	if err != nil {
 		c.log.Warn("targets index unusable; verifying the cache in full", "err", err)
 	}

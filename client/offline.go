@@ -67,7 +67,7 @@ func Offline(cfg Config, opts ...Option) (*View, error) {
 // started from the newer of the cached and the embedded root as New starts
 // (fast-forward recovery and revocation included), in memory only.
 func (c *Client) offlineSet(embedded *metadata.Root) *trustedSet {
-	set := c.loadCache(embedded, nil)
+	set := c.loadCache(embedded)
 	if set.root == nil || embedded.Version() > set.root.Version() {
 		c.applyRoot(set, embedded, resetFor(set.root, embedded))
 	}

@@ -77,7 +77,7 @@ type cachedTargets struct {
 // that the keys of root (the version of the current root) verified exactly
 // those bytes and the index names that record (docs/decisions.md, "The
 // local disk"). No error and no document means the index doesn't apply
-// (another root). It only reads, and may run beside the rest of a start.
+// (another root). It only reads.
 func (d *stateDir) reopenTargets(rec rollback.RoleRecord, root int64) (*metadata.Targets, *cachedTargets, error) {
 	b, ok := binding(rec)
 	if rec.Root == 0 || rec.Root != root || !ok {

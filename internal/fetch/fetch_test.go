@@ -166,34 +166,37 @@ func TestStatusNotRetried(t *testing.T) {
 // TestConnectionReusedAfterNotFound: a refresh that finds nothing new asks
 // for the next root (404) and the timestamp. The 404's body is read before
 // it is closed, so the connection serves the next request instead of a new
-// TCP (and TLS) handshake for every refresh of a long-lived client.
+// TCP (and TLS) handshake for every refresh of a long-lived client: a body
+// of one line, and one that takes several reads of the drain's buffer.
 func TestConnectionReusedAfterNotFound(t *testing.T) {
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/2.root.json" {
-			http.NotFound(w, r)
-			return
+	for _, body := range []string{"404 page not found\n", strings.Repeat("not found ", 300)} {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/2.root.json" {
+				http.Error(w, body, http.StatusNotFound)
+				return
+			}
+			io.WriteString(w, "timestamp")
+		}))
+		var conns atomic.Int32
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
 		}
-		io.WriteString(w, "timestamp")
-	}))
-	var conns atomic.Int32
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
+		srv.Start()
+		t.Cleanup(srv.Close)
+		h := New(Options{})
+		for range 3 {
+			if _, err := fetchAll(t.Context(), h, srv.URL+"/2.root.json", 0, 100); !errors.Is(err, mirror.ErrNotFound) {
+				t.Fatalf("next root: err = %v, want ErrNotFound", err)
+			}
+			if b, err := fetchAll(t.Context(), h, srv.URL+"/timestamp.json", 0, 100); err != nil || string(b) != "timestamp" {
+				t.Fatalf("timestamp: %q, %v", b, err)
+			}
 		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	h := New(Options{})
-	for range 3 {
-		if _, err := fetchAll(t.Context(), h, srv.URL+"/2.root.json", 0, 100); !errors.Is(err, mirror.ErrNotFound) {
-			t.Fatalf("next root: err = %v, want ErrNotFound", err)
+		if n := conns.Load(); n != 1 {
+			t.Errorf("404 body of %d bytes: %d connections for three refreshes, want 1", len(body), n)
 		}
-		if b, err := fetchAll(t.Context(), h, srv.URL+"/timestamp.json", 0, 100); err != nil || string(b) != "timestamp" {
-			t.Fatalf("timestamp: %q, %v", b, err)
-		}
-	}
-	if n := conns.Load(); n != 1 {
-		t.Errorf("%d connections for three refreshes, want 1", n)
 	}
 }
 
