@@ -412,23 +412,24 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 // copy is kept): with the chain of a lookup of one or two roles, in one
 // allocation.
 func newTarget(tf metadata.TargetFile, role string, chain []RoleStatus) *Target {
-	if len(chain) == 1 {
-		r := &struct {
-			t     Target
-			chain [1]RoleStatus
-		}{t: Target{tf: tf, role: role}}
-		r.t.chain = append(r.chain[:0], chain...)
-		return &r.t
-	}
-	if len(chain) == 2 {
-		r := &struct {
-			t     Target
-			chain [2]RoleStatus
-		}{t: Target{tf: tf, role: role}}
-		r.t.chain = append(r.chain[:0], chain...)
-		return &r.t
+	switch len(chain) {
+	case 1:
+		return targetIn(tf, role, chain, func(a *[1]RoleStatus) []RoleStatus { return a[:0] })
+	case 2:
+		return targetIn(tf, role, chain, func(a *[2]RoleStatus) []RoleStatus { return a[:0] })
 	}
 	return &Target{tf: tf, role: role, chain: slices.Clone(chain)}
+}
+
+// targetIn allocates a Target with room A for its chain (room returns it,
+// empty).
+func targetIn[A any](tf metadata.TargetFile, role string, chain []RoleStatus, room func(*A) []RoleStatus) *Target {
+	r := new(struct {
+		t     Target
+		chain A
+	})
+	r.t = Target{tf: tf, role: role, chain: append(room(&r.chain), chain...)}
+	return &r.t
 }
 
 // delegated returns the metadata of the delegated role v, verified with the
