@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchsec/latch/internal/audit"
 	"github.com/latchsec/latch/internal/cacheopen"
+	"github.com/latchsec/latch/internal/rawfile"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
 )
@@ -166,7 +167,7 @@ func configure(cfg Config, opts []Option) (*Client, *metadata.Root, error) {
 func (c *Client) openEmbedded() (*metadata.Root, error) {
 	if name, err := cacheName(metadata.RoleRoot); err == nil {
 		_, err := os.Stat(filepath.Join(c.cfg.StateDir, stateSubdir))
-		if b, rErr := os.ReadFile(filepath.Join(c.cfg.StateDir, name)); err == nil && rErr == nil && bytes.Equal(b, c.cfg.TrustedRoot) {
+		if b, rErr := rawfile.ReadFile(filepath.Join(c.cfg.StateDir, name)); err == nil && rErr == nil && bytes.Equal(b, c.cfg.TrustedRoot) {
 			if r, err := reopenCached[*metadata.Root](metadata.RoleRoot, b); err == nil {
 				c.embeddedUnchecked = true
 				return r, nil

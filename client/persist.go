@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/internal/audit"
+	"github.com/latchsec/latch/internal/rawfile"
 	"github.com/latchsec/latch/metadata"
 	"github.com/latchsec/latch/rollback"
 )
@@ -400,7 +401,7 @@ func (d *stateDir) readCacheFile(role string) ([]byte, rollback.RoleRecord, bool
 	if err != nil {
 		return nil, rec, false
 	}
-	b, err := os.ReadFile(p)
+	b, err := rawfile.ReadFile(p)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			d.log.Warn("metadata cache unreadable", "role", role, "err", err)

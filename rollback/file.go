@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchsec/latch/internal/atomicfile"
 	"github.com/latchsec/latch/internal/cjson"
+	"github.com/latchsec/latch/internal/rawfile"
 )
 
 const (
@@ -110,7 +111,7 @@ func lockDir(path string) (_ *os.File, _ fs.FileInfo, closed bool, _ error) {
 		me := self()
 		return nil, nil, false, &LockedError{Path: path, PID: me.pid, Program: me.program, Err: ErrLocked}
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := rawfile.Open(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("rollback: open store: %w", err)
 	}
@@ -230,7 +231,7 @@ func (f *FileStore) Save(s *State) error {
 
 // read decodes trusted-state. The caller holds f.mu.
 func (f *FileStore) read() (*State, error) {
-	data, err := os.ReadFile(f.path)
+	data, err := rawfile.ReadFile(f.path)
 	return parseStateFile(f.path, data, err)
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/latchsec/latch/internal/atomicfile"
+	"github.com/latchsec/latch/internal/rawfile"
 )
 
 // currentName is the file that records are appended to.
@@ -167,7 +168,7 @@ var errBadTail = errors.New("file does not end in a record")
 // readTail reads the last complete line of path and the length of an
 // incomplete line after it (lastLine).
 func readTail(path string) (tail, error) {
-	f, err := os.Open(path)
+	f, err := rawfile.Open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return tail{}, fmt.Errorf("audit: %w", err)
 	}

@@ -2,13 +2,17 @@
 
 package targetindex
 
-import "os"
+import (
+	"os"
+
+	"github.com/latchsec/latch/internal/rawfile"
+)
 
 // OpenFile opens a cached file for a Reader, which reads it as it needs
 // it: the handle stays open until the Reader is garbage (os.File closes
 // itself then).
 func OpenFile(path string) (File, error) {
-	f, err := os.Open(path)
+	f, err := rawfile.Open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
