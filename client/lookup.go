@@ -226,9 +226,28 @@ func (tab *foundTable) insert(h uint64, t *Target) bool {
 
 // visit is a targets role to search, with the delegator that led to it.
 type visit struct {
+	// keys of the role; of a succinct hash bin (TAP 15), its name alone
+	// until the bin must be loaded (roleKeys).
 	keys   metadata.RoleKeys
 	parent *metadata.Targets
-	chain  []RoleStatus
+	depth  int // roles on the chain from the top-level targets role to parent
+	// binOf is the target path that hashed to the bin, "" if the role is
+	// not a bin.
+	binOf string
+}
+
+// roleKeys returns the keys of v's role: for a bin, those parent's
+// delegations assign to the bin binOf hashes to (made only when a bin must
+// be loaded: most lookups find it in memory, and need its name alone).
+func (v visit) roleKeys() (metadata.RoleKeys, error) {
+	if v.binOf == "" {
+		return v.keys, nil
+	}
+	ch := v.parent.Delegations().Children(v.binOf)
+	if len(ch) != 1 || ch[0].Name != v.keys.Name {
+		return metadata.RoleKeys{}, fmt.Errorf("internal error: %q is delegated to %d roles, not to bin %s", v.binOf, len(ch), v.keys.Name)
+	}
+	return ch[0].RoleKeys, nil
 }
 
 // roleWalk is the one walk over targets roles, shared by lookups and release
@@ -236,30 +255,45 @@ type visit struct {
 // depth first from the top-level targets role (spec §5.6.7.2), each role at
 // most once (§5.6.7.1), at most maxDelegations roles. Reaching the cap with
 // a role still to visit is ErrDelegationLimit.
+//
+// A lookup visits one or two roles: a walk of a few keeps all it needs in
+// its own arrays, and walks are reused (a new process pays a page fault
+// for each fresh 4 KiB it allocates).
 type roleWalk struct {
 	top     *metadata.Targets
 	now     time.Time
-	load    func(visit) (*metadata.Targets, error)
 	limit   int
 	stack   []visit
 	visited int // roles
+	// path is the chain of the role next returned last: depth first, the
+	// chain of a role to visit is path's first depth entries when it is
+	// popped, then the role.
+	path []RoleStatus
 	// The names of the roles visited: searched in turn while they fit in
-	// names (a lookup visits one or two roles), then in a map.
+	// names, then in a map.
 	few  []string
 	many map[string]bool
-	// Room for the stack and the names of a lookup that visits a few
-	// roles, so that a walk allocates once.
+	// Room for the stack, path and names of a walk of a few roles.
 	stackRoom [2]visit
+	pathRoom  [2]RoleStatus
 	names     [4]string
 }
 
-// walkRoles starts a walk from the top-level targets of set. load returns a
-// delegated role verified with the keys of the delegator on this path.
-func (c *Client) walkRoles(set *trustedSet, now time.Time, load func(visit) (*metadata.Targets, error)) *roleWalk {
-	w := &roleWalk{top: set.targets, now: now, load: load, limit: c.opts.maxDelegations}
+var walks = sync.Pool{New: func() any { return new(roleWalk) }}
+
+// walkRoles starts a walk from the top-level targets of set; done ends it.
+func (c *Client) walkRoles(set *trustedSet, now time.Time) *roleWalk {
+	w := walks.Get().(*roleWalk)
+	w.top, w.now, w.limit = set.targets, now, c.opts.maxDelegations
 	w.stack = append(w.stackRoom[:0], visit{keys: metadata.RoleKeys{Name: metadata.RoleTargets}})
-	w.few = w.names[:0]
+	w.path, w.few = w.pathRoom[:0], w.names[:0]
 	return w
+}
+
+// done ends the walk: nothing it returned may be used after.
+func (w *roleWalk) done() {
+	*w = roleWalk{}
+	walks.Put(w)
 }
 
 // seen reports whether the role name was visited.
@@ -287,8 +321,10 @@ func (w *roleWalk) mark(name string) {
 }
 
 // next returns the next role to search and the chain of roles from the
-// top-level targets role down to it; a nil document once no role is left.
-func (w *roleWalk) next() (*metadata.Targets, []RoleStatus, error) {
+// top-level targets role down to it (valid until the next call); a nil
+// document once no role is left. load returns a delegated role verified
+// with the keys of the delegator on this path.
+func (w *roleWalk) next(load func(visit) (*metadata.Targets, error)) (*metadata.Targets, []RoleStatus, error) {
 	for len(w.stack) > 0 {
 		v := w.stack[len(w.stack)-1]
 		w.stack = w.stack[:len(w.stack)-1]
@@ -302,21 +338,22 @@ func (w *roleWalk) next() (*metadata.Targets, []RoleStatus, error) {
 		doc := w.top
 		if v.parent != nil {
 			var err error
-			if doc, err = w.load(v); err != nil {
+			if doc, err = load(v); err != nil {
 				return nil, nil, err
 			}
 		}
-		chain := append(slices.Clip(v.chain), RoleStatus{Role: doc.Name(), Version: doc.Version(), Expires: doc.Expires(), Stale: doc.Expired(w.now)})
-		return doc, chain, nil
+		w.path = append(w.path[:v.depth], RoleStatus{Role: doc.Name(), Version: doc.Version(), Expires: doc.Expires(), Stale: doc.Expired(w.now)})
+		return doc, w.path, nil
 	}
 	return nil, nil, nil
 }
 
-// descend schedules roles, delegated by doc and given in priority order,
-// to be searched next, before the rest (pre-order: deep before wide).
-func (w *roleWalk) descend(doc *metadata.Targets, chain []RoleStatus, roles []metadata.RoleKeys) {
+// descend schedules roles, delegated by doc (which next returned last) and
+// given in priority order, to be searched next, before the rest (pre-order:
+// deep before wide).
+func (w *roleWalk) descend(doc *metadata.Targets, roles []metadata.RoleKeys) {
 	for i := len(roles) - 1; i >= 0; i-- {
-		w.stack = append(w.stack, visit{keys: roles[i], parent: doc, chain: chain})
+		w.stack = append(w.stack, visit{keys: roles[i], parent: doc, depth: len(w.path)})
 	}
 }
 
@@ -329,9 +366,10 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 	if set.targets == nil {
 		return nil, ErrNotRefreshed
 	}
-	w := c.walkRoles(set, now, load)
+	w := c.walkRoles(set, now)
+	defer w.done()
 	for {
-		doc, chain, err := w.next()
+		doc, chain, err := w.next(load)
 		if err != nil {
 			return nil, err
 		}
@@ -347,10 +385,14 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 			return nil, err
 		}
 		if ok {
-			return &Target{tf: tf, role: doc.Name(), chain: chain}, nil
+			return newTarget(tf, doc.Name(), chain), nil
 		}
 		d := doc.Delegations()
 		if d == nil {
+			continue
+		}
+		if s := d.Succinct(); s != nil { // TAP 15: the one bin path hashes to
+			w.stack = append(w.stack, visit{keys: metadata.RoleKeys{Name: s.BinName(path)}, parent: doc, depth: len(w.path), binOf: path})
 			continue
 		}
 		var room [4]metadata.RoleKeys // descend keeps none of them
@@ -362,8 +404,32 @@ func (c *Client) walk(path string, set *trustedSet, now time.Time, load func(vis
 				break
 			}
 		}
-		w.descend(doc, chain, children)
+		w.descend(doc, children)
 	}
+}
+
+// newTarget returns the target tf that role lists, found through chain (a
+// copy is kept): with the chain of a lookup of one or two roles, in one
+// allocation.
+func newTarget(tf metadata.TargetFile, role string, chain []RoleStatus) *Target {
+	switch len(chain) {
+	case 1:
+		return targetIn(tf, role, chain, func(a *[1]RoleStatus) []RoleStatus { return a[:0] })
+	case 2:
+		return targetIn(tf, role, chain, func(a *[2]RoleStatus) []RoleStatus { return a[:0] })
+	}
+	return &Target{tf: tf, role: role, chain: slices.Clone(chain)}
+}
+
+// targetIn allocates a Target with room A for its chain (room returns it,
+// empty).
+func targetIn[A any](tf metadata.TargetFile, role string, chain []RoleStatus, room func(*A) []RoleStatus) *Target {
+	r := new(struct {
+		t     Target
+		chain A
+	})
+	r.t = Target{tf: tf, role: role, chain: append(room(&r.chain), chain...)}
+	return &r.t
 }
 
 // delegated returns the metadata of the delegated role v, verified with the
@@ -385,8 +451,12 @@ func (c *Client) delegated(ctx context.Context, set *trustedSet, v visit, now ti
 	if doc != nil && !doc.Expired(now) {
 		return doc, nil
 	}
-	if doc = c.cachedDelegated(v.keys, meta); doc == nil || doc.Expired(now) {
-		data, next, st, err := c.fetchTargets(ctx, now, set, v.keys, meta)
+	keys, err := v.roleKeys()
+	if err != nil {
+		return nil, err
+	}
+	if doc = c.cachedDelegated(keys, meta); doc == nil || doc.Expired(now) {
+		data, next, st, err := c.fetchTargets(ctx, now, set, keys, meta)
 		if err != nil {
 			return nil, err
 		}

@@ -370,12 +370,14 @@ func (c *Client) releaseCandidates(ctx context.Context, set *trustedSet, rel Rel
 		}
 	}
 	now := c.opts.clock().UTC()
-	w := c.walkRoles(set, now, func(v visit) (*metadata.Targets, error) {
+	load := func(v visit) (*metadata.Targets, error) {
 		return c.delegated(ctx, set, v, now)
-	})
+	}
+	w := c.walkRoles(set, now)
+	defer w.done()
 	hashed := 0
 	for {
-		doc, chain, err := w.next()
+		doc, _, err := w.next(load)
 		if err != nil {
 			return nil, err
 		}
@@ -409,7 +411,7 @@ func (c *Client) releaseCandidates(ctx context.Context, set *trustedSet, rel Rel
 				children = append(children, delegatedKeys(r, keys))
 			}
 		}
-		w.descend(doc, chain, children)
+		w.descend(doc, children)
 	}
 	if hashed > 0 && p.parts < 3 {
 		c.log.Debug("releases in hash-prefix or hash-bin delegations are found only with an exact pin", "app", rel.App, "delegations", hashed)
