@@ -40,7 +40,9 @@
 // on a listener of its own. Each measured operation runs in a child process
 // of its own (the "bench-op" subcommand); the child times the operation
 // itself, excluding process start-up, and the parent reads the child's peak
-// RSS (getrusage ru_maxrss). latch, go-tuf and the floors alternate, and
+// RSS (getrusage ru_maxrss). Before each child the parent flushes what
+// earlier ones wrote to disk (sync), so that none pays for another's
+// writeback. latch, go-tuf and the floors alternate, and
 // each row reports the median with min and max:
 //
 //   - cold refresh + lookup: a new client on an empty state directory; its

@@ -512,6 +512,7 @@ func (r *runner) add(rw *row, cl string, res *opResult, rss int64) {
 // child runs one bench-op and returns its result and peak RSS in bytes.
 func (r *runner) child(cl, op string, args ...string) (*opResult, int64, error) {
 	argv := append([]string{"bench-op", "-client", cl, "-op", op, "-server", r.server, "-control", r.control, "-dir", r.repos}, args...)
+	flushDisk()
 	cmd := exec.Command(r.exe, argv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
