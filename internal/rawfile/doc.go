@@ -44,7 +44,8 @@ func ReadRootFile(root *os.Root, name string, limit int64) ([]byte, error) {
 	return readLimited(f, limit)
 }
 
-// readLimited reads f, opened, if it holds at most limit bytes.
+// readLimited reads f, opened, if it holds at most limit bytes; it reads
+// at most limit+1.
 func readLimited(f *os.File, limit int64) ([]byte, error) {
 	if st, err := f.Stat(); err != nil {
 		return nil, err

@@ -13,8 +13,8 @@ func Open(path string, flag int, perm fs.FileMode) (*os.File, error) {
 }
 
 // ReadFile returns the contents of path, like os.ReadFile, if it holds at
-// most limit bytes; else an error wrapping ErrTooLarge, having allocated no
-// more than limit bytes.
+// most limit bytes; else an error wrapping ErrTooLarge. It reads at most
+// limit+1 bytes.
 func ReadFile(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -5,7 +5,6 @@ package rawfile
 import (
 	"io/fs"
 	"os"
-	"slices"
 	"syscall"
 )
 
@@ -22,8 +21,8 @@ func Open(path string, flag int, perm fs.FileMode) (*os.File, error) {
 }
 
 // ReadFile returns the contents of path, like os.ReadFile, if it holds at
-// most limit bytes; else an error wrapping ErrTooLarge, having allocated no
-// more than limit bytes.
+// most limit bytes; else an error wrapping ErrTooLarge. It reads and
+// allocates at most limit+1 bytes.
 func ReadFile(path string, limit int64) ([]byte, error) {
 	fd, err := open(path, os.O_RDONLY, 0)
 	if err != nil {
@@ -42,7 +41,10 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	b := make([]byte, 0, max(st.Size, 0)+1)
 	for {
 		if len(b) == cap(b) {
-			b = slices.Grow(b, int(min(int64(len(b)), limit+1-int64(len(b)))))
+			// Double, but never past the limit and the byte that tells it
+			// was passed.
+			grown := make([]byte, len(b), min(2*int64(cap(b)), limit+1))
+			b = grown[:copy(grown, b)]
 		}
 		var n int
 		err := retry(func() error {
