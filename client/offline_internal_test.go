@@ -17,23 +17,11 @@ import (
 func TestOfflineTornPair(t *testing.T) {
 	repo := simulator.New(t, simulator.Options{})
 	metaURL, _ := repo.Serve()
-	refresh := func(dir string) {
-		t.Helper()
-		cfg := Config{TrustedRoot: repo.TrustedRoot(), MetadataURLs: []string{metaURL}, StateDir: dir}
-		c, err := New(cfg, WithClock(repo.Now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Refresh(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
 	writer, reader := t.TempDir(), t.TempDir()
-	refresh(reader) // everything at v1
+	refreshOnce(t, repo, repo.TrustedRoot(), metaURL, reader) // everything at v1
 	repo.AddTarget("a", []byte("a"), nil)
 	repo.Publish()
-	refresh(writer) // timestamp, snapshot and targets v2
+	refreshOnce(t, repo, repo.TrustedRoot(), metaURL, writer) // timestamp, snapshot and targets v2
 
 	// The writer has renamed timestamp.json v2 into place, and not yet the
 	// record that describes it.

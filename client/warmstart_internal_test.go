@@ -34,6 +34,20 @@ func countChecks(t *testing.T) (roots, timestamps, snapshots *int) {
 	return roots, timestamps, snapshots
 }
 
+// refreshOnce starts a client of repo on dir with the embedded root root,
+// refreshes it once and closes it.
+func refreshOnce(t *testing.T, repo *simulator.Repo, root []byte, metaURL, dir string) {
+	t.Helper()
+	c, err := New(Config{TrustedRoot: root, MetadataURLs: []string{metaURL}, StateDir: dir}, WithClock(repo.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestWarmStartChecksOnce: a new process on a filled state directory
 // checks no signature of what it cached and recorded under the root it
 // still trusts, when its embedded root is the cached one and the server
@@ -44,19 +58,8 @@ func TestWarmStartChecksOnce(t *testing.T) {
 	repo := simulator.New(t, simulator.Options{})
 	metaURL, _ := repo.Serve()
 	dir := t.TempDir()
-	start := func(root []byte) {
-		t.Helper()
-		c, err := New(Config{TrustedRoot: root, MetadataURLs: []string{metaURL}, StateDir: dir}, WithClock(repo.Now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Refresh(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
 	embedded := repo.TrustedRoot()
-	start(embedded)
+	refreshOnce(t, repo, embedded, metaURL, dir)
 
 	roots, timestamps, snapshots := countChecks(t)
 	for _, step := range []struct {
@@ -83,7 +86,7 @@ func TestWarmStartChecksOnce(t *testing.T) {
 	} {
 		step.publish()
 		*roots, *timestamps, *snapshots = 0, 0, 0
-		start(embedded)
+		refreshOnce(t, repo, embedded, metaURL, dir)
 		if *roots != step.roots || *timestamps != step.timestamps || *snapshots != step.snapshot {
 			t.Errorf("warm start, %s: %d root, %d timestamp and %d snapshot signature checks, want %d, %d and %d",
 				step.what, *roots, *timestamps, *snapshots, step.roots, step.timestamps, step.snapshot)
@@ -108,14 +111,7 @@ func TestEmbeddedRootCheckedUnlessRecorded(t *testing.T) {
 	}
 	filled := func(t *testing.T) string {
 		dir := t.TempDir()
-		c, err := New(Config{TrustedRoot: good, MetadataURLs: []string{metaURL}, StateDir: dir}, WithClock(repo.Now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Refresh(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		refreshOnce(t, repo, good, metaURL, dir)
 		return dir
 	}
 	for _, tc := range []struct {
